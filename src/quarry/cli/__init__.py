@@ -1,0 +1,19 @@
+"""The `quarry` command: one module per command group, each thin (parse, call, print)."""
+
+from __future__ import annotations
+
+import click
+
+from quarry import __version__
+from quarry.cli.emulator import emulator
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="quarry")
+def main() -> None:
+    """Quarry: Claude and every Amazon Bedrock model behind the APIs your tools already speak."""
+
+
+main.add_command(emulator)

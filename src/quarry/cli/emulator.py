@@ -1,0 +1,50 @@
+"""`quarry emulator`: serve the offline Bedrock on loopback."""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from pydantic import ValidationError
+
+from quarry.settings import EmulatorSettings, Settings
+
+__all__ = ["emulator"]
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to bind.  [default: 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on; 0 picks a free one.  [default: 8181]")
+@click.option("--first-byte-ms", type=float, default=None, help="Delay before the first byte of every answer.")
+@click.option("--tokens-per-second", type=float, default=None, help="Streaming pace; 0 streams as fast as possible.")
+@click.option("--fault-rate", type=float, default=None, help="Share of requests (0..1) answered with a random fault.")
+@click.option("--seed", type=int, default=None, help="Seed of the fault dice, to replay a faulty run.")
+def emulator(**options: object) -> None:
+    """Serve an offline Amazon Bedrock (bedrock-runtime and bedrock control plane) on loopback.
+
+    Point any AWS client at it with --endpoint-url or AWS_ENDPOINT_URL_BEDROCK_RUNTIME / AWS_ENDPOINT_URL_BEDROCK.
+    Any credentials will do: signatures are not checked, but an Authorization header is required.
+    """
+    import uvicorn
+
+    from quarry.emulator import EmulatorApp
+
+    overrides = {key: value for key, value in options.items() if value is not None}
+    try:
+        config = EmulatorSettings.model_validate(Settings().emulator.model_dump() | overrides)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    app = EmulatorApp(config)
+    # Bind first, so the banner can name the real port (with --port 0 the system picks one).
+    sock = socket.create_server((config.host, config.port))
+    url = f"http://{config.host}:{sock.getsockname()[1]}"
+    click.echo(f"Quarry Bedrock emulator on {url}  ({len(app.catalog.models)} models; Ctrl-C stops it)")
+    click.echo(f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url}")
+    click.echo(f"  aws bedrock-runtime converse --endpoint-url {url} --region us-east-1 \\")
+    click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
+    click.echo("    --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"Hello\"}]}]'")
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off")
+    )
+    server.run(sockets=[sock])

@@ -1,0 +1,276 @@
+"""The emulator's ASGI application: routing on the raw path, AWS's error rendering, shaping and faults.
+
+A plain ASGI callable rather than a framework app: model ids must be routed on the raw, still percent-encoded
+path (ARNs hold `/`), every byte of the response is AWS's wire format, and it must never be a benchmark's
+bottleneck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import random
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from quarry.emulator._anthropic import anthropic_message, anthropic_stream_frames, parse_anthropic
+from quarry.emulator._catalog import Catalog, Resolved
+from quarry.emulator._control import (
+    get_foundation_model,
+    get_inference_profile,
+    list_foundation_models,
+    list_inference_profiles,
+)
+from quarry.emulator._conversation import Conversation
+from quarry.emulator._converse import converse_response, converse_stream_frames
+from quarry.emulator._directives import Directives, parse_directives
+from quarry.emulator._embeddings import embed_response
+from quarry.emulator._errors import (
+    BedrockError,
+    InternalServerException,
+    MissingAuthenticationTokenException,
+    ModelTimeoutException,
+    ServiceUnavailableException,
+    ThrottlingException,
+    UnknownOperationException,
+    ValidationException,
+)
+from quarry.emulator._responder import PromptCache, Reply, respond
+from quarry.emulator._streaming import paced
+from quarry.emulator._validate import parse_converse
+from quarry.settings import EmulatorSettings
+
+__all__ = ["EmulatorApp"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_RUNTIME = re.compile(
+    rb"^/model/(?P<model>.+)/(?P<op>converse-stream|converse|invoke-with-response-stream|invoke|count-tokens)$"
+)
+_FOUNDATION_MODELS = re.compile(rb"^/foundation-models(?:/(?P<id>.+))?$")
+_INFERENCE_PROFILES = re.compile(rb"^/inference-profiles(?:/(?P<id>.+))?$")
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+_FAULTS = (ThrottlingException, ServiceUnavailableException, InternalServerException, ModelTimeoutException)
+_DEFAULT_REGION = "us-east-1"
+_JSON = b"application/json"
+_EVENT_STREAM = b"application/vnd.amazon.eventstream"
+
+
+@dataclass(slots=True)
+class _Result:
+    """A response ready to send; `delay` is slept before the first body byte, as a model's time to first token."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    stream: AsyncIterator[bytes] | None = None
+    delay: float = 0.0
+
+
+def _json_result(payload: Any, *headers: tuple[bytes, bytes], delay: float = 0.0) -> _Result:
+    return _Result(orjson.dumps(payload), headers=[(b"content-type", _JSON), *headers], delay=delay)
+
+
+def _error_result(error: BedrockError) -> _Result:
+    code = f"{error.code}:http://internal.amazon.com/coral/com.amazon.bedrock/".encode()
+    body = orjson.dumps({"message": error.message})
+    return _Result(body, error.status, [(b"content-type", _JSON), (b"x-amzn-errortype", code)])
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise ValidationException("Malformed input request, please reformat your input and try again.") from None
+
+
+class EmulatorApp:
+    """Offline Amazon Bedrock (bedrock-runtime and the bedrock control plane) as an ASGI application."""
+
+    def __init__(self, settings: EmulatorSettings | None = None, catalog: Catalog | None = None) -> None:
+        self.settings = settings or EmulatorSettings()
+        self.catalog = catalog or Catalog.load()
+        self.cache = PromptCache()
+        self._dice = random.Random(self.settings.seed)  # noqa: S311  # fault injection, not cryptography
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            result = await self._dispatch(scope, receive)
+        except BedrockError as error:
+            result = _error_result(error)
+        await self._send(result, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _send(self, result: _Result, send: Send) -> None:
+        headers = [*result.headers, (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+        if result.stream is None:
+            if result.delay:
+                await asyncio.sleep(result.delay)
+            headers.append((b"content-length", str(len(result.body)).encode()))
+            await send({"type": "http.response.start", "status": result.status, "headers": headers})
+            await send({"type": "http.response.body", "body": result.body})
+            return
+        await send({"type": "http.response.start", "status": result.status, "headers": headers})
+        if result.delay:
+            await asyncio.sleep(result.delay)
+        async for chunk in result.stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _dispatch(self, scope: Scope, receive: Receive) -> _Result:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path = path.split(b"?", 1)[0]
+        method = scope["method"]
+        if path == b"/ping" and method == "GET":
+            return _json_result({"status": "ok"})
+        authorization = headers.get("authorization", "")
+        if not authorization:
+            raise MissingAuthenticationTokenException()
+        match = _CREDENTIAL_REGION.search(authorization)
+        region = match.group("region") if match else _DEFAULT_REGION
+        runtime = _RUNTIME.match(path)
+        if runtime and method == "POST":
+            body = await _read_body(receive)
+            model_id = unquote(runtime.group("model").decode("latin-1"))
+            return await self._runtime(runtime.group("op").decode(), model_id, body, region, headers)
+        if method == "GET":
+            query: bytes = scope.get("query_string", b"")
+            if match := _FOUNDATION_MODELS.match(path):
+                if match.group("id"):
+                    return _json_result(get_foundation_model(self.catalog, region, match.group("id").decode()))
+                return _json_result(list_foundation_models(self.catalog, region, query))
+            if match := _INFERENCE_PROFILES.match(path):
+                if match.group("id"):
+                    return _json_result(get_inference_profile(self.catalog, region, match.group("id").decode()))
+                return _json_result(list_inference_profiles(self.catalog, region, query))
+        raise UnknownOperationException(f"No operation matches {method} {path.decode('latin-1')}.")
+
+    def _roll_fault(self) -> None:
+        if self.settings.fault_rate and self._dice.random() < self.settings.fault_rate:
+            raise self._dice.choice(_FAULTS)()
+
+    def _directives(self, conversation: Conversation) -> Directives:
+        try:
+            directives = parse_directives(conversation.last_user_text)
+        except ValueError as exc:
+            raise ValidationException(str(exc)) from None
+        if directives.error is not None:
+            raise directives.error()
+        return directives
+
+    def _pace(self, directives: Directives) -> tuple[float, float]:
+        """Seconds before the first byte, and tokens per second (0: unpaced)."""
+        first_byte = (self.settings.first_byte_ms + directives.delay_ms) / 1000
+        tps = directives.tokens_per_second if directives.tokens_per_second is not None else self.settings.tokens_per_second
+        return first_byte, tps
+
+    def _stream(self, frames: Any, directives: Directives, tps: float) -> AsyncIterator[bytes]:
+        error = directives.stream_error() if directives.stream_error_after is not None else None
+        return paced(frames, tokens_per_second=tps, error_after=directives.stream_error_after, error=error)
+
+    async def _runtime(self, op: str, model_id: str, body: bytes, region: str, headers: dict[str, str]) -> _Result:
+        started = time.perf_counter()
+        if op == "count-tokens":
+            return _json_result({"inputTokens": self._count_tokens(model_id, body, region)})
+        self._roll_fault()
+        resolved = self.catalog.resolve(model_id, region)
+        streaming = op in ("converse-stream", "invoke-with-response-stream")
+        if streaming and not resolved.model.streaming:
+            raise ValidationException("The model is unsupported for streaming.")
+        if op in ("converse", "converse-stream"):
+            return self._converse(resolved, _loads(body), started, streaming=streaming)
+        return self._invoke(resolved, body, started, streaming=streaming)
+
+    def _answer(self, conversation: Conversation) -> tuple[Reply, Directives]:
+        directives = self._directives(conversation)
+        return respond(conversation, directives, self.cache), directives
+
+    def _converse(self, resolved: Resolved, body: Any, started: float, *, streaming: bool) -> _Result:
+        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming))
+        first_byte, tps = self._pace(directives)
+        if streaming:
+            frames = converse_stream_frames(reply, started)
+            stream = self._stream(frames, directives, tps)
+            return _Result(headers=[(b"content-type", _EVENT_STREAM)], stream=stream, delay=first_byte)
+        delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
+        latency = int((time.perf_counter() - started + delay) * 1000)
+        return _json_result(converse_response(reply, latency), delay=delay)
+
+    def _invoke(self, resolved: Resolved, body: bytes, started: float, *, streaming: bool) -> _Result:
+        model = resolved.model
+        if model.supports("embeddings"):
+            if streaming:
+                raise ValidationException("The model is unsupported for streaming.")
+            payload, tokens = embed_response(body, model)
+            return _json_result(payload, (b"x-amzn-bedrock-input-token-count", str(tokens).encode()))
+        if not model.is_anthropic:
+            raise ValidationException(
+                f"The emulator answers InvokeModel for Anthropic and embedding models; call {model.model_id} "
+                "through Converse."
+            )
+        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming))
+        first_byte, tps = self._pace(directives)
+        if streaming:
+            frames = anthropic_stream_frames(reply, model.model_id, started)
+            headers = [(b"content-type", _EVENT_STREAM), (b"x-amzn-bedrock-content-type", _JSON)]
+            return _Result(headers=headers, stream=self._stream(frames, directives, tps), delay=first_byte)
+        delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
+        latency = int((time.perf_counter() - started + delay) * 1000)
+        return _json_result(
+            anthropic_message(reply, model.model_id),
+            (b"x-amzn-bedrock-invocation-latency", str(latency).encode()),
+            (b"x-amzn-bedrock-input-token-count", str(reply.input_tokens).encode()),
+            (b"x-amzn-bedrock-output-token-count", str(reply.output_tokens).encode()),
+            delay=delay,
+        )
+
+    def _count_tokens(self, model_id: str, raw: bytes, region: str) -> int:
+        model = self.catalog.foundation_model(model_id) if model_id in self.catalog.models else None
+        resolved = Resolved(model) if model else self.catalog.resolve(model_id, region)
+        if not resolved.model.is_anthropic:
+            raise ValidationException("The provided model doesn't support counting tokens.")
+        request = (_loads(raw) or {}).get("input") or {}
+        if "converse" in request:
+            converse = dict(request["converse"])
+            return parse_converse(converse, resolved, streaming=False).input_tokens
+        if "invokeModel" in request:
+            try:
+                body = base64.b64decode(request["invokeModel"].get("body", ""), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValidationException("input.invokeModel.body must be base64-encoded JSON.") from None
+            return parse_anthropic(body, resolved, streaming=False).input_tokens
+        raise ValidationException("1 validation error detected: Value null at 'input' failed to satisfy constraint: Member must not be null")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)

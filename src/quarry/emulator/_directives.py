@@ -1,0 +1,71 @@
+"""Per-request directives a prompt can carry, e.g. `[[emulator: throttle]]` or `[[emulator: words=500, delay=200]]`.
+
+Only the last user message is read, so a directive fires once and not again on every later turn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from quarry.emulator._errors import BedrockError, ModelStreamErrorException, ThrottlingException, error_by_name
+
+__all__ = ["Directives", "parse_directives", "strip_directives"]
+
+_DIRECTIVE = re.compile(r"\[\[\s*emulator\s*:(?P<body>.*?)\]\]", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Directives:
+    error: type[BedrockError] | None = None  # raised instead of answering
+    stream_error: type[BedrockError] = ModelStreamErrorException
+    stream_error_after: int | None = None  # events sent before an in-stream exception
+    delay_ms: float = 0.0
+    words: int = 0  # answer with this many filler words
+    reply: str | None = None  # answer with exactly this text
+    tokens_per_second: float | None = None
+
+
+def strip_directives(text: str) -> str:
+    return _DIRECTIVE.sub("", text).strip()
+
+
+def _number(key: str, value: str) -> float:
+    try:
+        return float(value.removesuffix("ms"))
+    except ValueError:
+        raise ValueError(f"emulator directive {key}= needs a number, got {value!r}") from None
+
+
+def parse_directives(text: str) -> Directives:
+    """Directives found in `text`; an unknown one is a ValueError the caller turns into a ValidationException."""
+    fields: dict[str, object] = {}
+    for match in _DIRECTIVE.finditer(text):
+        body = match.group("body").strip()
+        reply_at = body.find("reply=")
+        if reply_at >= 0:
+            fields["reply"] = body[reply_at + len("reply=") :].strip()
+            body = body[:reply_at]
+        for item in filter(None, (part.strip() for part in re.split(r"[,;]", body))):
+            key, _, value = (s.strip() for s in item.partition("="))
+            key = key.lower().replace("_", "-")
+            if key == "throttle":
+                fields["error"] = ThrottlingException
+            elif key in ("error", "stream-error"):
+                cls = error_by_name(value)
+                if cls is None:
+                    raise ValueError(f"emulator directive {key}= names no Bedrock exception: {value!r}")
+                fields["error" if key == "error" else "stream_error"] = cls
+                if key == "stream-error":
+                    fields.setdefault("stream_error_after", 0)
+            elif key == "stream-error-after":
+                fields["stream_error_after"] = int(_number(key, value))
+            elif key == "delay":
+                fields["delay_ms"] = _number(key, value)
+            elif key == "words":
+                fields["words"] = int(_number(key, value))
+            elif key in ("tps", "tokens-per-second"):
+                fields["tokens_per_second"] = _number(key, value)
+            else:
+                raise ValueError(f"unknown emulator directive {key!r}")
+    return Directives(**fields)  # type: ignore[arg-type]  # keys are the dataclass's own field names

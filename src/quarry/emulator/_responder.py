@@ -1,0 +1,247 @@
+"""The deterministic model: what the emulator answers to a Conversation.
+
+Rules, in order (documented in the README):
+1. `[[emulator: reply=…]]` or `words=N` in the last user message fix the text of the answer.
+2. After tool results, the answer reports what each tool returned.
+3. With tools offered, a tool named in the last user message (or forced by toolChoice) is called, with input
+   generated from its JSON schema.
+4. When JSON is asked for (structured output, or "JSON" in the prompt), the answer is valid JSON.
+5. Otherwise it describes the images and documents it received and quotes the user.
+With thinking enabled a signed reasoning block comes first. maxTokens and stopSequences cut the answer as they
+would a real model's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from quarry.emulator._conversation import Conversation, ToolSpec
+from quarry.emulator._directives import Directives, strip_directives
+from quarry.emulator._schema_example import example_for
+from quarry.emulator._signature import sign_reasoning
+from quarry.emulator._tokens import count_tokens, split_tokens
+
+__all__ = ["Block", "PromptCache", "Reply", "respond"]
+
+_FILLER = (
+    "the quick brown fox jumps over a lazy dog while bedrock streams tokens from a quarry of models "
+    "and every answer arrives in order with usage metrics latency and a stop reason"
+).split()
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@dataclass(slots=True)
+class Block:
+    """One output content block: `text`, `toolUse` or `reasoning`."""
+
+    kind: str
+    text: str = ""
+    tool_use_id: str = ""
+    name: str = ""
+    input: Any = None
+    signature: str = ""
+
+    @property
+    def tokens(self) -> int:
+        if self.kind == "toolUse":
+            return 8 + count_tokens(self.name) + count_tokens(orjson.dumps(self.input).decode())
+        return count_tokens(self.text)
+
+
+@dataclass(slots=True)
+class Reply:
+    blocks: list[Block]
+    stop_reason: str
+    input_tokens: int
+    stop_sequence: str | None = None
+    cache_read: int = 0
+    cache_write: int = 0
+    output_tokens: int = field(default=0)
+
+    def usage(self) -> dict[str, int]:
+        """Converse's TokenUsage shape."""
+        usage = {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "totalTokens": self.input_tokens + self.output_tokens + self.cache_read + self.cache_write,
+        }
+        if self.cache_read or self.cache_write:
+            usage["cacheReadInputTokens"] = self.cache_read
+            usage["cacheWriteInputTokens"] = self.cache_write
+        return usage
+
+
+class PromptCache:
+    """Which prompt prefixes were seen, so cache points are written once and read after (bounded, LRU)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def hit(self, prefix: str) -> bool:
+        if prefix in self._seen:
+            self._seen.move_to_end(prefix)
+            return True
+        self._seen[prefix] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return False
+
+
+def _digest(conversation: Conversation) -> bytes:
+    return hashlib.blake2b(orjson.dumps(conversation.messages, default=str), digest_size=16).digest()
+
+
+def tool_use_id(seed: bytes, index: int, prefix: str = "tooluse_") -> str:
+    """A stable id in Bedrock's format, different for each call of each conversation."""
+    raw = hashlib.blake2b(seed + bytes((index,)), digest_size=16).digest()
+    return prefix + "".join(_ALPHABET[b % len(_ALPHABET)] for b in raw)[:22]
+
+
+def _filler(seed: bytes, words: int) -> str:
+    start = seed[0]
+    text = " ".join(_FILLER[(start + i) % len(_FILLER)] for i in range(words))
+    return text[:1].upper() + text[1:] + "."
+
+
+def _describe(conversation: Conversation) -> str:
+    attachments = conversation.attachments()
+    if not attachments:
+        return ""
+    parts = []
+    for kind in ("image", "document", "video", "audio"):
+        items = [a for a in attachments if a.kind == kind]
+        if not items:
+            continue
+        details = "; ".join(
+            f"{a.format or 'unknown'}{f' {a.name!r}' if a.name else ''}, {a.size:,} bytes" for a in items
+        )
+        parts.append(f"{len(items)} {kind}{'s' if len(items) > 1 else ''} ({details})")
+    return "I received " + " and ".join(parts) + "."
+
+
+def _tool_summary(conversation: Conversation) -> str:
+    names = {
+        b["toolUse"]["toolUseId"]: b["toolUse"]["name"]
+        for m in conversation.messages[-2:-1]
+        for b in m["content"]
+        if "toolUse" in b
+    }
+    lines = []
+    for result in conversation.last_tool_results:
+        texts = []
+        for content in result.get("content", []):
+            if "text" in content:
+                texts.append(content["text"])
+            elif "json" in content:
+                texts.append(orjson.dumps(content["json"]).decode())
+        outcome = " ".join(texts)[:400] or "nothing"
+        failed = " (the tool reported an error)" if result.get("status") == "error" else ""
+        lines.append(f"The {names.get(result['toolUseId'], 'tool')} tool returned{failed}: {outcome}")
+    return "\n".join(lines)
+
+
+def _tools_to_call(conversation: Conversation, text: str) -> list[ToolSpec]:
+    if not conversation.tools:
+        return []
+    if conversation.tool_choice == "tool":
+        return [t for t in conversation.tools if t.name == conversation.tool_choice_name]
+    lowered = text.lower()
+    named = [
+        t for t in conversation.tools
+        if re.search(rf"\b{re.escape(t.name.lower())}\b", lowered) or t.name.lower().replace("_", " ") in lowered
+    ]  # fmt: skip
+    if named:
+        return named
+    return conversation.tools[:1] if conversation.tool_choice == "any" else []
+
+
+def _wants_json(conversation: Conversation, text: str) -> bool:
+    prompt = " ".join([*conversation.system, text])
+    return conversation.json_schema is not None or re.search(r"\bjson\b", prompt, re.IGNORECASE) is not None
+
+
+def _compose(conversation: Conversation, directives: Directives, seed: bytes) -> list[Block]:
+    text = strip_directives(conversation.last_user_text)
+    blocks: list[Block] = []
+    calls = [] if conversation.last_tool_results and conversation.tool_choice == "auto" else None
+    calls = _tools_to_call(conversation, text) if calls is None else calls
+    if directives.reply is not None:
+        answer = directives.reply
+    elif directives.words:
+        answer = _filler(seed, directives.words)
+    elif conversation.last_tool_results:
+        answer = _tool_summary(conversation)
+    elif calls:
+        answer = "" if conversation.tool_choice != "auto" else f"I'll use the {calls[0].name} tool."
+    elif _wants_json(conversation, text):
+        schema = conversation.json_schema or {"type": "object", "properties": {"answer": {"type": "string"}}}
+        answer = orjson.dumps(example_for(schema, text[:200] or "example")).decode()
+    else:
+        quote = f'You said: "{text[:500]}"' if text else "Hello! How can I help you today?"
+        answer = " ".join(filter(None, (_describe(conversation), quote)))
+    if conversation.thinking_budget:
+        tools = f" and call {', '.join(t.name for t in calls)}" if calls else ""
+        thought = f'The user wrote {count_tokens(text)} tokens: "{text[:120]}". I will answer directly{tools}.'
+        blocks.append(Block("reasoning", text=thought, signature=sign_reasoning(thought)))
+    if answer:
+        blocks.append(Block("text", text=answer))
+    hint = re.sub("|".join(re.escape(t.name) for t in calls) or "^$", "", text).strip(" ?.!,") if calls else ""
+    for index, tool in enumerate(calls):
+        tool_input = example_for(tool.schema, hint[:100] or tool.name)
+        blocks.append(Block("toolUse", tool_use_id=tool_use_id(seed, index), name=tool.name, input=tool_input))
+    return blocks
+
+
+def _cut(blocks: list[Block], stop_sequences: list[str], max_tokens: int) -> tuple[list[Block], str | None, str | None]:
+    """Apply stop sequences, then maxTokens; returns the blocks kept, a stop reason if cut, the matched sequence."""
+    for i, block in enumerate(blocks):
+        if block.kind != "text":
+            continue
+        hits = [(block.text.find(s), s) for s in stop_sequences if s in block.text]
+        if hits:
+            at, sequence = min(hits)
+            block.text = block.text[:at]
+            return [b for b in blocks[: i + 1] if b.kind != "text" or b.text], "stop_sequence", sequence
+    budget = max_tokens
+    for i, block in enumerate(blocks):
+        cost = block.tokens
+        if cost <= budget:
+            budget -= cost
+            continue
+        if block.kind == "toolUse" or budget == 0:
+            return blocks[:i], "max_tokens", None
+        block.text = "".join(split_tokens(block.text)[:budget])
+        if block.kind == "reasoning":
+            block.signature = sign_reasoning(block.text)
+        return blocks[: i + 1], "max_tokens", None
+    return blocks, None, None
+
+
+def respond(conversation: Conversation, directives: Directives, cache: PromptCache) -> Reply:
+    """The answer to a validated conversation."""
+    seed = _digest(conversation)
+    blocks, cut_reason, sequence = _cut(
+        _compose(conversation, directives, seed), conversation.stop_sequences, conversation.max_tokens
+    )
+    if cut_reason:
+        stop_reason = cut_reason
+    elif any(b.kind == "toolUse" for b in blocks):
+        stop_reason = "tool_use"
+    else:
+        stop_reason = "end_turn"
+    reply = Reply(blocks=blocks, stop_reason=stop_reason, stop_sequence=sequence, input_tokens=conversation.input_tokens)
+    if conversation.cache_prefix:
+        reply.input_tokens -= conversation.cache_prefix_tokens
+        if cache.hit(conversation.cache_prefix):
+            reply.cache_read = conversation.cache_prefix_tokens
+        else:
+            reply.cache_write = conversation.cache_prefix_tokens
+    reply.output_tokens = sum(b.tokens for b in blocks)
+    return reply
