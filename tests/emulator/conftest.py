@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -29,14 +29,18 @@ def client(service: str, url: str, region: str = "us-east-1") -> Any:
 
 
 @pytest.fixture(scope="session")
-def runtime(emulator_url: str) -> Any:
+def runtime(emulator_url: str) -> Iterator[Any]:
     """boto3's bedrock-runtime client, retries off so that every error surfaces as it was sent."""
-    return client("bedrock-runtime", emulator_url)
+    runtime = client("bedrock-runtime", emulator_url)
+    yield runtime
+    runtime.close()
 
 
 @pytest.fixture(scope="session")
-def bedrock(emulator_url: str) -> Any:
-    return client("bedrock", emulator_url)
+def bedrock(emulator_url: str) -> Iterator[Any]:
+    bedrock = client("bedrock", emulator_url)
+    yield bedrock
+    bedrock.close()
 
 
 def user(text: str, *blocks: dict[str, Any]) -> dict[str, Any]:

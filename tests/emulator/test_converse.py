@@ -91,6 +91,7 @@ def test_profile_of_another_geography_is_refused(emulator_url: str) -> None:
     assert (code, status) == ("ValidationException", 400)
     assert "not available in eu-west-1" in message
     assert eu_client.converse(modelId="eu." + SONNET_37[3:], messages=[user("hi")])["stopReason"] == "end_turn"
+    eu_client.close()
 
 
 @pytest.mark.parametrize(
