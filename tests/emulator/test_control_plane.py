@@ -55,7 +55,11 @@ def test_inference_profiles_follow_the_callers_geography(emulator_url: str) -> N
     for region, prefix in (("us-west-2", "us."), ("eu-central-1", "eu."), ("ap-southeast-1", "apac.")):
         bedrock = client("bedrock", emulator_url, region=region)
         paginator = bedrock.get_paginator("list_inference_profiles")
-        profiles = [p for page in paginator.paginate(PaginationConfig={"PageSize": 7}) for p in page["inferenceProfileSummaries"]]
+        profiles = [
+            p
+            for page in paginator.paginate(PaginationConfig={"PageSize": 7})
+            for p in page["inferenceProfileSummaries"]
+        ]
         ids = {p["inferenceProfileId"] for p in profiles}
         assert any(i.startswith(prefix) for i in ids)
         assert all(i.startswith((prefix, "global.", "au.", "jp.")) for i in ids)

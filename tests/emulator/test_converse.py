@@ -19,7 +19,10 @@ WEATHER_TOOL = {
         "inputSchema": {
             "json": {
                 "type": "object",
-                "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                "properties": {
+                    "city": {"type": "string"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                },
                 "required": ["city"],
             }
         },
@@ -32,11 +35,22 @@ def png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\0\0\0")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\0\0\0")) + chunk(b"IEND", b"")
+    )
 
 
 def text_of(response: dict[str, Any]) -> str:
     return "".join(b.get("text", "") for b in response["output"]["message"]["content"])
+
+
+CALLED_WEATHER = {
+    "role": "assistant",
+    "content": [{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}],
+}
+
+
+WEATHER_RESULT = {"toolUseId": "t1", "content": [{"text": "sunny"}]}
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
@@ -174,14 +188,12 @@ def test_tool_result_round_trip_answers_from_the_result(runtime: Any) -> None:
         ([user("a"), user("b")], None, "must alternate between user and assistant roles"),
         ([user(" ")], None, "is blank"),
         (
-            [user("a"), {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]},
-             {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "x"}]}}]}],
+            [user("a"), CALLED_WEATHER, {"role": "user", "content": [{"toolResult": WEATHER_RESULT}]}],
             None,
             "toolConfig field must be defined",
         ),
         (
-            [user("a"), {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {}}}]},
-             user("forgot the result")],
+            [user("a"), CALLED_WEATHER, user("forgot the result")],
             {"tools": [WEATHER_TOOL]},
             "Expected toolResult blocks at messages.2.content for the following Ids: t1",
         ),
@@ -223,7 +235,11 @@ def test_images_and_documents_are_described(runtime: Any) -> None:
     [
         ({"image": {"format": "jpeg", "source": {"bytes": png()}}}, HAIKU, "appears to be a image/png image"),
         ({"image": {"format": "png", "source": {"bytes": b"not an image"}}}, HAIKU, "not a valid image"),
-        ({"image": {"format": "png", "source": {"bytes": png()}}}, "amazon.nova-micro-v1:0", "doesn't support the image"),
+        (
+            {"image": {"format": "png", "source": {"bytes": png()}}},
+            "amazon.nova-micro-v1:0",
+            "doesn't support the image",
+        ),
         ({"document": {"format": "txt", "name": "notes.txt", "source": {"bytes": b"x"}}}, HAIKU, "document file name"),
     ],
 )
@@ -243,7 +259,9 @@ def test_structured_output_satisfies_the_schema(runtime: Any) -> None:
     response = runtime.converse(
         modelId=SONNET_45,
         messages=[user("Extract the person")],
-        outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": json.dumps(schema)}}}},
+        outputConfig={
+            "textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": json.dumps(schema)}}}
+        },
     )
     assert json.loads(text_of(response)) == {"name": "name", "age": 18}
 
@@ -255,11 +273,15 @@ def thinking(budget: int = 2048) -> dict[str, Any]:
 def test_thinking_signature_round_trips_through_tool_use(runtime: Any) -> None:
     tools = {"tools": [WEATHER_TOOL]}
     first = runtime.converse(
-        modelId=SONNET_37, messages=[user("call get_weather")], toolConfig=tools, additionalModelRequestFields=thinking()
+        modelId=SONNET_37,
+        messages=[user("call get_weather")],
+        toolConfig=tools,
+        additionalModelRequestFields=thinking(),
     )
     assistant = first["output"]["message"]
     reasoning = assistant["content"][0]["reasoningContent"]["reasoningText"]
-    assert reasoning["text"] and reasoning["signature"]
+    assert reasoning["text"]
+    assert reasoning["signature"]
     tool_id = next(b["toolUse"]["toolUseId"] for b in assistant["content"] if "toolUse" in b)
     result = {"role": "user", "content": [{"toolResult": {"toolUseId": tool_id, "content": [{"text": "sunny"}]}}]}
     history = [user("call get_weather"), assistant, result]

@@ -19,7 +19,10 @@ def invoke(runtime: Any, model_id: str, body: dict[str, Any]) -> tuple[dict[str,
 
 
 def test_claude_answers_with_anthropic_message_json(runtime: Any) -> None:
-    body = ANTHROPIC | {"system": "be kind", "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}
+    body = ANTHROPIC | {
+        "system": "be kind",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+    }
     message, headers = invoke(runtime, HAIKU, body)
     assert message["type"] == "message"
     assert message["id"].startswith("msg_bdrk_")
@@ -33,8 +36,14 @@ def test_claude_answers_with_anthropic_message_json(runtime: Any) -> None:
 
 
 def test_claude_tool_use_and_result_round_trip(runtime: Any) -> None:
-    tool = {"name": "lookup", "description": "Find a word", "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
-    first, _ = invoke(runtime, HAIKU, ANTHROPIC | {"tools": [tool], "messages": [{"role": "user", "content": "lookup quarry"}]})
+    tool = {
+        "name": "lookup",
+        "description": "Find a word",
+        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+    }
+    first, _ = invoke(
+        runtime, HAIKU, ANTHROPIC | {"tools": [tool], "messages": [{"role": "user", "content": "lookup quarry"}]}
+    )
     assert first["stop_reason"] == "tool_use"
     call = first["content"][-1]
     assert call["type"] == "tool_use"

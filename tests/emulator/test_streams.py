@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
-from botocore.config import Config
 from botocore.exceptions import EventStreamError
 
-from tests.emulator.conftest import CREDENTIALS, HAIKU, SONNET_37, user
+from tests.emulator.conftest import CREDENTIALS, HAIKU, NO_RETRIES, SONNET_37, user
 from tests.emulator.test_converse import WEATHER_TOOL
 
 
@@ -69,10 +68,9 @@ def test_streamed_reasoning_carries_text_then_signature(runtime: Any) -> None:
 
 def test_stream_error_directive_interrupts_the_stream(runtime: Any) -> None:
     stream = runtime.converse_stream(modelId=HAIKU, messages=[user("[[emulator: words=40, stream-error-after=5]]")])
-    seen = []
+    seen: list[dict[str, Any]] = []
     with pytest.raises(EventStreamError) as excinfo:
-        for event in stream["stream"]:
-            seen.append(event)
+        seen.extend(stream["stream"])
     assert len(seen) == 5
     assert excinfo.value.response["Error"]["Code"] == "modelStreamErrorException"
 
@@ -80,9 +78,8 @@ def test_stream_error_directive_interrupts_the_stream(runtime: Any) -> None:
 async def test_aiobotocore_reads_converse_stream_with_async_for(emulator_url: str) -> None:
     session = get_session()
     async with session.create_client(
-        "bedrock-runtime", endpoint_url=emulator_url, region_name="us-east-1", config=Config(retries={"max_attempts": 1}),
-        **CREDENTIALS,
-    ) as runtime:  # fmt: skip
+        "bedrock-runtime", endpoint_url=emulator_url, region_name="us-east-1", config=NO_RETRIES, **CREDENTIALS
+    ) as runtime:
         response = await runtime.converse_stream(modelId=HAIKU, messages=[user("[[emulator: words=30]]")])
         names = []
         async for event in response["stream"]:
@@ -93,7 +90,11 @@ async def test_aiobotocore_reads_converse_stream_with_async_for(emulator_url: st
 
 
 async def test_aiobotocore_reads_anthropic_response_stream(emulator_url: str) -> None:
-    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": [{"role": "user", "content": "hey"}]}
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hey"}],
+    }
     session = get_session()
     async with session.create_client(
         "bedrock-runtime", endpoint_url=emulator_url, region_name="us-east-1", **CREDENTIALS

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 
 import click
-
 from pydantic import ValidationError
 
 from quarry.settings import EmulatorSettings, Settings
@@ -43,7 +42,7 @@ def emulator(**options: object) -> None:
     click.echo(f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url}")
     click.echo(f"  aws bedrock-runtime converse --endpoint-url {url} --region us-east-1 \\")
     click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
-    click.echo("    --messages '[{\"role\":\"user\",\"content\":[{\"text\":\"Hello\"}]}]'")
+    click.echo('    --messages \'[{"role":"user","content":[{"text":"Hello"}]}]\'')
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off")
     )

@@ -17,7 +17,7 @@ import orjson
 from quarry.emulator._catalog import Resolved
 from quarry.emulator._conversation import Conversation
 from quarry.emulator._converse import padding
-from quarry.emulator._errors import ValidationException
+from quarry.emulator._errors import ValidationException, malformed_input
 from quarry.emulator._eventstream import event_frame
 from quarry.emulator._responder import Block, Reply
 from quarry.emulator._tokens import split_tokens
@@ -33,10 +33,6 @@ _ALLOWED = {
 _MEDIA_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 
-def _malformed(detail: str) -> ValidationException:
-    return ValidationException(f"Malformed input request: {detail}, please reformat your input and try again.")
-
-
 def _cache(block: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"cachePoint": {"type": "default"}}] if block.get("cache_control") else []
 
@@ -45,7 +41,7 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
-        raise _malformed("#/messages/content: expected type: String or JSONArray")
+        raise malformed_input("#/messages/content: expected type: String or JSONArray")
     return content
 
 
@@ -54,7 +50,7 @@ def _image(source: dict[str, Any]) -> dict[str, Any]:
         raise ValidationException("Only base64 image sources are supported on Amazon Bedrock.")
     media_type = source.get("media_type", "")
     if media_type not in _MEDIA_FORMATS:
-        raise _malformed(f"#/source/media_type: {media_type} is not a valid enum value")
+        raise malformed_input(f"#/source/media_type: {media_type} is not a valid enum value")
     return {"image": {"format": _MEDIA_FORMATS[media_type], "source": {"bytes": source.get("data", "")}}}
 
 
@@ -82,7 +78,7 @@ def _result_content(content: Any) -> list[dict[str, Any]]:
 
 def _convert_block(block: Any, index: int) -> list[dict[str, Any]]:
     if not isinstance(block, dict):
-        raise _malformed("#/messages/content: expected type: JSONObject")
+        raise malformed_input("#/messages/content: expected type: JSONObject")
     kind = block.get("type")
     if kind == "text":
         converted = {"text": block.get("text", "")}
@@ -104,7 +100,9 @@ def _convert_block(block: Any, index: int) -> list[dict[str, Any]]:
     elif kind == "redacted_thinking":
         converted = {"reasoningContent": {"redactedContent": block.get("data", "")}}
     else:
-        raise ValidationException(f"messages: Input tag '{kind}' found using 'type' does not match any of the expected tags")
+        raise ValidationException(
+            f"messages: Input tag '{kind}' found using 'type' does not match any of the expected tags"
+        )
     return [converted, *_cache(block)]
 
 
@@ -113,15 +111,13 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
     messages = []
     for message in body.get("messages") or []:
         if not isinstance(message, dict):
-            raise _malformed("#/messages: expected type: JSONObject")
+            raise malformed_input("#/messages: expected type: JSONObject")
         content = [c for i, b in enumerate(_blocks(message.get("content"))) for c in _convert_block(b, i)]
         messages.append({"role": message.get("role"), "content": content})
     converse: dict[str, Any] = {"messages": messages}
     system = body.get("system")
     if system:
-        converse["system"] = [
-            c for b in _blocks(system) for c in ({"text": b.get("text", "")}, *_cache(b))
-        ]
+        converse["system"] = [c for b in _blocks(system) for c in ({"text": b.get("text", "")}, *_cache(b))]
     inference: dict[str, Any] = {"maxTokens": body.get("max_tokens")}
     for source, target in (("temperature", "temperature"), ("top_p", "topP"), ("stop_sequences", "stopSequences")):
         if body.get(source) is not None:
@@ -151,19 +147,19 @@ def parse_anthropic(raw: bytes, resolved: Resolved, *, streaming: bool) -> Conve
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise _malformed("#: expected type: JSONObject, found: String") from None
+        raise malformed_input("#: expected type: JSONObject, found: String") from None
     if not isinstance(body, dict):
-        raise _malformed("#: expected type: JSONObject")
+        raise malformed_input("#: expected type: JSONObject")
     for key in sorted(body):
         if key not in _ALLOWED:
-            raise _malformed(f"#: extraneous key [{key}] is not permitted")
+            raise malformed_input(f"#: extraneous key [{key}] is not permitted")
     for key in ("anthropic_version", "max_tokens", "messages"):
         if key not in body:
-            raise _malformed(f"#: required key [{key}] not found")
+            raise malformed_input(f"#: required key [{key}] not found")
     if body["anthropic_version"] != ANTHROPIC_VERSION:
         raise ValidationException(f"invalid anthropic_version: {body['anthropic_version']!r}; use {ANTHROPIC_VERSION}")
     if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
-        raise _malformed("#/max_tokens: expected minimum: 1")
+        raise malformed_input("#/max_tokens: expected minimum: 1")
     return parse_converse(to_converse(body), resolved, streaming=streaming)
 
 
@@ -189,7 +185,7 @@ def _usage(reply: Reply) -> dict[str, int]:
 
 
 def model_name(model_id: str) -> str:
-    """The name Anthropic's API uses for a Bedrock Claude id: `anthropic.claude-3-haiku-20240307-v1:0` → `claude-3-haiku-20240307`."""
+    """Anthropic's name for a Bedrock id: `anthropic.claude-3-haiku-20240307-v1:0` → `claude-3-haiku-20240307`."""
     name = model_id.removeprefix("anthropic.")
     return name.rsplit("-v", 1)[0] if "-v" in name else name
 
@@ -226,15 +222,15 @@ def _events(reply: Reply, model_id: str, started: float) -> Iterator[dict[str, A
             delta = {"type": "signature_delta", "signature": block.signature}
             yield {"type": "content_block_delta", "index": index, "delta": delta}
         else:
-            start = {"type": "tool_use", "id": block.tool_use_id, "name": block.name, "input": {}}
-            yield {"type": "content_block_start", "index": index, "content_block": start}
+            tool: dict[str, Any] = {"type": "tool_use", "id": block.tool_use_id, "name": block.name, "input": {}}
+            yield {"type": "content_block_start", "index": index, "content_block": tool}
             arguments = orjson.dumps(block.input).decode()
             for offset in range(0, len(arguments), 24):
                 delta = {"type": "input_json_delta", "partial_json": arguments[offset : offset + 24]}
                 yield {"type": "content_block_delta", "index": index, "delta": delta}
         yield {"type": "content_block_stop", "index": index}
-    delta = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
-    yield {"type": "message_delta", "delta": delta, "usage": {"output_tokens": reply.output_tokens}}
+    stop = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}
+    yield {"type": "message_delta", "delta": stop, "usage": {"output_tokens": reply.output_tokens}}
     metrics = {
         "inputTokenCount": reply.input_tokens,
         "outputTokenCount": reply.output_tokens,

@@ -160,13 +160,13 @@ class EmulatorApp:
             return await self._runtime(runtime.group("op").decode(), model_id, body, region, headers)
         if method == "GET":
             query: bytes = scope.get("query_string", b"")
-            if match := _FOUNDATION_MODELS.match(path):
-                if match.group("id"):
-                    return _json_result(get_foundation_model(self.catalog, region, match.group("id").decode()))
+            if models := _FOUNDATION_MODELS.match(path):
+                if models.group("id"):
+                    return _json_result(get_foundation_model(self.catalog, region, models.group("id").decode()))
                 return _json_result(list_foundation_models(self.catalog, region, query))
-            if match := _INFERENCE_PROFILES.match(path):
-                if match.group("id"):
-                    return _json_result(get_inference_profile(self.catalog, region, match.group("id").decode()))
+            if profiles := _INFERENCE_PROFILES.match(path):
+                if profiles.group("id"):
+                    return _json_result(get_inference_profile(self.catalog, region, profiles.group("id").decode()))
                 return _json_result(list_inference_profiles(self.catalog, region, query))
         raise UnknownOperationException(f"No operation matches {method} {path.decode('latin-1')}.")
 
@@ -186,7 +186,11 @@ class EmulatorApp:
     def _pace(self, directives: Directives) -> tuple[float, float]:
         """Seconds before the first byte, and tokens per second (0: unpaced)."""
         first_byte = (self.settings.first_byte_ms + directives.delay_ms) / 1000
-        tps = directives.tokens_per_second if directives.tokens_per_second is not None else self.settings.tokens_per_second
+        tps = (
+            directives.tokens_per_second
+            if directives.tokens_per_second is not None
+            else self.settings.tokens_per_second
+        )
         return first_byte, tps
 
     def _stream(self, frames: Any, directives: Directives, tps: float) -> AsyncIterator[bytes]:
@@ -264,7 +268,9 @@ class EmulatorApp:
             except (binascii.Error, ValueError):
                 raise ValidationException("input.invokeModel.body must be base64-encoded JSON.") from None
             return parse_anthropic(body, resolved, streaming=False).input_tokens
-        raise ValidationException("1 validation error detected: Value null at 'input' failed to satisfy constraint: Member must not be null")
+        raise ValidationException(
+            "1 validation error detected: Value null at 'input' failed to satisfy constraint: Member must not be null"
+        )
 
 
 async def _read_body(receive: Receive) -> bytes:

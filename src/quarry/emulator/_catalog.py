@@ -29,7 +29,15 @@ _GEOGRAPHY_REGIONS: dict[str, tuple[str, ...]] = {
     "us-gov": ("us-gov-west-1", "us-gov-east-1"),
     "global": ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "ap-northeast-1"),
 }
-_GEOGRAPHY_NAMES = {"us": "US", "eu": "EU", "apac": "APAC", "au": "AU", "jp": "JP", "us-gov": "US-GOV", "global": "Global"}
+_GEOGRAPHY_NAMES = {
+    "us": "US",
+    "eu": "EU",
+    "apac": "APAC",
+    "au": "AU",
+    "jp": "JP",
+    "us-gov": "US-GOV",
+    "global": "Global",
+}
 
 
 def _geography_serves(geography: str, region: str) -> bool:
@@ -215,7 +223,6 @@ class Catalog:
             raise ValidationException(_INVALID_MODEL)
         if not _geography_serves(profile.geography, region):
             raise ValidationException(
-                f"The provided model identifier is invalid. The inference profile {name} is not available in "
-                f"{region}."
+                f"The provided model identifier is invalid. The inference profile {name} is not available in {region}."
             )
         return Resolved(profile.model, profile)

@@ -82,7 +82,7 @@ def _block_tokens(block: dict[str, Any]) -> int:
     if "image" in block:
         return max(85, int(block["image"].get("_size", 0) / 1024 * _IMAGE_TOKENS_PER_KB))
     if "document" in block:
-        return max(50, block["document"].get("_size", 0) // 4)
+        return max(50, int(block["document"].get("_size", 0)) // 4)
     if "video" in block or "audio" in block:
         return 1000
     if "toolUse" in block:

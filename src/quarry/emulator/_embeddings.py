@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from quarry.emulator._catalog import Model
-from quarry.emulator._errors import ValidationException
+from quarry.emulator._errors import ValidationException, malformed_input
 from quarry.emulator._tokens import count_tokens, split_tokens
 
 __all__ = ["embed_response", "embedding"]
@@ -60,7 +60,7 @@ def _packed(vector: list[float], *, signed: bool) -> list[int]:
 def _titan(body: dict[str, Any], model: Model) -> dict[str, Any]:
     text = body.get("inputText")
     if not isinstance(text, str) or not text:
-        raise ValidationException("Malformed input request: #: required key [inputText] not found, please reformat your input and try again.")
+        raise malformed_input("#: required key [inputText] not found")
     tokens = count_tokens(text)
     if model.max_input_tokens and tokens > model.max_input_tokens:
         raise ValidationException(
@@ -70,18 +70,18 @@ def _titan(body: dict[str, Any], model: Model) -> dict[str, Any]:
     if model.model_id == "amazon.titan-embed-text-v1":
         extra = set(body) - {"inputText"}
         if extra:
-            raise ValidationException(f"Malformed input request: #: extraneous key [{sorted(extra)[0]}] is not permitted, please reformat your input and try again.")
+            raise malformed_input(f"#: extraneous key [{sorted(extra)[0]}] is not permitted")
         return {"embedding": embedding(text, model.embedding_dimensions[0]), "inputTextTokenCount": tokens}
     dimensions = body.get("dimensions", max(model.embedding_dimensions))
     if dimensions not in model.embedding_dimensions:
         allowed = ", ".join(map(str, model.embedding_dimensions))
-        raise ValidationException(f"Malformed input request: #/dimensions: {dimensions} is not a valid enum value ({allowed}), please reformat your input and try again.")
+        raise malformed_input(f"#/dimensions: {dimensions} is not a valid enum value ({allowed})")
     vector = embedding(text, dimensions)
     if body.get("normalize", True) is False:
         vector = [v * 3.7 for v in vector]  # Titan's raw vectors are not unit length
     types = body.get("embeddingTypes") or ["float"]
     if not isinstance(types, list) or not set(types) <= {"float", "binary"}:
-        raise ValidationException("Malformed input request: #/embeddingTypes: must be a list of 'float' and 'binary', please reformat your input and try again.")
+        raise malformed_input("#/embeddingTypes: must be a list of 'float' and 'binary'")
     by_type: dict[str, Any] = {}
     if "float" in types:
         by_type["float"] = vector
@@ -104,24 +104,27 @@ def _truncate(text: str, mode: str, limit: int) -> str:
 def _cohere(body: dict[str, Any], model: Model) -> dict[str, Any]:
     texts = body.get("texts")
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts) or not texts:
-        raise ValidationException("Malformed input request: #: required key [texts] not found, please reformat your input and try again.")
+        raise malformed_input("#: required key [texts] not found")
     if len(texts) > _COHERE_MAX_TEXTS:
-        raise ValidationException(f"Malformed input request: #/texts: expected maximum item count: {_COHERE_MAX_TEXTS}, found: {len(texts)}, please reformat your input and try again.")
+        raise malformed_input(f"#/texts: expected maximum item count: {_COHERE_MAX_TEXTS}, found: {len(texts)}")
     input_type = body.get("input_type")
     if input_type not in _COHERE_INPUT_TYPES:
-        raise ValidationException(f"Malformed input request: #/input_type: {input_type} is not a valid enum value, please reformat your input and try again.")
+        raise malformed_input(f"#/input_type: {input_type} is not a valid enum value")
     truncate = body.get("truncate", "END")
     if truncate not in ("NONE", "START", "END"):
-        raise ValidationException(f"Malformed input request: #/truncate: {truncate} is not a valid enum value, please reformat your input and try again.")
+        raise malformed_input(f"#/truncate: {truncate} is not a valid enum value")
     limit = model.max_input_tokens or 512
     dimensions = max(model.embedding_dimensions)
     vectors = [embedding(_truncate(t, truncate, limit), dimensions) for t in texts]
-    response: dict[str, Any] = {"id": hashlib.md5(orjson.dumps(texts), usedforsecurity=False).hexdigest(), "texts": texts}
+    response: dict[str, Any] = {
+        "id": hashlib.md5(orjson.dumps(texts), usedforsecurity=False).hexdigest(),
+        "texts": texts,
+    }
     types = body.get("embedding_types")
     if types is None:
         return response | {"embeddings": vectors, "response_type": "embeddings_floats"}
     if not isinstance(types, list) or not types or not set(types) <= set(_COHERE_TYPES):
-        raise ValidationException("Malformed input request: #/embedding_types: expected values of float, int8, uint8, binary, ubinary, please reformat your input and try again.")
+        raise malformed_input("#/embedding_types: expected values of float, int8, uint8, binary, ubinary")
     by_type: dict[str, Any] = {}
     for kind in types:
         if kind == "float":
@@ -140,9 +143,9 @@ def embed_response(raw: bytes, model: Model) -> tuple[dict[str, Any], int]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ValidationException("Malformed input request: #: expected type: JSONObject, please reformat your input and try again.") from None
+        raise malformed_input("#: expected type: JSONObject") from None
     if not isinstance(body, dict):
-        raise ValidationException("Malformed input request: #: expected type: JSONObject, please reformat your input and try again.")
+        raise malformed_input("#: expected type: JSONObject")
     if model.family == "cohere":
         response = _cohere(body, model)
         return response, sum(count_tokens(t) for t in response["texts"])
@@ -151,7 +154,7 @@ def embed_response(raw: bytes, model: Model) -> tuple[dict[str, Any], int]:
         if "inputImage" in body and "inputText" not in body:
             body["inputText"] = f"image of {len(body['inputImage'])} base64 characters"
         body.pop("inputImage", None)
-        dims = (body.pop("outputEmbeddingLength", None) or max(model.embedding_dimensions))
+        dims = body.pop("outputEmbeddingLength", None) or max(model.embedding_dimensions)
         text = str(body.get("inputText", ""))
         return {"embedding": embedding(text, int(dims)), "inputTextTokenCount": count_tokens(text)}, count_tokens(text)
     response = _titan(body, model)

@@ -20,6 +20,7 @@ __all__ = [
     "UnknownOperationException",
     "ValidationException",
     "error_by_name",
+    "malformed_input",
 ]
 
 
@@ -130,3 +131,8 @@ def error_by_name(name: str) -> type[BedrockError] | None:
     """The exception class for a name such as `ThrottlingException`, `throttling` or `modelTimeout`."""
     key = name.strip().lower()
     return _BY_NAME.get(key) or _BY_NAME.get(key + "exception")
+
+
+def malformed_input(detail: str) -> ValidationException:
+    """Bedrock's answer to a model body that breaks the model's JSON schema."""
+    return ValidationException(f"Malformed input request: {detail}, please reformat your input and try again.")

@@ -29,10 +29,40 @@ from quarry.emulator._tokens import count_tokens, split_tokens
 
 __all__ = ["Block", "PromptCache", "Reply", "respond"]
 
-_FILLER = (
-    "the quick brown fox jumps over a lazy dog while bedrock streams tokens from a quarry of models "
-    "and every answer arrives in order with usage metrics latency and a stop reason"
-).split()
+_FILLER = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "bedrock",
+    "streams",
+    "tokens",
+    "from",
+    "a",
+    "quarry",
+    "of",
+    "models",
+    "and",
+    "every",
+    "answer",
+    "arrives",
+    "in",
+    "order",
+    "with",
+    "usage",
+    "metrics",
+    "latency",
+    "and",
+    "a",
+    "stop",
+    "reason",
+]
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -170,8 +200,9 @@ def _wants_json(conversation: Conversation, text: str) -> bool:
 def _compose(conversation: Conversation, directives: Directives, seed: bytes) -> list[Block]:
     text = strip_directives(conversation.last_user_text)
     blocks: list[Block] = []
-    calls = [] if conversation.last_tool_results and conversation.tool_choice == "auto" else None
-    calls = _tools_to_call(conversation, text) if calls is None else calls
+    # Once tools have answered, the model answers from their results unless a tool call is forced.
+    answered = bool(conversation.last_tool_results) and conversation.tool_choice == "auto"
+    calls = [] if answered else _tools_to_call(conversation, text)
     if directives.reply is not None:
         answer = directives.reply
     elif directives.words:
@@ -236,7 +267,9 @@ def respond(conversation: Conversation, directives: Directives, cache: PromptCac
         stop_reason = "tool_use"
     else:
         stop_reason = "end_turn"
-    reply = Reply(blocks=blocks, stop_reason=stop_reason, stop_sequence=sequence, input_tokens=conversation.input_tokens)
+    reply = Reply(
+        blocks=blocks, stop_reason=stop_reason, stop_sequence=sequence, input_tokens=conversation.input_tokens
+    )
     if conversation.cache_prefix:
         reply.input_tokens -= conversation.cache_prefix_tokens
         if cache.hit(conversation.cache_prefix):

@@ -32,7 +32,9 @@ def model_error(detail: str) -> ValidationException:
 
 
 def _constraint(value: object, path: str, rule: str) -> ValidationException:
-    return ValidationException(f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy constraint: {rule}")
+    return ValidationException(
+        f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy constraint: {rule}"
+    )
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -135,7 +137,9 @@ def _check_turns(messages: Any, model: Model) -> list[dict[str, Any]]:
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role not in ("user", "assistant"):
-            raise _constraint(role, f"messages.{i}.member.role", "Member must satisfy enum value set: [user, assistant]")
+            raise _constraint(
+                role, f"messages.{i}.member.role", "Member must satisfy enum value set: [user, assistant]"
+            )
         if i == 0 and role != "user":
             raise ValidationException(
                 "A conversation must start with a user message. Try again with a conversation that starts with a "
@@ -161,7 +165,9 @@ def _check_turns(messages: Any, model: Model) -> list[dict[str, Any]]:
 def _check_tool_pairs(messages: list[dict[str, Any]], has_tool_config: bool) -> None:
     uses_tools = any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"])
     if uses_tools and not has_tool_config:
-        raise ValidationException("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+        raise ValidationException(
+            "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+        )
     for i, message in enumerate(messages):
         if message["role"] != "user":
             continue
@@ -205,12 +211,17 @@ def _tools(config: Any, model: Model, streaming: bool) -> tuple[list[ToolSpec], 
             raise ValidationException(f"The tool at toolConfig.tools.{i} must set toolSpec or cachePoint.")
         name = spec.get("name", "")
         if not isinstance(name, str) or not _TOOL_NAME.match(name):
-            raise _constraint(name, f"toolConfig.tools.{i}.member.toolSpec.name", "Member must satisfy regular "
-                              "expression pattern: [a-zA-Z0-9_-]+")
+            raise _constraint(
+                name,
+                f"toolConfig.tools.{i}.member.toolSpec.name",
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+",
+            )
         schema = (spec.get("inputSchema") or {}).get("json")
         if not isinstance(schema, dict) or schema.get("type", "object") != "object":
-            raise model_error(f"tools.{i}.custom.input_schema: JSON schema is invalid - please consult "
-                              "https://json-schema.org or our documentation at https://docs.anthropic.com/en/docs/tool-use")
+            raise model_error(
+                f"tools.{i}.custom.input_schema: JSON schema is invalid - please consult "
+                "https://json-schema.org or our documentation at https://docs.anthropic.com/en/docs/tool-use"
+            )
         if any(s.name == name for s in specs):
             raise model_error("tools: Tool names must be unique.")
         specs.append(ToolSpec(name, str(spec.get("description") or ""), schema))
@@ -264,8 +275,10 @@ def _thinking_budget(extra: dict[str, Any], model: Model, max_tokens: int, tempe
             "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
         )
     if temperature is not None and temperature != 1:
-        raise model_error("`temperature` may only be set to 1 when thinking is enabled. Please consult our "
-                          "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking")
+        raise model_error(
+            "`temperature` may only be set to 1 when thinking is enabled. Please consult our "
+            "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+        )
     return budget
 
 
