@@ -10,6 +10,8 @@ import binascii
 import re
 from typing import Any
 
+import orjson
+
 from quarry.emulator._catalog import Model, Resolved
 from quarry.emulator._conversation import Conversation, ToolSpec, input_tokens
 from quarry.emulator._errors import ValidationException
@@ -308,8 +310,7 @@ def _json_schema(output_config: Any, model: Model) -> dict[str, Any] | None:
         return None
     if not model.supports("structuredOutput"):
         raise ValidationException("This model doesn't support structured outputs with outputConfig.textFormat.")
-    import orjson  # the schema travels as a JSON string inside the JSON request
-
+    # The schema travels as a JSON string inside the JSON request.
     raw = ((text_format.get("structure") or {}).get("jsonSchema") or {}).get("schema")
     try:
         schema = orjson.loads(raw) if isinstance(raw, str) else None
