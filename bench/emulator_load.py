@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -52,6 +52,7 @@ class Stats:
     events: int = 0
     latencies: list[float] = field(default_factory=list)
     first_event: list[float] = field(default_factory=list)
+    stream_events: int = 0  # frames of the streams counted in `completed`
     errors: int = 0
     first_error: str | None = None
     reconnects: int = 0
@@ -78,14 +79,14 @@ class Connection(asyncio.Protocol):
         self.keep_alive = True
         self.sent_at = 0.0
         self.first_frame_at = 0.0
+        self.frame_count = 0
         self.body = bytearray()
         self.frames = bytearray()
         self.last_headers = b""
         self.prev_headers = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         self._send(time.perf_counter())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -112,6 +113,7 @@ class Connection(asyncio.Protocol):
         self.state = HEAD
         self.sent_at = now
         self.first_frame_at = 0.0
+        self.frame_count = 0
         self.body.clear()
         self.frames.clear()
         self.last_headers = self.prev_headers = b""
@@ -217,6 +219,7 @@ class Connection(asyncio.Protocol):
         if off:
             del frames[:off]
         if count:
+            self.frame_count += count
             if not self.first_frame_at:
                 self.first_frame_at = now
             if self.stats.start <= now < self.stats.end:
@@ -236,6 +239,7 @@ class Connection(asyncio.Protocol):
             stats.latencies.append(now - self.sent_at)
             if self.streaming:
                 stats.first_event.append(self.first_frame_at - self.sent_at)
+                stats.stream_events += self.frame_count
         self._send(now)
 
 
@@ -278,12 +282,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     streaming = args.mode == "stream"
     loop = asyncio.get_running_loop()
     begin = time.perf_counter()
+    cpu_begin = time.process_time()
     stats = Stats(start=begin + args.warmup, end=begin + args.warmup + args.duration)
     live: set[Connection] = set()
+    stopping = asyncio.Event()
 
     async def worker() -> None:
         first = True
-        while time.perf_counter() < stats.end:
+        while not stopping.is_set():
             closed: asyncio.Future[None] = loop.create_future()
             conn = Connection(request, streaming, stats, closed)
             try:
@@ -300,9 +306,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     workers = [asyncio.create_task(worker()) for _ in range(args.concurrency)]
     await asyncio.sleep(max(0.0, stats.end - time.perf_counter()))
+    stopping.set()
     for conn in list(live):
         conn.close()  # abandon responses still in flight: they would complete outside the window
-    await asyncio.gather(*workers)
+    done, stuck = await asyncio.wait(workers, timeout=5.0)
+    for task in stuck:
+        task.cancel()
+        stats.error("a connection did not close within 5 s of the end of the window")
+    for task in done:
+        task.result()
+    # Share of one core the client used: close to 1.0 would mean the client, not the server, is the bottleneck.
+    client_cpu = (time.process_time() - cpu_begin) / (time.perf_counter() - begin)
 
     result: dict[str, Any] = {
         "mode": args.mode,
@@ -317,6 +331,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "streams": stats.completed,
             "streams_per_s": round(stats.completed / args.duration, 2),
             "words": args.words,
+            "events_per_stream": round(stats.stream_events / stats.completed, 1) if stats.completed else None,
             "stream_ms": {"p50": percentile_ms(stats.latencies, 0.5), "p99": percentile_ms(stats.latencies, 0.99)},
             "first_event_ms": {
                 "p50": percentile_ms(stats.first_event, 0.5),
@@ -329,7 +344,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "requests_per_s": round(stats.completed / args.duration, 1),
             "latency_ms": {"p50": percentile_ms(stats.latencies, 0.5), "p99": percentile_ms(stats.latencies, 0.99)},
         }
-    result |= {"errors": stats.errors, "first_error": stats.first_error, "reconnects": stats.reconnects}
+    result |= {
+        "errors": stats.errors,
+        "first_error": stats.first_error,
+        "reconnects": stats.reconnects,
+        "client_cpu": round(client_cpu, 2),
+    }
     return result
 
 
@@ -352,10 +372,13 @@ def main() -> int:
     parser.add_argument("--words", type=int, default=2000, help="stream mode: words per reply (default: 2000)")
     parser.add_argument("--max-tokens", type=int, help="inferenceConfig.maxTokens (default: 64, stream: 4096)")
     args = parser.parse_args()
+    if args.concurrency < 1 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--concurrency must be >= 1, --duration > 0 and --warmup >= 0")
     if args.max_tokens is None:
         args.max_tokens = 4096 if args.mode == "stream" else 64
     loop_name, runner = event_loop_runner()
     result = runner(run(args))
+    result["client"] = "emulator_load.py"
     result["loop"] = loop_name
     result["url"] = args.url
     print(json.dumps(result), flush=True)
