@@ -69,18 +69,3 @@ def test_aws_cli_lists_models_with_endpoint_url(emulator_process: str) -> None:
     summaries = json.loads(result.stdout)["modelSummaries"]
     assert summaries
     assert {m["providerName"] for m in summaries} == {"Meta"}
-
-
-def test_langchain_chat_bedrock_converse(emulator_process: str) -> None:
-    from langchain_aws import ChatBedrockConverse
-
-    chat = ChatBedrockConverse(
-        model="anthropic.claude-3-haiku-20240307-v1:0",
-        region_name="us-east-1",
-        endpoint_url=emulator_process,
-        aws_access_key_id="AKIDEXAMPLE",  # type: ignore[arg-type]
-        aws_secret_access_key="secret",  # type: ignore[arg-type]
-    )
-    assert chat.invoke("Hi LangChain").content == 'You said: "Hi LangChain"'
-    streamed = "".join(str(chunk.content[0]["text"]) for chunk in chat.stream("streamed") if chunk.content)
-    assert streamed == 'You said: "streamed"'
