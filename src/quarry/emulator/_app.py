@@ -254,7 +254,8 @@ class EmulatorApp:
         )
 
     def _count_tokens(self, model_id: str, raw: bytes, region: str) -> int:
-        model = self.catalog.foundation_model(model_id) if model_id in self.catalog.models else None
+        # CountTokens takes a bare foundation-model id even for models served only through inference profiles.
+        model = self.catalog.models.get(model_id)
         resolved = Resolved(model) if model else self.catalog.resolve(model_id, region)
         if not resolved.model.is_anthropic:
             raise ValidationException("The provided model doesn't support counting tokens.")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -92,7 +92,7 @@ class Reply:
     stop_sequence: str | None = None
     cache_read: int = 0
     cache_write: int = 0
-    output_tokens: int = field(default=0)
+    output_tokens: int = 0
 
     def usage(self) -> dict[str, int]:
         """Converse's TokenUsage shape."""
@@ -223,9 +223,12 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
         blocks.append(Block("reasoning", text=thought, signature=sign_reasoning(thought)))
     if answer:
         blocks.append(Block("text", text=answer))
-    hint = re.sub("|".join(re.escape(t.name) for t in calls) or "^$", "", text).strip(" ?.!,") if calls else ""
+    hint = text
+    for tool in calls:  # the user's words, less the tool names, fill the tool's string arguments
+        hint = hint.replace(tool.name, "")
+    hint = hint.strip(" ?.!,")[:100]
     for index, tool in enumerate(calls):
-        tool_input = example_for(tool.schema, hint[:100] or tool.name)
+        tool_input = example_for(tool.schema, hint or tool.name)
         blocks.append(Block("toolUse", tool_use_id=tool_use_id(seed, index), name=tool.name, input=tool_input))
     return blocks
 
