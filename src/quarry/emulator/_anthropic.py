@@ -224,9 +224,8 @@ def _events(reply: Reply, model_id: str, started: float) -> Iterator[dict[str, A
         else:
             tool: dict[str, Any] = {"type": "tool_use", "id": block.tool_use_id, "name": block.name, "input": {}}
             yield {"type": "content_block_start", "index": index, "content_block": tool}
-            arguments = orjson.dumps(block.input).decode()
-            for offset in range(0, len(arguments), 24):
-                delta = {"type": "input_json_delta", "partial_json": arguments[offset : offset + 24]}
+            for fragment in block.input_fragments():
+                delta = {"type": "input_json_delta", "partial_json": fragment}
                 yield {"type": "content_block_delta", "index": index, "delta": delta}
         yield {"type": "content_block_stop", "index": index}
     stop = {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence}

@@ -106,21 +106,23 @@ def input_tokens(
     system: list[dict[str, Any]], messages: list[dict[str, Any]], tools: list[ToolSpec]
 ) -> tuple[int, int, str]:
     """Total input tokens, and the tokens and digest of the prefix before the last cache point."""
-    total = 0
-    digest = hashlib.blake2b(digest_size=16)
-    for tool in tools:
-        text = tool.name + tool.description + orjson.dumps(tool.schema, option=orjson.OPT_SORT_KEYS).decode()
-        total += 10 + count_tokens(text)
-        digest.update(text.encode())
+    tool_texts = [
+        tool.name + tool.description + orjson.dumps(tool.schema, option=orjson.OPT_SORT_KEYS).decode() for tool in tools
+    ]
+    total = sum(10 + count_tokens(text) for text in tool_texts)
     items: list[tuple[int, dict[str, Any]]] = [(0, block) for block in system]
     for message in messages:
         items.extend((_MESSAGE_OVERHEAD if i == 0 else 0, block) for i, block in enumerate(message["content"]))
-    prefix_tokens, prefix_digest = 0, ""
-    for overhead, block in items:
+    prefix_tokens, prefix_end = 0, -1
+    for position, (overhead, block) in enumerate(items):
         total += overhead
         if "cachePoint" in block:
-            prefix_tokens, prefix_digest = total, digest.hexdigest()
-            continue
-        total += _block_tokens(block)
+            prefix_tokens, prefix_end = total, position
+        else:
+            total += _block_tokens(block)
+    if prefix_end < 0:
+        return total, 0, ""
+    digest = hashlib.blake2b("".join(tool_texts).encode(), digest_size=16)
+    for _, block in items[:prefix_end]:
         digest.update(orjson.dumps(block, option=orjson.OPT_SORT_KEYS, default=str))
-    return total, prefix_tokens, prefix_digest
+    return total, prefix_tokens, digest.hexdigest()

@@ -39,29 +39,22 @@ def converse_response(reply: Reply, latency_ms: int) -> dict[str, Any]:
     }
 
 
-def _chunks(text: str, size: int) -> Iterator[str]:
-    tokens = split_tokens(text)
-    for start in range(0, len(tokens), size):
-        yield "".join(tokens[start : start + size])
-
-
 def _events(reply: Reply, started: float) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "messageStart", {"role": "assistant"}
     for index, block in enumerate(reply.blocks):
         if block.kind == "text":
-            for piece in _chunks(block.text, 1):
+            for piece in split_tokens(block.text):
                 yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}}
         elif block.kind == "reasoning":
-            for piece in _chunks(block.text, 1):
+            for piece in split_tokens(block.text):
                 yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}}
             delta = {"reasoningContent": {"signature": block.signature}}
             yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}
         else:
             start = {"toolUse": {"toolUseId": block.tool_use_id, "name": block.name}}
             yield "contentBlockStart", {"contentBlockIndex": index, "start": start}
-            arguments = orjson.dumps(block.input).decode()
-            for offset in range(0, len(arguments), 24):
-                delta = {"toolUse": {"input": arguments[offset : offset + 24]}}
+            for fragment in block.input_fragments():
+                delta = {"toolUse": {"input": fragment}}
                 yield "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}
         yield "contentBlockStop", {"contentBlockIndex": index}
     yield "messageStop", {"stopReason": reply.stop_reason}

@@ -77,6 +77,11 @@ class Block:
     input: Any = None
     signature: str = ""
 
+    def input_fragments(self, size: int = 24) -> list[str]:
+        """A tool call's JSON input in the pieces a stream sends it in."""
+        arguments = orjson.dumps(self.input).decode()
+        return [arguments[offset : offset + size] for offset in range(0, len(arguments), size)]
+
     @property
     def tokens(self) -> int:
         if self.kind == "toolUse":
@@ -128,10 +133,10 @@ def _digest(conversation: Conversation) -> bytes:
     return hashlib.blake2b(orjson.dumps(conversation.messages, default=str), digest_size=16).digest()
 
 
-def tool_use_id(seed: bytes, index: int, prefix: str = "tooluse_") -> str:
+def _tool_use_id(seed: bytes, index: int) -> str:
     """A stable id in Bedrock's format, different for each call of each conversation."""
     raw = hashlib.blake2b(seed + bytes((index,)), digest_size=16).digest()
-    return prefix + "".join(_ALPHABET[b % len(_ALPHABET)] for b in raw)[:22]
+    return "tooluse_" + "".join(_ALPHABET[b % len(_ALPHABET)] for b in raw)[:22]
 
 
 def _filler(seed: bytes, words: int) -> str:
@@ -229,7 +234,7 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
     hint = hint.strip(" ?.!,")[:100]
     for index, tool in enumerate(calls):
         tool_input = example_for(tool.schema, hint or tool.name)
-        blocks.append(Block("toolUse", tool_use_id=tool_use_id(seed, index), name=tool.name, input=tool_input))
+        blocks.append(Block("toolUse", tool_use_id=_tool_use_id(seed, index), name=tool.name, input=tool_input))
     return blocks
 
 
