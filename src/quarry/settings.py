@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -13,7 +14,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["EmulatorSettings", "Settings", "config_file", "default_data_dir"]
+__all__ = [
+    "BedrockSettings",
+    "EmulatorSettings",
+    "ImageSettings",
+    "ModelSettings",
+    "Settings",
+    "config_file",
+    "default_data_dir",
+]
 
 
 def default_data_dir() -> Path:
@@ -38,6 +47,58 @@ class EmulatorSettings(BaseModel):
     seed: int = Field(default=0, description="Seed of the fault-rate dice, so a faulty run can be replayed.")
 
 
+class BedrockSettings(BaseModel):
+    """How Quarry talks to Amazon Bedrock (`[bedrock]`, `QUARRY_BEDROCK__*`)."""
+
+    connect_timeout_s: float = Field(default=10.0, gt=0, description="Opening a connection to Bedrock.")
+    first_byte_timeout_s: float = Field(
+        default=600.0, gt=0, description="Waiting for a response to start; non-streamed answers arrive whole."
+    )
+    idle_timeout_s: float = Field(default=120.0, gt=0, description="Longest silence between two stream events.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Tries for throttled and 5xx answers.")
+    max_connections: int = Field(default=2000, ge=1, description="Pooled connections to Bedrock.")
+    models_ttl_s: float = Field(default=600.0, ge=0, description="How long the model list is cached.")
+
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+
+
+def _default_budgets() -> dict[ReasoningEffort, int]:
+    return {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+
+
+class ModelSettings(BaseModel):
+    """Which models requests land on (`[models]`, `QUARRY_MODELS__*`)."""
+
+    default: str = Field(
+        default="anthropic.claude-sonnet-4-5-20250929-v1:0",
+        description="Model for `gpt-*` and other OpenAI names; upgraded to the region's inference profile.",
+    )
+    default_embedding: str = Field(
+        default="amazon.titan-embed-text-v2:0", description="Model for `text-embedding-*` names."
+    )
+    aliases: dict[str, str] = Field(default_factory=dict, description="Extra model names → Bedrock ids.")
+    prompt_cache: list[Literal["system", "tools", "messages"]] = Field(
+        default_factory=list, description="Where to add cache points on models that cache prompts."
+    )
+    reasoning_budgets: dict[ReasoningEffort, int] = Field(
+        default_factory=_default_budgets,
+        description="Thinking budget tokens for each `reasoning_effort`.",
+    )
+
+
+class ImageSettings(BaseModel):
+    """Fetching `image_url` http(s) images (`[images]`, `QUARRY_IMAGES__*`)."""
+
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_redirects: int = Field(default=3, ge=0)
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, addresses or CIDRs fetched even though private (intranets, tests); empty is safest.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Quarry. Precedence: init arguments, environment, TOML file, defaults."""
 
@@ -50,6 +111,18 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     region: str = Field(default="us-east-1", description="AWS region used when none comes from the AWS config.")
     emulator: EmulatorSettings = Field(default_factory=EmulatorSettings)
+
+    host: str = Field(default="127.0.0.1", description="Interface `quarry serve` binds.")
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_key: SecretStr | None = Field(default=None, description="Bootstrap API key callers send as a bearer token.")
+    backend: Literal["auto", "bedrock", "emulator"] = Field(
+        default="auto", description="auto: Bedrock when AWS credentials exist, else the in-process emulator."
+    )
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="Largest request body accepted.")
+    keepalive_s: float = Field(default=15.0, gt=0, description="SSE comment interval during long silences.")
+    bedrock: BedrockSettings = Field(default_factory=BedrockSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ import click
 
 from quarry import __version__
 from quarry.cli.emulator import emulator
+from quarry.cli.serve import serve
 
 __all__ = ["main"]
 
@@ -17,3 +18,4 @@ def main() -> None:
 
 
 main.add_command(emulator)
+main.add_command(serve)

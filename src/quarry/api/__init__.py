@@ -1,0 +1,1 @@
+"""HTTP dialects: each translates its own API to and from Bedrock's Converse shape."""

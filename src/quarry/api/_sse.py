@@ -1,0 +1,87 @@
+"""Server-sent events from an upstream event stream: keep-alive comments in silences, backpressure, and
+the upstream request dropped the moment the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from quarry.errors import QuarryError, UpstreamError
+
+__all__ = ["SSEResponse", "relay"]
+
+log = logging.getLogger("quarry.sse")
+_QUEUE_SIZE = 256
+_END = b""
+
+Render = Callable[[dict[str, Any]], list[bytes]]
+RenderError = Callable[[QuarryError], bytes]
+
+
+async def relay(
+    events: AsyncIterator[dict[str, Any]],
+    render: Render,
+    *,
+    finish: bytes,
+    render_error: RenderError,
+    keepalive_s: float,
+) -> AsyncIterator[bytes]:
+    """SSE bytes for upstream events. A reader task feeds a bounded queue so silences can be filled with
+    keep-alive comments without cancelling the upstream read; what is queued is sent in one write."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE_SIZE)
+
+    async def read() -> None:
+        try:
+            async for event in events:
+                for line in render(event):
+                    await queue.put(line)
+            await queue.put(finish)
+        except QuarryError as error:
+            await queue.put(render_error(error))
+        except Exception:
+            log.exception("a stream failed while relaying Bedrock events")
+            await queue.put(render_error(UpstreamError("The stream failed inside Quarry; see the server log.")))
+        await queue.put(_END)
+
+    reader = asyncio.create_task(read())
+    try:
+        while True:
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(keepalive_s):
+                        first = await queue.get()
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+            else:
+                first = queue.get_nowait()
+            batch = [first]
+            while batch[-1] and not queue.empty():
+                batch.append(queue.get_nowait())
+            yield b"".join(batch)
+            if not batch[-1]:
+                return
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+
+
+class SSEResponse(StreamingResponse):
+    """A text/event-stream response that always releases its upstream resources, even if never started."""
+
+    def __init__(self, content: AsyncIterator[bytes], resources: AsyncExitStack) -> None:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self._resources = resources
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._resources.aclose()

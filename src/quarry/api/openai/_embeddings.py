@@ -1,0 +1,108 @@
+"""POST /v1/embeddings over Titan (one text per call, calls in parallel) and Cohere (batches of 96)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import struct
+from typing import Any
+
+import orjson
+
+from quarry.api.openai._schemas import EmbeddingRequest
+from quarry.bedrock import BedrockRuntime, ResolvedModel
+from quarry.errors import InvalidRequest
+
+__all__ = ["embed"]
+
+_COHERE_BATCH = 96
+_PARALLEL_CALLS = 8
+_TITAN_V2_DIMENSIONS = (256, 512, 1024)
+_COHERE_V4_DIMENSIONS = (256, 512, 1024, 1536)
+
+
+def _texts(request: EmbeddingRequest) -> list[str]:
+    raw = request.input
+    texts = [raw] if isinstance(raw, str) else raw
+    if not texts or not all(isinstance(text, str) for text in texts):
+        raise InvalidRequest(
+            "input must be a string or a list of strings (token arrays are not supported).", param="input"
+        )
+    for index, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidRequest(f"input[{index}] is empty; every input must contain text.", param="input")
+    return [str(text) for text in texts]
+
+
+async def _titan(
+    runtime: BedrockRuntime, model: ResolvedModel, texts: list[str], dimensions: int | None
+) -> tuple[list[list[float]], int]:
+    v2 = model.base_id.startswith("amazon.titan-embed-text-v2")
+    if dimensions is not None and not (v2 and dimensions in _TITAN_V2_DIMENSIONS):
+        allowed = "256, 512 or 1024 with amazon.titan-embed-text-v2:0" if v2 else "not supported by this model"
+        raise InvalidRequest(f"dimensions {dimensions}: {allowed}.", param="dimensions")
+    gate = asyncio.Semaphore(_PARALLEL_CALLS)
+
+    async def one(text: str) -> tuple[list[float], int]:
+        body: dict[str, Any] = {"inputText": text}
+        if dimensions is not None:
+            body["dimensions"] = dimensions
+        async with gate:
+            answer = await runtime.invoke_model(model.id, orjson.dumps(body))
+        return answer.body["embedding"], int(answer.body.get("inputTextTokenCount", 0))
+
+    results = await asyncio.gather(*(one(text) for text in texts))
+    return [vector for vector, _ in results], sum(tokens for _, tokens in results)
+
+
+async def _cohere(
+    runtime: BedrockRuntime, model: ResolvedModel, texts: list[str], dimensions: int | None
+) -> tuple[list[list[float]], int]:
+    v4 = "embed-v4" in model.base_id
+    if dimensions is not None and not (v4 and dimensions in _COHERE_V4_DIMENSIONS):
+        raise InvalidRequest(f"dimensions {dimensions} is not supported by {model.id}.", param="dimensions")
+
+    async def batch(chunk: list[str]) -> tuple[list[list[float]], int]:
+        body: dict[str, Any] = {"texts": chunk, "input_type": "search_document", "embedding_types": ["float"]}
+        if dimensions is not None:
+            body["output_dimension"] = dimensions
+        answer = await runtime.invoke_model(model.id, orjson.dumps(body))
+        tokens = int(answer.headers.get("x-amzn-bedrock-input-token-count", 0))
+        return answer.body["embeddings"]["float"], tokens
+
+    chunks = [texts[i : i + _COHERE_BATCH] for i in range(0, len(texts), _COHERE_BATCH)]
+    gate = asyncio.Semaphore(_PARALLEL_CALLS)
+
+    async def gated(chunk: list[str]) -> tuple[list[list[float]], int]:
+        async with gate:
+            return await batch(chunk)
+
+    results = await asyncio.gather(*(gated(chunk) for chunk in chunks))
+    return [vector for vectors, _ in results for vector in vectors], sum(tokens for _, tokens in results)
+
+
+def _encode(vector: list[float], encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return vector
+
+
+async def embed(runtime: BedrockRuntime, model: ResolvedModel, request: EmbeddingRequest) -> dict[str, Any]:
+    """The OpenAI embeddings list for a request."""
+    texts = _texts(request)
+    if model.base_id.startswith("cohere.embed"):
+        vectors, tokens = await _cohere(runtime, model, texts, request.dimensions)
+    elif model.base_id.startswith("amazon.titan-embed"):
+        vectors, tokens = await _titan(runtime, model, texts, request.dimensions)
+    else:
+        raise InvalidRequest(f"{model.id} is not an embedding model this endpoint can call.", param="model")
+    data = [
+        {"object": "embedding", "index": index, "embedding": _encode(vector, request.encoding_format)}
+        for index, vector in enumerate(vectors)
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "model": model.id,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

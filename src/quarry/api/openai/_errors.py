@@ -1,0 +1,53 @@
+"""OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}` with the matching status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from quarry.errors import (
+    AuthenticationFailed,
+    ModelNotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    QuarryError,
+    RateLimited,
+    UpstreamError,
+)
+
+__all__ = ["error_body", "error_response"]
+
+
+def _type(error: QuarryError) -> str:
+    if isinstance(error, AuthenticationFailed):
+        return "authentication_error"
+    if isinstance(error, PermissionDenied):
+        return "permission_error"
+    if isinstance(error, RateLimited):
+        return "rate_limit_error"
+    if isinstance(error, UpstreamError):
+        return "upstream_error"
+    return "server_error" if error.status >= 500 else "invalid_request_error"
+
+
+def _code(error: QuarryError) -> str | None:
+    if isinstance(error, ModelNotFound):
+        return "model_not_found"
+    if isinstance(error, PayloadTooLarge):
+        return "request_too_large"
+    if isinstance(error, RateLimited):
+        return "rate_limit_exceeded"
+    return error.code
+
+
+def error_body(error: QuarryError) -> dict[str, Any]:
+    return {"error": {"message": error.message, "type": _type(error), "param": error.param, "code": _code(error)}}
+
+
+def error_response(error: QuarryError) -> Response:
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return Response(orjson.dumps(error_body(error)), error.status, headers, media_type="application/json")

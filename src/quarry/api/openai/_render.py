@@ -1,0 +1,206 @@
+"""Converse answers → OpenAI chat completions: whole (`completion`) or as SSE chunks (`ChunkWriter`)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from quarry.api.openai._request import ChatPlan
+from quarry.errors import UpstreamError
+
+__all__ = ["ChunkWriter", "completion", "completion_id", "extract_json", "finish_reason", "usage"]
+
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "content_filtered": "content_filter",
+    "guardrail_intervened": "content_filter",
+}
+_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def finish_reason(stop_reason: str | None, plan: ChatPlan) -> str:
+    reason = _FINISH.get(stop_reason or "end_turn", "stop")
+    return "stop" if reason == "tool_calls" and plan.json_tool else reason
+
+
+def usage(bedrock: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI counts cached prompt tokens inside prompt_tokens; Bedrock counts them apart."""
+    cached = bedrock.get("cacheReadInputTokens", 0)
+    prompt = bedrock.get("inputTokens", 0) + cached + bedrock.get("cacheWriteInputTokens", 0)
+    output = bedrock.get("outputTokens", 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": output,
+        "total_tokens": prompt + output,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def extract_json(text: str) -> str:
+    """The JSON object in a model's text answer, or an UpstreamError: never invalid JSON passed off as valid."""
+    candidates = [_FENCE.sub("", text)]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            orjson.loads(candidate)
+        except orjson.JSONDecodeError:
+            continue
+        return candidate.strip()
+    raise UpstreamError("The model did not answer with valid JSON; try again or use a model with tool use.")
+
+
+def _thinking_block(block: dict[str, Any]) -> dict[str, Any]:
+    if "redactedContent" in block:
+        return {"type": "redacted_thinking", "data": block["redactedContent"]}
+    text = block.get("reasoningText", {})
+    return {"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")}
+
+
+def completion(plan: ChatPlan, answer: dict[str, Any]) -> dict[str, Any]:
+    """The chat.completion object for a Converse answer."""
+    texts: list[str] = []
+    thinking: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    for block in answer.get("output", {}).get("message", {}).get("content", []):
+        if "text" in block:
+            texts.append(block["text"])
+        elif "reasoningContent" in block:
+            thinking.append(_thinking_block(block["reasoningContent"]))
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            arguments = orjson.dumps(use.get("input", {})).decode()
+            if use["name"] == plan.json_tool:
+                texts.append(arguments)
+            else:
+                function = {"name": use["name"], "arguments": arguments}
+                calls.append({"id": use["toolUseId"], "type": "function", "function": function})
+    content = "".join(texts) if texts else None
+    if plan.json_text and content is not None:
+        content = extract_json(content)
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if calls:
+        message["tool_calls"] = calls
+    if thinking:
+        message["reasoning_content"] = "".join(b.get("thinking", "") for b in thinking)
+        message["thinking_blocks"] = thinking
+    return {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": plan.model.id,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason(answer.get("stopReason"), plan),
+            }
+        ],
+        "usage": usage(answer.get("usage", {})),
+    }
+
+
+class ChunkWriter:
+    """Turns ConverseStream events into `data: {chunk}` SSE lines, one event at a time."""
+
+    def __init__(self, plan: ChatPlan, *, include_usage: bool) -> None:
+        self._plan = plan
+        self._include_usage = include_usage
+        self._prefix = (
+            b'{"id":"'
+            + completion_id().encode()
+            + b'","object":"chat.completion.chunk","created":'
+            + str(int(time.time())).encode()
+            + b',"model":'
+            + orjson.dumps(plan.model.id)
+            + b',"system_fingerprint":null,'
+        )
+        self._tools: dict[int, int] = {}  # content block index → tool_calls index
+        self._json_blocks: set[int] = set()  # blocks whose tool input is the JSON answer
+        self._reasoning: dict[int, dict[str, Any]] = {}
+        self._held: list[str] = []  # JSON asked for in the prompt is checked whole before it is sent
+        self._finish: str | None = None
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return b"data: " + self._prefix + b'"choices":[' + orjson.dumps(choice) + b"]}\n\n"
+
+    def event(self, event: dict[str, Any]) -> list[bytes]:
+        """The SSE lines for one ConverseStream event (often one, sometimes none)."""
+        if "contentBlockDelta" in event:
+            return self._delta(event["contentBlockDelta"])
+        if "contentBlockStart" in event:
+            return self._start(event["contentBlockStart"])
+        if "contentBlockStop" in event:
+            return self._stop(event["contentBlockStop"].get("contentBlockIndex", 0))
+        if "messageStart" in event:
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if "messageStop" in event:
+            self._finish = finish_reason(event["messageStop"].get("stopReason"), self._plan)
+            out = [self._chunk({"content": extract_json("".join(self._held))})] if self._held else []
+            return [*out, self._chunk({}, self._finish)]
+        if "metadata" in event and self._include_usage:
+            body = {"choices": [], "usage": usage(event["metadata"].get("usage", {}))}
+            return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]
+        return []
+
+    def _start(self, start: dict[str, Any]) -> list[bytes]:
+        use = start.get("start", {}).get("toolUse")
+        if use is None:
+            return []
+        index = start.get("contentBlockIndex", 0)
+        if use["name"] == self._plan.json_tool:
+            self._json_blocks.add(index)
+            return []
+        position = self._tools[index] = len(self._tools)
+        call = {"index": position, "id": use["toolUseId"], "type": "function"}
+        call["function"] = {"name": use["name"], "arguments": ""}
+        return [self._chunk({"tool_calls": [call]})]
+
+    def _delta(self, event: dict[str, Any]) -> list[bytes]:
+        delta, index = event.get("delta", {}), event.get("contentBlockIndex", 0)
+        if "text" in delta:
+            if self._plan.json_text:
+                self._held.append(delta["text"])
+                return []
+            return [self._chunk({"content": delta["text"]})]
+        if "toolUse" in delta:
+            fragment = delta["toolUse"].get("input", "")
+            if index in self._json_blocks:
+                return [self._chunk({"content": fragment})]
+            call = {"index": self._tools.get(index, 0), "function": {"arguments": fragment}}
+            return [self._chunk({"tool_calls": [call]})]
+        if "reasoningContent" in delta:
+            return self._reason(index, delta["reasoningContent"])
+        return []
+
+    def _reason(self, index: int, delta: dict[str, Any]) -> list[bytes]:
+        block = self._reasoning.setdefault(index, {"type": "thinking", "thinking": "", "signature": ""})
+        if "text" in delta:
+            block["thinking"] += delta["text"]
+            return [self._chunk({"reasoning_content": delta["text"]})]
+        if "signature" in delta:
+            block["signature"] += delta["signature"]
+        elif "redactedContent" in delta:
+            self._reasoning[index] = {"type": "redacted_thinking", "data": delta["redactedContent"]}
+        return []
+
+    def _stop(self, index: int) -> list[bytes]:
+        block = self._reasoning.pop(index, None)
+        # The signed block arrives whole when it ends, so clients can send it back on the next turn.
+        return [self._chunk({"thinking_blocks": [block]})] if block else []

@@ -1,0 +1,88 @@
+"""The OpenAI-compatible endpoints: models, chat completions (whole and streamed), embeddings."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._body import read_json, read_model
+from quarry.api._services import services_of
+from quarry.api._sse import SSEResponse, relay
+from quarry.api.openai._embeddings import embed
+from quarry.api.openai._errors import error_body
+from quarry.api.openai._messages import to_converse
+from quarry.api.openai._render import ChunkWriter, completion
+from quarry.api.openai._request import plan_chat
+from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
+from quarry.bedrock import ModelEntry
+from quarry.errors import ModelNotFound
+
+__all__ = ["router"]
+
+router = APIRouter()
+_DONE = b"data: [DONE]\n\n"
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _model(entry: ModelEntry) -> dict[str, object]:
+    return {"id": entry.id, "object": "model", "created": entry.created, "owned_by": entry.owned_by}
+
+
+@router.get("/models")
+async def list_models(request: Request) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    entries = await services.catalog.entries()
+    return _json({"object": "list", "data": [_model(entry) for entry in entries]})
+
+
+@router.get("/models/{model_id:path}")
+async def get_model(request: Request, model_id: str) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    entry = await services.catalog.get(model_id)
+    if entry is None:
+        raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")
+    return _json(_model(entry))
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    settings = services.settings
+    chat = read_model(await read_json(request, settings.max_body_bytes), ChatCompletionRequest)
+    model = await services.catalog.resolve(chat.model)
+    history = await to_converse(chat.messages, services.load_image)
+    plan = plan_chat(chat, model, history, settings.models)
+    if not chat.stream:
+        return _json(completion(plan, await services.runtime.converse(model.id, plan.body)))
+    resources = AsyncExitStack()
+    # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
+    events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
+    include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+    writer = ChunkWriter(plan, include_usage=include_usage)
+    sse = relay(
+        events,
+        writer.event,
+        finish=_DONE,
+        render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
+        keepalive_s=settings.keepalive_s,
+    )
+    return SSEResponse(sse, resources)
+
+
+@router.post("/embeddings")
+async def embeddings(request: Request) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    body = read_model(await read_json(request, services.settings.max_body_bytes), EmbeddingRequest)
+    model = await services.catalog.resolve(body.model, purpose="embedding")
+    return _json(await embed(services.runtime, model, body))

@@ -1,0 +1,27 @@
+"""The only code that talks to AWS: the async runtime client, the control plane and the model catalog."""
+
+from quarry.bedrock._aws import AwsTarget, resolve_aws
+from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel
+from quarry.bedrock._control import BedrockControl
+from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for
+from quarry.bedrock._runtime import BedrockRuntime, Invocation
+from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
+
+__all__ = [
+    "AwsTarget",
+    "BearerTokenSigner",
+    "BedrockControl",
+    "BedrockRuntime",
+    "Invocation",
+    "ModelCatalog",
+    "ModelEntry",
+    "ModelFacts",
+    "ModelSource",
+    "RequestSigner",
+    "ResolvedModel",
+    "SigV4Signer",
+    "StaticCredentials",
+    "base_model_id",
+    "facts_for",
+    "resolve_aws",
+]

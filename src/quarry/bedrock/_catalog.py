@@ -1,0 +1,153 @@
+"""The models callers may name: foundation models and inference profiles from Bedrock, plus aliases.
+
+Fetched lazily on first use, cached for a TTL, and the last good list is kept when a refresh fails, so a
+control-plane hiccup never takes chat requests down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for
+from quarry.errors import InvalidRequest, ModelNotFound, QuarryError
+from quarry.settings import ModelSettings
+
+__all__ = ["ModelCatalog", "ModelEntry", "ModelSource", "ResolvedModel"]
+
+_OPENAI_CHAT = re.compile(r"^(?:gpt-|chatgpt-|o\d|text-davinci|davinci|babbage)", re.IGNORECASE)
+_OPENAI_EMBEDDING = re.compile(r"^text-embedding-|^text-similarity-", re.IGNORECASE)
+_RETRY_FAILED_REFRESH_S = 30.0
+
+
+class ModelSource(Protocol):
+    async def foundation_models(self) -> list[dict[str, Any]]: ...
+    async def inference_profiles(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    id: str
+    kind: Literal["foundation", "profile", "alias"]
+    owned_by: str
+    created: int
+    on_demand: bool = True
+    target: str | None = None  # what an alias points to
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """What to send to Bedrock for a requested model name."""
+
+    requested: str
+    id: str
+    facts: ModelFacts
+
+    @property
+    def base_id(self) -> str:
+        return base_model_id(self.id)
+
+
+def _preferred_geographies(region: str) -> tuple[str, ...]:
+    # Regional profiles first, for data residency; the global profile last.
+    if region.startswith("us-gov-"):
+        return ("us-gov",)
+    if region.startswith(("us-", "ca-")):
+        return ("us", "global")
+    if region.startswith("eu-"):
+        return ("eu", "global")
+    if region in ("ap-northeast-1", "ap-northeast-3"):
+        return ("jp", "apac", "global")
+    if region in ("ap-southeast-2", "ap-southeast-4"):
+        return ("au", "apac", "global")
+    return ("apac", "global")
+
+
+class ModelCatalog:
+    def __init__(self, source: ModelSource | None, settings: ModelSettings, *, region: str, ttl_s: float) -> None:
+        self._source = source
+        self._settings = settings
+        self._region = region
+        self._ttl_s = ttl_s
+        self._entries: dict[str, ModelEntry] | None = None
+        self._fresh_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def entries(self) -> list[ModelEntry]:
+        """Every model, profile and alias; raises the upstream error when no list was ever fetched."""
+        return list((await self._current(required=True) or {}).values())
+
+    async def get(self, model_id: str) -> ModelEntry | None:
+        return (await self._current(required=True) or {}).get(model_id)
+
+    async def resolve(self, name: str, *, purpose: Literal["chat", "embedding"] = "chat") -> ResolvedModel:
+        """The Bedrock id for a requested name. Unknown names are a ModelNotFound when the list is available."""
+        requested = name.strip()
+        if not requested:
+            raise InvalidRequest("`model` must name a model.", param="model")
+        target = self._settings.aliases.get(requested, requested)
+        if _OPENAI_EMBEDDING.match(target):
+            target = self._settings.default_embedding
+        elif _OPENAI_CHAT.match(target):
+            target = self._settings.default if purpose == "chat" else self._settings.default_embedding
+        if not target.startswith("arn:"):
+            target = await self._verified(requested, target)
+        return ResolvedModel(requested=requested, id=target, facts=facts_for(target))
+
+    async def _verified(self, requested: str, model_id: str) -> str:
+        entries = await self._current(required=False)
+        if entries is None:
+            return model_id  # No list to check against: let Bedrock judge.
+        entry = entries.get(model_id)
+        if entry is None:
+            raise ModelNotFound(
+                f"The model `{requested}` does not exist here; GET /v1/models lists the models you can use.",
+                param="model",
+                code="model_not_found",
+            )
+        if entry.kind == "foundation" and not entry.on_demand:
+            # Newer models are served only through inference profiles: pick the one for this region.
+            for geography in _preferred_geographies(self._region):
+                profile = f"{geography}.{model_id}"
+                if profile in entries:
+                    return profile
+        return model_id
+
+    async def _current(self, *, required: bool) -> dict[str, ModelEntry] | None:
+        if self._entries is not None and time.monotonic() < self._fresh_until:
+            return self._entries
+        async with self._lock:
+            if self._entries is None or time.monotonic() >= self._fresh_until:
+                try:
+                    self._entries = await self._fetch()
+                    self._fresh_until = time.monotonic() + self._ttl_s
+                except QuarryError:
+                    if self._entries is None and required:
+                        raise
+                    self._fresh_until = time.monotonic() + _RETRY_FAILED_REFRESH_S
+        return self._entries
+
+    async def _fetch(self) -> dict[str, ModelEntry]:
+        entries: dict[str, ModelEntry] = {}
+        now = int(time.time())
+        if self._source is not None:
+            models, profiles = await asyncio.gather(self._source.foundation_models(), self._source.inference_profiles())
+            for model in models:
+                if not {"TEXT", "EMBEDDING"} & set(model.get("outputModalities", ())):
+                    continue
+                on_demand = "ON_DEMAND" in model.get("inferenceTypesSupported", ("ON_DEMAND",))
+                owner = str(model.get("providerName", "bedrock")).lower()
+                entries[model["modelId"]] = ModelEntry(model["modelId"], "foundation", owner, now, on_demand)
+            for profile in profiles:
+                created = profile.get("createdAt")
+                stamp = int(created.timestamp()) if isinstance(created, datetime) else now
+                profile_id = profile["inferenceProfileId"]
+                owner = base_model_id(profile_id).split(".", 1)[0]
+                entries[profile_id] = ModelEntry(profile_id, "profile", owner, stamp)
+        for alias, target in self._settings.aliases.items():
+            entries[alias] = ModelEntry(alias, "alias", "quarry", now, target=target)
+        return entries

@@ -1,0 +1,182 @@
+"""The async Bedrock runtime client: pooled aiohttp connections, SigV4 or API-key auth, retries, timeouts.
+
+Measured against aiobotocore (docs/performance.md): the same transport with botocore's signer and
+event-stream decoder, minus botocore's per-call serialisation and parsing machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from quarry import __version__
+from quarry.bedrock._errors import error_from_response, is_retryable
+from quarry.bedrock._eventstream import decode_events
+from quarry.bedrock._signing import RequestSigner
+from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.settings import BedrockSettings
+
+__all__ = ["BedrockRuntime", "Invocation"]
+
+_BACKOFF_BASE_S = 0.2
+_BACKOFF_CAP_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """An InvokeModel answer: the decoded JSON body and the headers (token counts live there)."""
+
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+
+
+class BedrockRuntime:
+    """bedrock-runtime over one connection pool. Create it inside the running event loop; `aclose()` when done."""
+
+    def __init__(
+        self, *, endpoint_url: str, region: str, signer: RequestSigner, settings: BedrockSettings | None = None
+    ) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.region = region
+        self._signer = signer
+        self._settings = settings or BedrockSettings()
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    async def create(
+        cls, *, region: str | None = None, endpoint_url: str | None = None, settings: BedrockSettings | None = None
+    ) -> BedrockRuntime:
+        """A client using botocore's credential chain and endpoint resolution (benchmarks and scripts)."""
+        from quarry.bedrock._aws import resolve_aws
+
+        target = await resolve_aws(default_region=region or "us-east-1", runtime_url=endpoint_url)
+        if target is None:
+            raise UpstreamError("no AWS credentials found (environment, profile, SSO, container or instance role)")
+        return cls(endpoint_url=target.runtime_url, region=target.region, signer=target.signer, settings=settings)
+
+    def _pool(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._settings.max_connections, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": f"quarry/{__version__}"},
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def converse(self, model_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Converse: one whole answer."""
+        response = await self._send(f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False)
+        async with response:
+            data: dict[str, Any] = orjson.loads(await self._read(response))
+        return data
+
+    @asynccontextmanager
+    async def converse_stream(
+        self, model_id: str, body: Mapping[str, Any]
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """ConverseStream: events as botocore shapes them. Leaving the block early drops the upstream request."""
+        response = await self._send(f"/model/{_label(model_id)}/converse-stream", orjson.dumps(body), stream=True)
+        async with self._streaming(response) as events:
+            yield events
+
+    async def invoke_model(
+        self, model_id: str, body: bytes, *, extra_headers: Mapping[str, str] | None = None
+    ) -> Invocation:
+        """InvokeModel with a JSON body (embeddings, native Anthropic requests)."""
+        response = await self._send(f"/model/{_label(model_id)}/invoke", body, stream=False, extra=extra_headers)
+        async with response:
+            data = orjson.loads(await self._read(response))
+        return Invocation(body=data, headers=dict(response.headers))
+
+    async def count_tokens(self, model_id: str, body: Mapping[str, Any]) -> int:
+        """CountTokens: input tokens of a Converse-shaped (`{"converse": …}`) or InvokeModel-shaped input."""
+        response = await self._send(
+            f"/model/{_label(model_id)}/count-tokens", orjson.dumps({"input": body}), stream=False
+        )
+        async with response:
+            data = orjson.loads(await self._read(response))
+        return int(data["inputTokens"])
+
+    @asynccontextmanager
+    async def _streaming(self, response: aiohttp.ClientResponse) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        finished = False
+
+        async def events() -> AsyncIterator[dict[str, Any]]:
+            nonlocal finished
+            try:
+                async for event in decode_events(response.content.iter_any()):
+                    yield event
+            except TimeoutError:
+                raise UpstreamTimeout(f"Bedrock sent nothing for {self._settings.idle_timeout_s:g} s") from None
+            except aiohttp.ClientError as exc:
+                raise UpstreamError(f"the Bedrock stream broke off: {exc}") from None
+            finished = True
+
+        try:
+            yield events()
+        finally:
+            # An unfinished stream must not go back to the pool: closing it ends the upstream request now.
+            if finished:
+                response.release()
+            else:
+                response.close()
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        try:
+            return await response.read()
+        except TimeoutError:
+            raise UpstreamTimeout("Bedrock did not finish its answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"reading Bedrock's answer failed: {exc}") from None
+
+    async def _send(
+        self, path: str, body: bytes, *, stream: bool, extra: Mapping[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
+        """POST with retries; returns a 2xx response whose body is still unread. Errors are raised, mapped."""
+        url = self.endpoint_url + path
+        settings = self._settings
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=settings.connect_timeout_s,
+            sock_read=settings.idle_timeout_s if stream else settings.first_byte_timeout_s,
+        )
+        accept = "application/vnd.amazon.eventstream" if stream else "application/json"
+        base = {"Content-Type": "application/json", "Accept": accept, **(extra or {})}
+        for attempt in range(1, settings.max_attempts + 1):
+            headers = await self._signer.sign("POST", url, dict(base), body)
+            try:
+                response = await self._pool().post(URL(url, encoded=True), data=body, headers=headers, timeout=timeout)
+            except TimeoutError:
+                error: QuarryError = UpstreamTimeout("Bedrock did not answer in time")
+            except aiohttp.ClientConnectionError as exc:
+                error = UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}")
+            else:
+                if response.status < 300:
+                    return response
+                async with response:
+                    payload = await self._read(response)
+                error = error_from_response(response.status, response.headers.get("x-amzn-ErrorType"), payload)
+            if attempt == settings.max_attempts or not (is_retryable(error) or isinstance(error, UpstreamUnavailable)):
+                raise error
+            await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311
+        raise AssertionError("unreachable")
+
+
+def _label(model_id: str) -> str:
+    """A model id, ARN or profile as one URI path segment, encoded as botocore encodes it."""
+    return quote(model_id, safe="")

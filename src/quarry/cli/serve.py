@@ -1,0 +1,71 @@
+"""`quarry serve`: the gateway (OpenAI-compatible API) over Amazon Bedrock or the offline emulator."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+
+import click
+from pydantic import ValidationError
+
+from quarry.settings import Settings
+
+__all__ = ["serve"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to bind.  [default: 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="Port to listen on; 0 picks a free one.  [default: 8080]")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "bedrock", "emulator"]),
+    default=None,
+    help="bedrock: Amazon Bedrock; emulator: the offline emulator; auto: Bedrock when AWS credentials exist.",
+)
+def serve(host: str | None, port: int | None, backend: str | None) -> None:
+    """Serve the OpenAI-compatible API under /v1 (and /api/v1) in front of Amazon Bedrock.
+
+    Without AWS credentials (or with --backend emulator) an offline Bedrock emulator runs in-process.
+    Set QUARRY_API_KEY to require `Authorization: Bearer <key>`; without it Quarry listens on loopback only.
+    """
+    import uvicorn
+
+    from quarry.server import Backend, create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "backend": backend}.items() if v is not None}
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    if settings.api_key is None and not _is_loopback(settings.host):
+        raise click.UsageError(
+            f"refusing to listen on {settings.host} without an API key: set QUARRY_API_KEY, or bind 127.0.0.1."
+        )
+    sock = socket.create_server((settings.host, settings.port))
+    url = f"http://{settings.host}:{sock.getsockname()[1]}"
+
+    def banner(backend: Backend) -> None:
+        click.echo(f"Quarry {url}  (Ctrl-C stops it)")
+        click.echo(f"  backend: {backend.description}")
+        if settings.api_key is None:
+            click.echo("  auth: no QUARRY_API_KEY set, so listening on loopback only and accepting any key")
+        else:
+            click.echo("  auth: Authorization: Bearer $QUARRY_API_KEY")
+        click.echo(f'  OpenAI SDK: OpenAI(base_url="{url}/v1", api_key=...)')
+        sys.stdout.flush()
+
+    app = create_app(settings, on_ready=banner)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, server_header=False, lifespan="on", timeout_graceful_shutdown=30
+    )
+    uvicorn.Server(config).run(sockets=[sock])

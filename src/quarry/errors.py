@@ -1,0 +1,85 @@
+"""One exception hierarchy for everything that can go wrong in a request; each API dialect renders it.
+
+The class says what kind of failure it is (and so the HTTP status); `code` carries the upstream or
+dialect-neutral error name, `param` the request field at fault when there is one.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "InvalidRequest",
+    "ModelNotFound",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "QuarryError",
+    "RateLimited",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class QuarryError(Exception):
+    """Base of every error Quarry reports to a caller."""
+
+    status = 500
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class InvalidRequest(QuarryError):
+    """The caller sent something that cannot be served as sent."""
+
+    status = 400
+
+
+class AuthenticationFailed(QuarryError):
+    status = 401
+
+
+class PermissionDenied(QuarryError):
+    status = 403
+
+
+class NotFound(QuarryError):
+    status = 404
+
+
+class ModelNotFound(NotFound):
+    """No model, inference profile or alias of that name."""
+
+
+class PayloadTooLarge(QuarryError):
+    status = 413
+
+
+class RateLimited(QuarryError):
+    """Too many requests, here or upstream; `retry_after` is the suggested wait in seconds."""
+
+    status = 429
+
+    def __init__(
+        self, message: str, *, retry_after: float = 1.0, param: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after
+
+
+class UpstreamError(QuarryError):
+    """Bedrock failed in a way that is not the caller's fault."""
+
+    status = 502
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
