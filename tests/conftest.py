@@ -15,17 +15,17 @@ import uvicorn
 class ServerThread:
     """An ASGI app served by uvicorn on a free loopback port, in a background thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: str = "off") -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+        config = uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     def __enter__(self) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + 10
-        while not self._server.started:
+        while not self._server.started:  # with lifespan on, set once startup has completed
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the test server did not start")
             time.sleep(0.01)
@@ -42,8 +42,8 @@ def serve() -> Iterator[Any]:
     """Start servers for the whole session: `serve(app)` returns a running ServerThread."""
     running: list[ServerThread] = []
 
-    def start(app: Any) -> ServerThread:
-        server = ServerThread(app).__enter__()
+    def start(app: Any, *, lifespan: str = "off") -> ServerThread:
+        server = ServerThread(app, lifespan=lifespan).__enter__()
         running.append(server)
         return server
 

@@ -95,6 +95,20 @@ def _loads(raw: bytes) -> Any:
         raise ValidationException("Malformed input request, please reformat your input and try again.") from None
 
 
+@dataclass(slots=True)
+class StreamCounts:
+    """Event streams in flight, finished, and abandoned because the caller went away."""
+
+    active: int = 0
+    completed: int = 0
+    abandoned: int = 0
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 class EmulatorApp:
     """Offline Amazon Bedrock (bedrock-runtime and the bedrock control plane) as an ASGI application."""
 
@@ -102,6 +116,7 @@ class EmulatorApp:
         self.settings = settings or EmulatorSettings()
         self.catalog = catalog or Catalog.load()
         self.cache = PromptCache()
+        self.streams = StreamCounts()
         self._dice = random.Random(self.settings.seed)  # noqa: S311  # fault injection, not cryptography
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +129,7 @@ class EmulatorApp:
             result = await self._dispatch(scope, receive)
         except BedrockError as error:
             result = _error_result(error)
-        await self._send(result, send)
+        await self._send(result, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -125,7 +140,7 @@ class EmulatorApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _send(self, result: _Result, send: Send) -> None:
+    async def _send(self, result: _Result, receive: Receive, send: Send) -> None:
         headers = [*result.headers, (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
         if result.stream is None:
             if result.delay:
@@ -135,11 +150,22 @@ class EmulatorApp:
             await send({"type": "http.response.body", "body": result.body})
             return
         await send({"type": "http.response.start", "status": result.status, "headers": headers})
-        if result.delay:
-            await asyncio.sleep(result.delay)
-        async for chunk in result.stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        # Like Bedrock, stop generating when the caller hangs up; the counts let tests see that happen.
+        hung_up = asyncio.ensure_future(_disconnected(receive))
+        self.streams.active += 1
+        try:
+            if result.delay:
+                await asyncio.sleep(result.delay)
+            async for chunk in result.stream:
+                if hung_up.done():
+                    self.streams.abandoned += 1
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            self.streams.completed += 1
+        finally:
+            self.streams.active -= 1
+            hung_up.cancel()
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> _Result:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
