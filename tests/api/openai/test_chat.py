@@ -51,7 +51,10 @@ def test_openai_model_names_use_the_default_model_through_its_profile(client: op
         (SONNET_45, SONNET_45_PROFILE),
         ("fast", HAIKU),
         ("smart", SONNET_45_PROFILE),
-        (f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}", f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}"),
+        (
+            f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}",
+            f"arn:aws:bedrock:us-east-1::foundation-model/{HAIKU}",
+        ),
     ],
 )
 def test_model_ids_profiles_aliases_and_arns(client: openai.OpenAI, requested: str, used: str) -> None:
@@ -65,18 +68,23 @@ def test_max_tokens_cuts_the_answer_with_length(client: openai.OpenAI) -> None:
         model=HAIKU, max_tokens=5, messages=[{"role": "user", "content": "[[emulator: words=100]] go"}]
     )
     assert answer.choices[0].finish_reason == "length"
-    assert answer.usage is not None and answer.usage.completion_tokens == 5
+    assert answer.usage is not None
+    assert answer.usage.completion_tokens == 5
     newer = client.chat.completions.create(
         model=HAIKU, max_completion_tokens=3, messages=[{"role": "user", "content": "[[emulator: words=100]] go"}]
     )
-    assert newer.usage is not None and newer.usage.completion_tokens == 3
+    assert newer.usage is not None
+    assert newer.usage.completion_tokens == 3
 
 
 def test_without_max_tokens_the_model_limit_applies(client: openai.OpenAI) -> None:
     # 5,000 words exceed Haiku's 4,096-token output limit: the answer is cut there, not at an arbitrary cap.
-    answer = client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "[[emulator: words=5000]]"}])
+    answer = client.chat.completions.create(
+        model=HAIKU, messages=[{"role": "user", "content": "[[emulator: words=5000]]"}]
+    )
     assert answer.choices[0].finish_reason == "length"
-    assert answer.usage is not None and answer.usage.completion_tokens == 4096
+    assert answer.usage is not None
+    assert answer.usage.completion_tokens == 4096
 
 
 def test_stop_sequences(client: openai.OpenAI) -> None:
@@ -176,7 +184,8 @@ def test_prompt_caching_by_request_reports_cached_tokens(client: openai.OpenAI) 
     messages = [{"role": "system", "content": system}, {"role": "user", "content": "Hi"}]
     first = client.chat.completions.create(model=SONNET_37, messages=messages)  # type: ignore[arg-type]
     second = client.chat.completions.create(model=SONNET_37, messages=messages)  # type: ignore[arg-type]
-    assert first.usage is not None and second.usage is not None
+    assert first.usage is not None
+    assert second.usage is not None
     assert second.usage.prompt_tokens_details is not None
     assert second.usage.prompt_tokens_details.cached_tokens > 0
     assert second.usage.prompt_tokens == first.usage.prompt_tokens
