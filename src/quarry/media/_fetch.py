@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from quarry.media._data_url import DEFAULT_MAX_BYTES, describe_size
 from quarry.media._errors import MediaError
+from quarry.media._guard import AddressGuard, GuardedResolver
 from quarry.media._sniff import Image, sniff_image_format
 
 __all__ = ["FetchPolicy", "ImageFetcher"]
 
-_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-_METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
-_METADATA_REASON = "a cloud metadata address"
-_SHARED = ipaddress.ip_network("100.64.0.0/10")
-_PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HEADERS = {"Accept": "image/png, image/jpeg, image/gif, image/webp"}
 
@@ -39,92 +31,18 @@ class FetchPolicy:
     allow_hosts: frozenset[str] = frozenset()
 
 
-def _refusal(ip: _Address) -> str | None:
-    """Say why connecting to `ip` is refused, or return None for a public address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return _refusal(ip.ipv4_mapped)
-        # 6to4 and NAT64 addresses are routed on to the IPv4 address they embed.
-        embedded = ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None)
-        if embedded is not None and (reason := _refusal(embedded)) is not None:
-            return reason
-    checks = (
-        (ip in _METADATA, _METADATA_REASON),
-        (ip.is_unspecified, "an unspecified address"),
-        (ip.is_loopback, "a loopback address"),
-        (ip.is_link_local, "a link-local address"),
-        (ip.is_multicast, "a multicast address"),
-        (ip in _SHARED, "a shared (carrier-grade NAT) address"),
-        (any(ip in net for net in _PRIVATE), "a private address"),
-        (ip.is_reserved, "a reserved address"),
-        # Catch-all for the rest of IANA's special-purpose ranges (documentation, benchmarking, ...).
-        (not ip.is_global, "a non-public address"),
-    )
-    return next((reason for refused, reason in checks if refused), None)
-
-
-class _Guard:
-    """Decides whether a host and an address it resolved to may be connected to."""
-
-    def __init__(self, allow_hosts: frozenset[str]) -> None:
-        self._names: set[str] = set()
-        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for entry in allow_hosts:
-            try:
-                self._networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                self._names.add(entry.lower().rstrip("."))
-
-    def check(self, host: str, ip: _Address) -> None:
-        """Raise MediaError unless connecting to `ip` (what `host` resolved to) is allowed."""
-        reason = _refusal(ip)
-        if reason is None or self._allowed(host, ip, reason):
-            return
-        where = f"{host} is" if host == str(ip) else f"{host} resolves to {ip},"
-        raise MediaError(f"image_url host {where} {reason}, which is not allowed")
-
-    def _allowed(self, host: str, ip: _Address, reason: str) -> bool:
-        plain = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
-        if reason == _METADATA_REASON:
-            # A broad intranet range or a host name must not open the metadata service by accident.
-            return any(net.num_addresses == 1 and plain in net for net in self._networks)
-        return host.lower().rstrip(".") in self._names or any(plain in net for net in self._networks)
-
-
-class _GuardedResolver(AbstractResolver):
-    """System DNS, but a host is refused if any address it resolves to is refused; aiohttp connects to these."""
-
-    def __init__(self, guard: _Guard) -> None:
-        self._guard = guard
-        self._inner = aiohttp.ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Resolve `host` and check every address before aiohttp may use any of them."""
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            self._guard.check(host, ipaddress.ip_address(result["host"]))
-        return results
-
-    async def close(self) -> None:
-        """Release the system resolver."""
-        await self._inner.close()
-
-
-def _parse(url: str | URL, base: URL | None = None) -> URL:
+def _parse(url: str, base: URL | None = None) -> URL:
     """Parse (and resolve a relative redirect against `base`), refusing anything but absolute http(s) URLs."""
     try:
-        parsed = url if isinstance(url, URL) else URL(url)
-        if base is not None:
-            parsed = base.join(parsed)
+        parsed = URL(url) if base is None else base.join(URL(url))
     except (ValueError, TypeError):
-        raise MediaError("image_url is not a valid URL") from None
-    what = "image_url" if base is None else "image_url redirected to a URL whose"
+        what = "image_url" if base is None else "image_url redirect"
+        raise MediaError(f"{what} is not a valid URL") from None
+    subject = "image_url" if base is None else "image_url redirected to a URL whose"
     if parsed.scheme not in ("http", "https"):
-        raise MediaError(f"{what} scheme {parsed.scheme or '(none)'!r} is not allowed; use http or https")
+        raise MediaError(f"{subject} scheme {parsed.scheme or '(none)'!r} is not allowed; use http or https")
     if not parsed.raw_host:
-        raise MediaError(f"{'image_url' if base is None else 'image_url redirect'} has no host")
+        raise MediaError("image_url has no host" if base is None else "image_url redirected to a URL with no host")
     return parsed
 
 
@@ -133,7 +51,7 @@ class ImageFetcher:
 
     def __init__(self, policy: FetchPolicy) -> None:
         self._policy = policy
-        self._guard = _Guard(policy.allow_hosts)
+        self._guard = AddressGuard(policy.allow_hosts)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -154,7 +72,7 @@ class ImageFetcher:
         """Download an http(s) image URL, or raise MediaError saying why it cannot be used."""
         target = _parse(url)
         try:
-            async with asyncio.timeout(None):
+            async with asyncio.timeout(self._policy.timeout_s):
                 return await self._follow(target)
         except TimeoutError:
             raise MediaError(f"image_url could not be fetched within {self._policy.timeout_s:g} seconds") from None
@@ -170,7 +88,7 @@ class ImageFetcher:
     async def _follow(self, url: URL) -> Image:
         session = self._open_session()
         for _ in range(self._policy.max_redirects + 1):
-            self._check_literal_host(url)
+            self._guard.check_literal(url.raw_host or "")
             async with session.get(url, allow_redirects=False, headers=_HEADERS) as response:
                 location = response.headers.get("Location")
                 if response.status in _REDIRECTS and location is not None:
@@ -184,17 +102,6 @@ class ImageFetcher:
                 raise MediaError("image_url did not return a PNG, JPEG, GIF or WebP image")
             return Image(data=data, format=image_format)
         raise MediaError(f"image_url redirected more than {self._policy.max_redirects} times")
-
-    def _check_literal_host(self, url: URL) -> None:
-        # aiohttp skips the resolver for anything it takes for an IP literal (any host with a ':' or
-        # only digits and dots), so those are checked here, and refused if they are not a plain address.
-        host = url.raw_host or ""
-        if ":" in host or host.replace(".", "").isdigit():
-            try:
-                ip = ipaddress.ip_address(host)
-            except ValueError:
-                raise MediaError(f"image_url host {host} is not a valid IP address") from None
-            self._guard.check(host, ip)
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         limit = self._policy.max_bytes
@@ -215,7 +122,7 @@ class ImageFetcher:
             # No DNS cache: each new connection resolves (and is checked) once, then connects to what
             # was checked. No cookie jar: cookies set for one caller's URL must not go out with another's.
             # trust_env=False: an HTTP(S)_PROXY in the environment would connect on our behalf, unchecked.
-            connector = aiohttp.TCPConnector(resolver=_GuardedResolver(self._guard), use_dns_cache=False)
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self._guard), use_dns_cache=False)
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
             )

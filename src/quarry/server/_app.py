@@ -34,10 +34,13 @@ def _authenticator(settings: Settings) -> Authenticator:
     return StaticKey(key) if key else OpenAccess()
 
 
-def _image_loader(fetcher: ImageFetcher) -> Callable[[str], Awaitable[tuple[str, bytes]]]:
+def _image_loader(fetcher: ImageFetcher, max_bytes: int) -> Callable[[str], Awaitable[tuple[str, bytes]]]:
     async def load(url: str) -> tuple[str, bytes]:
         try:
-            image = decode_data_url(url) if url.startswith("data:") else await fetcher.fetch(url)
+            if url[:5].lower() == "data:":
+                image = decode_data_url(url, max_bytes=max_bytes)
+            else:
+                image = await fetcher.fetch(url)
         except MediaError as exc:
             raise InvalidRequest(str(exc), param="messages", code="invalid_image_url") from None
         return image.format, image.data
@@ -71,7 +74,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
                 runtime=backend.runtime,
                 catalog=catalog,
                 authenticator=_authenticator(settings),
-                load_image=_image_loader(fetcher),
+                load_image=_image_loader(fetcher, settings.images.max_bytes),
             )
             log.info("backend: %s", backend.description)
             if on_ready is not None:

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Benchmark Quarry's gateway side by side with the emulator called directly and the LiteLLM proxy.
+#
+#   bench/run_gateway.sh
+#
+# Against the same emulator (pacing, first-byte delay and faults off), one after the other: (1) the emulator
+# called directly with Converse / ConverseStream, (2) `quarry serve`, (3) the LiteLLM proxy (installed into
+# bench/.venv-litellm when missing), both gateways speaking the OpenAI chat API. For each: latency at
+# concurrency 1, requests/s at concurrency 32 and 64 (short replies), streamed chunks/s at concurrency 64 (long
+# replies); then, against a second emulator pacing streams at 20 tokens/s, 1,000 streams at once (errors, time
+# to first token, the gateway's peak RSS). First of all, bedrock_client_cpu.py measures the CPU cost of the two
+# Bedrock clients (aiobotocore, quarry.bedrock) per request and per stream event.
+#
+# Cores (2): the server under test (Quarry or LiteLLM, one at a time) has core BENCH_SERVER_CPU to itself; the
+# emulators and the load client share core BENCH_CLIENT_CPU. Three parties cannot each have a core of two, and
+# the gateway is what is measured, so it gets the quiet core; the direct baseline runs in the same layout
+# (emulator and client on the shared core). The JSON lines carry every process's CPU share, to show which core
+# was the bottleneck. Each gateway runs once against the fast emulator and is restarted for the slow-stream
+# test, so that its peak RSS (VmHWM) is that of start-up plus the slow streams.
+#
+# Prints a Markdown table (direct / Quarry / LiteLLM, targets, pass) and saves the raw JSON lines under
+# bench/results/. Exits 1 when an answer fails its checks or a target is missed (LiteLLM has no targets).
+#
+# Environment knobs (defaults in brackets):
+#   BENCH_DURATION [10]           measured seconds per throughput / latency benchmark
+#   BENCH_WARMUP [2]              unmeasured seconds before each of them
+#   BENCH_RPS_CONCURRENCY [32 64] connections for the requests/s benchmarks (short non-streamed replies)
+#   BENCH_STREAM_CONCURRENCY [64] connections for the streamed chunks/s benchmark
+#   BENCH_STREAM_WORDS [500]      words per streamed reply (~1.3 chunks per word)
+#   BENCH_SLOW_STREAMS [1000]     streams opened at once against the paced emulator
+#   BENCH_SLOW_TPS [20]           the paced emulator's tokens (events) per second per stream
+#   BENCH_SLOW_WORDS [200]        words per slow stream (~270 events: ~14 s at 20 tokens/s)
+#   BENCH_SLOW_RAMP [0]           seconds over which the slow streams start (0: all at once)
+#   BENCH_SLOW_TIMEOUT [900]      seconds to wait for all slow streams to end
+#   BENCH_TARGETS [direct quarry litellm]   which of the three to run
+#   BENCH_CLIENT_CPU_BENCH [1]    0 skips bedrock_client_cpu.py
+#   BENCH_SERVER_CPU [0]          core of the server under test (and of bedrock_client_cpu.py)
+#   BENCH_CLIENT_CPU [1]          core of the emulators and load clients
+#   BENCH_LITELLM_SPEC [litellm[proxy]]  what pip installs into bench/.venv-litellm when it is missing
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-2}
+rps_concurrency=${BENCH_RPS_CONCURRENCY:-32 64}
+stream_concurrency=${BENCH_STREAM_CONCURRENCY:-64}
+stream_words=${BENCH_STREAM_WORDS:-500}
+slow_streams=${BENCH_SLOW_STREAMS:-1000}
+slow_tps=${BENCH_SLOW_TPS:-20}
+slow_words=${BENCH_SLOW_WORDS:-200}
+slow_ramp=${BENCH_SLOW_RAMP:-0}
+slow_timeout=${BENCH_SLOW_TIMEOUT:-900}
+targets=${BENCH_TARGETS:-direct quarry litellm}
+client_cpu_bench=${BENCH_CLIENT_CPU_BENCH:-1}
+server_cpu=${BENCH_SERVER_CPU:-0}
+client_cpu=${BENCH_CLIENT_CPU:-1}
+litellm_spec=${BENCH_LITELLM_SPEC:-litellm[proxy]}
+
+model=anthropic.claude-3-haiku-20240307-v1:0
+api_key=bench-key
+litellm_venv=bench/.venv-litellm
+
+if [[ ! -x .venv/bin/quarry ]]; then
+    echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
+    echo "quarry[dev], then runs the checks), or: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'" >&2
+    exit 1
+fi
+python=.venv/bin/python
+
+if [[ $(nproc) -lt 2 ]]; then
+    echo "warning: fewer than 2 cores: server and client share a core, figures are not comparable" >&2
+    server_cpu=0
+    client_cpu=0
+fi
+
+# Every slow stream holds a socket in the client, two in a gateway and one in the emulator.
+wanted_files=$((2 * slow_streams + 1024))
+if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt $wanted_files ]]; then
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt $wanted_files ]]; then
+        echo "warning: open-files limit $(ulimit -n) < $wanted_files: the slow-stream test may fail to connect" >&2
+    fi
+fi
+
+if [[ " $targets " == *" litellm "* && ! -x $litellm_venv/bin/litellm ]]; then
+    echo "installing $litellm_spec into $litellm_venv (its own venv: its pinned dependencies stay out of .venv)" >&2
+    python3 -m venv "$litellm_venv"
+    "$litellm_venv/bin/pip" install --quiet "$litellm_spec"
+fi
+
+free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+workdir=$(mktemp -d -t quarry-gateway-bench.XXXXXX)
+results=$workdir/results.tsv
+: >"$results"
+pids=()
+
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+# wait_ready PID URL LOG: poll URL until it answers 200; fail if the process dies or after 120 s.
+wait_ready() {
+    local pid=$1 url=$2 log=$3
+    for _ in $(seq 1200); do
+        if curl -fsS -o /dev/null "$url" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "error: process $pid exited before answering $url:" >&2
+            cat "$log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    echo "error: no answer on $url after 120 s:" >&2
+    cat "$log" >&2
+    exit 1
+}
+
+stop() {
+    local pid=$1
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# start_emulator NAME TOKENS_PER_SECOND: sets emulator_pid and emulator_url.
+start_emulator() {
+    local name=$1 tps=$2 port log
+    port=$(free_port)
+    log=$workdir/emulator-$name.log
+    taskset -c "$client_cpu" .venv/bin/quarry emulator --host 127.0.0.1 --port "$port" \
+        --first-byte-ms 0 --tokens-per-second "$tps" --fault-rate 0 >"$log" 2>&1 &
+    emulator_pid=$!
+    pids+=("$emulator_pid")
+    emulator_url=http://127.0.0.1:$port
+    wait_ready "$emulator_pid" "$emulator_url/ping" "$log"
+}
+
+# start_gateway TARGET EMULATOR_URL: sets server_pid, server_url and server_cmd.
+start_gateway() {
+    local target=$1 upstream=$2 port log
+    port=$(free_port)
+    log=$workdir/$target-$port.log
+    server_url=http://127.0.0.1:$port
+    if [[ $target == quarry ]]; then
+        server_cmd="taskset -c $server_cpu quarry serve --host 127.0.0.1 --port $port --backend bedrock"
+        # Only these credentials and endpoints: no profile, config file or Bedrock API key from the caller's shell.
+        env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN -u AWS_BEARER_TOKEN_BEDROCK \
+            AWS_ENDPOINT_URL_BEDROCK_RUNTIME="$upstream" AWS_ENDPOINT_URL_BEDROCK="$upstream" \
+            AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
+            AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+            QUARRY_API_KEY="$api_key" QUARRY_DATA_DIR="$workdir/quarry-data" QUARRY_CONFIG="$workdir/none.toml" \
+            taskset -c "$server_cpu" .venv/bin/quarry serve --host 127.0.0.1 --port "$port" --backend bedrock \
+            >"$log" 2>&1 &
+        server_pid=$!
+        pids+=("$server_pid")
+        wait_ready "$server_pid" "$server_url/health" "$log"
+    else
+        server_cmd="taskset -c $server_cpu litellm --config bench/litellm_config.yaml --num_workers 1"
+        env -u DATABASE_URL BENCH_EMULATOR_URL="$upstream" BENCH_API_KEY="$api_key" \
+            LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
+            taskset -c "$server_cpu" "$litellm_venv/bin/litellm" --config bench/litellm_config.yaml \
+            --host 127.0.0.1 --port "$port" --num_workers 1 >"$log" 2>&1 &
+        server_pid=$!
+        pids+=("$server_pid")
+        wait_ready "$server_pid" "$server_url/health/liveliness" "$log"
+    fi
+}
+
+# bench TARGET LABEL COMMAND...: run one client, keep its JSON line.
+bench() {
+    local target=$1 label=$2 line status=0
+    shift 2
+    echo "running: $target $label: $*" >&2
+    line=$("$@" | grep '^{' | tail -n 1) || status=$?
+    if [[ -z $line ]]; then
+        line='{"errors": 1, "first_error": "client printed no result"}'
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$label" "$status" "$*" "$line" >>"$results"
+}
+
+client=(taskset -c "$client_cpu" "$python" bench/gateway_load.py)
+
+# fast_benchmarks TARGET API URL PID_ARGS...: latency, requests/s and streamed chunks/s against the fast emulator.
+fast_benchmarks() {
+    local target=$1 api=$2 url=$3 c
+    shift 3
+    local common=(--api "$api" --url "$url" --model "$model" --api-key "$api_key" "$@")
+    bench "$target" check "${client[@]}" check "${common[@]}" --words 20
+    if ! tail -n 1 "$results" | cut -f5 | grep -q '"errors": 0'; then
+        echo "error: $target did not pass the smoke check; skipping its benchmarks" >&2
+        return
+    fi
+    bench "$target" latency "${client[@]}" converse "${common[@]}" --concurrency 1 \
+        --duration "$duration" --warmup "$warmup"
+    for c in $rps_concurrency; do
+        bench "$target" "rps-$c" "${client[@]}" converse "${common[@]}" --concurrency "$c" \
+            --duration "$duration" --warmup "$warmup"
+    done
+    bench "$target" "stream-$stream_concurrency" "${client[@]}" stream "${common[@]}" \
+        --concurrency "$stream_concurrency" --duration "$duration" --warmup "$warmup" --words "$stream_words"
+}
+
+slow_benchmark() {
+    local target=$1 api=$2 url=$3
+    shift 3
+    bench "$target" slow "${client[@]}" slow --api "$api" --url "$url" --model "$model" --api-key "$api_key" \
+        --concurrency "$slow_streams" --words "$slow_words" --ramp "$slow_ramp" --timeout "$slow_timeout" "$@"
+}
+
+start_emulator fast 0
+fast_url=$emulator_url
+fast_pid=$emulator_pid
+fast_cmd="taskset -c $client_cpu quarry emulator --first-byte-ms 0 --tokens-per-second 0 --fault-rate 0"
+
+if [[ $client_cpu_bench != 0 ]]; then
+    echo "running: bedrock_client_cpu.py" >&2
+    cpu_status=0
+    taskset -c "$server_cpu" "$python" bench/bedrock_client_cpu.py --url "$fast_url" \
+        >"$workdir/client_cpu.txt" || cpu_status=$?
+    cat "$workdir/client_cpu.txt"
+    grep '^{' "$workdir/client_cpu.txt" | while IFS= read -r line; do
+        printf '%s\t%s\t%s\t%s\t%s\n' client-cpu bedrock-client "$cpu_status" \
+            "taskset -c $server_cpu python bench/bedrock_client_cpu.py" "$line" >>"$results"
+    done
+    if [[ $cpu_status != 0 ]] && ! grep -q '^{' "$workdir/client_cpu.txt"; then
+        printf '%s\t%s\t%s\t%s\t%s\n' client-cpu bedrock-client "$cpu_status" "bench/bedrock_client_cpu.py" \
+            '{"errors": 1, "first_error": "bedrock_client_cpu.py printed no result"}' >>"$results"
+    fi
+fi
+
+start_emulator slow "$slow_tps"
+slow_url=$emulator_url
+slow_pid=$emulator_pid
+
+for target in $targets; do
+    case $target in
+    direct)
+        fast_benchmarks direct bedrock "$fast_url" --pid "emulator=$fast_pid"
+        slow_benchmark direct bedrock "$slow_url" --pid "emulator=$slow_pid"
+        ;;
+    quarry | litellm)
+        start_gateway "$target" "$fast_url"
+        echo "$server_cmd" >"$workdir/$target.cmd"
+        fast_benchmarks "$target" openai "$server_url" --pid "gateway=$server_pid" --pid "emulator=$fast_pid"
+        stop "$server_pid"
+        start_gateway "$target" "$slow_url"
+        bench "$target" slow-check "${client[@]}" check --url "$server_url" --model "$model" \
+            --api-key "$api_key" --words 3
+        slow_benchmark "$target" openai "$server_url" --pid "gateway=$server_pid" --pid "emulator=$slow_pid"
+        stop "$server_pid"
+        ;;
+    *)
+        echo "error: unknown target $target in BENCH_TARGETS (direct, quarry, litellm)" >&2
+        exit 1
+        ;;
+    esac
+done
+
+mkdir -p bench/results
+saved=bench/results/gateway-$(date +%Y%m%d-%H%M%S).jsonl
+report_args=(--save "$saved" --emulator-command "$fast_cmd" --slow-tps "$slow_tps" --slow-streams "$slow_streams")
+for target in quarry litellm; do
+    if [[ -f $workdir/$target.cmd ]]; then
+        report_args+=(--server-command "$target=$(cat "$workdir/$target.cmd")")
+    fi
+done
+if [[ -x $litellm_venv/bin/python ]]; then
+    report_args+=(--litellm-version "$("$litellm_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))')")
+fi
+"$python" bench/gateway_report.py "$results" "${report_args[@]}"

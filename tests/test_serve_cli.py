@@ -1,0 +1,77 @@
+"""`quarry serve` as a new user runs it: no AWS credentials, so the emulator runs in-process, with a banner."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+QUARRY = [sys.executable, "-m", "quarry"]
+
+
+def _clean_environment(tmp_path: Path) -> dict[str, str]:
+    """No AWS credentials anywhere and no instance metadata to find, as on a laptop without AWS set up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUARRY_"))}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "QUARRY_DATA_DIR": str(tmp_path / "data"),
+    }
+    return env
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    env = _clean_environment(tmp_path_factory.mktemp("serve"))
+    process = subprocess.Popen(
+        [*QUARRY, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert process.stdout is not None
+    banner = "".join(process.stdout.readline() for _ in range(4))
+    match = re.search(r"Quarry (http://127\.0\.0\.1:\d+)", banner)
+    assert match, banner
+    yield match.group(1), banner
+    process.terminate()
+    code = process.wait(timeout=30)
+    process.stdout.close()
+    assert code in (0, -15)  # uvicorn shuts down gracefully, then re-raises SIGTERM
+
+
+def test_banner_says_emulator_and_open_loopback(served: tuple[str, str]) -> None:
+    _, banner = served
+    assert "offline Bedrock emulator" in banner
+    assert "no AWS credentials found" in banner
+    assert "loopback only" in banner
+
+
+def test_openai_sdk_works_offline(served: tuple[str, str]) -> None:
+    url, _ = served
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="anything", max_retries=0)
+    answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
+    assert answer.choices[0].message.content == 'You said: "Hi"'
+    assert any(m.id.startswith("anthropic.claude") for m in client.models.list())
+
+
+def test_public_interface_without_key_is_refused(tmp_path: Path) -> None:
+    env = _clean_environment(tmp_path)
+    result = subprocess.run(
+        [*QUARRY, "serve", "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "without an API key" in result.stderr
+
+
+def test_forcing_bedrock_without_credentials_fails_clearly(tmp_path: Path) -> None:
+    env = _clean_environment(tmp_path)
+    result = subprocess.run(
+        [*QUARRY, "serve", "--port", "0", "--backend", "bedrock"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode != 0
+    assert "needs AWS credentials" in result.stdout + result.stderr
