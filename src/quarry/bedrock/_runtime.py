@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
@@ -46,6 +46,8 @@ class BedrockRuntime:
         self, *, endpoint_url: str, region: str, signer: RequestSigner, settings: BedrockSettings | None = None
     ) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
+        # Sent and signed as given, which spares botocore's signer from working it out on every request.
+        self._host = _host_header(self.endpoint_url)
         self.region = region
         self._signer = signer
         self._settings = settings or BedrockSettings()
@@ -156,7 +158,7 @@ class BedrockRuntime:
             sock_read=settings.idle_timeout_s if stream else settings.first_byte_timeout_s,
         )
         accept = "application/vnd.amazon.eventstream" if stream else "application/json"
-        base = {"Content-Type": "application/json", "Accept": accept, **(extra or {})}
+        base = {"Host": self._host, "Content-Type": "application/json", "Accept": accept, **(extra or {})}
         for attempt in range(1, settings.max_attempts + 1):
             headers = await self._signer.sign("POST", url, dict(base), body)
             try:
@@ -175,6 +177,15 @@ class BedrockRuntime:
                 raise error
             await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311
         raise AssertionError("unreachable")
+
+
+def _host_header(url: str) -> str:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
 
 
 def _label(model_id: str) -> str:

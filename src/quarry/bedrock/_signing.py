@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from hashlib import sha256
+from typing import Any, Protocol
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -23,6 +24,13 @@ class RequestSigner(Protocol):
         ...
 
 
+class _BodySigV4(SigV4Auth):
+    """botocore's signer, hashing the body bytes directly instead of preparing a whole AWSRequest for it."""
+
+    def payload(self, request: Any) -> str:
+        return sha256(request.data).hexdigest()
+
+
 class SigV4Signer:
     """Signature Version 4 for the `bedrock` signing name, with credentials from botocore's whole chain."""
 
@@ -34,7 +42,7 @@ class SigV4Signer:
         frozen = await self._credentials.get_frozen_credentials()
         request = AWSRequest(method=method, url=url, data=body, headers=headers)
         credentials = Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
-        SigV4Auth(credentials, "bedrock", self._region).add_auth(request)
+        _BodySigV4(credentials, "bedrock", self._region).add_auth(request)
         return dict(request.headers.items())
 
 
