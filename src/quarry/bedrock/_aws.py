@@ -38,7 +38,9 @@ async def resolve_aws(
 ) -> AwsTarget | None:
     """The AWS target, or None when there are neither credentials nor a Bedrock API key."""
     session = AioSession()
-    region: str = session.get_config_variable("region") or default_region
+    # AWS_REGION is what Lambda, ECS and the AWS CLI v2 set and read first; botocore reads only
+    # AWS_DEFAULT_REGION and the profile.
+    region: str = os.environ.get("AWS_REGION") or session.get_config_variable("region") or default_region
     token = os.environ.get(BEARER_TOKEN_VARIABLE)
     signer: RequestSigner
     if token:

@@ -100,4 +100,8 @@ def is_retryable(error: QuarryError) -> bool:
     """Throttling and transient server failures are worth another try; the caller's mistakes are not."""
     if isinstance(error, RateLimited | UpstreamUnavailable):
         return True
+    # Bedrock's own ModelTimeoutException comes back at once and often passes; Quarry's own timeouts already
+    # waited the whole allowance, so they are not repeated.
+    if isinstance(error, UpstreamTimeout):
+        return error.code == "ModelTimeoutException"
     return type(error) is UpstreamError and error.code in (None, "InternalServerException")

@@ -173,7 +173,7 @@ class BedrockRuntime:
                 async with response:
                     payload = await self._read(response)
                 error = error_from_response(response.status, response.headers.get("x-amzn-ErrorType"), payload)
-            if attempt == settings.max_attempts or not (is_retryable(error) or isinstance(error, UpstreamUnavailable)):
+            if attempt == settings.max_attempts or not is_retryable(error):
                 raise error
             await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311
         raise AssertionError("unreachable")

@@ -1,0 +1,65 @@
+"""How a chat request becomes a Converse request where the emulator cannot see the difference: cache points
+by configuration, thinking budgets and the parameters they displace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quarry.api.openai._messages import ConverseHistory
+from quarry.api.openai._request import plan_chat
+from quarry.api.openai._schemas import ChatCompletionRequest
+from quarry.bedrock import ResolvedModel, facts_for
+from quarry.settings import ModelSettings
+
+SONNET_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+CACHE = {"cachePoint": {"type": "default"}}
+
+
+def _plan(model_id: str, settings: ModelSettings, **request: Any) -> dict[str, Any]:
+    chat = ChatCompletionRequest.model_validate(
+        {"model": model_id, "messages": [{"role": "user", "content": "x"}], **request}
+    )
+    history = ConverseHistory(
+        system=[{"text": "rules"}], messages=[{"role": "user", "content": [{"text": "question"}]}]
+    )
+    model = ResolvedModel(requested=model_id, id=model_id, facts=facts_for(model_id))
+    return plan_chat(chat, model, history, settings).body
+
+
+def test_configured_cache_points_on_a_caching_model() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    body = _plan(SONNET_37, ModelSettings(prompt_cache=["system", "tools", "messages"]), tools=tools)
+    assert body["system"][-1] == CACHE
+    assert body["toolConfig"]["tools"][-1] == CACHE
+    assert body["messages"][-1]["content"][-1] == CACHE
+
+
+def test_no_cache_points_on_a_model_that_cannot_cache() -> None:
+    body = _plan("anthropic.claude-3-haiku-20240307-v1:0", ModelSettings(prompt_cache=["system", "messages"]))
+    assert CACHE not in body["system"]
+    assert CACHE not in body["messages"][-1]["content"]
+
+
+def test_reasoning_effort_sets_a_budget_and_drops_sampling() -> None:
+    body = _plan(SONNET_37, ModelSettings(), reasoning_effort="high", temperature=0.3, top_p=0.5, max_tokens=1000)
+    thinking = body["additionalModelRequestFields"]["thinking"]
+    assert thinking == {"type": "enabled", "budget_tokens": 24576}
+    # max_tokens below the budget counts the answer alone: thinking comes on top.
+    assert body["inferenceConfig"] == {"maxTokens": 25576}
+
+
+def test_forced_tool_choice_turns_thinking_off() -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    body = _plan(SONNET_37, ModelSettings(), reasoning_effort="low", tools=tools, tool_choice="required")
+    assert "thinking" not in body.get("additionalModelRequestFields", {})
+    assert body["toolConfig"]["toolChoice"] == {"any": {}}
+
+
+def test_passthrough_fields() -> None:
+    body = _plan(
+        SONNET_37,
+        ModelSettings(),
+        additional_model_request_fields={"anthropic_beta": ["x"]},
+        extra_body={"top_k": 9},
+    )
+    assert body["additionalModelRequestFields"] == {"top_k": 9, "anthropic_beta": ["x"]}

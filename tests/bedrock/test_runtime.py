@@ -1,0 +1,145 @@
+"""The async Bedrock client against the emulator over real sockets: retries, errors, streams, the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from quarry.bedrock import BedrockRuntime, ModelCatalog, SigV4Signer, StaticCredentials, resolve_aws
+from quarry.emulator import EmulatorApp
+from quarry.errors import InvalidRequest, ModelNotFound, RateLimited, UpstreamUnavailable
+from quarry.settings import BedrockSettings, EmulatorSettings, ModelSettings
+
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+HELLO: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": "Hello"}]}]}
+
+
+def _runtime(url: str, **settings: Any) -> BedrockRuntime:
+    signer = SigV4Signer(StaticCredentials("AKIDTEST", "secret"), "us-east-1")
+    return BedrockRuntime(endpoint_url=url, region="us-east-1", signer=signer, settings=BedrockSettings(**settings))
+
+
+@pytest.fixture(scope="module")
+def faulty_url(serve: Any) -> str:
+    # Half of all requests fail with throttling or 5xx faults; the seed makes the run repeatable.
+    url: str = serve(EmulatorApp(EmulatorSettings(fault_rate=0.5, seed=3))).url
+    return url
+
+
+@pytest.fixture(scope="module")
+def healthy_url(serve: Any) -> str:
+    url: str = serve(EmulatorApp()).url
+    return url
+
+
+async def test_retries_ride_out_transient_faults(faulty_url: str) -> None:
+    runtime = _runtime(faulty_url, max_attempts=8)
+    try:
+        for _ in range(20):
+            answer = await runtime.converse(HAIKU, HELLO)
+            assert answer["output"]["message"]["content"] == [{"text": 'You said: "Hello"'}]
+    finally:
+        await runtime.aclose()
+
+
+async def test_without_retries_the_faults_surface_as_typed_errors(faulty_url: str) -> None:
+    runtime = _runtime(faulty_url, max_attempts=1)
+    failures: list[Exception] = []
+    try:
+        for _ in range(20):
+            try:
+                await runtime.converse(HAIKU, HELLO)
+            except (RateLimited, UpstreamUnavailable, Exception) as exc:
+                failures.append(exc)
+    finally:
+        await runtime.aclose()
+    assert failures, "a 50% fault rate shows without retries"
+    assert all(getattr(f, "status", 0) in (429, 500, 502, 503, 504) for f in failures)
+
+
+async def test_caller_mistakes_are_not_retried(healthy_url: str) -> None:
+    runtime = _runtime(healthy_url)
+    try:
+        with pytest.raises(InvalidRequest) as caught:
+            await runtime.converse(HAIKU, {"messages": [{"role": "assistant", "content": [{"text": "x"}]}]})
+        assert caught.value.code == "ValidationException"
+        with pytest.raises(ModelNotFound):
+            await runtime.converse("anthropic.nothing-v1:0", HELLO)
+    finally:
+        await runtime.aclose()
+
+
+async def test_unreachable_endpoint_is_unavailable() -> None:
+    runtime = _runtime("http://127.0.0.1:9", max_attempts=2, connect_timeout_s=1)
+    try:
+        with pytest.raises(UpstreamUnavailable, match="cannot reach Bedrock"):
+            await runtime.converse(HAIKU, HELLO)
+    finally:
+        await runtime.aclose()
+
+
+async def test_stream_events_and_token_count(healthy_url: str) -> None:
+    runtime = _runtime(healthy_url)
+    try:
+        async with runtime.converse_stream(HAIKU, HELLO) as events:
+            kinds = [next(iter(event)) async for event in events]
+        assert kinds[0] == "messageStart"
+        assert kinds[-2:] == ["messageStop", "metadata"]
+        assert await runtime.count_tokens(HAIKU, {"converse": HELLO}) > 0
+    finally:
+        await runtime.aclose()
+
+
+async def test_bearer_token_and_endpoint_variables(monkeypatch: pytest.MonkeyPatch, healthy_url: str) -> None:
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-test")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", healthy_url)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    target = await resolve_aws(default_region="us-east-1")
+    assert target is not None
+    assert target.region == "eu-west-1"
+    assert target.runtime_url == healthy_url
+    assert "API key" in target.identity
+    headers = await target.signer.sign("POST", healthy_url + "/x", {}, b"{}")
+    assert headers["Authorization"] == "Bearer bedrock-api-key-test"
+
+
+class _FlakySource:
+    """A control plane that answers once, then fails: the catalog must keep the last good list."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def foundation_models(self) -> list[dict[str, Any]]:
+        self.calls += 1
+        if self.calls > 1:
+            raise UpstreamUnavailable("control plane down")
+        return [{"modelId": HAIKU, "providerName": "Anthropic", "outputModalities": ["TEXT"]}]
+
+    async def inference_profiles(self) -> list[dict[str, Any]]:
+        return []
+
+
+async def test_catalog_keeps_the_last_good_list_and_fetches_lazily() -> None:
+    source = _FlakySource()
+    catalog = ModelCatalog(source, ModelSettings(aliases={"fast": HAIKU}), region="us-east-1", ttl_s=0)
+    assert source.calls == 0, "nothing is fetched before it is needed"
+    first = {entry.id for entry in await catalog.entries()}
+    assert first == {HAIKU, "fast"}
+    again = {entry.id for entry in await catalog.entries()}  # ttl 0: refresh attempted, fails, old list kept
+    assert again == first
+    assert source.calls == 2
+    assert (await catalog.resolve("fast")).id == HAIKU
+    with pytest.raises(ModelNotFound):
+        await catalog.resolve("meta.unknown-v1:0")
+
+
+async def test_catalog_without_any_list_lets_bedrock_judge() -> None:
+    class Down(_FlakySource):
+        async def foundation_models(self) -> list[dict[str, Any]]:
+            raise UpstreamUnavailable("control plane down")
+
+    catalog = ModelCatalog(Down(), ModelSettings(), region="us-east-1", ttl_s=60)
+    assert (await catalog.resolve("meta.unknown-v1:0")).id == "meta.unknown-v1:0"
+    with pytest.raises(UpstreamUnavailable):
+        await catalog.entries()
