@@ -16,8 +16,10 @@ Modes:
 - `stream`: the same with streamed replies of `--words` words; chunks/s counts SSE `data:` chunks (`[DONE]`
   excluded) for openai and event-stream frames for bedrock, plus streams/s and time to first token.
 - `slow`: C streams at once, one per connection, each sent as soon as its connection is up (or spread over
-  `--ramp` seconds); waits for all of them to end. Reports errors, how many were open at the same time, time to
-  first token (first content delta, not the role chunk) and the server's RSS (`--pid`).
+  `--ramp` seconds); waits for all of them to end. Reports errors, how many requests were in flight at the same
+  time (`max_open`) and how many streams were flowing at the same time (`max_streaming`: first content token
+  received, end not yet), time to first token (first content delta, not the role chunk) and, with `--pid`, the
+  server's CPU share and RSS.
 - `check`: one non-streamed and one streamed request, printed; exits 1 unless both pass the checks below.
 
 Every answer is checked: status 200; openai: `choices[0].message.content` non-empty and a `finish_reason`, streams
@@ -68,8 +70,9 @@ class RunStats(Stats):
 
     first_token: list[float] = field(default_factory=list)
     open_now: int = 0
-    max_open: int = 0
-    sent: int = 0
+    max_open: int = 0  # requests sent and not yet answered in full
+    streaming_now: int = 0
+    max_streaming: int = 0  # streams between their first content token and their end
     one_shot: bool = False
 
 
@@ -88,13 +91,17 @@ class GatewayConnection(Connection):
         self.done_seen = False
         self.finish_seen = False
         self.in_flight = False
+        self.streaming_counted = False
         self.answered = False
+        self.failed = False  # an answer failed its checks: already counted, closing is not a second error
         self.raw: bytearray | None = None  # `check` mode keeps the whole answer to show it
 
     def data_received(self, data: bytes) -> None:
         if self.raw is not None:
             self.raw += data
-        super().data_received(data)
+        errors = self.stats.errors
+        super().data_received(data)  # counts an answer that fails its checks, then closes the connection
+        self.failed |= self.stats.errors > errors
 
     def _send(self, now: float) -> None:
         if self.stats.one_shot and self.answered:
@@ -106,15 +113,15 @@ class GatewayConnection(Connection):
         super()._send(now)
         if self.transport is not None and not self.transport.is_closing():
             self.in_flight = True
-            self.stats.sent += 1
             self.stats.open_now += 1
             self.stats.max_open = max(self.stats.max_open, self.stats.open_now)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_streaming()
         if self.in_flight:
             self.in_flight = False
             self.stats.open_now -= 1
-            if self.stats.one_shot:  # the window never closes a slow stream: losing one mid-answer is an error
+            if self.stats.one_shot and not self.failed:  # no window ends a slow stream: losing one is an error
                 self.stats.error(f"connection lost before the answer ended: {exc or 'closed by the server'}")
         super().connection_lost(exc)
 
@@ -174,9 +181,18 @@ class GatewayConnection(Connection):
         self.sse[:] = rest
         self._count(count, now)
 
+    def _stop_streaming(self) -> None:
+        if self.streaming_counted:
+            self.streaming_counted = False
+            self.stats.streaming_now -= 1
+
     def _count(self, count: int, now: float) -> None:
         if not count:
             return
+        if self.first_token_at and not self.streaming_counted:
+            self.streaming_counted = True
+            self.stats.streaming_now += 1
+            self.stats.max_streaming = max(self.stats.max_streaming, self.stats.streaming_now)
         self.frame_count += count
         if not self.first_frame_at:
             self.first_frame_at = now
@@ -184,6 +200,7 @@ class GatewayConnection(Connection):
             self.stats.events += count
 
     def _done(self, now: float) -> None:
+        self._stop_streaming()
         self._check()
         self.answered = True
         if self.in_flight:
@@ -215,12 +232,15 @@ class GatewayConnection(Connection):
                     raise ProtocolError(f"stream does not end with messageStop, metadata: {self.last_headers!r}")
             return
         body = json.loads(self.body)
-        if self.api == "openai":
-            choice = (body.get("choices") or [{}])[0]
-            text, stop = (choice.get("message") or {}).get("content"), choice.get("finish_reason")
-        else:
-            content = (((body.get("output") or {}).get("message") or {}).get("content")) or [{}]
-            text, stop = content[0].get("text"), body.get("stopReason")
+        try:
+            if self.api == "openai":
+                choice = (body.get("choices") or [{}])[0]
+                text, stop = (choice.get("message") or {}).get("content"), choice.get("finish_reason")
+            else:
+                content = (((body.get("output") or {}).get("message") or {}).get("content")) or [{}]
+                text, stop = content[0].get("text"), body.get("stopReason")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            text = stop = None
         if not text or not stop:
             raise ProtocolError(f"answer without content or stop reason: {bytes(self.body[:300])!r}")
 
@@ -268,7 +288,7 @@ class ProcessWatch:
     """CPU share and memory of the processes named with `--pid` (psutil, imported only when used)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
-        import psutil
+        import psutil  # type: ignore[import-untyped]  # no stubs in .venv (types-psutil)
 
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
         self.cpu_start: dict[str, float] = {}
@@ -374,6 +394,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if pending:
             stats.error(f"{len(pending)} streams still open after --timeout {args.timeout:g} s")
             for conn in list(live):
+                conn.failed = True  # counted once, above
                 conn.close()
             await asyncio.wait(pending, timeout=5.0)
         stats.end = time.perf_counter()
@@ -408,6 +429,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "ramp_s": args.ramp,
             "streams": stats.completed,
             "max_open": stats.max_open,
+            "max_streaming": stats.max_streaming,
             "wall_s": round(window, 2),
             "chunks_per_stream": round(stats.stream_events / stats.completed, 1) if stats.completed else None,
             "first_token_ms": ms(stats.first_token),
@@ -460,6 +482,7 @@ async def check(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await asyncio.wait_for(closed, timeout=args.timeout)
         except TimeoutError:
+            conn.failed = True
             conn.close()
             stats.error(f"no complete answer within --timeout {args.timeout:g} s")
         label = "stream" if streaming else "converse"

@@ -148,10 +148,26 @@ class Report:
         )
         opened = {t: self.get(t, "slow", "max_open") for t in TARGETS}
         add(
-            "… streams open at the same time",
+            "… requests in flight at the same time",
             {t: f"{v:,}" for t, v in opened.items() if v is not None},
             f"Quarry {n:,}",
-            self.judge("slow streams all open at once", None if opened["quarry"] is None else opened["quarry"] >= n),
+            self.judge(
+                "slow-stream requests all in flight at once",
+                None if opened["quarry"] is None else opened["quarry"] >= n,
+            ),
+        )
+        # In flight is not enough: a gateway that falls behind holds the late requests before their first token.
+        # Reported, not judged: the targets are errors and memory, and at 1,000 paced streams one core
+        # sits at its limit, so this figure flips between runs (see docs/performance.md).
+        flowing = {t: self.get(t, "slow", "max_streaming") for t in TARGETS}
+        add(
+            "… streams flowing at the same time (first token received, not ended)",
+            {t: f"{v:,}" for t, v in flowing.items() if v is not None},
+        )
+        busy = {t: self.get(t, "slow", "processes", "gateway", "cpu") for t in ("quarry", "litellm")}
+        add(
+            "… gateway CPU share of one core, start to last end",
+            {t: fmt(v, 2) for t, v in busy.items() if v is not None} | {"direct": "-"},
         )
         rss = {t: self.peak_rss(t) for t in ("quarry", "litellm")}
         add(
@@ -179,7 +195,8 @@ class Report:
             "… wall time until the last stream ended (s)",
             {t: fmt(v, 1) for t, v in wall.items() if v is not None},
         )
-        self.summary["slow"] = {"errors": errors, "max_open": opened, "peak_rss_mb": rss, "first_token_ms": ttft}
+        self.summary["slow"] = {"errors": errors, "max_open": opened, "max_streaming": flowing, "peak_rss_mb": rss}
+        self.summary["slow"]["first_token_ms"] = ttft
         self.summary["slow"]["first_token_added_p99_ms"] = added_ttft
 
         # Errors anywhere else.
@@ -230,7 +247,7 @@ class Report:
                 result = f"{r['chunks_per_s']:,.0f} chunks/s ({r['streams_per_s']:,.1f} streams/s)"
                 latency = r.get("first_token_ms") or {}
             elif run.label == "slow":
-                result = f"{r.get('streams', 0):,} streams, {r.get('max_open', 0):,} open at once"
+                result = f"{r.get('streams', 0):,} streams, {r.get('max_streaming', 0):,} flowing at once"
                 latency = r.get("first_token_ms") or {}
             else:
                 result, latency = "smoke check" + (" passed" if not run.errors else " FAILED"), {}
@@ -302,8 +319,9 @@ def main() -> int:
     print("\n".join(table))
     print(
         "\nAdded latency is the gateway's figure minus the direct one, from the same run. Gateway CPU per request"
-        " or chunk is its CPU time over the measured window divided by what it served: steadier than rates on a"
-        " shared machine. Peak RSS is the larger of the gateway's VmHWM and its sampled RSS (with children),"
+        " or chunk is its CPU time over the measured window divided by what it served: less sensitive than rates"
+        " to other work on a shared machine, though not immune. Peak RSS is the larger of the gateway's VmHWM and"
+        " its sampled RSS (with children),"
         " for a gateway started fresh for the slow-stream test."
     )
     print("\nPer run (p50 / p99: latency for requests, time to first token for streams):\n")

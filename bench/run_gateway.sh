@@ -19,7 +19,8 @@
 # test, so that its peak RSS (VmHWM) is that of start-up plus the slow streams.
 #
 # Prints a Markdown table (direct / Quarry / LiteLLM, targets, pass) and saves the raw JSON lines under
-# bench/results/. Exits 1 when an answer fails its checks or a target is missed (LiteLLM has no targets).
+# bench/results/ (gateway-STAMP.jsonl, the servers' logs in gateway-STAMP-logs/). Exits 1 when an answer fails
+# its checks or a target is missed (LiteLLM has no targets).
 #
 # Environment knobs (defaults in brackets):
 #   BENCH_DURATION [10]           measured seconds per throughput / latency benchmark
@@ -94,8 +95,10 @@ free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 workdir=$(mktemp -d -t quarry-gateway-bench.XXXXXX)
 results=$workdir/results.tsv
 : >"$results"
+stamp=$(date +%Y%m%d-%H%M%S)
 pids=()
 
+# Stop what this script started; keep the servers' logs next to the results (bench/results/ is gitignored).
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do
@@ -104,6 +107,10 @@ cleanup() {
             wait "$pid" 2>/dev/null || true
         fi
     done
+    if compgen -G "$workdir/*.log" >/dev/null; then
+        mkdir -p "bench/results/gateway-$stamp-logs"
+        cp "$workdir"/*.log "bench/results/gateway-$stamp-logs/"
+    fi
     rm -rf "$workdir"
 }
 trap cleanup EXIT
@@ -268,7 +275,7 @@ for target in $targets; do
 done
 
 mkdir -p bench/results
-saved=bench/results/gateway-$(date +%Y%m%d-%H%M%S).jsonl
+saved=bench/results/gateway-$stamp.jsonl
 report_args=(--save "$saved" --emulator-command "$fast_cmd" --slow-tps "$slow_tps" --slow-streams "$slow_streams")
 for target in quarry litellm; do
     if [[ -f $workdir/$target.cmd ]]; then
