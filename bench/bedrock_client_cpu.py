@@ -21,16 +21,18 @@ then metadata). Prints a Markdown table then one JSON line per client; exits 1 i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any, Protocol
+
+# A sibling script, importable because Python puts the script's own directory first on sys.path.
+from emulator_load import event_loop_runner
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 SHORT_PROMPT = "hello there"
@@ -260,14 +262,6 @@ def summary(figures: Figures, args: argparse.Namespace) -> dict[str, Any]:
         "first_error": figures.first_error,
         "url": args.url,
     }
-
-
-def event_loop_runner() -> tuple[str, Callable[[Coroutine[Any, Any, list[Figures]]], list[Figures]]]:
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio", asyncio.run
-    return "uvloop", uvloop.run
 
 
 def main() -> int:

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 DEFAULT_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -273,39 +273,45 @@ def percentile_ms(samples: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    url = urlsplit(args.url)
-    if url.scheme != "http" or not url.hostname:
-        raise SystemExit(f"--url must be http://host:port, got {args.url!r}")
-    host, port = url.hostname, url.port or 80
-    request = build_request(host, port, args.mode, args.model, args.words, args.max_tokens)
-    streaming = args.mode == "stream"
+ConnectionT = TypeVar("ConnectionT", bound=Connection)
+Result = TypeVar("Result")
+
+
+async def keep_connected(
+    connect: Callable[[asyncio.Future[None]], ConnectionT],
+    host: str,
+    port: int,
+    stats: Stats,
+    stopping: asyncio.Event,
+    live: set[ConnectionT],
+    *,
+    one_shot: bool = False,
+) -> None:
+    """One load worker: a keep-alive connection, opened again whenever the server closes it, until `stopping`."""
     loop = asyncio.get_running_loop()
-    begin = time.perf_counter()
-    cpu_begin = time.process_time()
-    stats = Stats(start=begin + args.warmup, end=begin + args.warmup + args.duration)
-    live: set[Connection] = set()
-    stopping = asyncio.Event()
+    first = True
+    while not stopping.is_set():
+        closed: asyncio.Future[None] = loop.create_future()
+        conn = connect(closed)
+        try:
+            await loop.create_connection(lambda: conn, host, port)  # noqa: B023  # awaited before conn is rebound
+        except OSError as exc:
+            stats.error(f"connect: {exc}")
+            return
+        if not first:
+            stats.reconnects += 1
+        first = False
+        live.add(conn)
+        await closed
+        live.discard(conn)
+        if one_shot:
+            return
 
-    async def worker() -> None:
-        first = True
-        while not stopping.is_set():
-            closed: asyncio.Future[None] = loop.create_future()
-            conn = Connection(request, streaming, stats, closed)
-            try:
-                await loop.create_connection(lambda conn=conn: conn, host, port)
-            except OSError as exc:
-                stats.error(f"connect: {exc}")
-                return
-            if not first:
-                stats.reconnects += 1
-            first = False
-            live.add(conn)
-            await closed
-            live.discard(conn)
 
-    workers = [asyncio.create_task(worker()) for _ in range(args.concurrency)]
-    await asyncio.sleep(max(0.0, stats.end - time.perf_counter()))
+async def stop_workers(
+    workers: list[asyncio.Task[None]], live: set[ConnectionT], stopping: asyncio.Event, stats: Stats
+) -> None:
+    """End a measurement window: stop the workers and drop what is still in flight."""
     stopping.set()
     for conn in list(live):
         conn.close()  # abandon responses still in flight: they would complete outside the window
@@ -315,6 +321,29 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stats.error("a connection did not close within 5 s of the end of the window")
     for task in done:
         task.result()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    url = urlsplit(args.url)
+    if url.scheme != "http" or not url.hostname:
+        raise SystemExit(f"--url must be http://host:port, got {args.url!r}")
+    host, port = url.hostname, url.port or 80
+    request = build_request(host, port, args.mode, args.model, args.words, args.max_tokens)
+    streaming = args.mode == "stream"
+    begin = time.perf_counter()
+    cpu_begin = time.process_time()
+    stats = Stats(start=begin + args.warmup, end=begin + args.warmup + args.duration)
+    live: set[Connection] = set()
+    stopping = asyncio.Event()
+
+    def connect(closed: asyncio.Future[None]) -> Connection:
+        return Connection(request, streaming, stats, closed)
+
+    workers = [
+        asyncio.create_task(keep_connected(connect, host, port, stats, stopping, live)) for _ in range(args.concurrency)
+    ]
+    await asyncio.sleep(max(0.0, stats.end - time.perf_counter()))
+    await stop_workers(workers, live, stopping, stats)
     # Share of one core the client used: close to 1.0 would mean the client, not the server, is the bottleneck.
     client_cpu = (time.process_time() - cpu_begin) / (time.perf_counter() - begin)
 
@@ -353,7 +382,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def event_loop_runner() -> tuple[str, Callable[[Coroutine[Any, Any, dict[str, Any]]], dict[str, Any]]]:
+def event_loop_runner() -> tuple[str, Callable[[Coroutine[Any, Any, Result]], Result]]:
+    """uvloop when installed (as uvicorn uses it), else asyncio; and its name for the report."""
     try:
         import uvloop
     except ImportError:

@@ -39,7 +39,6 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,10 @@ from emulator_load import (
     Connection,
     ProtocolError,
     Stats,
+    event_loop_runner,
+    keep_connected,
     percentile_ms,
+    stop_workers,
 )
 
 SHORT_PROMPT = "hello there"
@@ -351,7 +353,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     host, port = url.hostname, url.port or 80
     streaming = args.mode in ("stream", "slow")
     request = build_request(args, host, port, streaming)
-    loop = asyncio.get_running_loop()
     watch = ProcessWatch(dict(args.pid)) if args.pid else None
     begin = time.perf_counter()
     cpu_begin = time.process_time()
@@ -363,26 +364,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     live: set[GatewayConnection] = set()
     stopping = asyncio.Event()
 
+    def connect(closed: asyncio.Future[None]) -> GatewayConnection:
+        return GatewayConnection(request, args.api, streaming, stats, closed)
+
     async def worker(delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
-        first = True
-        while not stopping.is_set():
-            closed: asyncio.Future[None] = loop.create_future()
-            conn = GatewayConnection(request, args.api, streaming, stats, closed)
-            try:
-                await loop.create_connection(lambda conn=conn: conn, host, port)
-            except OSError as exc:
-                stats.error(f"connect: {exc}")
-                return
-            if not first:
-                stats.reconnects += 1
-            first = False
-            live.add(conn)
-            await closed
-            live.discard(conn)
-            if one_shot:
-                return
+        await keep_connected(connect, host, port, stats, stopping, live, one_shot=one_shot)
 
     sampler = asyncio.create_task(watch.sampler(0.1)) if watch else None
     ramp = args.ramp if one_shot else 0.0
@@ -407,15 +395,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, stats.end - time.perf_counter()))
         if watch:
             watch.mark_end()
-        stopping.set()
-        for conn in list(live):
-            conn.close()  # abandon responses still in flight: they would complete outside the window
-        done, stuck = await asyncio.wait(workers, timeout=5.0)
-        for task in stuck:
-            task.cancel()
-            stats.error("a connection did not close within 5 s of the end of the window")
-        for task in done:
-            task.result()
+        await stop_workers(workers, live, stopping, stats)
     if sampler:
         sampler.cancel()
     elapsed = time.perf_counter() - begin
@@ -493,14 +473,6 @@ async def check(args: argparse.Namespace) -> dict[str, Any]:
         if streaming:
             out["chunks_per_stream"] = conn.frame_count
     return out
-
-
-def event_loop_runner() -> tuple[str, Callable[[Coroutine[Any, Any, dict[str, Any]]], dict[str, Any]]]:
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio", asyncio.run
-    return "uvloop", uvloop.run
 
 
 def pid_arg(text: str) -> tuple[str, int]:
