@@ -19,6 +19,7 @@ import orjson
 from yarl import URL
 
 from quarry import __version__
+from quarry.bedrock._aws import resolve_aws
 from quarry.bedrock._errors import error_from_response, is_retryable
 from quarry.bedrock._eventstream import decode_events
 from quarry.bedrock._signing import RequestSigner
@@ -58,8 +59,6 @@ class BedrockRuntime:
         cls, *, region: str | None = None, endpoint_url: str | None = None, settings: BedrockSettings | None = None
     ) -> BedrockRuntime:
         """A client using botocore's credential chain and endpoint resolution (benchmarks and scripts)."""
-        from quarry.bedrock._aws import resolve_aws
-
         target = await resolve_aws(default_region=region or "us-east-1", runtime_url=endpoint_url)
         if target is None:
             raise UpstreamError("no AWS credentials found (environment, profile, SSO, container or instance role)")

@@ -62,22 +62,19 @@ async def _cohere(
     if dimensions is not None and not (v4 and dimensions in _COHERE_V4_DIMENSIONS):
         raise InvalidRequest(f"dimensions {dimensions} is not supported by {model.id}.", param="dimensions")
 
+    gate = asyncio.Semaphore(_PARALLEL_CALLS)
+
     async def batch(chunk: list[str]) -> tuple[list[list[float]], int]:
         body: dict[str, Any] = {"texts": chunk, "input_type": "search_document", "embedding_types": ["float"]}
         if dimensions is not None:
             body["output_dimension"] = dimensions
-        answer = await runtime.invoke_model(model.id, orjson.dumps(body))
+        async with gate:
+            answer = await runtime.invoke_model(model.id, orjson.dumps(body))
         tokens = int(answer.headers.get("x-amzn-bedrock-input-token-count", 0))
         return answer.body["embeddings"]["float"], tokens
 
     chunks = [texts[i : i + _COHERE_BATCH] for i in range(0, len(texts), _COHERE_BATCH)]
-    gate = asyncio.Semaphore(_PARALLEL_CALLS)
-
-    async def gated(chunk: list[str]) -> tuple[list[list[float]], int]:
-        async with gate:
-            return await batch(chunk)
-
-    results = await asyncio.gather(*(gated(chunk) for chunk in chunks))
+    results = await asyncio.gather(*(batch(chunk) for chunk in chunks))
     return [vector for vectors, _ in results for vector in vectors], sum(tokens for _, tokens in results)
 
 

@@ -58,9 +58,8 @@ def _inference(request: ChatCompletionRequest, model: ResolvedModel) -> dict[str
 
 def _extra_fields(request: ChatCompletionRequest, model: ResolvedModel) -> dict[str, Any]:
     fields: dict[str, Any] = {**(request.extra_body or {}), **(request.additional_model_request_fields or {})}
-    for key in ("anthropic_beta",):
-        if request.model_extra and key in request.model_extra:
-            fields[key] = request.model_extra[key]
+    if request.model_extra and "anthropic_beta" in request.model_extra:
+        fields["anthropic_beta"] = request.model_extra["anthropic_beta"]
     if request.thinking is not None:
         fields["thinking"] = request.thinking
     if request.top_k is not None:
