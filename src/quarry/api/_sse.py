@@ -22,18 +22,21 @@ _END = b""
 
 Render = Callable[[dict[str, Any]], list[bytes]]
 RenderError = Callable[[QuarryError], bytes]
+KEEPALIVE_COMMENT = b": keep-alive\n\n"
 
 
 async def relay(
     events: AsyncIterator[dict[str, Any]],
     render: Render,
     *,
-    finish: bytes,
+    finish: Callable[[], bytes],
     render_error: RenderError,
     keepalive_s: float,
+    keepalive: bytes = KEEPALIVE_COMMENT,
 ) -> AsyncIterator[bytes]:
-    """SSE bytes for upstream events. A reader task feeds a bounded queue so silences can be filled with
-    keep-alive comments without cancelling the upstream read; what is queued is sent in one write."""
+    """SSE bytes for upstream events, then `finish()` once they end. A reader task feeds a bounded queue so
+    silences can be filled with `keepalive` without cancelling the upstream read; what is queued is sent in one
+    write."""
     queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE_SIZE)
 
     async def read() -> None:
@@ -41,7 +44,7 @@ async def relay(
             async for event in events:
                 for line in render(event):
                     await queue.put(line)
-            await queue.put(finish)
+            await queue.put(finish())
         except QuarryError as error:
             await queue.put(render_error(error))
         except Exception:
@@ -57,7 +60,7 @@ async def relay(
                     async with asyncio.timeout(keepalive_s):
                         first = await queue.get()
                 except TimeoutError:
-                    yield b": keep-alive\n\n"
+                    yield keepalive
                     continue
             else:
                 first = queue.get_nowait()

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from tests.api.openai.conftest import HAIKU, KEY, MISTRAL_7B, SONNET_37, SONNET_45, SONNET_45_PROFILE
+from tests.api.conftest import HAIKU, KEY, MISTRAL_7B, SONNET_37, SONNET_45, SONNET_45_PROFILE
 
 
 def test_plain_completion_has_openai_shape(client: openai.OpenAI) -> None:

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.api.openai.conftest import HAIKU, KEY, SONNET_45_PROFILE, png
+from tests.api.conftest import HAIKU, KEY, SONNET_45_PROFILE, png
 
 USER_HI: Any = [{"role": "user", "content": "Hi"}]
 

@@ -6,7 +6,7 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from tests.api.openai.conftest import HAIKU, KEY
+from tests.api.conftest import HAIKU, KEY
 
 
 @tool

@@ -10,7 +10,7 @@ import openai
 import orjson
 import pytest
 
-from tests.api.openai.conftest import HAIKU, KEY, Emulator
+from tests.api.conftest import HAIKU, KEY, Emulator
 
 
 def _sse_lines(gateway: str, body: dict[str, object]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.api.openai.conftest import HAIKU, LLAMA3, SONNET_37, SONNET_45, WEATHER_TOOL
+from tests.api.conftest import HAIKU, LLAMA3, SONNET_37, SONNET_45, WEATHER_TOOL
 
 PERSON_SCHEMA: dict[str, Any] = {
     "type": "object",

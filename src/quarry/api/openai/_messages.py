@@ -1,41 +1,21 @@
-"""OpenAI chat messages → Converse `system` and `messages`, normalised so Bedrock accepts the history.
-
-Bedrock wants: a user turn first, strict user/assistant alternation, every toolUse answered by a toolResult
-in the next user turn, no blank text, and no trailing whitespace at the end of an assistant prefill.
-"""
+"""OpenAI chat messages → Converse `system` and `messages`, normalised so Bedrock accepts the history."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from quarry.api._history import CACHE_POINT, ConverseHistory, normalise
 from quarry.api.openai._schemas import ChatMessage
 from quarry.errors import InvalidRequest
 
-__all__ = ["ConverseHistory", "ImageLoader", "to_converse"]
+__all__ = ["ImageLoader", "to_converse"]
 
 ImageLoader = Callable[[str], Awaitable[tuple[str, bytes]]]  # url → (format, bytes)
-CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
-_START = "(start of conversation)"
-_NO_RESULT = "(no result was recorded for this tool call)"
-
-
-@dataclass
-class ConverseHistory:
-    system: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-
-    def uses_tools(self) -> bool:
-        return any("toolUse" in b or "toolResult" in b for m in self.messages for b in m["content"])
-
-    def tool_names(self) -> list[str]:
-        names = {b["toolUse"]["name"] for m in self.messages for b in m["content"] if "toolUse" in b}
-        return sorted(names)
 
 
 def _text_of(content: str | list[dict[str, Any]] | None, where: str) -> list[dict[str, Any]]:
@@ -145,57 +125,7 @@ async def to_converse(messages: list[ChatMessage], load: ImageLoader) -> Convers
             blocks.append(CACHE_POINT)
         if blocks:
             turns.append((role, blocks))
-    history.messages = _normalise(turns)
+    history.messages = normalise(turns)
     if not history.messages:
         raise InvalidRequest("messages must contain at least one non-empty user message.", param="messages")
     return history
-
-
-def _normalise(turns: list[tuple[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
-    merged: list[dict[str, Any]] = []
-    for role, blocks in turns:
-        if merged and merged[-1]["role"] == role:
-            merged[-1]["content"].extend(blocks)
-        else:
-            merged.append({"role": role, "content": list(blocks)})
-    if merged and merged[0]["role"] == "assistant":
-        merged.insert(0, {"role": "user", "content": [{"text": _START}]})
-    _pair_tools(merged)
-    for message in merged:
-        if message["role"] == "user":
-            # Bedrock wants tool results before any other content of the turn.
-            message["content"].sort(key=lambda block: "toolResult" not in block)
-    last = merged[-1] if merged else None
-    if last and last["role"] == "assistant" and "text" in last["content"][-1]:
-        last["content"][-1] = {"text": last["content"][-1]["text"].rstrip()}
-        if not last["content"][-1]["text"]:
-            last["content"].pop()
-            if not last["content"]:
-                merged.pop()
-    return merged
-
-
-def _pair_tools(merged: list[dict[str, Any]]) -> None:
-    """Every toolUse gets a toolResult in the next turn; results with no call become plain text."""
-    for index, message in enumerate(merged):
-        if message["role"] == "assistant":
-            calls = [b["toolUse"]["toolUseId"] for b in message["content"] if "toolUse" in b]
-            if not calls:
-                continue
-            if index + 1 == len(merged):
-                merged.append({"role": "user", "content": []})
-            following = merged[index + 1]["content"]
-            answered = {b["toolResult"]["toolUseId"] for b in following if "toolResult" in b}
-            following.extend(
-                {"toolResult": {"toolUseId": call, "content": [{"text": _NO_RESULT}]}}
-                for call in calls
-                if call not in answered
-            )
-        else:
-            previous = merged[index - 1]["content"] if index else []
-            called = {b["toolUse"]["toolUseId"] for b in previous if "toolUse" in b}
-            for position, block in enumerate(message["content"]):
-                result = block.get("toolResult")
-                if result and result["toolUseId"] not in called:
-                    text = " ".join(part.get("text", "") for part in result["content"])
-                    message["content"][position] = {"text": f"Result of tool call {result['toolUseId']}: {text}"}

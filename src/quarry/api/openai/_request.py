@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from quarry.api.openai._messages import CACHE_POINT, ConverseHistory
+from quarry.api._history import CACHE_POINT, ConverseHistory, fit_to_model, reasoning_fields, top_k_fields
 from quarry.api.openai._schemas import ChatCompletionRequest, NamedToolChoice
 from quarry.bedrock import ResolvedModel
 from quarry.errors import InvalidRequest
@@ -63,10 +63,7 @@ def _extra_fields(request: ChatCompletionRequest, model: ResolvedModel) -> dict[
     if request.thinking is not None:
         fields["thinking"] = request.thinking
     if request.top_k is not None:
-        if model.base_id.startswith("amazon.nova"):
-            fields.setdefault("inferenceConfig", {})["topK"] = request.top_k
-        else:
-            fields["top_k"] = request.top_k
+        top_k_fields(model, request.top_k, fields)
     return fields
 
 
@@ -88,8 +85,7 @@ def _tool_config(request: ChatCompletionRequest, history: ConverseHistory, body:
         body["system"].append({"text": _NO_TOOLS_NOTE})
         choice = None
     if not tools and history.uses_tools():
-        # Bedrock refuses tool blocks in the history without a toolConfig: describe the tools that were used.
-        tools = [{"toolSpec": {"name": name, "inputSchema": {"json": _EMPTY_SCHEMA}}} for name in history.tool_names()]
+        tools = history.tool_specs()
         choice = None
     if not tools:
         return
@@ -144,11 +140,7 @@ def _thinking(
         return
     if not model.base_id.startswith("anthropic."):
         if effort and effort != "none":
-            level = "low" if effort == "minimal" else effort
-            if model.base_id.startswith("openai."):
-                fields["reasoning_effort"] = level
-            elif model.base_id.startswith("amazon.nova"):
-                fields["reasoningConfig"] = {"type": "enabled", "maxReasoningEffort": level}
+            reasoning_fields(model, "low" if effort == "minimal" else effort, fields)
         return
     thinking = fields.get("thinking") or {"type": "enabled", "budget_tokens": budgets[effort or "medium"]}
     fields["thinking"] = thinking
@@ -183,12 +175,6 @@ def _thinking_allowed(body: dict[str, Any]) -> bool:
 
 
 def _cache_points(model: ResolvedModel, body: dict[str, Any], where: list[str]) -> None:
-    if model.facts.known and not model.facts.caches_prompts:
-        # Explicit cache points would make Bedrock refuse the request for this model.
-        body["system"] = [b for b in body["system"] if "cachePoint" not in b]
-        for message in body["messages"]:
-            message["content"] = [b for b in message["content"] if "cachePoint" not in b]
-        return
     if not model.facts.caches_prompts:
         return
     if "system" in where and body["system"] and "cachePoint" not in body["system"][-1]:
@@ -216,11 +202,7 @@ def plan_chat(
     json_tool, json_text = _json_format(request, model, body)
     _thinking(request, model, body, {str(k): v for k, v in settings.reasoning_budgets.items()})
     _cache_points(model, body, list(settings.prompt_cache))
-    if body["system"] and model.facts.known and not model.facts.has("system"):
-        # Models without system prompts read the instructions at the top of the first user turn.
-        text = "\n\n".join(b["text"] for b in body["system"] if "text" in b)
-        body["messages"][0]["content"].insert(0, {"text": text})
-        body["system"] = []
+    fit_to_model(model, body)
     for key in ("system", "inferenceConfig", "additionalModelRequestFields"):
         if not body[key]:
             del body[key]

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible endpoints: models, chat completions (whole and streamed), embeddings."""
+"""The OpenAI-compatible endpoints: chat completions (whole and streamed) and embeddings."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from quarry.api.openai._messages import to_converse
 from quarry.api.openai._render import ChunkWriter, completion
 from quarry.api.openai._request import plan_chat
 from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
-from quarry.bedrock import ModelEntry
-from quarry.errors import ModelNotFound
 
 __all__ = ["router"]
 
@@ -28,27 +26,6 @@ _DONE = b"data: [DONE]\n\n"
 
 def _json(body: object) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
-
-
-def _model(entry: ModelEntry) -> dict[str, object]:
-    return {"id": entry.id, "object": "model", "created": entry.created, "owned_by": entry.owned_by}
-
-
-async def list_models(request: Request) -> Response:
-    services = services_of(request)
-    await services.authenticate(request)
-    entries = await services.catalog.entries()
-    return _json({"object": "list", "data": [_model(entry) for entry in entries]})
-
-
-async def get_model(request: Request) -> Response:
-    model_id: str = request.path_params["model_id"]
-    services = services_of(request)
-    await services.authenticate(request)
-    entry = await services.catalog.get(model_id)
-    if entry is None:
-        raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")
-    return _json(_model(entry))
 
 
 async def chat_completions(request: Request) -> Response:
@@ -69,7 +46,7 @@ async def chat_completions(request: Request) -> Response:
     sse = relay(
         events,
         writer.event,
-        finish=_DONE,
+        finish=lambda: _DONE,
         render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
         keepalive_s=settings.keepalive_s,
     )
@@ -87,7 +64,5 @@ async def embeddings(request: Request) -> Response:
 # Plain Starlette routes: these endpoints use none of FastAPI's per-request machinery (dependencies, body
 # parsing, response models), which measured at about a seventh of the gateway's CPU per request.
 router = APIRouter()
-router.add_route("/models", list_models, methods=["GET"])
-router.add_route("/models/{model_id:path}", get_model, methods=["GET"])
 router.add_route("/chat/completions", chat_completions, methods=["POST"])
 router.add_route("/embeddings", embeddings, methods=["POST"])

@@ -1,0 +1,60 @@
+"""`GET /v1/models`: the model catalog in OpenAI's shape, or in Anthropic's when the caller is an Anthropic client
+(it sends `anthropic-version`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._services import services_of
+from quarry.bedrock import ModelEntry
+from quarry.errors import ModelNotFound
+
+__all__ = ["router", "wants_anthropic"]
+
+
+def wants_anthropic(request: Request) -> bool:
+    return "anthropic-version" in request.headers
+
+
+def _openai(entry: ModelEntry) -> dict[str, object]:
+    return {"id": entry.id, "object": "model", "created": entry.created, "owned_by": entry.owned_by}
+
+
+def _anthropic(entry: ModelEntry) -> dict[str, object]:
+    created = datetime.fromtimestamp(entry.created, UTC).isoformat().replace("+00:00", "Z")
+    return {"type": "model", "id": entry.id, "display_name": entry.id, "created_at": created}
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def list_models(request: Request) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    entries = await services.catalog.entries()
+    if wants_anthropic(request):
+        data = [_anthropic(entry) for entry in entries]
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return _json({"data": data, "has_more": False, "first_id": first, "last_id": last})
+    return _json({"object": "list", "data": [_openai(entry) for entry in entries]})
+
+
+async def get_model(request: Request) -> Response:
+    model_id: str = request.path_params["model_id"]
+    services = services_of(request)
+    await services.authenticate(request)
+    entry = await services.catalog.get(model_id)
+    if entry is None:
+        raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")
+    return _json(_anthropic(entry) if wants_anthropic(request) else _openai(entry))
+
+
+router = APIRouter()
+router.add_route("/models", list_models, methods=["GET"])
+router.add_route("/models/{model_id:path}", get_model, methods=["GET"])
