@@ -67,6 +67,25 @@ def _default_budgets() -> dict[ReasoningEffort, int]:
     return {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
 
 
+def _bedrock_betas() -> list[str]:
+    # The `anthropic_beta` flags Bedrock documents for Claude; it refuses the request for any other.
+    return [
+        "computer-use-2024-10-22",
+        "computer-use-2025-01-24",
+        "computer-use-2025-11-24",
+        "context-1m-2025-08-07",
+        "context-management-2025-06-27",
+        "dev-full-thinking-2025-05-14",
+        "effort-2025-11-24",
+        "fine-grained-tool-streaming-2025-05-14",
+        "interleaved-thinking-2025-05-14",
+        "output-128k-2025-02-19",
+        "token-efficient-tools-2025-02-19",
+        "tool-examples-2025-10-29",
+        "tool-search-tool-2025-10-19",
+    ]
+
+
 class ModelSettings(BaseModel):
     """Which models requests land on (`[models]`, `QUARRY_MODELS__*`)."""
 
@@ -84,6 +103,10 @@ class ModelSettings(BaseModel):
     reasoning_budgets: dict[ReasoningEffort, int] = Field(
         default_factory=_default_budgets,
         description="Thinking budget tokens for each `reasoning_effort`.",
+    )
+    anthropic_betas: list[str] = Field(
+        default_factory=_bedrock_betas,
+        description="`anthropic-beta` flags passed on to Bedrock for Claude; other flags are dropped.",
     )
 
 

@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for
+from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.errors import InvalidRequest, ModelNotFound, QuarryError
 from quarry.settings import ModelSettings
 
-__all__ = ["ModelCatalog", "ModelEntry", "ModelSource", "ResolvedModel"]
+__all__ = ["ModelCatalog", "ModelEntry", "ModelSource", "ResolvedModel", "anthropic_name", "claude_models"]
 
 _OPENAI_CHAT = re.compile(r"^(?:gpt-|chatgpt-|o\d|text-davinci|davinci|babbage)", re.IGNORECASE)
 _OPENAI_EMBEDDING = re.compile(r"^text-embedding-|^text-similarity-", re.IGNORECASE)
 _RETRY_FAILED_REFRESH_S = 30.0
+_BEDROCK_VERSION = re.compile(r"-v\d+(?::\d+)?$")
+_DATE = re.compile(r"-(\d{8})$")
 
 
 class ModelSource(Protocol):
@@ -94,9 +96,20 @@ class ModelCatalog:
             target = self._settings.default_embedding
         elif _OPENAI_CHAT.match(target):
             target = self._settings.default if purpose == "chat" else self._settings.default_embedding
+        if target.startswith("claude-"):
+            target = await self._claude(target)
         if not target.startswith("arn:"):
             target = await self._verified(requested, target)
         return ResolvedModel(requested=requested, id=target, facts=facts_for(target))
+
+    async def _claude(self, name: str) -> str:
+        """A model named as Anthropic names it (`claude-sonnet-4-5`, `claude-3-5-sonnet-20240620`, `…-latest`)."""
+        entries = await self._current(required=False)
+        if entries is not None:
+            ids = [entry.id for entry in entries.values() if entry.kind == "foundation"]
+        else:
+            ids = known_model_ids()
+        return claude_models(ids).get(name.removesuffix("-latest"), name)
 
     async def _verified(self, requested: str, model_id: str) -> str:
         entries = await self._current(required=False)
@@ -151,3 +164,28 @@ class ModelCatalog:
         for alias, target in self._settings.aliases.items():
             entries[alias] = ModelEntry(alias, "alias", "quarry", now, target=target)
         return entries
+
+
+def anthropic_name(model_id: str) -> str:
+    """Anthropic's name for a Bedrock Claude id: `anthropic.claude-3-5-sonnet-20241022-v2:0` is
+    `claude-3-5-sonnet-20241022`."""
+    return _BEDROCK_VERSION.sub("", base_model_id(model_id).removeprefix("anthropic."))
+
+
+def claude_models(model_ids: list[str]) -> dict[str, str]:
+    """Anthropic names → Bedrock ids: each dated name, and each undated name for the newest of its dates."""
+    names: dict[str, str] = {}
+    newest: dict[str, tuple[str, str]] = {}
+    for model_id in sorted(model_ids):
+        if not model_id.startswith("anthropic.claude"):
+            continue
+        name = anthropic_name(model_id)
+        names[name] = model_id
+        dated = _DATE.search(name)
+        undated = _DATE.sub("", name)
+        rank = (dated.group(1) if dated else "", model_id)
+        if undated not in newest or rank > newest[undated]:
+            newest[undated] = rank
+    for undated, (_, model_id) in newest.items():
+        names.setdefault(undated, model_id)
+    return names

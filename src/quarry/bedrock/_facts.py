@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["ModelFacts", "base_model_id", "facts_for"]
+__all__ = ["ModelFacts", "base_model_id", "facts_for", "known_model_ids"]
 
 _PROFILE_PREFIX = re.compile(r"^(?:us|eu|apac|au|jp|ca|us-gov|global)\.")
 
@@ -56,3 +56,8 @@ def _table() -> dict[str, ModelFacts]:
 
 def facts_for(model_id: str) -> ModelFacts:
     return _table().get(base_model_id(model_id), ModelFacts(known=False))
+
+
+def known_model_ids() -> list[str]:
+    """The foundation models Quarry has facts for (used to read model names when Bedrock's list is unavailable)."""
+    return list(_table())

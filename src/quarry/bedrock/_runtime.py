@@ -7,6 +7,7 @@ event-stream decoder, minus botocore's per-call serialisation and parsing machin
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -103,6 +104,24 @@ class BedrockRuntime:
         async with response:
             data = orjson.loads(await self._read(response))
         return Invocation(body=data, headers=dict(response.headers))
+
+    @asynccontextmanager
+    async def invoke_model_stream(
+        self, model_id: str, body: bytes, *, extra_headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """InvokeModelWithResponseStream: the model's own events (for Claude, Anthropic's stream events), decoded
+        from the `chunk` frames. Leaving the block early drops the upstream request."""
+        path = f"/model/{_label(model_id)}/invoke-with-response-stream"
+        response = await self._send(path, body, stream=True, extra=extra_headers)
+        async with self._streaming(response) as frames:
+
+            async def events() -> AsyncIterator[dict[str, Any]]:
+                async for frame in frames:
+                    chunk = frame.get("chunk")
+                    if chunk is not None:
+                        yield orjson.loads(base64.b64decode(chunk["bytes"]))
+
+            yield events()
 
     async def count_tokens(self, model_id: str, body: Mapping[str, Any]) -> int:
         """CountTokens: input tokens of a Converse-shaped (`{"converse": …}`) or InvokeModel-shaped input."""

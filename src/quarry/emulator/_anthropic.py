@@ -30,6 +30,13 @@ _ALLOWED = {
     "anthropic_version", "anthropic_beta", "max_tokens", "messages", "system", "stop_sequences", "temperature",
     "top_p", "top_k", "tools", "tool_choice", "thinking", "metadata", "output_config", "context_management",
 }  # fmt: skip
+# The flags Bedrock documents for Claude; any other makes it refuse the request.
+_BETAS = frozenset({
+    "computer-use-2024-10-22", "computer-use-2025-01-24", "computer-use-2025-11-24", "context-1m-2025-08-07",
+    "context-management-2025-06-27", "dev-full-thinking-2025-05-14", "effort-2025-11-24",
+    "fine-grained-tool-streaming-2025-05-14", "interleaved-thinking-2025-05-14", "output-128k-2025-02-19",
+    "token-efficient-tools-2025-02-19", "tool-examples-2025-10-29", "tool-search-tool-2025-10-19",
+})  # fmt: skip
 _MEDIA_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 
@@ -158,6 +165,9 @@ def parse_anthropic(raw: bytes, resolved: Resolved, *, streaming: bool) -> Conve
             raise malformed_input(f"#: required key [{key}] not found")
     if body["anthropic_version"] != ANTHROPIC_VERSION:
         raise ValidationException(f"invalid anthropic_version: {body['anthropic_version']!r}; use {ANTHROPIC_VERSION}")
+    flags = body.get("anthropic_beta", [])
+    if not isinstance(flags, list) or not all(flag in _BETAS for flag in flags):
+        raise ValidationException("invalid beta flag")
     if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
         raise malformed_input("#/max_tokens: expected minimum: 1")
     return parse_converse(to_converse(body), resolved, streaming=streaming)

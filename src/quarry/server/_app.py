@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry import __version__
-from quarry.api import openai
+from quarry.api import _models, anthropic, openai
 from quarry.api._services import Services
 from quarry.auth import Authenticator, OpenAccess, StaticKey
 from quarry.bedrock import ModelCatalog
@@ -27,6 +27,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("quarry")
 _PREFIXES = ("/v1", "/api/v1")
+_ANTHROPIC_PATHS = tuple(f"{prefix}/messages" for prefix in _PREFIXES)
 
 
 def _authenticator(settings: Settings) -> Authenticator:
@@ -46,6 +47,14 @@ def _image_loader(fetcher: ImageFetcher, max_bytes: int) -> Callable[[str], Awai
         return image.format, image.data
 
     return load
+
+
+def _error_response(request: Request, error: QuarryError) -> Response:
+    """Each caller gets errors in its own API's envelope: Anthropic's on its routes and for its clients."""
+    path = request.url.path
+    if path.startswith(_ANTHROPIC_PATHS) or _models.wants_anthropic(request):
+        return anthropic.error_response(error)
+    return openai.error_response(error)
 
 
 def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend], None] | None = None) -> FastAPI:
@@ -83,7 +92,9 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
 
     app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     for prefix in _PREFIXES:
+        app.include_router(_models.router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)
+        app.include_router(anthropic.router, prefix=prefix)
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> Response:
@@ -93,23 +104,23 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
 
     @app.exception_handler(QuarryError)
     async def quarry_error(request: Request, exc: QuarryError) -> Response:
-        return openai.error_response(exc)
+        return _error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return openai.error_response(InvalidRequest(f"Invalid request: {exc.errors()[0].get('msg', exc)}"))
+        return _error_response(request, InvalidRequest(f"Invalid request: {exc.errors()[0].get('msg', exc)}"))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return openai.error_response(NotFound(f"No route for {request.method} {request.url.path}."))
+            return _error_response(request, NotFound(f"No route for {request.method} {request.url.path}."))
         error = QuarryError(str(exc.detail))
         error.status = exc.status_code
-        return openai.error_response(error)
+        return _error_response(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return openai.error_response(QuarryError("Quarry failed to handle the request; see the server log."))
+        return _error_response(request, QuarryError("Quarry failed to handle the request; see the server log."))
 
     return app

@@ -1,0 +1,58 @@
+"""Anthropic's error envelope: `{"type": "error", "error": {"type", "message"}}` with Anthropic's status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from quarry.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    QuarryError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+__all__ = ["error_body", "error_event", "error_response"]
+
+# Most specific first. Anthropic's clients retry 429, 529 and 5xx; Bedrock being unavailable is "overloaded".
+_KINDS: tuple[tuple[type[QuarryError], int, str], ...] = (
+    (AuthenticationFailed, 401, "authentication_error"),
+    (PermissionDenied, 403, "permission_error"),
+    (NotFound, 404, "not_found_error"),
+    (PayloadTooLarge, 413, "request_too_large"),
+    (RateLimited, 429, "rate_limit_error"),
+    (UpstreamUnavailable, 529, "overloaded_error"),
+    (UpstreamTimeout, 504, "timeout_error"),
+    (UpstreamError, 500, "api_error"),
+)
+
+
+def _status_and_type(error: QuarryError) -> tuple[int, str]:
+    for kind, status, name in _KINDS:
+        if isinstance(error, kind):
+            return status, name
+    return (500, "api_error") if error.status >= 500 else (400, "invalid_request_error")
+
+
+def error_body(error: QuarryError) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": _status_and_type(error)[1], "message": error.message}}
+
+
+def error_response(error: QuarryError) -> Response:
+    status, _ = _status_and_type(error)
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["retry-after"] = str(max(1, round(error.retry_after)))
+    return Response(orjson.dumps(error_body(error)), status, headers, media_type="application/json")
+
+
+def error_event(error: QuarryError) -> bytes:
+    """A failure after the stream has started, as Anthropic sends it."""
+    return b"event: error\ndata: " + orjson.dumps(error_body(error)) + b"\n\n"

@@ -1,0 +1,99 @@
+"""Claude's own path: the Messages body sent to InvokeModel as written, less what Bedrock refuses, and Bedrock's
+stream events re-emitted as Anthropic's SSE.
+
+Bedrock takes Anthropic's body with `anthropic_version: bedrock-2023-05-31` in place of `model` and `stream`,
+betas in an `anthropic_beta` list instead of a header (only those it knows), and base64 media only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+import orjson
+
+from quarry.errors import InvalidRequest
+
+__all__ = ["PING", "betas", "native_body", "sse_event"]
+
+ImageLoader = Callable[[str], Awaitable[tuple[str, bytes]]]
+BEDROCK_VERSION = "bedrock-2023-05-31"
+PING = b'event: ping\ndata: {"type": "ping"}\n\n'
+# The body fields Bedrock takes for Claude; the rest (`model`, `stream`, `metadata`, `service_tier`,
+# `container`, `mcp_servers`, …) has no meaning there and would make Bedrock refuse the request.
+_BODY_FIELDS = (
+    "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p", "top_k", "tools",
+    "tool_choice", "thinking", "output_config", "context_management",
+)  # fmt: skip
+_RENAMED_BETAS = {"advanced-tool-use-2025-11-20": "tool-search-tool-2025-10-19"}
+# Tools that Anthropic runs on its own servers; Bedrock has no such servers.
+_HOSTED_TOOLS = ("web_search_", "web_fetch_", "code_execution_", "mcp_toolset")
+
+
+def betas(header: str | None, body_betas: Any, accepted: Collection[str]) -> list[str]:
+    """The `anthropic-beta` flags (header, comma-separated, and any in the body) that Bedrock accepts."""
+    wanted = [part.strip() for part in (header or "").split(",")]
+    if isinstance(body_betas, list):
+        wanted += [str(part) for part in body_betas]
+    flags = [_RENAMED_BETAS.get(flag, flag) for flag in wanted if flag]
+    return [flag for flag in dict.fromkeys(flags) if flag in accepted]
+
+
+async def native_body(raw: dict[str, Any], beta_flags: list[str], load_image: ImageLoader) -> bytes:
+    """The InvokeModel body for a (validated) Messages request."""
+    body: dict[str, Any] = {"anthropic_version": BEDROCK_VERSION}
+    if beta_flags:
+        body["anthropic_beta"] = beta_flags
+    body.update((key, raw[key]) for key in _BODY_FIELDS if raw.get(key) is not None)
+    if isinstance(raw.get("output_format"), dict):  # the structured-outputs beta's name for output_config.format
+        body["output_config"] = {**body.get("output_config", {}), "format": raw["output_format"]}
+    for i, tool in enumerate(body.get("tools") or ()):
+        kind = str(tool.get("type") or "custom")
+        if kind.startswith(_HOSTED_TOOLS):
+            raise InvalidRequest(
+                f"tools.{i}: `{kind}` runs on Anthropic's own servers and is not available on Amazon Bedrock.",
+                param=f"tools.{i}",
+            )
+    await _inline_media(body["messages"], load_image)
+    return orjson.dumps(body)
+
+
+async def _inline_media(messages: list[dict[str, Any]], load_image: ImageLoader) -> None:
+    """Bedrock takes base64 sources only: image URLs are fetched (behind the SSRF guard) and inlined."""
+    pending: list[tuple[dict[str, Any], Awaitable[tuple[str, bytes]]]] = []
+    for m, message in enumerate(messages):
+        content = message["content"]
+        if isinstance(content, str):
+            continue
+        for b, block in enumerate(content):
+            nested = block.get("content") if block.get("type") == "tool_result" else None
+            inner = nested if isinstance(nested, list) else []
+            for where, item in [(f"messages.{m}.content.{b}", block)] + [
+                (f"messages.{m}.content.{b}.content.{n}", part) for n, part in enumerate(inner)
+            ]:
+                source = item.get("source") if isinstance(item, dict) else None
+                if not isinstance(source, dict) or source.get("type") in ("base64", "text", "content", None):
+                    continue
+                if item.get("type") == "image" and source.get("type") == "url" and isinstance(source.get("url"), str):
+                    pending.append((item, load_image(source["url"])))
+                    continue
+                raise InvalidRequest(
+                    f"{where}: {item.get('type')} sources of type `{source.get('type')}` are not available on Amazon "
+                    "Bedrock; send the data as base64.",
+                    param=where,
+                )
+    loaded = await asyncio.gather(*(load for _, load in pending))
+    for (item, _), (fmt, data) in zip(pending, loaded, strict=True):
+        media = {"type": "base64", "media_type": f"image/{fmt}", "data": base64.b64encode(data).decode()}
+        item["source"] = media
+
+
+def sse_event(event: dict[str, Any]) -> list[bytes]:
+    """One of Bedrock's Claude stream events as Anthropic sends it; a ping follows message_start, as there."""
+    kind = str(event.get("type", ""))
+    if kind == "message_stop":
+        event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
+    line = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    return [line, PING] if kind == "message_start" else [line]

@@ -1,0 +1,100 @@
+"""The Anthropic-compatible endpoints: `/v1/messages` (whole and streamed) and `/v1/messages/count_tokens`.
+
+Claude goes through InvokeModel with Anthropic's own body, so every Claude feature keeps its fidelity; other
+models go through Converse, translated both ways.
+"""
+
+from __future__ import annotations
+
+import base64
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._body import read_json, read_model
+from quarry.api._services import Services, services_of
+from quarry.api._sse import SSEResponse, relay
+from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
+from quarry.api.anthropic._errors import error_event
+from quarry.api.anthropic._native import PING, betas, native_body, sse_event
+from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
+from quarry.bedrock import ResolvedModel
+
+__all__ = ["router"]
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _is_claude(model: ResolvedModel) -> bool:
+    return model.base_id.startswith("anthropic.claude")
+
+
+async def _native_body(request: Request, services: Services, raw: dict[str, Any]) -> bytes:
+    accepted = services.settings.models.anthropic_betas
+    flags = betas(request.headers.get("anthropic-beta"), raw.get("anthropic_beta"), accepted)
+    return await native_body(raw, flags, services.load_image)
+
+
+def _stream(services: Services, resources: AsyncExitStack, events: Any, render: Any, finish: Any) -> SSEResponse:
+    sse = relay(
+        events,
+        render,
+        finish=finish,
+        render_error=error_event,
+        keepalive_s=services.settings.keepalive_s,
+        keepalive=PING,
+    )
+    return SSEResponse(sse, resources)
+
+
+async def messages(request: Request) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    raw = await read_json(request, services.settings.max_body_bytes)
+    body = read_model(raw, MessagesRequest)
+    model = await services.catalog.resolve(body.model)
+    runtime = services.runtime
+    resources = AsyncExitStack()
+    if _is_claude(model):
+        native = await _native_body(request, services, raw)
+        if not body.stream:
+            return _json((await runtime.invoke_model(model.id, native)).body)
+        # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
+        events = await resources.enter_async_context(runtime.invoke_model_stream(model.id, native))
+        return _stream(services, resources, events, sse_event, lambda: b"")
+    converse = await converse_request(body, model, services.load_image)
+    if not body.stream:
+        return _json(to_message(await runtime.converse(model.id, converse), body))
+    events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
+    writer = StreamWriter(body)
+    return _stream(services, resources, events, writer.event, writer.finish)
+
+
+async def count_tokens(request: Request) -> Response:
+    services = services_of(request)
+    await services.authenticate(request)
+    raw = await read_json(request, services.settings.max_body_bytes)
+    body = read_model(raw, CountTokensRequest)
+    model = await services.catalog.resolve(body.model)
+    if _is_claude(model):
+        # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
+        budget = (body.thinking or {}).get("budget_tokens")
+        native = await _native_body(request, services, raw | {"max_tokens": int(budget or 0) + 1})
+        shape: dict[str, Any] = {"invokeModel": {"body": base64.b64encode(native).decode()}}
+    else:
+        converse = await converse_request(body, model, services.load_image)
+        shape = {"converse": {k: v for k, v in converse.items() if k in ("messages", "system", "toolConfig")}}
+    # CountTokens names the foundation model, even for models served through inference profiles.
+    return _json({"input_tokens": await services.runtime.count_tokens(model.base_id, shape)})
+
+
+# Plain Starlette routes, like the OpenAI dialect's. Claude Code adds `?beta=true`, which changes nothing here.
+router = APIRouter()
+router.add_route("/messages", messages, methods=["POST"])
+router.add_route("/messages/count_tokens", count_tokens, methods=["POST"])
