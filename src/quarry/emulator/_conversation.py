@@ -46,8 +46,8 @@ class Conversation:
     tool_choice_name: str = ""
     thinking_budget: int = 0
     json_schema: dict[str, Any] | None = None
-    cache_prefix: str = ""  # digest of everything before the last cache point
-    cache_prefix_tokens: int = 0
+    # (digest of everything before it, tokens before it) for each cache point, in order
+    cache_points: tuple[tuple[str, int], ...] = ()
     input_tokens: int = 0
 
     @property
@@ -104,8 +104,8 @@ def _result_as_block(content: dict[str, Any]) -> dict[str, Any]:
 
 def input_tokens(
     system: list[dict[str, Any]], messages: list[dict[str, Any]], tools: list[ToolSpec]
-) -> tuple[int, int, str]:
-    """Total input tokens, and the tokens and digest of the prefix before the last cache point."""
+) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """Total input tokens, and the digest and tokens of the prefix before each cache point."""
     tool_texts = [
         tool.name + tool.description + orjson.dumps(tool.schema, option=orjson.OPT_SORT_KEYS).decode() for tool in tools
     ]
@@ -113,16 +113,13 @@ def input_tokens(
     items: list[tuple[int, dict[str, Any]]] = [(0, block) for block in system]
     for message in messages:
         items.extend((_MESSAGE_OVERHEAD if i == 0 else 0, block) for i, block in enumerate(message["content"]))
-    prefix_tokens, prefix_end = 0, -1
-    for position, (overhead, block) in enumerate(items):
+    digest = hashlib.blake2b("".join(tool_texts).encode(), digest_size=16)
+    points: list[tuple[str, int]] = []
+    for overhead, block in items:
         total += overhead
         if "cachePoint" in block:
-            prefix_tokens, prefix_end = total, position
+            points.append((digest.hexdigest(), total))
         else:
             total += _block_tokens(block)
-    if prefix_end < 0:
-        return total, 0, ""
-    digest = hashlib.blake2b("".join(tool_texts).encode(), digest_size=16)
-    for _, block in items[:prefix_end]:
         digest.update(orjson.dumps(block, option=orjson.OPT_SORT_KEYS, default=str))
-    return total, prefix_tokens, digest.hexdigest()
+    return total, tuple(points)

@@ -113,20 +113,22 @@ class Reply:
 
 
 class PromptCache:
-    """Which prompt prefixes were seen, so cache points are written once and read after (bounded, LRU)."""
+    """Which prompt prefixes were seen (bounded, LRU). As on Bedrock, a request reads the longest prefix cached
+    at any of its cache points and writes the rest, up to its last cache point."""
 
     def __init__(self, size: int = 4096) -> None:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._size = size
 
-    def hit(self, prefix: str) -> bool:
-        if prefix in self._seen:
-            self._seen.move_to_end(prefix)
-            return True
-        self._seen[prefix] = None
-        if len(self._seen) > self._size:
+    def use(self, points: tuple[tuple[str, int], ...]) -> tuple[int, int]:
+        """(tokens read, tokens written) for a request's cache points."""
+        read = max((tokens for digest, tokens in points if digest in self._seen), default=0)
+        for digest, _ in points:
+            self._seen[digest] = None
+            self._seen.move_to_end(digest)
+        while len(self._seen) > self._size:
             self._seen.popitem(last=False)
-        return False
+        return read, (points[-1][1] - read if points else 0)
 
 
 def _digest(conversation: Conversation) -> bytes:
@@ -278,11 +280,7 @@ def respond(conversation: Conversation, directives: Directives, cache: PromptCac
     reply = Reply(
         blocks=blocks, stop_reason=stop_reason, stop_sequence=sequence, input_tokens=conversation.input_tokens
     )
-    if conversation.cache_prefix:
-        reply.input_tokens -= conversation.cache_prefix_tokens
-        if cache.hit(conversation.cache_prefix):
-            reply.cache_read = conversation.cache_prefix_tokens
-        else:
-            reply.cache_write = conversation.cache_prefix_tokens
+    reply.cache_read, reply.cache_write = cache.use(conversation.cache_points)
+    reply.input_tokens -= reply.cache_read + reply.cache_write
     reply.output_tokens = sum(b.tokens for b in blocks)
     return reply

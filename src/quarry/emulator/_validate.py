@@ -355,7 +355,7 @@ def parse_converse(body: Any, resolved: Resolved, *, streaming: bool) -> Convers
     budget = _thinking_budget(extra, model, max_tokens, temperature)
     if budget:
         _check_thinking_history(messages)
-    total, prefix_tokens, prefix = input_tokens(system_blocks, messages, tools)
+    total, cache_points = input_tokens(system_blocks, messages, tools)
     if total > model.context_window:
         raise ValidationException(
             f"Input is too long for requested model. The request has {total} input tokens; the model accepts "
@@ -372,7 +372,6 @@ def parse_converse(body: Any, resolved: Resolved, *, streaming: bool) -> Convers
         tool_choice_name=choice_name,
         thinking_budget=budget,
         json_schema=_json_schema(body.get("outputConfig"), model),
-        cache_prefix=prefix,
-        cache_prefix_tokens=prefix_tokens,
+        cache_points=cache_points,
         input_tokens=total,
     )
