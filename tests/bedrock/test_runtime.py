@@ -142,5 +142,7 @@ async def test_catalog_without_any_list_lets_bedrock_judge() -> None:
 
     catalog = ModelCatalog(Down(), ModelSettings(), region="us-east-1", ttl_s=60)
     assert (await catalog.resolve("meta.unknown-v1:0")).id == "meta.unknown-v1:0"
+    # Anthropic's model names are read from Quarry's own table when Bedrock's list is out of reach.
+    assert (await catalog.resolve("claude-3-5-sonnet-latest")).id == "anthropic.claude-3-5-sonnet-20241022-v2:0"
     with pytest.raises(UpstreamUnavailable):
         await catalog.entries()

@@ -1,9 +1,9 @@
 """The only code that talks to AWS: the async runtime client, the control plane and the model catalog."""
 
 from quarry.bedrock._aws import AwsTarget, resolve_aws
-from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel
+from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
-from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for
+from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
 
@@ -22,6 +22,8 @@ __all__ = [
     "SigV4Signer",
     "StaticCredentials",
     "base_model_id",
+    "claude_models",
     "facts_for",
+    "known_model_ids",
     "resolve_aws",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from quarry.bedrock import ModelFacts
 from quarry.errors import InvalidRequest
 
 __all__ = ["PING", "betas", "native_body", "sse_event"]
@@ -41,12 +42,17 @@ def betas(header: str | None, body_betas: Any, accepted: Collection[str]) -> lis
     return [flag for flag in dict.fromkeys(flags) if flag in accepted]
 
 
-async def native_body(raw: dict[str, Any], beta_flags: list[str], load_image: ImageLoader) -> bytes:
+async def native_body(raw: dict[str, Any], beta_flags: list[str], facts: ModelFacts, load_image: ImageLoader) -> bytes:
     """The InvokeModel body for a (validated) Messages request."""
     body: dict[str, Any] = {"anthropic_version": BEDROCK_VERSION}
     if beta_flags:
         body["anthropic_beta"] = beta_flags
     body.update((key, raw[key]) for key in _BODY_FIELDS if raw.get(key) is not None)
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        for key in ("temperature", "top_p", "top_k"):  # Claude thinks at its own sampling and refuses others
+            body.pop(key, None)
+    elif "temperature" in body and facts.temperature_excludes_top_p:
+        body.pop("top_p", None)
     if isinstance(raw.get("output_format"), dict):  # the structured-outputs beta's name for output_config.format
         body["output_config"] = {**body.get("output_config", {}), "format": raw["output_format"]}
     for i, tool in enumerate(body.get("tools") or ()):

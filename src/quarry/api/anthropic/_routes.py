@@ -35,10 +35,10 @@ def _is_claude(model: ResolvedModel) -> bool:
     return model.base_id.startswith("anthropic.claude")
 
 
-async def _native_body(request: Request, services: Services, raw: dict[str, Any]) -> bytes:
+async def _native_body(request: Request, services: Services, model: ResolvedModel, raw: dict[str, Any]) -> bytes:
     accepted = services.settings.models.anthropic_betas
     flags = betas(request.headers.get("anthropic-beta"), raw.get("anthropic_beta"), accepted)
-    return await native_body(raw, flags, services.load_image)
+    return await native_body(raw, flags, model.facts, services.load_image)
 
 
 def _stream(services: Services, resources: AsyncExitStack, events: Any, render: Any, finish: Any) -> SSEResponse:
@@ -62,7 +62,7 @@ async def messages(request: Request) -> Response:
     runtime = services.runtime
     resources = AsyncExitStack()
     if _is_claude(model):
-        native = await _native_body(request, services, raw)
+        native = await _native_body(request, services, model, raw)
         if not body.stream:
             return _json((await runtime.invoke_model(model.id, native)).body)
         # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
@@ -85,7 +85,7 @@ async def count_tokens(request: Request) -> Response:
     if _is_claude(model):
         # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
         budget = (body.thinking or {}).get("budget_tokens")
-        native = await _native_body(request, services, raw | {"max_tokens": int(budget or 0) + 1})
+        native = await _native_body(request, services, model, raw | {"max_tokens": int(budget or 0) + 1})
         shape: dict[str, Any] = {"invokeModel": {"body": base64.b64encode(native).decode()}}
     else:
         converse = await converse_request(body, model, services.load_image)
