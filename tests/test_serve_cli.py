@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anthropic
 import openai
 import pytest
 
@@ -57,6 +58,17 @@ def test_openai_sdk_works_offline(served: tuple[str, str]) -> None:
     answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
     assert answer.choices[0].message.content == 'You said: "Hi"'
     assert any(m.id.startswith("anthropic.claude") for m in client.models.list())
+
+
+def test_anthropic_sdk_works_offline(served: tuple[str, str]) -> None:
+    url, _ = served
+    client = anthropic.Anthropic(base_url=url, api_key="anything", max_retries=0)
+    with client.messages.stream(
+        model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert text == 'You said: "Hi"'
+    assert stream.get_final_message().model == "claude-sonnet-4-5-20250929"
 
 
 def test_public_interface_without_key_is_refused(tmp_path: Path) -> None:
