@@ -252,3 +252,38 @@ def test_models_list_in_anthropic_shape(claude: anthropic.Anthropic) -> None:
     model = claude.models.retrieve(SONNET_45)
     assert model.type == "model"
     assert model.id == SONNET_45
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "amazon.nova-pro-v1:0"])
+def test_image_urls_inside_tool_results(claude: anthropic.Anthropic, image_server: str, model: str) -> None:
+    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}
+    image = {"type": "image", "source": {"type": "url", "url": f"{image_server}/cat.png"}}
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "radar"}, image]}
+    message = claude.messages.create(
+        model=model,
+        max_tokens=200,
+        tools=[WEATHER],  # type: ignore[list-item]
+        messages=[
+            {"role": "user", "content": "Use get_weather for Oslo"},
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [result]},
+        ],
+    )
+    assert "radar" in _text(message)  # Bedrock takes base64 only: the URL was fetched and inlined
+
+
+def test_malformed_nested_blocks_are_400_not_500(gateway: str) -> None:
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": ["not a block"]}
+    call = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    body = {
+        "model": "amazon.nova-pro-v1:0",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [result]},
+        ],
+    }
+    response = httpx.post(f"{gateway}/v1/messages", headers={"x-api-key": KEY}, json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("messages.2.content.0.content.0")

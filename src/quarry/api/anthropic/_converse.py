@@ -65,7 +65,9 @@ class _Blocks:
                 blocks.append(CACHE_POINT)
         return blocks
 
-    def block(self, block: dict[str, Any], where: str) -> dict[str, Any] | None:
+    def block(self, block: Any, where: str) -> dict[str, Any] | None:
+        if not isinstance(block, dict):
+            raise InvalidRequest(f"{where}: a content block must be an object.", param=where)
         kind = block.get("type")
         if kind == "text":
             text = _required(block, "text", str, where)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from typing import Any
 
 import orjson
@@ -28,6 +28,7 @@ _BODY_FIELDS = (
     "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p", "top_k", "tools",
     "tool_choice", "thinking", "output_config", "context_management",
 )  # fmt: skip
+_BEDROCK_SOURCES = ("base64", "text", "content")  # media inline, plain-text and content-block documents
 _RENAMED_BETAS = {"advanced-tool-use-2025-11-20": "tool-search-tool-2025-10-19"}
 # Tools that Anthropic runs on its own servers; Bedrock has no such servers.
 _HOSTED_TOOLS = ("web_search_", "web_fetch_", "code_execution_", "mcp_toolset")
@@ -66,34 +67,37 @@ async def native_body(raw: dict[str, Any], beta_flags: list[str], facts: ModelFa
     return orjson.dumps(body)
 
 
+def _sourced_blocks(messages: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each content block (and each block inside a tool result) that has a `source`, with where it is."""
+    for m, message in enumerate(messages):
+        content = message["content"]
+        for b, block in enumerate(content if isinstance(content, list) else ()):
+            nested = block.get("content") if block.get("type") == "tool_result" else None
+            parts = [(f"messages.{m}.content.{b}", block)]
+            if isinstance(nested, list):
+                parts += [(f"messages.{m}.content.{b}.content.{n}", part) for n, part in enumerate(nested)]
+            yield from ((where, part) for where, part in parts if isinstance(part, dict) and "source" in part)
+
+
 async def _inline_media(messages: list[dict[str, Any]], load_image: ImageLoader) -> None:
     """Bedrock takes base64 sources only: image URLs are fetched (behind the SSRF guard) and inlined."""
     pending: list[tuple[dict[str, Any], Awaitable[tuple[str, bytes]]]] = []
-    for m, message in enumerate(messages):
-        content = message["content"]
-        if isinstance(content, str):
+    for where, block in _sourced_blocks(messages):
+        source = block["source"]
+        kind = source.get("type") if isinstance(source, dict) else None
+        if kind in _BEDROCK_SOURCES:
             continue
-        for b, block in enumerate(content):
-            nested = block.get("content") if block.get("type") == "tool_result" else None
-            inner = nested if isinstance(nested, list) else []
-            for where, item in [(f"messages.{m}.content.{b}", block)] + [
-                (f"messages.{m}.content.{b}.content.{n}", part) for n, part in enumerate(inner)
-            ]:
-                source = item.get("source") if isinstance(item, dict) else None
-                if not isinstance(source, dict) or source.get("type") in ("base64", "text", "content", None):
-                    continue
-                if item.get("type") == "image" and source.get("type") == "url" and isinstance(source.get("url"), str):
-                    pending.append((item, load_image(source["url"])))
-                    continue
-                raise InvalidRequest(
-                    f"{where}: {item.get('type')} sources of type `{source.get('type')}` are not available on Amazon "
-                    "Bedrock; send the data as base64.",
-                    param=where,
-                )
+        if block.get("type") == "image" and kind == "url" and isinstance(source.get("url"), str):
+            pending.append((block, load_image(source["url"])))
+            continue
+        raise InvalidRequest(
+            f"{where}: {block.get('type')} sources of type `{kind}` are not available on Amazon Bedrock; send the "
+            "data as base64.",
+            param=where,
+        )
     loaded = await asyncio.gather(*(load for _, load in pending))
-    for (item, _), (fmt, data) in zip(pending, loaded, strict=True):
-        media = {"type": "base64", "media_type": f"image/{fmt}", "data": base64.b64encode(data).decode()}
-        item["source"] = media
+    for (block, _), (fmt, data) in zip(pending, loaded, strict=True):
+        block["source"] = {"type": "base64", "media_type": f"image/{fmt}", "data": base64.b64encode(data).decode()}
 
 
 def sse_event(event: dict[str, Any]) -> list[bytes]:

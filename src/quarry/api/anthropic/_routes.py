@@ -7,6 +7,7 @@ models go through Converse, translated both ways.
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -26,6 +27,10 @@ from quarry.bedrock import ResolvedModel
 
 __all__ = ["router"]
 
+Events = AsyncIterator[dict[str, Any]]
+Render = Callable[[dict[str, Any]], list[bytes]]
+Finish = Callable[[], bytes]
+
 
 def _json(body: object) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
@@ -41,7 +46,7 @@ async def _native_body(request: Request, services: Services, model: ResolvedMode
     return await native_body(raw, flags, model.facts, services.load_image)
 
 
-def _stream(services: Services, resources: AsyncExitStack, events: Any, render: Any, finish: Any) -> SSEResponse:
+def _stream(services: Services, resources: AsyncExitStack, events: Events, render: Render, finish: Finish) -> Response:
     sse = relay(
         events,
         render,
@@ -60,12 +65,13 @@ async def messages(request: Request) -> Response:
     body = read_model(raw, MessagesRequest)
     model = await services.catalog.resolve(body.model)
     runtime = services.runtime
+    # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
+    # retried); the exit stack then closes it when the response ends, however it ends.
     resources = AsyncExitStack()
     if _is_claude(model):
         native = await _native_body(request, services, model, raw)
         if not body.stream:
             return _json((await runtime.invoke_model(model.id, native)).body)
-        # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
         events = await resources.enter_async_context(runtime.invoke_model_stream(model.id, native))
         return _stream(services, resources, events, sse_event, lambda: b"")
     converse = await converse_request(body, model, services.load_image)
