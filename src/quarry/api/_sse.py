@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from quarry.errors import QuarryError, UpstreamError
 
-__all__ = ["SSEResponse", "relay"]
+__all__ = ["KEEPALIVE_COMMENT", "Render", "RenderError", "SSEResponse", "relay"]
 
 log = logging.getLogger("quarry.sse")
 _QUEUE_SIZE = 256

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._services import Services, services_of
-from quarry.api._sse import SSEResponse, relay
+from quarry.api._sse import Render, SSEResponse, relay
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, native_body, sse_event
@@ -28,8 +28,6 @@ from quarry.bedrock import ResolvedModel
 __all__ = ["router"]
 
 Events = AsyncIterator[dict[str, Any]]
-Render = Callable[[dict[str, Any]], list[bytes]]
-Finish = Callable[[], bytes]
 
 
 def _json(body: object) -> Response:
@@ -46,7 +44,9 @@ async def _native_body(request: Request, services: Services, model: ResolvedMode
     return await native_body(raw, flags, model.facts, services.load_image)
 
 
-def _stream(services: Services, resources: AsyncExitStack, events: Events, render: Render, finish: Finish) -> Response:
+def _stream(
+    services: Services, resources: AsyncExitStack, events: Events, render: Render, finish: Callable[[], bytes]
+) -> Response:
     sse = relay(
         events,
         render,
