@@ -36,7 +36,7 @@ def _json(body: object) -> Response:
 
 async def list_models(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request)
+    await services.authenticate(request, "models")
     entries = await services.catalog.entries()
     if wants_anthropic(request):
         data = [_anthropic(entry) for entry in entries]
@@ -48,7 +48,7 @@ async def list_models(request: Request) -> Response:
 async def get_model(request: Request) -> Response:
     model_id: str = request.path_params["model_id"]
     services = services_of(request)
-    await services.authenticate(request)
+    await services.authenticate(request, "models")
     entry = await services.catalog.get(model_id)
     if entry is None:
         raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from quarry.api._exchange import exchange_of
 from quarry.auth import Authenticator, Principal, bearer_token
 from quarry.bedrock import BedrockRuntime, ModelCatalog
 from quarry.settings import Settings
@@ -22,10 +23,15 @@ class Services:
     authenticator: Authenticator
     load_image: Callable[[str], Awaitable[tuple[str, bytes]]]  # url → (format, bytes); raises InvalidRequest
 
-    async def authenticate(self, request: Request) -> Principal:
-        """The caller, from `Authorization: Bearer` (or `x-api-key`, as Anthropic's clients send it)."""
+    async def authenticate(self, request: Request, api: str = "") -> Principal:
+        """The caller, from `Authorization: Bearer` (or `x-api-key`, as Anthropic's clients send it); noted on the
+        request's Exchange with the API being called."""
+        exchange = exchange_of(request)
+        exchange.api = api
         token = bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key")
-        return await self.authenticator.authenticate(token)
+        principal = await self.authenticator.authenticate(token)
+        exchange.key_id, exchange.key_name = principal.key_id, principal.name
+        return principal
 
 
 def services_of(request: Request) -> Services:

@@ -15,12 +15,14 @@ from starlette.responses import Response
 
 from quarry import __version__
 from quarry.api import _models, anthropic, openai
+from quarry.api._exchange import exchange_of
 from quarry.api._services import Services
 from quarry.auth import Authenticator, OpenAccess, StaticKey
 from quarry.bedrock import ModelCatalog
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
+from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.settings import Settings
 
 __all__ = ["create_app"]
@@ -51,6 +53,7 @@ def _image_loader(fetcher: ImageFetcher, max_bytes: int) -> Callable[[str], Awai
 
 def _error_response(request: Request, error: QuarryError) -> Response:
     """Each caller gets errors in its own API's envelope: Anthropic's on its routes and for its clients."""
+    exchange_of(request).fail(error)
     path = request.url.path
     if path.startswith(_ANTHROPIC_PATHS) or _models.wants_anthropic(request):
         return anthropic.error_response(error)
@@ -91,6 +94,10 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             yield
 
     app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    # Who listens to finished exchanges (usage, metrics, the access log) is settled in the lifespan.
+    listeners: list[Listener] = []
+    app.state.listeners = listeners
+    app.add_middleware(ExchangeMiddleware, listeners=listeners)
     for prefix in _PREFIXES:
         app.include_router(_models.router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._exchange import exchange_of, watch_anthropic, watch_converse
 from quarry.api._services import Services, services_of
 from quarry.api._sse import Render, SSEResponse, relay
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
@@ -45,13 +46,14 @@ async def _native_body(request: Request, services: Services, model: ResolvedMode
 
 
 def _stream(
-    services: Services, resources: AsyncExitStack, events: Events, render: Render, finish: Callable[[], bytes]
+    request: Request, resources: AsyncExitStack, events: Events, render: Render, finish: Callable[[], bytes]
 ) -> Response:
+    services, exchange = services_of(request), exchange_of(request)
     sse = relay(
         events,
         render,
         finish=finish,
-        render_error=error_event,
+        render_error=exchange.failing(error_event),
         keepalive_s=services.settings.keepalive_s,
         keepalive=PING,
     )
@@ -60,10 +62,12 @@ def _stream(
 
 async def messages(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request)
+    exchange = exchange_of(request)
+    await services.authenticate(request, "messages")
     raw = await read_json(request, services.settings.max_body_bytes)
     body = read_model(raw, MessagesRequest)
     model = await services.catalog.resolve(body.model)
+    exchange.model, exchange.stream = model.id, body.stream
     runtime = services.runtime
     # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
     # retried); the exit stack then closes it when the response ends, however it ends.
@@ -71,23 +75,28 @@ async def messages(request: Request) -> Response:
     if _is_claude(model):
         native = await _native_body(request, services, model, raw)
         if not body.stream:
-            return _json((await runtime.invoke_model(model.id, native)).body)
+            message = (await runtime.invoke_model(model.id, native)).body
+            exchange.anthropic_usage(message.get("usage", {}))
+            return _json(message)
         events = await resources.enter_async_context(runtime.invoke_model_stream(model.id, native))
-        return _stream(services, resources, events, sse_event, lambda: b"")
+        return _stream(request, resources, watch_anthropic(events, exchange), sse_event, lambda: b"")
     converse = await converse_request(body, model, services.load_image)
     if not body.stream:
-        return _json(to_message(await runtime.converse(model.id, converse), body))
+        answer = await runtime.converse(model.id, converse)
+        exchange.converse_usage(answer.get("usage", {}))
+        return _json(to_message(answer, body))
     events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
     writer = StreamWriter(body)
-    return _stream(services, resources, events, writer.event, writer.finish)
+    return _stream(request, resources, watch_converse(events, exchange), writer.event, writer.finish)
 
 
 async def count_tokens(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request)
+    await services.authenticate(request, "messages.count_tokens")
     raw = await read_json(request, services.settings.max_body_bytes)
     body = read_model(raw, CountTokensRequest)
     model = await services.catalog.resolve(body.model)
+    exchange_of(request).model = model.id
     if _is_claude(model):
         # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
         budget = (body.thinking or {}).get("budget_tokens")

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._exchange import exchange_of, watch_converse
 from quarry.api._services import services_of
 from quarry.api._sse import SSEResponse, relay
 from quarry.api.openai._embeddings import embed
@@ -30,24 +31,28 @@ def _json(body: object) -> Response:
 
 async def chat_completions(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request)
+    exchange = exchange_of(request)
+    await services.authenticate(request, "chat.completions")
     settings = services.settings
     chat = read_model(await read_json(request, settings.max_body_bytes), ChatCompletionRequest)
     model = await services.catalog.resolve(chat.model)
+    exchange.model, exchange.stream = model.id, chat.stream
     history = await to_converse(chat.messages, services.load_image)
     plan = plan_chat(chat, model, history, settings.models)
     if not chat.stream:
-        return _json(completion(plan, await services.runtime.converse(model.id, plan.body)))
+        answer = await services.runtime.converse(model.id, plan.body)
+        exchange.converse_usage(answer.get("usage", {}))
+        return _json(completion(plan, answer))
     resources = AsyncExitStack()
     # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
     events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     writer = ChunkWriter(plan, include_usage=include_usage)
     sse = relay(
-        events,
+        watch_converse(events, exchange),
         writer.event,
         finish=lambda: _DONE,
-        render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
+        render_error=exchange.failing(lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n"),
         keepalive_s=settings.keepalive_s,
     )
     return SSEResponse(sse, resources)
@@ -55,10 +60,14 @@ async def chat_completions(request: Request) -> Response:
 
 async def embeddings(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request)
+    exchange = exchange_of(request)
+    await services.authenticate(request, "embeddings")
     body = read_model(await read_json(request, services.settings.max_body_bytes), EmbeddingRequest)
     model = await services.catalog.resolve(body.model, purpose="embedding")
-    return _json(await embed(services.runtime, model, body))
+    exchange.model = model.id
+    result = await embed(services.runtime, model, body)
+    exchange.input_tokens = result["usage"]["prompt_tokens"]
+    return _json(result)
 
 
 # Plain Starlette routes: these endpoints use none of FastAPI's per-request machinery (dependencies, body

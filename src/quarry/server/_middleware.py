@@ -1,0 +1,58 @@
+"""The middleware that opens an Exchange for every request, carries its `x-request-id`, and closes it once the
+response is over — whole, streamed to the end, failed or abandoned — so that what listens learns of every call."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quarry.api._exchange import Exchange
+
+__all__ = ["ExchangeMiddleware", "Listener"]
+
+log = logging.getLogger("quarry")
+Listener = Callable[[Exchange], None]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what a caller's id may look like to be kept
+
+
+class ExchangeMiddleware:
+    """Pure ASGI (a BaseHTTPMiddleware would buffer streams). `listeners` is filled by the app's lifespan."""
+
+    def __init__(self, app: ASGIApp, listeners: list[Listener]) -> None:
+        self.app = app
+        self.listeners = listeners
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        exchange = Exchange(request_id=request_id, method=scope["method"], path=scope["path"])
+        scope.setdefault("state", {})["exchange"] = exchange
+
+        async def tagged_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged_send)
+        except BaseException:
+            if not exchange.status:
+                exchange.status = 500
+            raise
+        finally:
+            exchange.finished_at = time.perf_counter()
+            for callback in [*exchange.on_close, *self.listeners]:
+                try:
+                    callback(exchange)
+                except Exception:
+                    log.exception("an exchange listener failed")
