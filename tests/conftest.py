@@ -37,6 +37,15 @@ class ServerThread:
         self._socket.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Quarry's data (the SQLite database) in a temporary folder, never in the user's own data dir."""
+    path = tmp_path_factory.mktemp("quarry-data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUARRY_DATA_DIR", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def serve() -> Iterator[Any]:
     """Start servers for the whole session: `serve(app)` returns a running ServerThread."""

@@ -31,6 +31,7 @@ class QuarryError(Exception):
         self.message = message
         self.param = param
         self.code = code
+        self.headers: dict[str, str] = {}  # sent with the error response, whatever the dialect
 
 
 class InvalidRequest(QuarryError):

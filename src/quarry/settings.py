@@ -137,7 +137,23 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Interface `quarry serve` binds.")
     port: int = Field(default=8080, ge=0, le=65535)
-    api_key: SecretStr | None = Field(default=None, description="Bootstrap API key callers send as a bearer token.")
+    api_key: SecretStr | None = Field(
+        default=None, description="Bootstrap (admin) API key; team keys are made with `quarry keys create`."
+    )
+    api_key_secret_id: str | None = Field(
+        default=None, description="Secrets Manager secret holding the bootstrap key, read at start-up."
+    )
+    api_key_ssm_parameter: str | None = Field(
+        default=None, description="SSM Parameter Store (SecureString) name holding the bootstrap key, read at start-up."
+    )
+    database_url: str | None = Field(
+        default=None, description="`postgresql://…` for many instances; unset: SQLite in the data dir."
+    )
+    redis_url: str | None = Field(default=None, description="`redis://…` shares rate limits between instances.")
+    key_cache_ttl_s: float = Field(
+        default=0.5, ge=0, description="How long a key lookup is trusted; a revoked key is refused after this."
+    )
+    usage_flush_s: float = Field(default=1.0, gt=0, description="How often usage records are written, in batches.")
     backend: Literal["auto", "bedrock", "emulator"] = Field(
         default="auto", description="auto: Bedrock when AWS credentials exist, else the in-process emulator."
     )

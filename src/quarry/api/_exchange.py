@@ -35,6 +35,7 @@ class Exchange:
     cache_write_tokens: int = 0
     first_token_at: float | None = None
     finished_at: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # added to the response (e.g. x-ratelimit-*)
     on_close: list[Callable[[Exchange], None]] = field(default_factory=list)  # e.g. releasing a concurrency slot
 
     @property

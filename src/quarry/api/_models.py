@@ -36,8 +36,10 @@ def _json(body: object) -> Response:
 
 async def list_models(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request, "models")
+    principal = await services.authenticate(request, "models")
     entries = await services.catalog.entries()
+    if principal.key is not None:  # a key sees the models it may use
+        entries = [entry for entry in entries if principal.key.allows(entry.id, entry.target or "")]
     if wants_anthropic(request):
         data = [_anthropic(entry) for entry in entries]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)

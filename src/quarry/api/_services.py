@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from quarry.api._exchange import exchange_of
-from quarry.auth import Authenticator, Principal, bearer_token
-from quarry.bedrock import BedrockRuntime, ModelCatalog
+from quarry.api._exchange import Exchange, exchange_of
+from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token
+from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
+from quarry.errors import PermissionDenied
 from quarry.settings import Settings
 
 __all__ = ["Services", "services_of"]
@@ -22,6 +24,36 @@ class Services:
     catalog: ModelCatalog
     authenticator: Authenticator
     load_image: Callable[[str], Awaitable[tuple[str, bytes]]]  # url → (format, bytes); raises InvalidRequest
+    limiter: Limiter = field(default_factory=InProcessLimiter)
+    keys: KeyStore | None = None
+    _settling: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def check_scope(self, principal: Principal, model: ResolvedModel) -> None:
+        """PermissionDenied unless the caller's key may use the model."""
+        key = principal.key
+        if key is not None and not key.allows(model.requested, model.id, model.base_id):
+            raise PermissionDenied(
+                f"This API key may not use the model `{model.requested}`.", param="model", code="model_not_allowed"
+            )
+
+    async def admit(self, request: Request, principal: Principal, model: ResolvedModel, tokens: int) -> None:
+        """Check the key's model scopes and take its rate limits for this call (released when the call is over,
+        with the real token count); raises PermissionDenied or RateLimited."""
+        self.check_scope(principal, model)
+        key = principal.key
+        if key is None or not key.limits:
+            return
+        grant = await self.limiter.acquire(key.id, key.limits, tokens)
+        exchange = exchange_of(request)
+        exchange.headers.update(grant.headers())
+
+        def settle(done: Exchange) -> None:
+            used = done.input_tokens + done.output_tokens + done.cache_read_tokens + done.cache_write_tokens
+            task = asyncio.create_task(self.limiter.release(grant, used))
+            self._settling.add(task)  # held until done: a task nobody references can vanish mid-flight
+            task.add_done_callback(self._settling.discard)
+
+        exchange.on_close.append(settle)
 
     async def authenticate(self, request: Request, api: str = "") -> Principal:
         """The caller, from `Authorization: Bearer` (or `x-api-key`, as Anthropic's clients send it); noted on the

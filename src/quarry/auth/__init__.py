@@ -1,5 +1,30 @@
-"""Who is calling: API keys behind one interface (the team key store plugs in here later)."""
+"""Who is calling and what they may do: API keys (bootstrap and team keys), rate limits, usage records."""
 
-from quarry.auth._authenticator import Authenticator, OpenAccess, Principal, StaticKey, bearer_token
+from quarry.auth._authenticator import (
+    Authenticator,
+    KeyAuthenticator,
+    OpenAccess,
+    Principal,
+    StaticKey,
+    bearer_token,
+)
+from quarry.auth._keys import ApiKey, KeyStore, Limits, hash_key
+from quarry.auth._limits import Grant, InProcessLimiter, Limiter
+from quarry.auth._redis_limits import RedisLimiter
 
-__all__ = ["Authenticator", "OpenAccess", "Principal", "StaticKey", "bearer_token"]
+__all__ = [
+    "ApiKey",
+    "Authenticator",
+    "Grant",
+    "InProcessLimiter",
+    "KeyAuthenticator",
+    "KeyStore",
+    "Limiter",
+    "Limits",
+    "OpenAccess",
+    "Principal",
+    "RedisLimiter",
+    "StaticKey",
+    "bearer_token",
+    "hash_key",
+]

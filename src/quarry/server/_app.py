@@ -17,24 +17,22 @@ from quarry import __version__
 from quarry.api import _models, anthropic, openai
 from quarry.api._exchange import exchange_of
 from quarry.api._services import Services
-from quarry.auth import Authenticator, OpenAccess, StaticKey
+from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter
+from quarry.auth._bootstrap import bootstrap_key
+from quarry.auth._usage import UsageRecorder
 from quarry.bedrock import ModelCatalog
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.settings import Settings
+from quarry.store import open_database
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("quarry")
 _PREFIXES = ("/v1", "/api/v1")
 _ANTHROPIC_PATHS = tuple(f"{prefix}/messages" for prefix in _PREFIXES)
-
-
-def _authenticator(settings: Settings) -> Authenticator:
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    return StaticKey(key) if key else OpenAccess()
 
 
 def _image_loader(fetcher: ImageFetcher, max_bytes: int) -> Callable[[str], Awaitable[tuple[str, bytes]]]:
@@ -80,13 +78,25 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             catalog = ModelCatalog(
                 backend.control, settings.models, region=backend.region, ttl_s=settings.bedrock.models_ttl_s
             )
+            database = await open_database(settings.database_url, settings.data_dir)
+            stack.push_async_callback(database.close)
+            keys = KeyStore(database)
+            limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
+            stack.push_async_callback(limiter.aclose)
+            usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s)
+            usage.start()
+            stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
+            listeners.append(usage)
             app.state.backend = backend
+            app.state.database = database
             app.state.services = Services(
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
-                authenticator=_authenticator(settings),
+                authenticator=KeyAuthenticator(keys, await bootstrap_key(settings), ttl_s=settings.key_cache_ttl_s),
                 load_image=_image_loader(fetcher, settings.images.max_bytes),
+                limiter=limiter,
+                keys=keys,
             )
             log.info("backend: %s", backend.description)
             if on_ready is not None:

@@ -40,7 +40,10 @@ class ExchangeMiddleware:
         async def tagged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                for name, value in exchange.headers.items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:

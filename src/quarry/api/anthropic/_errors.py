@@ -47,7 +47,7 @@ def error_body(error: QuarryError) -> dict[str, Any]:
 
 def error_response(error: QuarryError) -> Response:
     status, _ = _status_and_type(error)
-    headers = {}
+    headers = dict(error.headers)
     if isinstance(error, RateLimited):
         headers["retry-after"] = str(max(1, round(error.retry_after)))
     return Response(orjson.dumps(error_body(error)), status, headers, media_type="application/json")

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import exchange_of, watch_anthropic, watch_converse
 from quarry.api._services import Services, services_of
 from quarry.api._sse import Render, SSEResponse, relay
@@ -63,11 +64,12 @@ def _stream(
 async def messages(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
-    await services.authenticate(request, "messages")
+    principal = await services.authenticate(request, "messages")
     raw = await read_json(request, services.settings.max_body_bytes)
     body = read_model(raw, MessagesRequest)
     model = await services.catalog.resolve(body.model)
     exchange.model, exchange.stream = model.id, body.stream
+    await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens))
     runtime = services.runtime
     # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
     # retried); the exit stack then closes it when the response ends, however it ends.
@@ -92,11 +94,12 @@ async def messages(request: Request) -> Response:
 
 async def count_tokens(request: Request) -> Response:
     services = services_of(request)
-    await services.authenticate(request, "messages.count_tokens")
+    principal = await services.authenticate(request, "messages.count_tokens")
     raw = await read_json(request, services.settings.max_body_bytes)
     body = read_model(raw, CountTokensRequest)
     model = await services.catalog.resolve(body.model)
     exchange_of(request).model = model.id
+    services.check_scope(principal, model)  # counting is free: no rate limit taken
     if _is_claude(model):
         # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
         budget = (body.thinking or {}).get("budget_tokens")

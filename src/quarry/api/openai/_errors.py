@@ -47,7 +47,7 @@ def error_body(error: QuarryError) -> dict[str, Any]:
 
 
 def error_response(error: QuarryError) -> Response:
-    headers = {}
+    headers = dict(error.headers)
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return Response(orjson.dumps(error_body(error)), error.status, headers, media_type="application/json")

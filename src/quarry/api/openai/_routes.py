@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import exchange_of, watch_converse
 from quarry.api._services import services_of
 from quarry.api._sse import SSEResponse, relay
@@ -32,11 +33,14 @@ def _json(body: object) -> Response:
 async def chat_completions(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
-    await services.authenticate(request, "chat.completions")
+    principal = await services.authenticate(request, "chat.completions")
     settings = services.settings
-    chat = read_model(await read_json(request, settings.max_body_bytes), ChatCompletionRequest)
+    raw = await read_json(request, settings.max_body_bytes)
+    chat = read_model(raw, ChatCompletionRequest)
     model = await services.catalog.resolve(chat.model)
     exchange.model, exchange.stream = model.id, chat.stream
+    max_output = chat.max_completion_tokens or chat.max_tokens or model.facts.max_output_tokens or 4096
+    await services.admit(request, principal, model, estimate_tokens(raw, max_output))
     history = await to_converse(chat.messages, services.load_image)
     plan = plan_chat(chat, model, history, settings.models)
     if not chat.stream:
@@ -61,10 +65,12 @@ async def chat_completions(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
-    await services.authenticate(request, "embeddings")
-    body = read_model(await read_json(request, services.settings.max_body_bytes), EmbeddingRequest)
+    principal = await services.authenticate(request, "embeddings")
+    raw = await read_json(request, services.settings.max_body_bytes)
+    body = read_model(raw, EmbeddingRequest)
     model = await services.catalog.resolve(body.model, purpose="embedding")
     exchange.model = model.id
+    await services.admit(request, principal, model, estimate_tokens(raw, 0))
     result = await embed(services.runtime, model, body)
     exchange.input_tokens = result["usage"]["prompt_tokens"]
     return _json(result)

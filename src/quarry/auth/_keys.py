@@ -1,0 +1,146 @@
+"""Team API keys: created with their scopes and limits, stored as SHA-256 hashes (the keys are 190-bit random
+strings, so a fast hash is the right one), shown once, revoked by id."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import orjson
+
+from quarry.errors import InvalidRequest, NotFound
+from quarry.store import Database, Row
+
+__all__ = ["ApiKey", "KeyStore", "Limits", "hash_key"]
+
+_PREFIX = "qk-"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-key limits; None is unlimited."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int | None = None
+
+    def __bool__(self) -> bool:
+        return any(value is not None for value in (self.rpm, self.tpm, self.max_concurrency))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    name: str
+    prefix: str  # the first characters of the key, to recognise it in lists
+    models: tuple[str, ...]  # glob patterns; empty = every model
+    limits: Limits
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+    last_used_at: float | None = None
+
+    def allows(self, *names: str) -> bool:
+        """Whether the key may call a model known by any of these names (requested name, Bedrock id)."""
+        return not self.models or any(fnmatch.fnmatchcase(n, p) for p in self.models for n in names if n)
+
+    def usable(self, now: float) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def public(self) -> dict[str, object]:
+        """What lists and the admin API show: everything but the hash."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "models": list(self.models),
+            "rpm": self.limits.rpm,
+            "tpm": self.limits.tpm,
+            "max_concurrency": self.limits.max_concurrency,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "last_used_at": self.last_used_at,
+        }
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _key(row: Row) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        models=tuple(orjson.loads(row["models"])),
+        limits=Limits(row["rpm"], row["tpm"], row["max_concurrency"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+class KeyStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self, name: str, *, models: tuple[str, ...] = (), limits: Limits = Limits(), expires_at: float | None = None
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret, which is not stored and cannot be shown again."""
+        if not name.strip():
+            raise InvalidRequest("A key needs a name.", param="name")
+        for field, value in (("rpm", limits.rpm), ("tpm", limits.tpm), ("max_concurrency", limits.max_concurrency)):
+            if value is not None and value < 1:
+                raise InvalidRequest(f"{field} must be at least 1 (leave it out for no limit).", param=field)
+        if expires_at is not None and expires_at <= time.time():
+            raise InvalidRequest("expires must be in the future.", param="expires")
+        secret = _PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            id="key_" + secrets.token_hex(8),
+            name=name.strip(),
+            prefix=secret[:10],
+            models=models,
+            limits=limits,
+            created_at=time.time(),
+            expires_at=expires_at,
+        )
+        await self._db.execute(
+            "INSERT INTO api_keys (id, name, prefix, hash, models, rpm, tpm, max_concurrency, expires_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            key.id, key.name, key.prefix, hash_key(secret), orjson.dumps(list(models)).decode(),
+            limits.rpm, limits.tpm, limits.max_concurrency, expires_at, key.created_at,
+        )  # fmt: skip
+        return key, secret
+
+    async def find(self, secret: str) -> ApiKey | None:
+        """The key with this secret, revoked and expired ones included (the caller decides)."""
+        row = await self._db.fetchrow("SELECT * FROM api_keys WHERE hash = ?", hash_key(secret))
+        return _key(row) if row is not None else None
+
+    async def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        return [_key(row) for row in await self._db.fetch(f"SELECT * FROM api_keys{where} ORDER BY created_at")]  # noqa: S608  # a fixed clause
+
+    async def any_active(self) -> bool:
+        return await self._db.fetchrow("SELECT 1 AS found FROM api_keys WHERE revoked_at IS NULL LIMIT 1") is not None
+
+    async def revoke(self, key_id: str) -> ApiKey:
+        row = await self._db.fetchrow("SELECT * FROM api_keys WHERE id = ?", key_id)
+        if row is None:
+            raise NotFound(f"No API key with id `{key_id}`.", param="id")
+        if row["revoked_at"] is None:
+            row["revoked_at"] = time.time()
+            await self._db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", row["revoked_at"], key_id)
+        return _key(row)
+
+    async def touch(self, last_used: dict[str, float]) -> None:
+        """Record when keys were last used (batched by the usage writer, off the request path)."""
+        rows = [(at, key_id) for key_id, at in last_used.items()]
+        if rows:
+            await self._db.executemany("UPDATE api_keys SET last_used_at = ? WHERE id = ?", rows)

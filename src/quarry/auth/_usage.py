@@ -1,0 +1,111 @@
+"""Usage records: one row per API call (who, which model, tokens, latency, time to first token, status; never
+prompt or answer text), queued by a cheap listener and written in batches by a background task, off the request
+path. What is queued when the server stops is written before it exits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Literal
+
+from quarry.api._exchange import Exchange
+from quarry.auth._keys import KeyStore
+from quarry.store import Database, Row
+
+__all__ = ["UsageRecorder", "usage_report"]
+
+log = logging.getLogger("quarry.usage")
+_INSERT = (
+    "INSERT INTO usage (at, day, request_id, key_id, api, model, stream, status, error_type, input_tokens,"
+    " output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_MAX_QUEUE = 100_000  # rows kept while the database is unreachable; beyond that the oldest are dropped
+
+
+class UsageRecorder:
+    def __init__(self, database: Database, keys: KeyStore, *, flush_s: float = 1.0) -> None:
+        self._db = database
+        self._keys = keys
+        self._flush_s = flush_s
+        self._rows: list[tuple[object, ...]] = []
+        self._last_used: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def __call__(self, exchange: Exchange) -> None:
+        """The listener: API calls only (not /health, not the admin API)."""
+        if not exchange.api:
+            return
+        now = time.time()
+        ttft = exchange.ttft_s
+        self._rows.append(
+            (
+                now, int(now // 86400), exchange.request_id, exchange.key_id, exchange.api, exchange.model,
+                exchange.stream, exchange.status, exchange.error_type, exchange.input_tokens, exchange.output_tokens,
+                exchange.cache_read_tokens, exchange.cache_write_tokens, exchange.latency_s * 1000,
+                None if ttft is None else ttft * 1000,
+            )
+        )  # fmt: skip
+        if len(self._rows) > _MAX_QUEUE:
+            del self._rows[: len(self._rows) - _MAX_QUEUE]
+        if exchange.key_id and exchange.key_id.startswith("key_"):
+            self._last_used[exchange.key_id] = now
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="quarry-usage-writer")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_s)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing usage records failed; they are kept and retried")
+
+    async def flush(self) -> None:
+        rows, self._rows = self._rows, []
+        last_used, self._last_used = self._last_used, {}
+        try:
+            if rows:
+                await self._db.executemany(_INSERT, rows)
+            await self._keys.touch(last_used)
+        except BaseException:
+            self._rows[:0] = rows
+            raise
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.flush()
+
+
+Grouping = Literal["key", "model", "day", "api"]
+_GROUPS: dict[str, str] = {
+    "key": "key_id",
+    "model": "model",
+    "api": "api",
+    "day": "day",
+}
+
+
+async def usage_report(database: Database, by: Grouping, *, since: float | None = None) -> list[Row]:
+    """Requests, errors, tokens and latency per key, model, API or UTC day."""
+    group = _GROUPS[by]
+    rows = await database.fetch(
+        f"SELECT {group} AS grp, COUNT(*) AS requests,"  # noqa: S608  # the group is one of _GROUPS
+        " SUM(CASE WHEN status >= 400 OR error_type IS NOT NULL THEN 1 ELSE 0 END) AS errors,"
+        " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
+        " SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,"
+        " AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms"
+        f" FROM usage WHERE at >= ? GROUP BY {group} ORDER BY {group}",
+        since or 0.0,
+    )
+    report = []
+    for row in rows:
+        group_value = row.pop("grp")
+        if by == "day" and group_value is not None:
+            group_value = time.strftime("%Y-%m-%d", time.gmtime(int(group_value) * 86400))
+        report.append({by: group_value, **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}})
+    return report

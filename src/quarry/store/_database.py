@@ -1,0 +1,26 @@
+"""The seam between Quarry and its database: a few async calls with `?` placeholders, one implementation per
+backend (`_sqlite.py`, `_postgres.py`), chosen by URL."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Database", "Row"]
+
+Row = dict[str, Any]
+
+
+class Database(Protocol):
+    async def execute(self, sql: str, *args: Any) -> None: ...
+
+    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def migrate(self, steps: list[dict[str, list[str]]]) -> int:
+        """Apply the steps not applied yet, each in one transaction; returns the schema version."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,42 @@
+"""The schema, as an ordered list of steps; a step once released is never edited, only followed by another.
+Times are epoch seconds (REAL / DOUBLE PRECISION), and usage rows carry their UTC day number, so that both
+databases store and group them the same way."""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS: list[dict[str, list[str]]] = [
+    {  # 1: API keys and usage records
+        "sqlite": [
+            """CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+                models TEXT NOT NULL, rpm INTEGER, tpm INTEGER, max_concurrency INTEGER,
+                expires_at REAL, created_at REAL NOT NULL, revoked_at REAL, last_used_at REAL)""",
+            """CREATE TABLE usage (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, day INTEGER NOT NULL, request_id TEXT NOT NULL,
+                key_id TEXT,
+                api TEXT NOT NULL, model TEXT, stream INTEGER NOT NULL, status INTEGER NOT NULL, error_type TEXT,
+                input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL, latency_ms REAL NOT NULL, ttft_ms REAL)""",
+            "CREATE INDEX usage_at ON usage (at)",
+            "CREATE INDEX usage_key_at ON usage (key_id, at)",
+        ],
+        "postgresql": [
+            """CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, prefix TEXT NOT NULL, hash TEXT NOT NULL UNIQUE,
+                models TEXT NOT NULL, rpm INTEGER, tpm INTEGER, max_concurrency INTEGER,
+                expires_at DOUBLE PRECISION, created_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION,
+                last_used_at DOUBLE PRECISION)""",
+            """CREATE TABLE usage (
+                id BIGSERIAL PRIMARY KEY, at DOUBLE PRECISION NOT NULL, day INTEGER NOT NULL, request_id TEXT NOT NULL,
+                key_id TEXT,
+                api TEXT NOT NULL, model TEXT, stream BOOLEAN NOT NULL, status INTEGER NOT NULL, error_type TEXT,
+                input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
+                ttft_ms DOUBLE PRECISION)""",
+            "CREATE INDEX usage_at ON usage (at)",
+            "CREATE INDEX usage_key_at ON usage (key_id, at)",
+        ],
+    },
+]
