@@ -6,6 +6,7 @@ import click
 
 from quarry import __version__
 from quarry.cli.emulator import emulator
+from quarry.cli.keys import keys, usage
 from quarry.cli.serve import serve
 
 __all__ = ["main"]
@@ -18,4 +19,6 @@ def main() -> None:
 
 
 main.add_command(emulator)
+main.add_command(keys)
 main.add_command(serve)
+main.add_command(usage)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry import __version__
-from quarry.api import _models, anthropic, openai
+from quarry.api import _admin, _models, anthropic, openai
 from quarry.api._exchange import exchange_of
 from quarry.api._services import Services
 from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
             listeners.append(usage)
+            app.state.usage = usage
             app.state.backend = backend
             app.state.database = database
             app.state.services = Services(
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
         app.include_router(_models.router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)
         app.include_router(anthropic.router, prefix=prefix)
+
+    app.include_router(_admin.router, prefix="/admin")
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> Response:

@@ -1,0 +1,86 @@
+"""The admin API under /admin, for the bootstrap (admin) key only: team keys and usage, as the CLI has them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+import orjson
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._body import read_json, read_model
+from quarry.api._services import Services, services_of
+from quarry.auth import KeyStore, Limits
+from quarry.auth._usage import usage_report
+from quarry.errors import InvalidRequest, PermissionDenied
+
+__all__ = ["router"]
+
+
+class NewKey(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    models: list[str] = Field(default_factory=list)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    expires: datetime | None = None
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+async def _admin(request: Request) -> tuple[Services, KeyStore]:
+    services = services_of(request)
+    principal = await services.authenticate(request)
+    if not principal.admin:
+        raise PermissionDenied("The admin API needs the bootstrap key (QUARRY_API_KEY).", code="admin_only")
+    if services.keys is None:
+        raise InvalidRequest("This server has no key store.")
+    return services, services.keys
+
+
+async def create_key(request: Request) -> Response:
+    services, keys = await _admin(request)
+    body = read_model(await read_json(request, services.settings.max_body_bytes), NewKey)
+    expires = body.expires.replace(tzinfo=body.expires.tzinfo or UTC).timestamp() if body.expires else None
+    limits = Limits(body.rpm, body.tpm, body.max_concurrency)
+    key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
+    return _json(key.public() | {"key": secret}, 201)
+
+
+async def list_keys(request: Request) -> Response:
+    _, keys = await _admin(request)
+    include_revoked = request.query_params.get("include_revoked", "").lower() in ("1", "true", "yes")
+    return _json({"data": [key.public() for key in await keys.list(include_revoked=include_revoked)]})
+
+
+async def revoke_key(request: Request) -> Response:
+    _, keys = await _admin(request)
+    return _json((await keys.revoke(request.path_params["key_id"])).public())
+
+
+async def usage(request: Request) -> Response:
+    await _admin(request)
+    by = request.query_params.get("by", "key")
+    if by not in ("key", "model", "day", "api"):
+        raise InvalidRequest("`by` must be key, model, day or api.", param="by")
+    since = request.query_params.get("since")
+    try:
+        start = datetime.fromisoformat(since).replace(tzinfo=UTC).timestamp() if since else None
+    except ValueError:
+        raise InvalidRequest("`since` must be an ISO date, e.g. 2026-11-01.", param="since") from None
+    recorder = request.app.state.usage
+    await recorder.flush()  # what is still queued belongs in the answer
+    grouping: Literal["key", "model", "day", "api"] = by  # type: ignore[assignment]  # checked above
+    return _json({"data": await usage_report(request.app.state.database, grouping, since=start)})
+
+
+router = APIRouter()
+router.add_route("/keys", create_key, methods=["POST"])
+router.add_route("/keys", list_keys, methods=["GET"])
+router.add_route("/keys/{key_id}", revoke_key, methods=["DELETE"])
+router.add_route("/usage", usage, methods=["GET"])

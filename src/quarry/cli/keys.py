@@ -1,0 +1,132 @@
+"""`quarry keys` and `quarry usage`: team keys and the usage record, straight from the database the gateway
+uses (`QUARRY_DATABASE_URL`, else the data dir's SQLite file)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from quarry.auth import KeyStore, Limits
+from quarry.auth._usage import usage_report
+from quarry.errors import QuarryError
+from quarry.settings import Settings
+from quarry.store import Database, open_database
+
+__all__ = ["keys", "usage"]
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        database = await open_database(Settings().database_url, Settings().data_dir)
+        try:
+            return await work(database)
+        finally:
+            await database.close()
+
+    try:
+        return asyncio.run(main())
+    except QuarryError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M") if timestamp else "-"
+
+
+def parse_date(value: str) -> float:
+    """An ISO date or date-time (UTC unless it says otherwise) as epoch seconds."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-12-31 or 2026-12-31T18:00") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+@click.group()
+def keys() -> None:
+    """Team API keys: create, list, revoke."""
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what the key is for.")
+@click.option(
+    "--models", "patterns", multiple=True, help="Model patterns it may call (glob; repeat or comma-separate)."
+)
+@click.option("--rpm", type=click.IntRange(min=1), help="Requests per minute.")
+@click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute (input and output).")
+@click.option("--max-concurrency", type=click.IntRange(min=1), help="Requests at the same time.")
+@click.option("--expires", help="Date (UTC) after which the key stops working, e.g. 2026-12-31.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def create(
+    name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
+    expires: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Create a key. It is printed once and never shown again."""
+    models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
+    expires_at = parse_date(expires) if expires else None
+    limits = Limits(rpm, tpm, max_concurrency)
+    key, secret = _run(lambda db: KeyStore(db).create(name, models=models, limits=limits, expires_at=expires_at))
+    if as_json:
+        _echo_json(key.public() | {"key": secret})
+        return
+    click.echo(f"Created {key.id} ({key.name}). The key, shown this once:\n\n    {secret}\n")
+
+
+@keys.command("ls")
+@click.option("--all", "include_revoked", is_flag=True, help="Include revoked keys.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_keys(include_revoked: bool, as_json: bool) -> None:
+    """List keys (never their secrets)."""
+    found = _run(lambda db: KeyStore(db).list(include_revoked=include_revoked))
+    if as_json:
+        _echo_json([key.public() for key in found])
+        return
+    click.echo(f"{'ID':<22} {'NAME':<20} {'PREFIX':<12} {'MODELS':<24} {'RPM':>6} {'TPM':>8} {'CONC':>5}  LAST USED")
+    for key in found:
+        limits = key.limits
+        click.echo(
+            f"{key.id:<22} {key.name[:20]:<20} {key.prefix:<12} {','.join(key.models)[:24] or '*':<24}"
+            f" {limits.rpm or '-':>6} {limits.tpm or '-':>8} {limits.max_concurrency or '-':>5}"
+            f"  {_when(key.last_used_at)}{'  (revoked)' if key.revoked_at else ''}"
+        )
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def revoke(key_id: str) -> None:
+    """Revoke a key by id; every instance refuses it within a second."""
+    key = _run(lambda db: KeyStore(db).revoke(key_id))
+    click.echo(f"Revoked {key.id} ({key.name}).")
+
+
+@click.command()
+@click.option("--by", type=click.Choice(["key", "model", "day", "api"]), default="key", show_default=True)
+@click.option("--since", help="Only calls since this date (UTC), e.g. 2026-11-01.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def usage(by: str, since: str | None, as_json: bool) -> None:
+    """Requests, errors, tokens and latency, grouped."""
+    start = parse_date(since) if since else None
+    rows = _run(lambda db: usage_report(db, by, since=start))  # type: ignore[arg-type]  # click checked the choice
+    if as_json:
+        _echo_json(rows)
+        return
+    click.echo(
+        f"{by.upper():<44} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'AVG MS':>8}"
+    )
+    for row in rows:
+        cached = (row["cache_read_tokens"] or 0) + (row["cache_write_tokens"] or 0)
+        click.echo(
+            f"{str(row[by])[:44]:<44} {row['requests']:>9} {row['errors']:>7} {row['input_tokens']:>10}"
+            f" {row['output_tokens']:>10} {cached:>9} {row['avg_latency_ms'] or 0:>8.0f}"
+        )
