@@ -44,6 +44,7 @@ from quarry.emulator._errors import (
     ValidationException,
 )
 from quarry.emulator._responder import PromptCache, Reply, respond
+from quarry.emulator._secrets import SECRETS_TARGETS, secret_call
 from quarry.emulator._streaming import paced
 from quarry.emulator._validate import parse_converse
 from quarry.settings import EmulatorSettings
@@ -112,9 +113,18 @@ async def _disconnected(receive: Receive) -> None:
 class EmulatorApp:
     """Offline Amazon Bedrock (bedrock-runtime and the bedrock control plane) as an ASGI application."""
 
-    def __init__(self, settings: EmulatorSettings | None = None, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        settings: EmulatorSettings | None = None,
+        catalog: Catalog | None = None,
+        *,
+        secrets: dict[str, str] | None = None,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings or EmulatorSettings()
         self.catalog = catalog or Catalog.load()
+        self.secrets = secrets or {}  # Secrets Manager: name → SecretString
+        self.parameters = parameters or {}  # SSM Parameter Store: name → SecureString value
         self.cache = PromptCache()
         self.streams = StreamCounts()
         self._dice = random.Random(self.settings.seed)  # noqa: S311  # fault injection, not cryptography
@@ -179,6 +189,14 @@ class EmulatorApp:
             raise MissingAuthenticationTokenException()
         match = _CREDENTIAL_REGION.search(authorization)
         region = match.group("region") if match else _DEFAULT_REGION
+        target = headers.get("x-amz-target", "")
+        if path == b"/" and method == "POST" and target in SECRETS_TARGETS:
+            request = _loads(await _read_body(receive)) or {}
+            try:
+                return _json_result(secret_call(target, request, self.secrets, self.parameters, region))
+            except BedrockError as error:  # awsJson1.1 names the error in the body
+                body = orjson.dumps({"__type": error.code, "message": error.message})
+                return _Result(body, status=error.status, headers=[(b"content-type", b"application/x-amz-json-1.1")])
         runtime = _RUNTIME.match(path)
         if runtime and method == "POST":
             body = await _read_body(receive)

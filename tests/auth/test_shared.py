@@ -1,0 +1,109 @@
+"""Many instances: two `quarry serve` processes sharing PostgreSQL (keys, usage) and Redis (limits), called with
+the official clients. One per-key limit for both; a key revoked on one is refused by the other within a second;
+usage survives a restart; tokens per minute hold under 50 concurrent calls spread over both."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from tests.auth.conftest import ADMIN, Served, new_key
+
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
+HI: list[Any] = [{"role": "user", "content": "Hi"}]
+
+
+@pytest.fixture(scope="module")
+def pair(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Served]]:
+    env = {
+        "QUARRY_API_KEY": ADMIN,
+        "QUARRY_DATABASE_URL": postgres_url,
+        "QUARRY_REDIS_URL": redis_url,
+        "QUARRY_USAGE_FLUSH_S": "0.2",
+    }
+    servers = [Served(env, tmp_path_factory.mktemp(f"instance-{i}")) for i in range(2)]
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _client(server: Served, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+
+
+def test_two_instances_share_one_limit(pair: list[Served]) -> None:
+    a, b = pair
+    key = new_key(a.url, name="shared-rpm", rpm=4)
+    for server in (a, b, a, b):
+        assert _client(server, key).chat.completions.create(model=HAIKU, messages=HI).choices[0].message.content
+    for server in (a, b):
+        with pytest.raises(openai.RateLimitError) as refused:
+            _client(server, key).chat.completions.create(model=HAIKU, messages=HI)
+        assert refused.value.response.headers["x-ratelimit-remaining-requests"] == "0"
+    claude = anthropic.Anthropic(base_url=b.url, api_key=key, max_retries=0)
+    with pytest.raises(anthropic.RateLimitError):
+        claude.messages.create(model="claude-3-haiku-20240307", max_tokens=10, messages=HI)
+
+
+def test_revoked_on_one_instance_is_refused_by_the_other_within_a_second(pair: list[Served]) -> None:
+    a, b = pair
+    created = httpx.post(
+        f"{a.url}/admin/keys", headers={"Authorization": f"Bearer {ADMIN}"}, json={"name": "to-revoke"}
+    ).json()
+    other = _client(b, created["key"])
+    other.models.list()  # known to, and cached by, the other instance
+    httpx.delete(f"{a.url}/admin/keys/{created['id']}", headers={"Authorization": f"Bearer {ADMIN}"})
+    revoked_at = time.monotonic()
+    while True:
+        try:
+            other.models.list()
+        except openai.AuthenticationError:
+            break
+        assert time.monotonic() - revoked_at < 1.0, "the other instance still took the revoked key"
+        time.sleep(0.05)
+
+
+async def test_tokens_per_minute_hold_across_instances(pair: list[Served]) -> None:
+    tpm = 3000
+    key = new_key(pair[0].url, name="shared-tpm", tpm=tpm)
+    clients = [openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key=key, max_retries=0) for s in pair]
+
+    async def one(i: int) -> int | None:
+        try:
+            answer = await clients[i % 2].chat.completions.create(
+                model=HAIKU, max_tokens=100, messages=[{"role": "user", "content": f"[[emulator: words=60]] {i}"}]
+            )
+        except openai.RateLimitError:
+            return None
+        assert answer.usage is not None
+        return answer.usage.total_tokens
+
+    used = [tokens for tokens in await asyncio.gather(*(one(i) for i in range(50))) if tokens is not None]
+    assert 0 < len(used) < 50
+    assert sum(used) <= tpm
+
+
+def test_usage_survives_a_restart(pair: list[Served], tmp_path: Path) -> None:
+    a, b = pair
+    key = new_key(a.url, name="durable")
+    for server in (a, b, b):
+        _client(server, key).chat.completions.create(model=HAIKU, messages=HI)
+    a.stop()  # a graceful stop writes what is queued
+    b.stop()
+    a.start()
+    b.start()
+    keys = httpx.get(f"{a.url}/admin/keys", headers={"Authorization": f"Bearer {ADMIN}"}).json()["data"]
+    key_id = next(k["id"] for k in keys if k["name"] == "durable")
+    assert next(k for k in keys if k["id"] == key_id)["last_used_at"] is not None
+    report = httpx.get(f"{a.url}/admin/usage?by=key", headers={"Authorization": f"Bearer {ADMIN}"}).json()["data"]
+    assert next(row for row in report if row["key"] == key_id)["requests"] == 3
