@@ -37,6 +37,38 @@ class ServerThread:
         self._socket.close()
 
 
+class SDKs:
+    """The official clients, made for a test and closed after it (an unclosed one leaks sockets)."""
+
+    def __init__(self) -> None:
+        self._made: list[Any] = []
+
+    def openai(self, base_url: str, key: str) -> Any:
+        import openai
+
+        client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
+        self._made.append(client)
+        return client
+
+    def anthropic(self, base_url: str, key: str) -> Any:
+        import anthropic
+
+        client = anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=0)
+        self._made.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._made:
+            client.close()
+
+
+@pytest.fixture
+def sdk() -> Iterator[SDKs]:
+    made = SDKs()
+    yield made
+    made.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Quarry's data (the SQLite database) in a temporary folder, never in the user's own data dir."""

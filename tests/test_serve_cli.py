@@ -9,9 +9,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import anthropic
-import openai
 import pytest
+
+from tests.conftest import SDKs
 
 QUARRY = [sys.executable, "-m", "quarry"]
 
@@ -52,17 +52,17 @@ def test_banner_says_emulator_and_open_loopback(served: tuple[str, str]) -> None
     assert "loopback only" in banner
 
 
-def test_openai_sdk_works_offline(served: tuple[str, str]) -> None:
+def test_openai_sdk_works_offline(served: tuple[str, str], sdk: SDKs) -> None:
     url, _ = served
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key="anything", max_retries=0)
+    client = sdk.openai(f"{url}/v1", "anything")
     answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
     assert answer.choices[0].message.content == 'You said: "Hi"'
     assert any(m.id.startswith("anthropic.claude") for m in client.models.list())
 
 
-def test_anthropic_sdk_works_offline(served: tuple[str, str]) -> None:
+def test_anthropic_sdk_works_offline(served: tuple[str, str], sdk: SDKs) -> None:
     url, _ = served
-    client = anthropic.Anthropic(base_url=url, api_key="anything", max_retries=0)
+    client = sdk.anthropic(url, "anything")
     with client.messages.stream(
         model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
     ) as stream:

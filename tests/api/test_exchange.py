@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import anthropic
 import httpx
 import openai
 import pytest
@@ -15,6 +14,7 @@ from quarry.api._exchange import Exchange
 from quarry.server import create_app
 from quarry.settings import Settings
 from tests.api.conftest import HAIKU, KEY
+from tests.conftest import SDKs
 
 Seen = list[Exchange]
 
@@ -49,10 +49,10 @@ def test_request_id_is_kept_or_made(observed: tuple[str, Seen]) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_openai_chat_is_accounted(observed: tuple[str, Seen], stream: bool) -> None:
+def test_openai_chat_is_accounted(observed: tuple[str, Seen], stream: bool, sdk: SDKs) -> None:
     url, seen = observed
     seen.clear()
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+    client = sdk.openai(f"{url}/v1", KEY)
     messages: list[Any] = [{"role": "user", "content": "[[emulator: words=30]]"}]
     response = client.chat.completions.with_raw_response.create(
         model=HAIKU, messages=messages, stream=stream, stream_options={"include_usage": True} if stream else None
@@ -77,10 +77,10 @@ def test_openai_chat_is_accounted(observed: tuple[str, Seen], stream: bool) -> N
 
 @pytest.mark.parametrize("model", ["claude-3-haiku-20240307", "amazon.nova-lite-v1:0"])
 @pytest.mark.parametrize("stream", [False, True])
-def test_anthropic_messages_are_accounted(observed: tuple[str, Seen], model: str, stream: bool) -> None:
+def test_anthropic_messages_are_accounted(observed: tuple[str, Seen], model: str, stream: bool, sdk: SDKs) -> None:
     url, seen = observed
     seen.clear()
-    client = anthropic.Anthropic(base_url=url, api_key=KEY, max_retries=0)
+    client = sdk.anthropic(url, KEY)
     request: dict[str, Any] = {
         "model": model,
         "max_tokens": 100,
@@ -98,10 +98,10 @@ def test_anthropic_messages_are_accounted(observed: tuple[str, Seen], model: str
     assert (exchange.ttft_s is not None) == stream
 
 
-def test_failures_are_accounted(observed: tuple[str, Seen]) -> None:
+def test_failures_are_accounted(observed: tuple[str, Seen], sdk: SDKs) -> None:
     url, seen = observed
     seen.clear()
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+    client = sdk.openai(f"{url}/v1", KEY)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "[[emulator: throttle]]"}])
     exchange = _last(seen, "/v1/chat/completions")

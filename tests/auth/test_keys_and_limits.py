@@ -20,6 +20,7 @@ import pytest
 from quarry.server import create_app
 from quarry.settings import Settings
 from tests.auth.conftest import ADMIN, new_key
+from tests.conftest import SDKs
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 HI: list[Any] = [{"role": "user", "content": "Hi"}]
@@ -32,11 +33,7 @@ def gateway(serve: Any, data_dir: Path) -> str:
     return url
 
 
-def _openai(url: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
-
-
-def test_admin_api_makes_keys_shown_once(gateway: str) -> None:
+def test_admin_api_makes_keys_shown_once(gateway: str, sdk: SDKs) -> None:
     response = httpx.post(
         f"{gateway}/admin/keys",
         headers={"Authorization": f"Bearer {ADMIN}"},
@@ -51,11 +48,11 @@ def test_admin_api_makes_keys_shown_once(gateway: str) -> None:
     assert "key" not in mine
     assert created["key"] not in json.dumps(listed)  # the secret is never shown again
     assert mine["prefix"] == created["key"][:10]
-    answer = _openai(gateway, created["key"]).chat.completions.create(model=HAIKU, messages=HI)
+    answer = sdk.openai(f"{gateway}/v1", created["key"]).chat.completions.create(model=HAIKU, messages=HI)
     assert answer.choices[0].message.content
 
 
-def test_admin_api_is_for_the_admin_key_only(gateway: str) -> None:
+def test_admin_api_is_for_the_admin_key_only(gateway: str, sdk: SDKs) -> None:
     key = new_key(gateway, name="not-admin")
     response = httpx.get(f"{gateway}/admin/keys", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 403
@@ -68,26 +65,26 @@ def test_admin_api_is_for_the_admin_key_only(gateway: str) -> None:
     assert bad.json()["error"]["param"] == "rpm"
 
 
-def test_model_scopes_in_both_dialects(gateway: str) -> None:
+def test_model_scopes_in_both_dialects(gateway: str, sdk: SDKs) -> None:
     key = new_key(gateway, name="claude-only", models=["anthropic.claude-3-haiku*", "us.anthropic.*"])
-    assert _openai(gateway, key).chat.completions.create(model=HAIKU, messages=HI).choices[0].message.content
+    assert sdk.openai(f"{gateway}/v1", key).chat.completions.create(model=HAIKU, messages=HI).choices[0].message.content
     with pytest.raises(openai.PermissionDeniedError) as refused:
-        _openai(gateway, key).chat.completions.create(model="amazon.nova-lite-v1:0", messages=HI)
+        sdk.openai(f"{gateway}/v1", key).chat.completions.create(model="amazon.nova-lite-v1:0", messages=HI)
     assert refused.value.body["code"] == "model_not_allowed"  # type: ignore[index]
-    claude = anthropic.Anthropic(base_url=gateway, api_key=key, max_retries=0)
+    claude = sdk.anthropic(gateway, key)
     with pytest.raises(anthropic.PermissionDeniedError) as denied:
         claude.messages.create(model="amazon.nova-pro-v1:0", max_tokens=10, messages=HI)
     assert denied.value.body["error"]["type"] == "permission_error"  # type: ignore[index]
-    visible = {model.id for model in _openai(gateway, key).models.list()}
+    visible = {model.id for model in sdk.openai(f"{gateway}/v1", key).models.list()}
     assert HAIKU in visible
     assert "amazon.nova-lite-v1:0" not in visible
 
 
-def test_revoked_key_is_refused_within_a_second(gateway: str) -> None:
+def test_revoked_key_is_refused_within_a_second(gateway: str, sdk: SDKs) -> None:
     created = httpx.post(
         f"{gateway}/admin/keys", headers={"Authorization": f"Bearer {ADMIN}"}, json={"name": "leaving"}
     ).json()
-    client = _openai(gateway, created["key"])
+    client = sdk.openai(f"{gateway}/v1", created["key"])
     client.models.list()
     revoked = httpx.delete(f"{gateway}/admin/keys/{created['id']}", headers={"Authorization": f"Bearer {ADMIN}"})
     assert revoked.json()["revoked_at"] is not None
@@ -103,21 +100,21 @@ def test_revoked_key_is_refused_within_a_second(gateway: str) -> None:
     assert refusal.body["code"] == "revoked_api_key"  # type: ignore[index]
 
 
-def test_unknown_and_expired_keys(gateway: str) -> None:
+def test_unknown_and_expired_keys(gateway: str, sdk: SDKs) -> None:
     with pytest.raises(openai.AuthenticationError):
-        _openai(gateway, "qk-not-a-real-key").models.list()
+        sdk.openai(f"{gateway}/v1", "qk-not-a-real-key").models.list()
     soon = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1.5))
     key = new_key(gateway, name="short-lived", expires=soon + "Z")
-    _openai(gateway, key).models.list()
+    sdk.openai(f"{gateway}/v1", key).models.list()
     time.sleep(1.8)
     with pytest.raises(openai.AuthenticationError) as expired:
-        _openai(gateway, key).models.list()
+        sdk.openai(f"{gateway}/v1", key).models.list()
     assert expired.value.body["code"] == "expired_api_key"  # type: ignore[index]
 
 
-def test_requests_per_minute_in_both_dialects(gateway: str) -> None:
+def test_requests_per_minute_in_both_dialects(gateway: str, sdk: SDKs) -> None:
     key = new_key(gateway, name="rpm", rpm=3)
-    client = _openai(gateway, key)
+    client = sdk.openai(f"{gateway}/v1", key)
     remaining = []
     for _ in range(3):
         response = client.chat.completions.with_raw_response.create(model=HAIKU, messages=HI)
@@ -130,16 +127,16 @@ def test_requests_per_minute_in_both_dialects(gateway: str) -> None:
     assert int(headers["retry-after"]) >= 1
     assert headers["x-ratelimit-remaining-requests"] == "0"
     assert "3 requests per minute" in refused.value.body["message"]  # type: ignore[index]
-    claude = anthropic.Anthropic(base_url=gateway, api_key=key, max_retries=0)
+    claude = sdk.anthropic(gateway, key)
     with pytest.raises(anthropic.RateLimitError) as limited:
         claude.messages.create(model="claude-3-haiku-20240307", max_tokens=10, messages=HI)
     assert limited.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
     assert int(limited.value.response.headers["retry-after"]) >= 1
 
 
-def test_concurrency_limit(gateway: str) -> None:
+def test_concurrency_limit(gateway: str, sdk: SDKs) -> None:
     key = new_key(gateway, name="one-at-a-time", max_concurrency=1)
-    client = _openai(gateway, key)
+    client = sdk.openai(f"{gateway}/v1", key)
     slow: list[Any] = [{"role": "user", "content": "[[emulator: words=30, tps=60]]"}]
     with client.chat.completions.create(model=HAIKU, messages=slow, stream=True) as stream:
         next(iter(stream))
@@ -157,7 +154,7 @@ def test_concurrency_limit(gateway: str) -> None:
             time.sleep(0.05)
 
 
-async def test_tokens_per_minute_hold_under_50_concurrent_requests(gateway: str) -> None:
+async def test_tokens_per_minute_hold_under_50_concurrent_requests(gateway: str, sdk: SDKs) -> None:
     tpm = 3000
     key = new_key(gateway, name="tpm", tpm=tpm)
     client = openai.AsyncOpenAI(base_url=f"{gateway}/v1", api_key=key, max_retries=0)
@@ -172,17 +169,18 @@ async def test_tokens_per_minute_hold_under_50_concurrent_requests(gateway: str)
         assert answer.usage is not None
         return answer.usage.total_tokens
 
-    results = await asyncio.gather(*(one(i) for i in range(50)))
+    async with client:
+        results = await asyncio.gather(*(one(i) for i in range(50)))
     used = [tokens for tokens in results if tokens is not None]
     assert 0 < len(used) < 50
     assert sum(used) <= tpm  # every admitted call reserved at least what it used
 
 
-def test_usage_is_recorded_and_reported(gateway: str, data_dir: Path) -> None:
+def test_usage_is_recorded_and_reported(gateway: str, data_dir: Path, sdk: SDKs) -> None:
     key = new_key(gateway, name="reporting")
-    client = _openai(gateway, key)
+    client = sdk.openai(f"{gateway}/v1", key)
     answers = [client.chat.completions.create(model=HAIKU, messages=HI) for _ in range(2)]
-    claude = anthropic.Anthropic(base_url=gateway, api_key=key, max_retries=0)
+    claude = sdk.anthropic(gateway, key)
     with claude.messages.stream(model="claude-3-haiku-20240307", max_tokens=50, messages=HI) as stream:
         streamed = stream.get_final_message().usage
     key_id = next(
@@ -202,7 +200,7 @@ def test_usage_is_recorded_and_reported(gateway: str, data_dir: Path) -> None:
     assert next(row for row in json.loads(printed.stdout) if row["key"] == key_id)["requests"] == 3
 
 
-def test_cli_keys_work_against_the_running_server(gateway: str, data_dir: Path) -> None:
+def test_cli_keys_work_against_the_running_server(gateway: str, data_dir: Path, sdk: SDKs) -> None:
     env = {**os.environ, "QUARRY_DATA_DIR": str(data_dir)}
     quarry = str(Path(sys.executable).with_name("quarry"))
     made = subprocess.run(
@@ -225,7 +223,9 @@ def test_cli_keys_work_against_the_running_server(gateway: str, data_dir: Path) 
     created = json.loads(made.stdout)
     assert {"id", "name", "key"} <= created.keys()
     assert created["models"] == ["anthropic.*", "us.anthropic.*"]
-    response = _openai(gateway, created["key"]).chat.completions.with_raw_response.create(model=HAIKU, messages=HI)
+    response = sdk.openai(f"{gateway}/v1", created["key"]).chat.completions.with_raw_response.create(
+        model=HAIKU, messages=HI
+    )
     assert response.headers["x-ratelimit-limit-requests"] == "9"
     listed = subprocess.run([quarry, "keys", "ls"], env=env, capture_output=True, check=True, text=True).stdout
     assert "from-cli" in listed
@@ -233,7 +233,7 @@ def test_cli_keys_work_against_the_running_server(gateway: str, data_dir: Path) 
     subprocess.run([quarry, "keys", "revoke", created["id"]], env=env, check=True, capture_output=True)
     time.sleep(0.3)  # past the key cache's 0.2 s
     with pytest.raises(openai.AuthenticationError):
-        _openai(gateway, created["key"]).models.list()
+        sdk.openai(f"{gateway}/v1", created["key"]).models.list()
     bad = subprocess.run([quarry, "keys", "revoke", "key_nope"], env=env, capture_output=True, text=True)
     assert bad.returncode != 0
     assert "No API key with id" in bad.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,6 +15,7 @@ import openai
 import pytest
 
 from tests.auth.conftest import ADMIN, Served, new_key
+from tests.conftest import SDKs
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 HI: list[Any] = [{"role": "user", "content": "Hi"}]
@@ -37,30 +37,31 @@ def pair(postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFac
         server.stop()
 
 
-def _client(server: Served, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
-
-
-def test_two_instances_share_one_limit(pair: list[Served]) -> None:
+def test_two_instances_share_one_limit(pair: list[Served], sdk: SDKs) -> None:
     a, b = pair
     key = new_key(a.url, name="shared-rpm", rpm=4)
     for server in (a, b, a, b):
-        assert _client(server, key).chat.completions.create(model=HAIKU, messages=HI).choices[0].message.content
+        assert (
+            sdk.openai(f"{server.url}/v1", key)
+            .chat.completions.create(model=HAIKU, messages=HI)
+            .choices[0]
+            .message.content
+        )
     for server in (a, b):
         with pytest.raises(openai.RateLimitError) as refused:
-            _client(server, key).chat.completions.create(model=HAIKU, messages=HI)
+            sdk.openai(f"{server.url}/v1", key).chat.completions.create(model=HAIKU, messages=HI)
         assert refused.value.response.headers["x-ratelimit-remaining-requests"] == "0"
-    claude = anthropic.Anthropic(base_url=b.url, api_key=key, max_retries=0)
+    claude = sdk.anthropic(b.url, key)
     with pytest.raises(anthropic.RateLimitError):
         claude.messages.create(model="claude-3-haiku-20240307", max_tokens=10, messages=HI)
 
 
-def test_revoked_on_one_instance_is_refused_by_the_other_within_a_second(pair: list[Served]) -> None:
+def test_revoked_on_one_instance_is_refused_by_the_other_within_a_second(pair: list[Served], sdk: SDKs) -> None:
     a, b = pair
     created = httpx.post(
         f"{a.url}/admin/keys", headers={"Authorization": f"Bearer {ADMIN}"}, json={"name": "to-revoke"}
     ).json()
-    other = _client(b, created["key"])
+    other = sdk.openai(f"{b.url}/v1", created["key"])
     other.models.list()  # known to, and cached by, the other instance
     httpx.delete(f"{a.url}/admin/keys/{created['id']}", headers={"Authorization": f"Bearer {ADMIN}"})
     revoked_at = time.monotonic()
@@ -73,7 +74,7 @@ def test_revoked_on_one_instance_is_refused_by_the_other_within_a_second(pair: l
         time.sleep(0.05)
 
 
-async def test_tokens_per_minute_hold_across_instances(pair: list[Served]) -> None:
+async def test_tokens_per_minute_hold_across_instances(pair: list[Served], sdk: SDKs) -> None:
     tpm = 3000
     key = new_key(pair[0].url, name="shared-tpm", tpm=tpm)
     clients = [openai.AsyncOpenAI(base_url=f"{s.url}/v1", api_key=key, max_retries=0) for s in pair]
@@ -88,16 +89,19 @@ async def test_tokens_per_minute_hold_across_instances(pair: list[Served]) -> No
         assert answer.usage is not None
         return answer.usage.total_tokens
 
-    used = [tokens for tokens in await asyncio.gather(*(one(i) for i in range(50))) if tokens is not None]
+    results = await asyncio.gather(*(one(i) for i in range(50)))
+    for client in clients:
+        await client.close()
+    used = [tokens for tokens in results if tokens is not None]
     assert 0 < len(used) < 50
     assert sum(used) <= tpm
 
 
-def test_usage_survives_a_restart(pair: list[Served], tmp_path: Path) -> None:
+def test_usage_survives_a_restart(pair: list[Served], sdk: SDKs) -> None:
     a, b = pair
     key = new_key(a.url, name="durable")
     for server in (a, b, b):
-        _client(server, key).chat.completions.create(model=HAIKU, messages=HI)
+        sdk.openai(f"{server.url}/v1", key).chat.completions.create(model=HAIKU, messages=HI)
     a.stop()  # a graceful stop writes what is queued
     b.stop()
     a.start()

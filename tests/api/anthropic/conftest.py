@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import anthropic
 import pytest
 
@@ -9,10 +11,12 @@ from tests.api.conftest import KEY
 
 
 @pytest.fixture
-def claude(gateway: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway, api_key=KEY, max_retries=0)
+def claude(gateway: str) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(base_url=gateway, api_key=KEY, max_retries=0) as made:
+        yield made
 
 
 @pytest.fixture
-def async_claude(gateway: str) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=gateway, api_key=KEY, max_retries=0)
+async def async_claude(gateway: str) -> AsyncIterator[anthropic.AsyncAnthropic]:
+    async with anthropic.AsyncAnthropic(base_url=gateway, api_key=KEY, max_retries=0) as made:
+        yield made

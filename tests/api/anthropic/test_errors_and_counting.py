@@ -66,10 +66,11 @@ def test_content_blocks_a_converse_model_cannot_take(gateway: str) -> None:
 
 
 def test_wrong_or_missing_key_is_authentication_error(gateway: str) -> None:
-    with pytest.raises(anthropic.AuthenticationError) as caught:
-        anthropic.Anthropic(base_url=gateway, api_key="sk-wrong", max_retries=0).messages.create(
-            model="claude-sonnet-4-5", max_tokens=5, messages=HI
-        )
+    with (
+        anthropic.Anthropic(base_url=gateway, api_key="sk-wrong", max_retries=0) as wrong,
+        pytest.raises(anthropic.AuthenticationError) as caught,
+    ):
+        wrong.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=HI)
     assert caught.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     response = httpx.post(f"{gateway}/v1/messages", json={"model": "x", "max_tokens": 1, "messages": HI})
     _error(response, 401, "authentication_error")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import openai
 import pytest
 
@@ -9,10 +11,12 @@ from tests.api.conftest import KEY
 
 
 @pytest.fixture
-def client(gateway: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway}/v1", api_key=KEY, max_retries=0)
+def client(gateway: str) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{gateway}/v1", api_key=KEY, max_retries=0) as made:
+        yield made
 
 
 @pytest.fixture
-def async_client(gateway: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=f"{gateway}/v1", api_key=KEY, max_retries=0)
+async def async_client(gateway: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=f"{gateway}/v1", api_key=KEY, max_retries=0) as made:
+        yield made

@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from tests.api.conftest import HAIKU, KEY, MISTRAL_7B, SONNET_37, SONNET_45, SONNET_45_PROFILE
+from tests.conftest import SDKs
 
 
 def test_plain_completion_has_openai_shape(client: openai.OpenAI) -> None:
@@ -173,8 +174,8 @@ def test_system_prompt_reaches_a_model_without_system_support(client: openai.Ope
     assert answer.choices[0].message.content == 'You said: "Be kind. Hello"'  # the emulator joins text blocks
 
 
-def test_routes_are_also_under_api_v1(gateway: str) -> None:
-    legacy = openai.OpenAI(base_url=f"{gateway}/api/v1", api_key=KEY, max_retries=0)
+def test_routes_are_also_under_api_v1(gateway: str, sdk: SDKs) -> None:
+    legacy = sdk.openai(f"{gateway}/api/v1", KEY)
     answer = legacy.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert answer.choices[0].message.content == 'You said: "Hi"'
 

@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from tests.api.conftest import HAIKU, KEY, SONNET_45_PROFILE, png
+from tests.conftest import SDKs
 
 USER_HI: Any = [{"role": "user", "content": "Hi"}]
 
@@ -35,11 +36,11 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("key", "code"), [(None, "missing_api_key"), ("sk-wrong", "invalid_api_key")])
-def test_missing_or_wrong_key_is_401(gateway: str, key: str | None, code: str) -> None:
+def test_missing_or_wrong_key_is_401(gateway: str, key: str | None, code: str, sdk: SDKs) -> None:
     error = _error(_post(gateway, {"model": HAIKU, "messages": USER_HI}, key=key), 401)
     assert error["code"] == code
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(base_url=f"{gateway}/v1", api_key="sk-wrong", max_retries=0).models.list()
+        sdk.openai(f"{gateway}/v1", "sk-wrong").models.list()
 
 
 def test_malformed_json_is_400_not_a_crash(gateway: str) -> None:
