@@ -47,9 +47,11 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
         settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
-    if settings.api_key is None and not _is_loopback(settings.host):
+    keyed = bool(settings.api_key or settings.api_key_secret_id or settings.api_key_ssm_parameter)
+    if not keyed and not _is_loopback(settings.host):
         raise click.UsageError(
-            f"refusing to listen on {settings.host} without an API key: set QUARRY_API_KEY, or bind 127.0.0.1."
+            f"refusing to listen on {settings.host} without an API key: set QUARRY_API_KEY (or"
+            " QUARRY_API_KEY_SECRET_ID / QUARRY_API_KEY_SSM_PARAMETER), or bind 127.0.0.1."
         )
     sock = socket.create_server((settings.host, settings.port))
     url = f"http://{settings.host}:{sock.getsockname()[1]}"
@@ -57,11 +59,12 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
     def banner(backend: Backend) -> None:
         click.echo(f"Quarry {url}  (Ctrl-C stops it)")
         click.echo(f"  backend: {backend.description}")
-        if settings.api_key is None:
-            click.echo("  auth: no QUARRY_API_KEY set, so listening on loopback only and accepting any key")
+        if not keyed:
+            click.echo("  auth: no QUARRY_API_KEY set, so listening on loopback only; team keys are checked if any")
         else:
-            click.echo("  auth: Authorization: Bearer $QUARRY_API_KEY")
+            click.echo("  auth: the bootstrap (admin) key and team keys (`quarry keys create`)")
         click.echo(f'  OpenAI SDK: OpenAI(base_url="{url}/v1", api_key=...)')
+        click.echo(f'  Anthropic SDK / Claude Code: ANTHROPIC_BASE_URL="{url}" ANTHROPIC_API_KEY=...')
         sys.stdout.flush()
 
     app = create_app(settings, on_ready=banner)
