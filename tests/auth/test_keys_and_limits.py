@@ -20,7 +20,7 @@ import pytest
 from quarry.server import create_app
 from quarry.settings import Settings
 from tests.auth.conftest import ADMIN, new_key
-from tests.conftest import SDKs
+from tests.conftest import SDKs, ServerThread
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 HI: list[Any] = [{"role": "user", "content": "Hi"}]
@@ -237,3 +237,15 @@ def test_cli_keys_work_against_the_running_server(gateway: str, data_dir: Path, 
     bad = subprocess.run([quarry, "keys", "revoke", "key_nope"], env=env, capture_output=True, text=True)
     assert bad.returncode != 0
     assert "No API key with id" in bad.stderr
+
+
+def test_limits_that_cannot_be_checked_are_not_waved_through(sdk: SDKs) -> None:
+    settings = Settings(backend="emulator", api_key=ADMIN, redis_url="redis://127.0.0.1:9/0")  # type: ignore[arg-type]
+    with ServerThread(create_app(settings), lifespan="on") as server:
+        key = new_key(server.url, name="redis-down", rpm=10)
+        with pytest.raises(openai.InternalServerError) as caught:
+            sdk.openai(f"{server.url}/v1", key).chat.completions.create(model=HAIKU, messages=HI)
+        assert caught.value.status_code == 503
+        assert "Redis" in caught.value.body["message"]  # type: ignore[index]
+        unlimited = new_key(server.url, name="no-limits")  # keys without limits never ask Redis
+        assert sdk.openai(f"{server.url}/v1", unlimited).chat.completions.create(model=HAIKU, messages=HI).choices

@@ -5,13 +5,16 @@ cannot hold slots for ever (the `redis` extra)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from quarry.auth._keys import Limits
 from quarry.auth._limits import Grant, refused
+from quarry.errors import UpstreamUnavailable
 
 __all__ = ["RedisLimiter"]
 
+log = logging.getLogger("quarry.limits")
 _LEASE_S = 3600  # longest a request can hold a concurrency slot if its instance dies
 
 _BUCKET = """
@@ -100,9 +103,12 @@ class RedisLimiter:
         requests, budget, active = self._keys(key_id)
         args = [limits.rpm or 0, limits.tpm or 0, limits.max_concurrency or 0, tokens]
         grant = Grant(key_id, limits, tokens)
-        status, retry, left_requests, left_tokens, cost = await self._acquire(
-            keys=[requests, budget, active], args=[*args, grant.grant_id, _LEASE_S]
-        )
+        try:
+            status, retry, left_requests, left_tokens, cost = await self._acquire(
+                keys=[requests, budget, active], args=[*args, grant.grant_id, _LEASE_S]
+            )
+        except Exception as exc:  # redis's errors; a limit that cannot be checked is not waved through
+            raise UpstreamUnavailable(f"the rate-limit store (Redis) cannot be reached: {exc}") from None
         grant.tokens = int(cost)
         grant.remaining_requests, grant.remaining_tokens = int(float(left_requests)), int(float(left_tokens))
         if limits.rpm:
@@ -117,7 +123,10 @@ class RedisLimiter:
     async def release(self, grant: Grant, used_tokens: int) -> None:
         _, budget, active = self._keys(grant.key_id)
         refund = grant.tokens - used_tokens
-        await self._release(keys=[budget, active], args=[grant.limits.tpm or 0, refund, grant.grant_id])
+        try:
+            await self._release(keys=[budget, active], args=[grant.limits.tpm or 0, refund, grant.grant_id])
+        except Exception:  # the slot's lease ends it anyway; the request itself is over
+            log.warning("releasing a rate-limit grant in Redis failed", exc_info=True)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
