@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from quarry.api._exchange import exchange_of
+from quarry.api._sse import StreamHook
 from quarry.auth import Authenticator, Principal, bearer_token
 from quarry.bedrock import BedrockRuntime, ModelCatalog
 from quarry.settings import Settings
@@ -22,6 +23,7 @@ class Services:
     catalog: ModelCatalog
     authenticator: Authenticator
     load_image: Callable[[str], Awaitable[tuple[str, bytes]]]  # url → (format, bytes); raises InvalidRequest
+    on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
 
     async def authenticate(self, request: Request, api: str = "") -> Principal:
         """The caller, from `Authorization: Bearer` (or `x-api-key`, as Anthropic's clients send it); noted on the
