@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import openai
 import orjson
 import pytest
 
 from quarry.observability import ACCESS_LOGGER
 from quarry.server import create_app
 from quarry.settings import Settings
-from tests.api.conftest import HAIKU, KEY
+from tests.api.conftest import HAIKU, KEY, Clients
 
 FIELDS = {
     "time",
@@ -79,8 +78,10 @@ def gateway_url(serve: Any, aws_environment: None) -> str:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_one_json_line_per_call_without_prompt_answer_or_key(gateway_url: str, access: Lines, stream: bool) -> None:
-    client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0)
+def test_one_json_line_per_call_without_prompt_answer_or_key(
+    clients: Clients, gateway_url: str, access: Lines, stream: bool
+) -> None:
+    client = clients.openai(gateway_url)
     raw = client.chat.completions.with_raw_response.create(
         model=HAIKU,
         messages=[{"role": "user", "content": SECRET_PROMPT}],
@@ -126,8 +127,10 @@ def test_one_json_line_per_call_without_prompt_answer_or_key(gateway_url: str, a
         assert secret not in line
 
 
-def test_failures_and_anthropic_calls_are_logged_with_their_error_type(gateway_url: str, access: Lines) -> None:
-    client = anthropic.Anthropic(base_url=gateway_url, api_key=KEY, max_retries=0)
+def test_failures_and_anthropic_calls_are_logged_with_their_error_type(
+    clients: Clients, gateway_url: str, access: Lines
+) -> None:
+    client = clients.anthropic(gateway_url)
     with pytest.raises(anthropic.RateLimitError) as caught:
         client.messages.create(
             model="claude-3-haiku-20240307",
@@ -136,7 +139,7 @@ def test_failures_and_anthropic_calls_are_logged_with_their_error_type(gateway_u
         )
     record = access.line(caught.value.response.headers["x-request-id"])
     assert (record["api"], record["status"], record["error_type"]) == ("messages", 429, "RateLimited")
-    wrong = anthropic.Anthropic(base_url=gateway_url, api_key="sk-wrong-key", max_retries=0)
+    wrong = clients.anthropic(gateway_url, api_key="sk-wrong-key")
     with pytest.raises(anthropic.AuthenticationError) as refused:
         wrong.models.list()
     record = access.line(refused.value.response.headers["x-request-id"])
@@ -145,13 +148,15 @@ def test_failures_and_anthropic_calls_are_logged_with_their_error_type(gateway_u
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_the_access_log_can_be_turned_off(serve: Any, aws_environment: None, access: Lines, enabled: bool) -> None:
+def test_the_access_log_can_be_turned_off(
+    clients: Clients, serve: Any, aws_environment: None, access: Lines, enabled: bool
+) -> None:
     settings = Settings(backend="bedrock", api_key=KEY, access_log=enabled)  # type: ignore[arg-type]
     app = create_app(settings)
     url = serve(app, lifespan="on").url
     closed = threading.Event()
     app.state.listeners.append(lambda exchange: closed.set())  # after the lifespan's: runs once they have run
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+    client = clients.openai(url)
     client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert closed.wait(5)
     assert len(access.lines) == (1 if enabled else 0)

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import anthropic
 import httpx
 import openai
 import pytest
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from quarry.observability import LATENCY_BUCKETS_S
 from quarry.server import create_app
 from quarry.settings import BedrockSettings, Settings
-from tests.api.conftest import HAIKU, KEY
+from tests.api.conftest import HAIKU, KEY, Clients
 
 ATTEMPTS = 3
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -58,9 +57,9 @@ def settled(url: str, done: Callable[[Samples], bool]) -> Samples:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_openai_chat_moves_counts_tokens_and_latency(gateway_url: str, stream: bool) -> None:
+def test_openai_chat_moves_counts_tokens_and_latency(clients: Clients, gateway_url: str, stream: bool) -> None:
     before = scrape(gateway_url)
-    client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0)
+    client = clients.openai(gateway_url)
     messages: list[Any] = [{"role": "user", "content": "[[emulator: words=25]]"}]
     if stream:
         chunks = list(
@@ -96,9 +95,11 @@ def test_openai_chat_moves_counts_tokens_and_latency(gateway_url: str, stream: b
 @pytest.mark.parametrize(
     ("model", "bedrock_id"), [("claude-3-haiku-20240307", HAIKU), ("amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0")]
 )
-def test_anthropic_stream_counts_tokens_and_first_token(gateway_url: str, model: str, bedrock_id: str) -> None:
+def test_anthropic_stream_counts_tokens_and_first_token(
+    clients: Clients, gateway_url: str, model: str, bedrock_id: str
+) -> None:
     before = scrape(gateway_url)
-    client = anthropic.Anthropic(base_url=gateway_url, api_key=KEY, max_retries=0)
+    client = clients.anthropic(gateway_url)
     with client.messages.stream(
         model=model, max_tokens=100, messages=[{"role": "user", "content": "[[emulator: words=12]]"}]
     ) as events:
@@ -113,9 +114,9 @@ def test_anthropic_stream_counts_tokens_and_first_token(gateway_url: str, model:
         assert seen > 0
 
 
-def test_throttling_counts_the_error_and_every_upstream_attempt(gateway_url: str) -> None:
+def test_throttling_counts_the_error_and_every_upstream_attempt(clients: Clients, gateway_url: str) -> None:
     before = scrape(gateway_url)
-    client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0)
+    client = clients.openai(gateway_url)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "[[emulator: throttle]]"}])
     errors = {"api": "chat.completions", "type": "RateLimited"}
@@ -133,9 +134,9 @@ def test_throttling_counts_the_error_and_every_upstream_attempt(gateway_url: str
     assert upstream - value(before, "quarry_upstream_errors_total", type="RateLimited") == ATTEMPTS
 
 
-def test_a_throttle_inside_a_stream_is_counted(gateway_url: str) -> None:
+def test_a_throttle_inside_a_stream_is_counted(clients: Clients, gateway_url: str) -> None:
     before = scrape(gateway_url)
-    client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0)
+    client = clients.openai(gateway_url)
     content = "[[emulator: words=30, stream-error=throttlingException, stream-error-after=3]]"
     with pytest.raises(openai.APIError):
         list(client.chat.completions.create(model=HAIKU, stream=True, messages=[{"role": "user", "content": content}]))
@@ -150,9 +151,9 @@ def test_a_throttle_inside_a_stream_is_counted(gateway_url: str) -> None:
 
 
 @pytest.mark.parametrize("ending", ["completed", "abandoned"])
-def test_active_streams_rise_during_a_stream_and_fall_after(gateway_url: str, ending: str) -> None:
+def test_active_streams_rise_during_a_stream_and_fall_after(clients: Clients, gateway_url: str, ending: str) -> None:
     assert value(settled(gateway_url, lambda s: value(s, "quarry_active_streams") == 0), "quarry_active_streams") == 0
-    client = openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0)
+    client = clients.openai(gateway_url)
     first_chunk, release = threading.Event(), threading.Event()
     received: list[str] = []
 
@@ -178,8 +179,8 @@ def test_active_streams_rise_during_a_stream_and_fall_after(gateway_url: str, en
     assert (len("".join(received).split()) == 40) == (ending == "completed")
 
 
-def test_exposition_parses_with_quarry_series_and_llm_buckets(gateway_url: str) -> None:
-    openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0).models.list()
+def test_exposition_parses_with_quarry_series_and_llm_buckets(clients: Clients, gateway_url: str) -> None:
+    clients.openai(gateway_url).models.list()
     text = httpx.get(f"{gateway_url}/metrics").text
     families = {family.name: family for family in text_string_to_metric_families(text)}
     assert {
@@ -206,11 +207,9 @@ def test_exposition_parses_with_quarry_series_and_llm_buckets(gateway_url: str) 
     assert any(family.name == "quarry_requests" for family in parse_openmetrics(response.text))
 
 
-def test_two_apps_in_one_process_keep_their_own_metrics(gateway_url: str, serve: Any) -> None:
+def test_two_apps_in_one_process_keep_their_own_metrics(clients: Clients, gateway_url: str, serve: Any) -> None:
     other = serve(create_app(Settings(backend="bedrock", api_key=KEY)), lifespan="on").url  # type: ignore[arg-type]
-    openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0).chat.completions.create(
-        model=HAIKU, messages=[{"role": "user", "content": "Hi"}]
-    )
+    clients.openai(gateway_url).chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert value(scrape(gateway_url), "quarry_requests_total", api="chat.completions", model=HAIKU, status="200") > 0
     assert not any(labels and dict(labels).get("api") == "chat.completions" for _, labels in scrape(other))
 

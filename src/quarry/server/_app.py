@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             backend = await open_backend(settings, stack)
-            metrics = observe(app, settings, backend.runtime, stack)
+            metrics = observe(app, settings, backend.runtime)
             policy = FetchPolicy(
                 max_bytes=settings.images.max_bytes,
                 timeout_s=settings.images.timeout_s,

@@ -4,7 +4,6 @@ upstream errors counted, and the `/metrics` endpoint with its access rule."""
 from __future__ import annotations
 
 import ipaddress
-from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -20,18 +19,22 @@ from quarry.settings import Settings
 __all__ = ["metrics_endpoint", "observe"]
 
 
-def observe(app: FastAPI, settings: Settings, runtime: BedrockRuntime, stack: AsyncExitStack) -> Metrics:
-    """Fresh metrics for this run of the app (on `app.state.metrics`), listening until `stack` closes."""
+def observe(app: FastAPI, settings: Settings, runtime: BedrockRuntime) -> Metrics:
+    """Fresh metrics for this run of the app (on `app.state.metrics`), and its listeners registered."""
     metrics = Metrics()
     app.state.metrics = metrics
     runtime.on_upstream_error = metrics.upstream_error
-    listeners: list[Listener] = app.state.listeners
     added: list[Listener] = [metrics.observe]
     if settings.access_log:
         added.append(AccessLog())
-    for listener in added:
-        listeners.append(listener)
-        stack.callback(listeners.remove, listener)
+    # They stay registered after the lifespan ends, and are replaced when it starts again: at the shutdown
+    # deadline uvicorn cancels the streams still running and runs the lifespan's shutdown before they unwind, and
+    # those cut streams must still be counted and logged.
+    listeners: list[Listener] = app.state.listeners
+    for stale in getattr(app.state, "observers", []):
+        listeners.remove(stale)
+    listeners.extend(added)
+    app.state.observers = added
     return metrics
 
 
