@@ -16,6 +16,7 @@ from pydantic_settings import (
 
 __all__ = [
     "BedrockSettings",
+    "CorsSettings",
     "EmulatorSettings",
     "ImageSettings",
     "ModelSettings",
@@ -58,6 +59,68 @@ class BedrockSettings(BaseModel):
     max_attempts: int = Field(default=3, ge=1, le=10, description="Tries for throttled and 5xx answers.")
     max_connections: int = Field(default=2000, ge=1, description="Pooled connections to Bedrock.")
     models_ttl_s: float = Field(default=600.0, ge=0, description="How long the model list is cached.")
+
+
+def _sdk_headers() -> list[str]:
+    # What the OpenAI and Anthropic browser SDKs put on a request besides the CORS-safelisted headers; a browser
+    # asks for each in its preflight and sends nothing if one is refused.
+    return [
+        "authorization",
+        "content-type",
+        "x-api-key",
+        "anthropic-version",
+        "anthropic-beta",
+        "anthropic-dangerous-direct-browser-access",
+        "openai-organization",
+        "openai-project",
+        "openai-beta",
+        "idempotency-key",
+        "x-request-id",
+        "x-stainless-arch",
+        "x-stainless-async",
+        "x-stainless-helper",
+        "x-stainless-helper-method",
+        "x-stainless-lang",
+        "x-stainless-os",
+        "x-stainless-package-version",
+        "x-stainless-raw-response",
+        "x-stainless-read-timeout",
+        "x-stainless-retry-count",
+        "x-stainless-runtime",
+        "x-stainless-runtime-version",
+        "x-stainless-stream-helper",
+        "x-stainless-timeout",
+    ]
+
+
+def _exposed_headers() -> list[str]:
+    # Without these a browser hides them from the page: the SDKs read the request id and back off by the rest.
+    return [
+        "x-request-id",
+        "retry-after",
+        "retry-after-ms",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+    ]
+
+
+class CorsSettings(BaseModel):
+    """Which web pages may call Quarry from a browser (`[cors]`, `QUARRY_CORS__*`)."""
+
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call from a browser (`https://app.example.com`, or `*`); empty sends no "
+        "CORS headers at all.",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=_sdk_headers, description="Request headers a browser may send (the SDKs' own by default)."
+    )
+    expose_headers: list[str] = Field(default_factory=_exposed_headers, description="Response headers a page may read.")
+    max_age_s: int = Field(default=600, ge=0, description="How long a browser may cache a preflight answer.")
 
 
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
@@ -159,6 +222,21 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="Largest request body accepted.")
     keepalive_s: float = Field(default=15.0, gt=0, description="SSE comment interval during long silences.")
+    http_keep_alive_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long an idle client connection stays open; behind a load balancer, longer than its idle "
+        "timeout (an ALB's is 60 s).",
+    )
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="On SIGTERM or Ctrl-C, how long requests and streams in flight may finish."
+    )
+    access_log: bool = Field(default=True, description="One JSON line per request on stderr (`quarry.access`).")
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics to anyone; otherwise only to loopback clients and callers with an API key.",
+    )
+    cors: CorsSettings = Field(default_factory=CorsSettings)
     bedrock: BedrockSettings = Field(default_factory=BedrockSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)

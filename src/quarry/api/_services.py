@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from quarry.api._exchange import Exchange, exchange_of
+from quarry.api._sse import StreamHook
 from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
@@ -26,6 +27,7 @@ class Services:
     load_image: Callable[[str], Awaitable[tuple[str, bytes]]]  # url → (format, bytes); raises InvalidRequest
     limiter: Limiter = field(default_factory=InProcessLimiter)
     keys: KeyStore | None = None
+    on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def check_scope(self, principal: Principal, model: ResolvedModel) -> None:

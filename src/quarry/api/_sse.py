@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from quarry.errors import QuarryError, UpstreamError
 
-__all__ = ["KEEPALIVE_COMMENT", "Render", "RenderError", "SSEResponse", "relay"]
+__all__ = ["KEEPALIVE_COMMENT", "Render", "RenderError", "SSEResponse", "StreamHook", "relay"]
 
 log = logging.getLogger("quarry.sse")
 _QUEUE_SIZE = 256
@@ -22,6 +22,7 @@ _END = b""
 
 Render = Callable[[dict[str, Any]], list[bytes]]
 RenderError = Callable[[QuarryError], bytes]
+StreamHook = Callable[[int], None]  # told +1 when a stream starts and -1 when it ends (metrics' active streams)
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
 
 
@@ -76,15 +77,24 @@ async def relay(
 
 
 class SSEResponse(StreamingResponse):
-    """A text/event-stream response that always releases its upstream resources, even if never started."""
+    """A text/event-stream response that always releases its upstream resources, even if never started, and
+    tells `on_stream` when it starts and ends — completed, failed, abandoned by the client or cut at shutdown."""
 
-    def __init__(self, content: AsyncIterator[bytes], resources: AsyncExitStack) -> None:
+    def __init__(
+        self, content: AsyncIterator[bytes], resources: AsyncExitStack, *, on_stream: StreamHook | None = None
+    ) -> None:
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self._resources = resources
+        self._on_stream = on_stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hook = self._on_stream
+        if hook is not None:
+            hook(1)
         try:
             await super().__call__(scope, receive, send)
         finally:
+            if hook is not None:
+                hook(-1)
             await self._resources.aclose()

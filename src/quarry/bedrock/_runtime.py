@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,10 +42,20 @@ class Invocation:
 
 
 class BedrockRuntime:
-    """bedrock-runtime over one connection pool. Create it inside the running event loop; `aclose()` when done."""
+    """bedrock-runtime over one connection pool. Create it inside the running event loop; `aclose()` when done.
+
+    `on_upstream_error` (settable after construction) is told of every error answer Bedrock gives — including
+    those retried here, which no caller ever sees — so throttling can be counted; it must be cheap and not raise.
+    """
 
     def __init__(
-        self, *, endpoint_url: str, region: str, signer: RequestSigner, settings: BedrockSettings | None = None
+        self,
+        *,
+        endpoint_url: str,
+        region: str,
+        signer: RequestSigner,
+        settings: BedrockSettings | None = None,
+        on_upstream_error: Callable[[QuarryError], None] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
         # Sent and signed as given, which spares botocore's signer from working it out on every request.
@@ -54,6 +64,7 @@ class BedrockRuntime:
         self._signer = signer
         self._settings = settings or BedrockSettings()
         self._session: aiohttp.ClientSession | None = None
+        self.on_upstream_error = on_upstream_error
 
     @classmethod
     async def create(
@@ -141,6 +152,9 @@ class BedrockRuntime:
             try:
                 async for event in decode_events(response.content.iter_any()):
                     yield event
+            except QuarryError as error:  # an exception frame: Bedrock's error, mid-stream
+                self._noted(error)
+                raise
             except TimeoutError:
                 raise UpstreamTimeout(f"Bedrock sent nothing for {self._settings.idle_timeout_s:g} s") from None
             except aiohttp.ClientError as exc:
@@ -163,6 +177,10 @@ class BedrockRuntime:
             raise UpstreamTimeout("Bedrock did not finish its answer in time") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"reading Bedrock's answer failed: {exc}") from None
+
+    def _noted(self, error: QuarryError) -> None:
+        if self.on_upstream_error is not None:
+            self.on_upstream_error(error)
 
     async def _send(
         self, path: str, body: bytes, *, stream: bool, extra: Mapping[str, str] | None = None
@@ -191,6 +209,7 @@ class BedrockRuntime:
                 async with response:
                     payload = await self._read(response)
                 error = error_from_response(response.status, response.headers.get("x-amzn-ErrorType"), payload)
+                self._noted(error)
             if attempt == settings.max_attempts or not is_retryable(error):
                 raise error
             await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311

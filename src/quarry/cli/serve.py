@@ -40,6 +40,7 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
     """
     import uvicorn
 
+    from quarry.observability import configure_logging
     from quarry.server import Backend, create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port, "backend": backend}.items() if v is not None}
@@ -67,8 +68,18 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
         click.echo(f'  Anthropic SDK / Claude Code: ANTHROPIC_BASE_URL="{url}" ANTHROPIC_API_KEY=...')
         sys.stdout.flush()
 
+    configure_logging()
     app = create_app(settings, on_ready=banner)
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, lifespan="on", timeout_graceful_shutdown=30
+        app,
+        log_config=None,  # configure_logging has set uvicorn's loggers to JSON on stderr
+        log_level="warning",
+        access_log=False,  # Quarry's own access log has the request id, key, model and tokens
+        server_header=False,
+        lifespan="on",
+        timeout_keep_alive=settings.http_keep_alive_s,  # type: ignore[arg-type]  # uvicorn reads it as seconds
+        # On SIGTERM or Ctrl-C uvicorn stops accepting, lets requests and streams in flight run this long, then
+        # cancels what is left and shuts down.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works as well
     )
     uvicorn.Server(config).run(sockets=[sock])

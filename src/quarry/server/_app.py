@@ -24,7 +24,9 @@ from quarry.bedrock import ModelCatalog
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
+from quarry.server._cors import add_cors
 from quarry.server._middleware import ExchangeMiddleware, Listener
+from quarry.server._observability import metrics_endpoint, observe
 from quarry.settings import Settings
 from quarry.store import open_database
 
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             backend = await open_backend(settings, stack)
+            metrics = observe(app, settings, backend.runtime)
             policy = FetchPolicy(
                 max_bytes=settings.images.max_bytes,
                 timeout_s=settings.images.timeout_s,
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
                 load_image=_image_loader(fetcher, settings.images.max_bytes),
                 limiter=limiter,
                 keys=keys,
+                on_stream=metrics.stream,
             )
             log.info("backend: %s", backend.description)
             if on_ready is not None:
@@ -108,7 +112,9 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
     # Who listens to finished exchanges (usage, metrics, the access log) is settled in the lifespan.
     listeners: list[Listener] = []
     app.state.listeners = listeners
+    add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
     app.add_middleware(ExchangeMiddleware, listeners=listeners)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for prefix in _PREFIXES:
         app.include_router(_models.router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)

@@ -32,7 +32,7 @@ class Backend:
 
 
 class _QuietServer(uvicorn.Server):
-    """A uvicorn server inside another: the outer server owns the process signals."""
+    """A uvicorn server inside another: the outer server owns the process signals (and logging)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -43,7 +43,10 @@ async def _start_emulator(settings: Settings, stack: AsyncExitStack) -> str:
     from quarry.emulator import EmulatorApp
 
     sock = socket.create_server(("127.0.0.1", 0))
-    config = uvicorn.Config(EmulatorApp(settings.emulator), lifespan="off", log_level="warning", access_log=False)
+    # log_config=None: the process's logging belongs to the outer server (uvicorn's default would replace it).
+    config = uvicorn.Config(
+        EmulatorApp(settings.emulator), lifespan="off", log_config=None, log_level="warning", access_log=False
+    )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
 

@@ -58,7 +58,7 @@ def _stream(
         keepalive_s=services.settings.keepalive_s,
         keepalive=PING,
     )
-    return SSEResponse(sse, resources)
+    return SSEResponse(sse, resources, on_stream=services.on_stream)
 
 
 async def messages(request: Request) -> Response:

@@ -59,7 +59,7 @@ async def chat_completions(request: Request) -> Response:
         render_error=exchange.failing(lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n"),
         keepalive_s=settings.keepalive_s,
     )
-    return SSEResponse(sse, resources)
+    return SSEResponse(sse, resources, on_stream=services.on_stream)
 
 
 async def embeddings(request: Request) -> Response:

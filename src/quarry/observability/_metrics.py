@@ -1,0 +1,98 @@
+"""Prometheus metrics of one gateway: what finished exchanges, open streams and Bedrock's refusals say.
+
+Each `Metrics` owns its registry, so two apps in one process (tests, an embedded gateway) never share series.
+Labels are bounded on purpose: the API name, the resolved Bedrock model id, the status code and error class —
+never a key, a caller-chosen string or a request id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from quarry.api._exchange import Exchange
+from quarry.errors import QuarryError, RateLimited
+
+__all__ = ["LATENCY_BUCKETS_S", "Metrics"]
+
+# From a cached /v1/models answer (milliseconds) to a long generation with thinking (minutes).
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+
+
+class Metrics:
+    """The `quarry_*` series. `observe` is an Exchange listener, `stream` an SSE hook, `upstream_error` the
+    runtime's callback; each is a few dictionary lookups and additions, cheap enough for every request."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.requests = Counter(
+            "quarry_requests", "HTTP requests answered.", ["api", "model", "status"], registry=registry
+        )
+        self.errors = Counter(
+            "quarry_errors", "Requests that failed, by Quarry error class.", ["api", "type"], registry=registry
+        )
+        self.latency = Histogram(
+            "quarry_request_duration_seconds",
+            "From the request's arrival to its last byte (a stream's end).",
+            ["api", "model"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "quarry_time_to_first_token_seconds",
+            "From a streamed request's arrival to its first generated token.",
+            ["api", "model"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "quarry_tokens", "Tokens Bedrock reported, by kind.", ["model", "kind"], registry=registry
+        )
+        self.active_streams = Gauge("quarry_active_streams", "SSE responses being streamed now.", registry=registry)
+        self.upstream_throttles = Counter(
+            "quarry_upstream_throttles",
+            "Throttling answers from Bedrock, including those Quarry retried before answering.",
+            registry=registry,
+        )
+        self.upstream_errors = Counter(
+            "quarry_upstream_errors",
+            "Error answers from Bedrock (retried or not), by Quarry error class.",
+            ["type"],
+            registry=registry,
+        )
+
+    def observe(self, exchange: Exchange) -> None:
+        """Count a finished exchange."""
+        api = exchange.api or "other"
+        model = exchange.model or ""
+        self.requests.labels(api, model, str(exchange.status)).inc()
+        if exchange.error_type:
+            self.errors.labels(api, exchange.error_type).inc()
+        self.latency.labels(api, model).observe(exchange.latency_s)
+        ttft = exchange.ttft_s
+        if ttft is not None:
+            self.ttft.labels(api, model).observe(ttft)
+        for kind, count in (
+            ("input", exchange.input_tokens),
+            ("output", exchange.output_tokens),
+            ("cache_read", exchange.cache_read_tokens),
+            ("cache_write", exchange.cache_write_tokens),
+        ):
+            if count:
+                self.tokens.labels(model, kind).inc(count)
+
+    def stream(self, delta: int) -> None:
+        """An SSE response started (+1) or ended (-1)."""
+        self.active_streams.inc(delta)
+
+    def upstream_error(self, error: QuarryError) -> None:
+        """Bedrock answered with an error, on a first try, a retry or inside a stream."""
+        self.upstream_errors.labels(type(error).__name__).inc()
+        if isinstance(error, RateLimited):
+            self.upstream_throttles.inc()
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The registry in the format the scraper asked for (OpenMetrics or Prometheus text) and its media type."""
+        encode, media_type = choose_encoder(accept or "")
+        return encode(self.registry), media_type

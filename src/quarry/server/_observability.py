@@ -1,0 +1,62 @@
+"""Wiring what an operator sees into one app: metrics and the access log as Exchange listeners, the runtime's
+upstream errors counted, and the `/metrics` endpoint with its access rule."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._exchange import exchange_of
+from quarry.api._services import services_of
+from quarry.bedrock import BedrockRuntime
+from quarry.observability import AccessLog, Metrics
+from quarry.server._middleware import Listener
+from quarry.settings import Settings
+
+__all__ = ["metrics_endpoint", "observe"]
+
+
+def observe(app: FastAPI, settings: Settings, runtime: BedrockRuntime) -> Metrics:
+    """Fresh metrics for this run of the app (on `app.state.metrics`), and its listeners registered."""
+    metrics = Metrics()
+    app.state.metrics = metrics
+    runtime.on_upstream_error = metrics.upstream_error
+    added: list[Listener] = [metrics.observe]
+    if settings.access_log:
+        added.append(AccessLog())
+    # They stay registered after the lifespan ends, and are replaced when it starts again: at the shutdown
+    # deadline uvicorn cancels the streams still running and runs the lifespan's shutdown before they unwind, and
+    # those cut streams must still be counted and logged.
+    listeners: list[Listener] = app.state.listeners
+    for stale in getattr(app.state, "observers", []):
+        listeners.remove(stale)
+    listeners.extend(added)
+    app.state.observers = added
+    return metrics
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus exposition. Open to loopback scrapers (a sidecar, `curl` on the host) and, with
+    `metrics_public`, to all; anyone else needs an API key. The client address is the one uvicorn reports —
+    behind a local reverse proxy, the forwarded one (uvicorn trusts `X-Forwarded-For` from 127.0.0.1)."""
+    services = services_of(request)
+    exchange_of(request).api = "metrics"
+    client = request.client.host if request.client else None
+    if not (services.settings.metrics_public or _is_loopback(client)):
+        await services.authenticate(request, "metrics")
+    metrics: Metrics = request.app.state.metrics
+    body, media_type = metrics.exposition(request.headers.get("accept"))
+    return Response(body, headers={"content-type": media_type})
