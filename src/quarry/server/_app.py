@@ -14,14 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry import __version__
-from quarry.api import openai
+from quarry.api import conversations, openai
 from quarry.api._services import Services
 from quarry.auth import Authenticator, OpenAccess, StaticKey
 from quarry.bedrock import ModelCatalog
+from quarry.conversations import SQLiteConversationStore
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
 from quarry.settings import Settings
+from quarry.ui import mount_ui
 
 __all__ = ["create_app"]
 
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
                 backend.control, settings.models, region=backend.region, ttl_s=settings.bedrock.models_ttl_s
             )
             app.state.backend = backend
+            app.state.conversations = await SQLiteConversationStore.open(settings.data_dir / "conversations.sqlite3")
             app.state.services = Services(
                 settings=settings,
                 runtime=backend.runtime,
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
     app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     for prefix in _PREFIXES:
         app.include_router(openai.router, prefix=prefix)
+        app.include_router(conversations.router, prefix=prefix)
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> Response:
@@ -112,4 +116,5 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return openai.error_response(QuarryError("Quarry failed to handle the request; see the server log."))
 
+    mount_ui(app, settings)
     return app

@@ -1,0 +1,89 @@
+"""Putting the toolbox on a server: mounted at /ui by `quarry serve`, or served alone by `quarry ui`."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quarry.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["PATH", "browser_secret", "mount_toolbox", "mount_ui", "ui_available"]
+
+log = logging.getLogger("quarry.ui")
+PATH = "/ui"
+
+
+def ui_available() -> bool:
+    """Whether the `ui` extra (Gradio) is installed."""
+    return importlib.util.find_spec("gradio") is not None
+
+
+def browser_secret(data_dir: Path) -> str:
+    """The key sealing each browser's toolbox identity, kept in the data dir so identities outlive restarts."""
+    path = data_dir / "ui-browser-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
+    """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from quarry.ui._auth import password_checker, trusted_header_identity
+    from quarry.ui._blocks import build_blocks
+    from quarry.ui._toolbox import Toolbox, ToolboxConfig
+
+    ui = settings.ui
+    config = ToolboxConfig(
+        api_url=api_url,
+        api_key=api_key,
+        default_model=settings.models.default,
+        compress_after_tokens=ui.compress_after_tokens,
+        keep_recent_messages=ui.keep_recent_messages,
+        split_tokens=ui.split_tokens,
+    )
+    toolbox = Toolbox(config)
+    blocks = build_blocks(toolbox, browser_secret=browser_secret(settings.data_dir))
+    sign_in: dict[str, Any] = {}
+    if ui.trusted_header:
+        sign_in["auth_dependency"] = trusted_header_identity(ui.trusted_header, ui.trusted_proxies)
+    elif ui.users:
+        sign_in["auth"] = password_checker(ui.users)
+        sign_in["auth_message"] = "Sign in to the Quarry toolbox."
+    gr.mount_gradio_app(app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in)
+
+
+def mount_ui(app: FastAPI, settings: Settings) -> bool:
+    """Mount the toolbox inside `quarry serve` when the `ui` extra is installed and it is safe to; say why not."""
+    if not settings.ui.enabled:
+        return False
+    if not ui_available():
+        log.info("toolbox UI not mounted: install the `ui` extra (pip install 'quarry[ui]')")
+        return False
+    if not _is_loopback(settings.host) and not (settings.ui.users or settings.ui.trusted_header):
+        log.warning(
+            "toolbox UI not mounted: %s is not loopback and no sign-in is configured ([ui] users)", settings.host
+        )
+        return False
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    mount_toolbox(app, settings, api_url=None, api_key=key)
+    return True
