@@ -44,14 +44,9 @@ class SQLiteConversationStore:
     """Conversations and per-user settings, every row scoped by its `Owner`."""
 
     def __init__(self, path: Path) -> None:
+        """No I/O here: the file and its tables are created by the first call that needs them."""
         self._path = path
-
-    @classmethod
-    async def open(cls, path: Path) -> SQLiteConversationStore:
-        """Create the file and its tables when missing."""
-        store = cls(path)
-        await store._run(store._create)
-        return store
+        self._created = False
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, timeout=10, isolation_level=None)
@@ -64,9 +59,13 @@ class SQLiteConversationStore:
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._created:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
             db = self._connect()
             try:
+                if not self._created:  # idempotent, so two first calls racing is harmless
+                    self._create(db)
+                    self._created = True
                 return work(db)
             finally:
                 db.close()

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
                 backend.control, settings.models, region=backend.region, ttl_s=settings.bedrock.models_ttl_s
             )
             app.state.backend = backend
-            app.state.conversations = await SQLiteConversationStore.open(settings.data_dir / "conversations.sqlite3")
+            app.state.conversations = SQLiteConversationStore(settings.data_dir / "conversations.sqlite3")
             app.state.services = Services(
                 settings=settings,
                 runtime=backend.runtime,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import ipaddress
 import logging
 import os
-import secrets
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quarry.settings import Settings
@@ -26,14 +25,13 @@ def ui_available() -> bool:
     return importlib.util.find_spec("gradio") is not None
 
 
-def browser_secret(data_dir: Path) -> str:
-    """The key sealing each browser's toolbox identity, kept in the data dir so identities outlive restarts."""
-    path = data_dir / "ui-browser-secret"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def browser_secret(settings: Settings) -> str:
+    """The key Gradio seals each browser's stored toolbox id with; stable, so ids outlive restarts.
+
+    It guards nothing that matters: without sign-in the toolbox serves loopback only (whoever is on the machine
+    can read the data dir anyway), and with sign-in the user is the signed-in name, not the browser's id.
+    """
+    return hashlib.sha256(f"quarry-toolbox:{settings.data_dir}".encode()).hexdigest()[:32]
 
 
 def _is_loopback(host: str) -> bool:
@@ -62,7 +60,7 @@ def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_
         split_tokens=ui.split_tokens,
     )
     toolbox = Toolbox(config)
-    blocks = build_blocks(toolbox, browser_secret=browser_secret(settings.data_dir))
+    blocks = build_blocks(toolbox, browser_secret=browser_secret(settings))
     sign_in: dict[str, Any] = {}
     if ui.trusted_header:
         sign_in["auth_dependency"] = trusted_header_identity(ui.trusted_header, ui.trusted_proxies)
