@@ -7,6 +7,7 @@ import click
 from quarry import __version__
 from quarry.cli.emulator import emulator
 from quarry.cli.serve import serve
+from quarry.cli.ui import ui
 
 __all__ = ["main"]
 
@@ -19,3 +20,4 @@ def main() -> None:
 
 main.add_command(emulator)
 main.add_command(serve)
+main.add_command(ui)

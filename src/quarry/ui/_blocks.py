@@ -80,6 +80,8 @@ def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
                 listing = await client.conversations()
             except Exception as exc:
                 note = f"⚠️ {readable_error(exc)}"
+            who = value.signed_in or "this browser"
+            note = note or f"**Quarry toolbox** · {who} · default model `{value.model}`"
             if value.model not in models:
                 models = [value.model, *models]
             return (

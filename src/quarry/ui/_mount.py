@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.util
 import ipaddress
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from quarry.settings import Settings
@@ -43,6 +45,10 @@ def _is_loopback(host: str) -> bool:
 
 def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
     """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on)."""
+    _in_a_loop(lambda: _mount(app, settings, api_url=api_url, api_key=api_key))
+
+
+def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -67,7 +73,28 @@ def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_
     elif ui.users:
         sign_in["auth"] = password_checker(ui.users)
         sign_in["auth_message"] = "Sign in to the Quarry toolbox."
-    gr.mount_gradio_app(app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in)
+    _in_a_loop(
+        lambda: gr.mount_gradio_app(
+            app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in
+        )
+    )
+
+
+def _in_a_loop(build: Callable[[], object]) -> None:
+    """Run `build` with an event loop running: Gradio creates (and never closes) a loop of its own otherwise.
+
+    Its locks and events bind to a loop only when first used, so they serve the server's loop later.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+
+        async def run() -> None:
+            build()
+
+        asyncio.run(run())
+    else:
+        build()
 
 
 def mount_ui(app: FastAPI, settings: Settings) -> bool:
