@@ -198,6 +198,7 @@ def build_chat(toolbox: Toolbox, session: gr.State) -> ChatTab:
         send,
         [session, conversation, box, model, style, temperature, top_p, top_k, max_tokens, thinking],
         [box, chatbot, conversation, conversations, status],
+        trigger_mode="always_last",  # a message sent while the last turn is being saved waits, not vanishes
     )
     stop.click(None, None, None, cancels=[submitted])
 
