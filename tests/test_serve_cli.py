@@ -35,7 +35,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         [*QUARRY, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
     assert process.stdout is not None
-    banner = "".join(process.stdout.readline() for _ in range(4))
+    lines: list[str] = []
+    while not lines or "Anthropic SDK" not in lines[-1]:  # the banner's last line; log lines may come between
+        lines.append(process.stdout.readline())
+        assert lines[-1], "".join(lines)
+    banner = "".join(lines)
     match = re.search(r"Quarry (http://127\.0\.0\.1:\d+)", banner)
     assert match, banner
     yield match.group(1), banner

@@ -21,6 +21,7 @@ __all__ = [
     "ImageSettings",
     "ModelSettings",
     "Settings",
+    "UISettings",
     "config_file",
     "default_data_dir",
 ]
@@ -185,6 +186,30 @@ class ImageSettings(BaseModel):
     )
 
 
+class UISettings(BaseModel):
+    """The toolbox web UI at /ui (`[ui]`, `QUARRY_UI__*`)."""
+
+    enabled: bool = Field(default=True, description="Mount the toolbox at /ui when the `ui` extra is installed.")
+    users: dict[str, str] = Field(
+        default_factory=dict,
+        description="Sign-in users: name → password hash from `quarry ui hash-password` (pbkdf2_sha256).",
+    )
+    trusted_header: str | None = Field(
+        default=None, description="Header naming the signed-in user, set by a proxy in front (e.g. an ALB's OIDC)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Addresses or CIDRs whose `trusted_header` is believed.",
+    )
+    compress_after_tokens: int = Field(
+        default=8000, ge=200, description="Chat history size past which older turns are summarised into a memory."
+    )
+    keep_recent_messages: int = Field(default=6, ge=2, description="Messages kept verbatim when compressing.")
+    split_tokens: int = Field(
+        default=24000, ge=100, description="Longest input sent in one call by Translate, Rewrite and Summary."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Quarry. Precedence: init arguments, environment, TOML file, defaults."""
 
@@ -240,6 +265,7 @@ class Settings(BaseSettings):
     bedrock: BedrockSettings = Field(default_factory=BedrockSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    ui: UISettings = Field(default_factory=UISettings)
 
     @classmethod
     def settings_customise_sources(

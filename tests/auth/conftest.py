@@ -77,12 +77,12 @@ class Served:
         base = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("AWS_", "QUARRY_"))}
         self.env = base | {"QUARRY_DATA_DIR": str(data_dir), "QUARRY_BACKEND": "emulator", **env}
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "serve.log"  # its JSON log: a pipe nobody reads would fill and stall the server
 
     def start(self) -> Served:
         quarry = Path(__import__("sys").executable).with_name("quarry")
-        self.process = subprocess.Popen(
-            [str(quarry), "serve", "--port", str(self.port)], env=self.env, stderr=subprocess.PIPE
-        )
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen([str(quarry), "serve", "--port", str(self.port)], env=self.env, stderr=log)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -91,12 +91,10 @@ class Served:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"quarry serve did not start: {self.process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                raise RuntimeError(f"quarry serve did not start: {self.log.read_text()[-2000:]}")
             time.sleep(0.1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(20)
-            assert self.process.stderr is not None
-            self.process.stderr.close()

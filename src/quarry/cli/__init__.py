@@ -8,6 +8,7 @@ from quarry import __version__
 from quarry.cli.emulator import emulator
 from quarry.cli.keys import keys, usage
 from quarry.cli.serve import serve
+from quarry.cli.ui import ui
 
 __all__ = ["main"]
 
@@ -21,4 +22,5 @@ def main() -> None:
 main.add_command(emulator)
 main.add_command(keys)
 main.add_command(serve)
+main.add_command(ui)
 main.add_command(usage)

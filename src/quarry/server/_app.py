@@ -14,13 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry import __version__
-from quarry.api import _admin, _models, anthropic, openai
+from quarry.api import _admin, _models, anthropic, conversations, openai
 from quarry.api._exchange import exchange_of
 from quarry.api._services import Services
 from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter
 from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._usage import UsageRecorder
 from quarry.bedrock import ModelCatalog
+from quarry.conversations import SQLiteConversationStore
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
@@ -29,6 +30,7 @@ from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
 from quarry.settings import Settings
 from quarry.store import open_database
+from quarry.ui import mount_ui
 
 __all__ = ["create_app"]
 
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             app.state.usage = usage
             app.state.backend = backend
             app.state.database = database
+            app.state.conversations = SQLiteConversationStore(settings.data_dir / "conversations.sqlite3")
             app.state.services = Services(
                 settings=settings,
                 runtime=backend.runtime,
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
         app.include_router(_models.router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)
         app.include_router(anthropic.router, prefix=prefix)
+        app.include_router(conversations.router, prefix=prefix)
 
     app.include_router(_admin.router, prefix="/admin")
 
@@ -149,4 +153,5 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error_response(request, QuarryError("Quarry failed to handle the request; see the server log."))
 
+    mount_ui(app, settings)
     return app

@@ -1,0 +1,53 @@
+"""`quarry ui`: the toolbox alone, as a client of any Quarry; `quarry ui hash-password` for `[ui] users`."""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from quarry.settings import Settings
+
+__all__ = ["ui"]
+
+
+@click.group(invoke_without_command=True)
+@click.option("--api-url", default="http://127.0.0.1:8080", show_default=True, help="The Quarry the toolbox calls.")
+@click.option("--api-key", envvar="QUARRY_API_KEY", default="", help="Its API key.  [env: QUARRY_API_KEY]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=7860, show_default=True, help="Port to listen on; 0 picks a free one.")
+@click.pass_context
+def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int) -> None:
+    """Serve the toolbox web UI at /ui, calling the Quarry at --api-url with --api-key.
+
+    On any interface but loopback, sign-in must be configured ([ui] users or trusted_header).
+    """
+    if context.invoked_subcommand is not None:
+        return
+    import uvicorn
+    from fastapi import FastAPI
+
+    from quarry.ui._mount import PATH, ui_available
+    from quarry.ui._mount import mount_toolbox as mount
+
+    if not ui_available():
+        raise click.UsageError("the toolbox needs the `ui` extra: pip install 'quarry[ui]'")
+    settings = Settings(host=host, port=port)
+    exposed = host not in ("127.0.0.1", "::1", "localhost")
+    if exposed and not (settings.ui.users or settings.ui.trusted_header):
+        raise click.UsageError(f"refusing to serve the toolbox on {host} without sign-in: configure [ui] users.")
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    mount(app, settings, api_url=api_url, api_key=api_key)
+    sock = socket.create_server((host, port))
+    click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@ui.command("hash-password")
+@click.password_option()
+def hash_password(password: str) -> None:
+    """Print a password hash for `[ui] users` in quarry.toml."""
+    from quarry.ui._auth import hash_password as encode
+
+    click.echo(encode(password))

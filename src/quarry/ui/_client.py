@@ -1,0 +1,111 @@
+"""The toolbox's only way out: Quarry's OpenAI API (chat, models) and its conversation endpoints, per user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletionChunk
+
+__all__ = ["Delta", "ToolboxClient"]
+
+USER_HEADER = "X-Quarry-User"  # quarry.api.conversations.USER_HEADER, not imported: the UI may run without the server
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One streamed piece of an answer."""
+
+    text: str = ""
+    reasoning: str = ""
+
+
+class ToolboxClient:
+    """One user's view of a Quarry: the official `openai` SDK, with the user named in `X-Quarry-User`."""
+
+    def __init__(self, api_url: str, api_key: str, user: str, http: httpx.AsyncClient) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.openai = openai.AsyncOpenAI(
+            base_url=f"{self.api_url}/v1",
+            api_key=api_key or "no-key",
+            default_headers={USER_HEADER: user},
+            http_client=http,
+            max_retries=1,
+        )
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        options: dict[str, Any] = {"cast_to": httpx.Response}
+        if body is not None:
+            options["body"] = body
+        call = getattr(self.openai, method)
+        response: httpx.Response = await call(path, **options)
+        return response.json()
+
+    async def models(self) -> list[str]:
+        """Chat-capable model ids from `/v1/models` (embedding models left out)."""
+        page = await self.openai.models.list()
+        return [model.id for model in page.data if "embed" not in model.id]
+
+    async def conversations(self) -> list[dict[str, Any]]:
+        listing = await self._call("get", "/conversations")
+        data: list[dict[str, Any]] = listing["data"]
+        return data
+
+    async def create_conversation(self, fields: dict[str, Any]) -> dict[str, Any]:
+        created: dict[str, Any] = await self._call("post", "/conversations", fields)
+        return created
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        found: dict[str, Any] = await self._call("get", f"/conversations/{conversation_id}")
+        return found
+
+    async def update_conversation(self, conversation_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        updated: dict[str, Any] = await self._call("patch", f"/conversations/{conversation_id}", fields)
+        return updated
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        await self._call("delete", f"/conversations/{conversation_id}")
+
+    async def user_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = await self._call("get", "/user/settings")
+        return settings
+
+    async def save_user_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        saved: dict[str, Any] = await self._call("put", "/user/settings", settings)
+        return saved
+
+    async def stream(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> AsyncIterator[Delta]:
+        """The answer as it streams; closing the iterator (stop button) closes the HTTP stream."""
+        extra: dict[str, Any] = {}
+        if parameters.pop("thinking", False):
+            extra["reasoning_effort"] = "low"
+        top_k = parameters.pop("top_k", None)
+        body = {k: v for k, v in parameters.items() if v is not None}
+        # The parameters arrive as a dict, so the SDK's overloads cannot see `stream=True` picks the stream type.
+        stream = cast(
+            openai.AsyncStream[ChatCompletionChunk],
+            await self.openai.chat.completions.create(
+                model=model,
+                messages=messages,  # type: ignore[arg-type]  # OpenAI message dicts, built by the tabs
+                stream=True,
+                extra_body={"top_k": top_k} if top_k else None,
+                **extra,
+                **body,
+            ),
+        )
+        async with stream:
+            async for chunk in stream:
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta
+                reasoning = getattr(delta, "reasoning_content", None) or ""
+                if delta.content or reasoning:
+                    yield Delta(text=delta.content or "", reasoning=reasoning)
+
+    async def complete(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> str:
+        """A whole answer, for internal steps nobody watches (history compression)."""
+        parts = [delta.text async for delta in self.stream(model, messages, **parameters)]
+        return "".join(parts)

@@ -1,0 +1,44 @@
+"""API failures turned into one readable sentence for the page: never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+import openai
+
+__all__ = ["readable_error"]
+
+log = logging.getLogger("quarry.ui")
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return exc.message
+
+
+def readable_error(exc: BaseException) -> str:
+    """What went wrong and what the user can do about it."""
+    if isinstance(exc, openai.RateLimitError):
+        return f"Rate limited: the model is busy right now. Wait a moment and try again. ({_detail(exc)})"
+    if isinstance(exc, openai.AuthenticationError):
+        return f"The API key was refused: check it in Settings. ({_detail(exc)})"
+    if isinstance(exc, openai.PermissionDeniedError):
+        return f"Access denied: this key or account may not use that model. ({_detail(exc)})"
+    if isinstance(exc, openai.NotFoundError):
+        return f"Not found: {_detail(exc)}"
+    if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        return f"The request was refused: {_detail(exc)}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "The model took too long to answer. Try again, or ask for a shorter answer."
+    if isinstance(exc, openai.APIConnectionError):
+        return "Cannot reach the Quarry API: check the API URL in Settings and that the server is running."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The model service failed (HTTP {exc.status_code}): {_detail(exc)} Try again in a moment."
+    if isinstance(exc, openai.APIError):
+        return f"The answer stopped with an error: {exc.message}"
+    log.error("toolbox request failed", exc_info=exc)
+    return "Something went wrong in the toolbox; the server log has the details."

@@ -1,0 +1,114 @@
+"""Putting the toolbox on a server: mounted at /ui by `quarry serve`, or served alone by `quarry ui`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import ipaddress
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from quarry.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["PATH", "browser_secret", "mount_toolbox", "mount_ui", "ui_available"]
+
+log = logging.getLogger("quarry.ui")
+PATH = "/ui"
+
+
+def ui_available() -> bool:
+    """Whether the `ui` extra (Gradio) is installed."""
+    return importlib.util.find_spec("gradio") is not None
+
+
+def browser_secret(settings: Settings) -> str:
+    """The key Gradio seals each browser's stored toolbox id with; stable, so ids outlive restarts.
+
+    It guards nothing that matters: without sign-in the toolbox serves loopback only (whoever is on the machine
+    can read the data dir anyway), and with sign-in the user is the signed-in name, not the browser's id.
+    """
+    return hashlib.sha256(f"quarry-toolbox:{settings.data_dir}".encode()).hexdigest()[:32]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
+    """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on)."""
+    _in_a_loop(lambda: _mount(app, settings, api_url=api_url, api_key=api_key))
+
+
+def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from quarry.ui._auth import password_checker, trusted_header_identity
+    from quarry.ui._blocks import build_blocks
+    from quarry.ui._toolbox import Toolbox, ToolboxConfig
+
+    ui = settings.ui
+    config = ToolboxConfig(
+        api_url=api_url,
+        api_key=api_key,
+        default_model=settings.models.default,
+        compress_after_tokens=ui.compress_after_tokens,
+        keep_recent_messages=ui.keep_recent_messages,
+        split_tokens=ui.split_tokens,
+    )
+    toolbox = Toolbox(config)
+    blocks = build_blocks(toolbox, browser_secret=browser_secret(settings))
+    sign_in: dict[str, Any] = {}
+    if ui.trusted_header:
+        sign_in["auth_dependency"] = trusted_header_identity(ui.trusted_header, ui.trusted_proxies)
+    elif ui.users:
+        sign_in["auth"] = password_checker(ui.users)
+        sign_in["auth_message"] = "Sign in to the Quarry toolbox."
+    _in_a_loop(
+        lambda: gr.mount_gradio_app(
+            app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in
+        )
+    )
+
+
+def _in_a_loop(build: Callable[[], object]) -> None:
+    """Run `build` with an event loop running: Gradio creates (and never closes) a loop of its own otherwise.
+
+    Its locks and events bind to a loop only when first used, so they serve the server's loop later.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+
+        async def run() -> None:
+            build()
+
+        asyncio.run(run())
+    else:
+        build()
+
+
+def mount_ui(app: FastAPI, settings: Settings) -> bool:
+    """Mount the toolbox inside `quarry serve` when the `ui` extra is installed and it is safe to; say why not."""
+    if not settings.ui.enabled:
+        return False
+    if not ui_available():
+        log.info("toolbox UI not mounted: install the `ui` extra (pip install 'quarry[ui]')")
+        return False
+    if not _is_loopback(settings.host) and not (settings.ui.users or settings.ui.trusted_header):
+        log.warning(
+            "toolbox UI not mounted: %s is not loopback and no sign-in is configured ([ui] users)", settings.host
+        )
+        return False
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    mount_toolbox(app, settings, api_url=None, api_key=key)
+    return True
