@@ -66,6 +66,8 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
             click.echo("  auth: the bootstrap (admin) key and team keys (`quarry keys create`)")
         click.echo(f'  OpenAI SDK: OpenAI(base_url="{url}/v1", api_key=...)')
         click.echo(f'  Anthropic SDK / Claude Code: ANTHROPIC_BASE_URL="{url}" ANTHROPIC_API_KEY=...')
+        if app.state.ui_mounted:
+            click.echo(f"  Toolbox: {url}/ui")
         sys.stdout.flush()
 
     configure_logging()

@@ -153,5 +153,5 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error_response(request, QuarryError("Quarry failed to handle the request; see the server log."))
 
-    mount_ui(app, settings)
+    app.state.ui_mounted = mount_ui(app, settings)
     return app
