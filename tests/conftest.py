@@ -43,17 +43,17 @@ class SDKs:
     def __init__(self) -> None:
         self._made: list[Any] = []
 
-    def openai(self, base_url: str, key: str) -> Any:
+    def openai(self, base_url: str, key: str, **options: Any) -> Any:
         import openai
 
-        client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
+        client = openai.OpenAI(base_url=base_url, api_key=key, **{"max_retries": 0, **options})
         self._made.append(client)
         return client
 
-    def anthropic(self, base_url: str, key: str) -> Any:
+    def anthropic(self, base_url: str, key: str, **options: Any) -> Any:
         import anthropic
 
-        client = anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=0)
+        client = anthropic.Anthropic(base_url=base_url, api_key=key, **{"max_retries": 0, **options})
         self._made.append(client)
         return client
 

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -112,32 +110,3 @@ def gateway(serve: Any, aws_environment: None, image_server: str) -> str:
     )
     url: str = serve(create_app(settings), lifespan="on").url
     return url
-
-
-class Clients:
-    """Official SDK clients for a gateway, closed when the test ends: a pool left to the garbage collector closes
-    its sockets at a random later moment, as a ResourceWarning in whichever test is running then."""
-
-    def __init__(self) -> None:
-        self._open: list[openai.OpenAI | anthropic.Anthropic] = []
-
-    def openai(self, url: str, **options: Any) -> openai.OpenAI:
-        client = openai.OpenAI(base_url=f"{url}/v1", **{"api_key": KEY, "max_retries": 0, **options})
-        self._open.append(client)
-        return client
-
-    def anthropic(self, url: str, **options: Any) -> anthropic.Anthropic:
-        client = anthropic.Anthropic(base_url=url, **{"api_key": KEY, "max_retries": 0, **options})
-        self._open.append(client)
-        return client
-
-    def close(self) -> None:
-        for client in self._open:
-            client.close()
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    opened = Clients()
-    yield opened
-    opened.close()

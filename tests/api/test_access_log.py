@@ -16,7 +16,8 @@ import pytest
 from quarry.observability import ACCESS_LOGGER
 from quarry.server import create_app
 from quarry.settings import Settings
-from tests.api.conftest import HAIKU, KEY, Clients
+from tests.api.conftest import HAIKU, KEY
+from tests.conftest import SDKs
 
 FIELDS = {
     "time",
@@ -79,9 +80,9 @@ def gateway_url(serve: Any, aws_environment: None) -> str:
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_one_json_line_per_call_without_prompt_answer_or_key(
-    clients: Clients, gateway_url: str, access: Lines, stream: bool
+    sdk: SDKs, gateway_url: str, access: Lines, stream: bool
 ) -> None:
-    client = clients.openai(gateway_url)
+    client = sdk.openai(f"{gateway_url}/v1", KEY)
     raw = client.chat.completions.with_raw_response.create(
         model=HAIKU,
         messages=[{"role": "user", "content": SECRET_PROMPT}],
@@ -128,9 +129,9 @@ def test_one_json_line_per_call_without_prompt_answer_or_key(
 
 
 def test_failures_and_anthropic_calls_are_logged_with_their_error_type(
-    clients: Clients, gateway_url: str, access: Lines
+    sdk: SDKs, gateway_url: str, access: Lines
 ) -> None:
-    client = clients.anthropic(gateway_url)
+    client = sdk.anthropic(gateway_url, KEY)
     with pytest.raises(anthropic.RateLimitError) as caught:
         client.messages.create(
             model="claude-3-haiku-20240307",
@@ -139,7 +140,7 @@ def test_failures_and_anthropic_calls_are_logged_with_their_error_type(
         )
     record = access.line(caught.value.response.headers["x-request-id"])
     assert (record["api"], record["status"], record["error_type"]) == ("messages", 429, "RateLimited")
-    wrong = clients.anthropic(gateway_url, api_key="sk-wrong-key")
+    wrong = sdk.anthropic(gateway_url, "sk-wrong-key")
     with pytest.raises(anthropic.AuthenticationError) as refused:
         wrong.models.list()
     record = access.line(refused.value.response.headers["x-request-id"])
@@ -149,14 +150,14 @@ def test_failures_and_anthropic_calls_are_logged_with_their_error_type(
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_the_access_log_can_be_turned_off(
-    clients: Clients, serve: Any, aws_environment: None, access: Lines, enabled: bool
+    sdk: SDKs, serve: Any, aws_environment: None, access: Lines, enabled: bool
 ) -> None:
     settings = Settings(backend="bedrock", api_key=KEY, access_log=enabled)  # type: ignore[arg-type]
     app = create_app(settings)
     url = serve(app, lifespan="on").url
     closed = threading.Event()
     app.state.listeners.append(lambda exchange: closed.set())  # after the lifespan's: runs once they have run
-    client = clients.openai(url)
+    client = sdk.openai(f"{url}/v1", KEY)
     client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert closed.wait(5)
     assert len(access.lines) == (1 if enabled else 0)

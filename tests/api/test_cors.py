@@ -12,7 +12,8 @@ import pytest
 
 from quarry.server import create_app
 from quarry.settings import CorsSettings, Settings
-from tests.api.conftest import HAIKU, KEY, Clients
+from tests.api.conftest import HAIKU, KEY
+from tests.conftest import SDKs
 
 ORIGIN = "https://chat.example.com"
 # What a browser sets itself or lets through without asking (the CORS-safelisted headers).
@@ -83,9 +84,9 @@ def test_a_preflight_from_another_origin_is_refused(cors_url: str) -> None:
     assert "access-control-allow-origin" not in answer.headers
 
 
-def test_responses_and_errors_let_the_page_read_request_id_and_limits(clients: Clients, cors_url: str) -> None:
+def test_responses_and_errors_let_the_page_read_request_id_and_limits(sdk: SDKs, cors_url: str) -> None:
     browser = {"origin": ORIGIN}
-    client = clients.openai(cors_url, default_headers=browser)
+    client = sdk.openai(f"{cors_url}/v1", KEY, default_headers=browser)
     ok = client.chat.completions.with_raw_response.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert ok.headers["access-control-allow-origin"] == ORIGIN
     exposed = {h.strip().lower() for h in ok.headers["access-control-expose-headers"].split(",")}

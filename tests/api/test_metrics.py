@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from quarry.observability import LATENCY_BUCKETS_S
 from quarry.server import create_app
 from quarry.settings import BedrockSettings, Settings
-from tests.api.conftest import HAIKU, KEY, Clients
+from tests.api.conftest import HAIKU, KEY
+from tests.conftest import SDKs
 
 ATTEMPTS = 3
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -57,9 +58,9 @@ def settled(url: str, done: Callable[[Samples], bool]) -> Samples:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_openai_chat_moves_counts_tokens_and_latency(clients: Clients, gateway_url: str, stream: bool) -> None:
+def test_openai_chat_moves_counts_tokens_and_latency(sdk: SDKs, gateway_url: str, stream: bool) -> None:
     before = scrape(gateway_url)
-    client = clients.openai(gateway_url)
+    client = sdk.openai(f"{gateway_url}/v1", KEY)
     messages: list[Any] = [{"role": "user", "content": "[[emulator: words=25]]"}]
     if stream:
         chunks = list(
@@ -96,10 +97,10 @@ def test_openai_chat_moves_counts_tokens_and_latency(clients: Clients, gateway_u
     ("model", "bedrock_id"), [("claude-3-haiku-20240307", HAIKU), ("amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0")]
 )
 def test_anthropic_stream_counts_tokens_and_first_token(
-    clients: Clients, gateway_url: str, model: str, bedrock_id: str
+    sdk: SDKs, gateway_url: str, model: str, bedrock_id: str
 ) -> None:
     before = scrape(gateway_url)
-    client = clients.anthropic(gateway_url)
+    client = sdk.anthropic(gateway_url, KEY)
     with client.messages.stream(
         model=model, max_tokens=100, messages=[{"role": "user", "content": "[[emulator: words=12]]"}]
     ) as events:
@@ -114,9 +115,9 @@ def test_anthropic_stream_counts_tokens_and_first_token(
         assert seen > 0
 
 
-def test_throttling_counts_the_error_and_every_upstream_attempt(clients: Clients, gateway_url: str) -> None:
+def test_throttling_counts_the_error_and_every_upstream_attempt(sdk: SDKs, gateway_url: str) -> None:
     before = scrape(gateway_url)
-    client = clients.openai(gateway_url)
+    client = sdk.openai(f"{gateway_url}/v1", KEY)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "[[emulator: throttle]]"}])
     errors = {"api": "chat.completions", "type": "RateLimited"}
@@ -134,9 +135,9 @@ def test_throttling_counts_the_error_and_every_upstream_attempt(clients: Clients
     assert upstream - value(before, "quarry_upstream_errors_total", type="RateLimited") == ATTEMPTS
 
 
-def test_a_throttle_inside_a_stream_is_counted(clients: Clients, gateway_url: str) -> None:
+def test_a_throttle_inside_a_stream_is_counted(sdk: SDKs, gateway_url: str) -> None:
     before = scrape(gateway_url)
-    client = clients.openai(gateway_url)
+    client = sdk.openai(f"{gateway_url}/v1", KEY)
     content = "[[emulator: words=30, stream-error=throttlingException, stream-error-after=3]]"
     with pytest.raises(openai.APIError):
         list(client.chat.completions.create(model=HAIKU, stream=True, messages=[{"role": "user", "content": content}]))
@@ -151,9 +152,9 @@ def test_a_throttle_inside_a_stream_is_counted(clients: Clients, gateway_url: st
 
 
 @pytest.mark.parametrize("ending", ["completed", "abandoned"])
-def test_active_streams_rise_during_a_stream_and_fall_after(clients: Clients, gateway_url: str, ending: str) -> None:
+def test_active_streams_rise_during_a_stream_and_fall_after(sdk: SDKs, gateway_url: str, ending: str) -> None:
     assert value(settled(gateway_url, lambda s: value(s, "quarry_active_streams") == 0), "quarry_active_streams") == 0
-    client = clients.openai(gateway_url)
+    client = sdk.openai(f"{gateway_url}/v1", KEY)
     first_chunk, release = threading.Event(), threading.Event()
     received: list[str] = []
 
@@ -179,8 +180,8 @@ def test_active_streams_rise_during_a_stream_and_fall_after(clients: Clients, ga
     assert (len("".join(received).split()) == 40) == (ending == "completed")
 
 
-def test_exposition_parses_with_quarry_series_and_llm_buckets(clients: Clients, gateway_url: str) -> None:
-    clients.openai(gateway_url).models.list()
+def test_exposition_parses_with_quarry_series_and_llm_buckets(sdk: SDKs, gateway_url: str) -> None:
+    sdk.openai(f"{gateway_url}/v1", KEY).models.list()
     text = httpx.get(f"{gateway_url}/metrics").text
     families = {family.name: family for family in text_string_to_metric_families(text)}
     assert {
@@ -207,9 +208,11 @@ def test_exposition_parses_with_quarry_series_and_llm_buckets(clients: Clients, 
     assert any(family.name == "quarry_requests" for family in parse_openmetrics(response.text))
 
 
-def test_two_apps_in_one_process_keep_their_own_metrics(clients: Clients, gateway_url: str, serve: Any) -> None:
+def test_two_apps_in_one_process_keep_their_own_metrics(sdk: SDKs, gateway_url: str, serve: Any) -> None:
     other = serve(create_app(Settings(backend="bedrock", api_key=KEY)), lifespan="on").url  # type: ignore[arg-type]
-    clients.openai(gateway_url).chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
+    sdk.openai(f"{gateway_url}/v1", KEY).chat.completions.create(
+        model=HAIKU, messages=[{"role": "user", "content": "Hi"}]
+    )
     assert value(scrape(gateway_url), "quarry_requests_total", api="chat.completions", model=HAIKU, status="200") > 0
     assert not any(labels and dict(labels).get("api") == "chat.completions" for _, labels in scrape(other))
 
