@@ -111,3 +111,16 @@ def test_usage_survives_a_restart(pair: list[Served], sdk: SDKs) -> None:
     assert next(k for k in keys if k["id"] == key_id)["last_used_at"] is not None
     report = httpx.get(f"{a.url}/admin/usage?by=key", headers={"Authorization": f"Bearer {ADMIN}"}).json()["data"]
     assert next(row for row in report if row["key"] == key_id)["requests"] == 3
+
+
+def test_toolbox_conversations_are_shared_by_instances(pair: list[Served]) -> None:
+    a, b = pair
+    headers = {"Authorization": f"Bearer {ADMIN}", "X-Quarry-User": "ada"}
+    created = httpx.post(f"{a.url}/v1/conversations", headers=headers, json={"title": "On A"}).json()
+    seen = httpx.get(f"{b.url}/v1/conversations/{created['id']}", headers=headers)
+    assert seen.status_code == 200
+    assert seen.json()["title"] == "On A"
+    renamed = httpx.patch(f"{b.url}/v1/conversations/{created['id']}", headers=headers, json={"title": "Then B"})
+    assert renamed.status_code == 200
+    listed = httpx.get(f"{a.url}/v1/conversations", headers=headers).json()
+    assert "Then B" in str(listed)

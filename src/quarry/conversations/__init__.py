@@ -1,4 +1,4 @@
-"""Conversations and per-user settings of the toolbox, kept in an embedded SQLite file under the data dir."""
+"""Conversations and per-user settings of the toolbox, kept in Quarry's database."""
 
 from quarry.conversations._models import (
     Conversation,
@@ -9,15 +9,15 @@ from quarry.conversations._models import (
     Parameters,
     UserSettings,
 )
-from quarry.conversations._sqlite import SQLiteConversationStore
+from quarry.conversations._store import ConversationStore
 
 __all__ = [
     "Conversation",
     "ConversationPatch",
+    "ConversationStore",
     "ConversationSummary",
     "Message",
     "Owner",
     "Parameters",
-    "SQLiteConversationStore",
     "UserSettings",
 ]

@@ -21,7 +21,7 @@ from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, R
 from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._usage import UsageRecorder
 from quarry.bedrock import ModelCatalog
-from quarry.conversations import SQLiteConversationStore
+from quarry.conversations import ConversationStore
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             app.state.usage = usage
             app.state.backend = backend
             app.state.database = database
-            app.state.conversations = SQLiteConversationStore(settings.data_dir / "conversations.sqlite3")
+            app.state.conversations = ConversationStore(database)
             app.state.services = Services(
                 settings=settings,
                 runtime=backend.runtime,

@@ -11,7 +11,9 @@ Row = dict[str, Any]
 
 
 class Database(Protocol):
-    async def execute(self, sql: str, *args: Any) -> None: ...
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; returns how many rows it changed."""
+        ...
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
 

@@ -6,6 +6,15 @@ from __future__ import annotations
 
 __all__ = ["MIGRATIONS"]
 
+_CONVERSATIONS = [
+    """CREATE TABLE conversations (
+        id TEXT PRIMARY KEY, principal TEXT NOT NULL, user_id TEXT NOT NULL, updated_at BIGINT NOT NULL,
+        version INTEGER NOT NULL, body TEXT NOT NULL)""",
+    "CREATE INDEX conversations_owner ON conversations (principal, user_id, updated_at DESC)",
+    """CREATE TABLE user_settings (
+        principal TEXT NOT NULL, user_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (principal, user_id))""",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -39,4 +48,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
             "CREATE INDEX usage_key_at ON usage (key_id, at)",
         ],
     },
+    {"sqlite": _CONVERSATIONS, "postgresql": _CONVERSATIONS},  # 2: the toolbox's conversations and user settings
 ]

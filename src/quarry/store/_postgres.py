@@ -36,8 +36,10 @@ class PostgresDatabase:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
         return cls(pool)
 
-    async def execute(self, sql: str, *args: Any) -> None:
-        await self._pool.execute(_numbered(sql), *args)
+    async def execute(self, sql: str, *args: Any) -> int:
+        status: str = await self._pool.execute(_numbered(sql), *args)  # e.g. "UPDATE 1"
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         async with self._pool.acquire() as connection, connection.transaction():

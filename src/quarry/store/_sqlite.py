@@ -26,8 +26,9 @@ class SQLiteDatabase:
             await connection.execute(f"PRAGMA {pragma}")
         return cls(connection)
 
-    async def execute(self, sql: str, *args: Any) -> None:
-        await self._db.execute(sql, args)
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self._db.execute(sql, args) as cursor:
+            return max(cursor.rowcount, 0)
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         await self._db.execute("BEGIN")

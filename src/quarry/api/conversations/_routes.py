@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._services import services_of
-from quarry.conversations import ConversationPatch, Owner, SQLiteConversationStore, UserSettings
+from quarry.conversations import ConversationPatch, ConversationStore, Owner, UserSettings
 from quarry.errors import InvalidRequest, NotFound
 
 __all__ = ["USER_HEADER", "router"]
@@ -29,7 +29,7 @@ def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def _owner(request: Request) -> tuple[Owner, SQLiteConversationStore]:
+async def _owner(request: Request) -> tuple[Owner, ConversationStore]:
     services = services_of(request)
     principal = await services.authenticate(request)
     user = request.headers.get(USER_HEADER, "default")
@@ -39,7 +39,7 @@ async def _owner(request: Request) -> tuple[Owner, SQLiteConversationStore]:
             param="X-Quarry-User",
             code="invalid_user",
         )
-    store: SQLiteConversationStore = request.app.state.conversations
+    store: ConversationStore = request.app.state.conversations
     return Owner(principal=principal.key_id, user=user), store
 
 
