@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
 from quarry.api._exchange import Exchange, exchange_of
-from quarry.api._sse import StreamHook
+from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
 from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
@@ -56,6 +58,29 @@ class Services:
             task.add_done_callback(self._settling.discard)
 
         exchange.on_close.append(settle)
+
+    def stream(
+        self,
+        request: Request,
+        resources: AsyncExitStack,
+        events: AsyncIterator[dict[str, Any]],
+        render: Render,
+        *,
+        finish: Callable[[], bytes],
+        render_error: RenderError,
+        keepalive: bytes = KEEPALIVE_COMMENT,
+    ) -> SSEResponse:
+        """The SSE response for upstream events, with the server's keep-alive interval and stream hook; a failure
+        mid-stream is noted on the request's Exchange."""
+        sse = relay(
+            events,
+            render,
+            finish=finish,
+            render_error=exchange_of(request).failing(render_error),
+            keepalive_s=self.settings.keepalive_s,
+            keepalive=keepalive,
+        )
+        return SSEResponse(sse, resources, on_stream=self.on_stream)
 
     async def authenticate(self, request: Request, api: str = "") -> Principal:
         """The caller, from `Authorization: Bearer` (or `x-api-key`, as Anthropic's clients send it); noted on the

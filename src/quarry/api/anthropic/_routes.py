@@ -7,7 +7,6 @@ models go through Converse, translated both ways.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -20,7 +19,6 @@ from quarry.api._body import read_json, read_model
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import exchange_of, watch_anthropic, watch_converse
 from quarry.api._services import Services, services_of
-from quarry.api._sse import Render, SSEResponse, relay
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, native_body, sse_event
@@ -28,8 +26,6 @@ from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
 from quarry.bedrock import ResolvedModel
 
 __all__ = ["router"]
-
-Events = AsyncIterator[dict[str, Any]]
 
 
 def _json(body: object) -> Response:
@@ -44,21 +40,6 @@ async def _native_body(request: Request, services: Services, model: ResolvedMode
     accepted = services.settings.models.anthropic_betas
     flags = betas(request.headers.get("anthropic-beta"), raw.get("anthropic_beta"), accepted)
     return await native_body(raw, flags, model.facts, services.load_image)
-
-
-def _stream(
-    request: Request, resources: AsyncExitStack, events: Events, render: Render, finish: Callable[[], bytes]
-) -> Response:
-    services, exchange = services_of(request), exchange_of(request)
-    sse = relay(
-        events,
-        render,
-        finish=finish,
-        render_error=exchange.failing(error_event),
-        keepalive_s=services.settings.keepalive_s,
-        keepalive=PING,
-    )
-    return SSEResponse(sse, resources, on_stream=services.on_stream)
 
 
 async def messages(request: Request) -> Response:
@@ -81,7 +62,10 @@ async def messages(request: Request) -> Response:
             exchange.anthropic_usage(message.get("usage", {}))
             return _json(message)
         events = await resources.enter_async_context(runtime.invoke_model_stream(model.id, native))
-        return _stream(request, resources, watch_anthropic(events, exchange), sse_event, lambda: b"")
+        events = watch_anthropic(events, exchange)
+        return services.stream(
+            request, resources, events, sse_event, finish=lambda: b"", render_error=error_event, keepalive=PING
+        )
     converse = await converse_request(body, model, services.load_image)
     if not body.stream:
         answer = await runtime.converse(model.id, converse)
@@ -89,7 +73,10 @@ async def messages(request: Request) -> Response:
         return _json(to_message(answer, body))
     events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
     writer = StreamWriter(body)
-    return _stream(request, resources, watch_converse(events, exchange), writer.event, writer.finish)
+    events = watch_converse(events, exchange)
+    return services.stream(
+        request, resources, events, writer.event, finish=writer.finish, render_error=error_event, keepalive=PING
+    )
 
 
 async def count_tokens(request: Request) -> Response:

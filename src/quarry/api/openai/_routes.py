@@ -13,7 +13,6 @@ from quarry.api._body import read_json, read_model
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import exchange_of, watch_converse
 from quarry.api._services import services_of
-from quarry.api._sse import SSEResponse, relay
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._errors import error_body
 from quarry.api.openai._messages import to_converse
@@ -52,14 +51,14 @@ async def chat_completions(request: Request) -> Response:
     events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     writer = ChunkWriter(plan, include_usage=include_usage)
-    sse = relay(
+    return services.stream(
+        request,
+        resources,
         watch_converse(events, exchange),
         writer.event,
         finish=lambda: _DONE,
-        render_error=exchange.failing(lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n"),
-        keepalive_s=settings.keepalive_s,
+        render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
     )
-    return SSEResponse(sse, resources, on_stream=services.on_stream)
 
 
 async def embeddings(request: Request) -> Response:
