@@ -1,15 +1,60 @@
-"""Shared fixtures: real servers on real loopback sockets."""
+"""Shared fixtures and helpers: real servers on real loopback sockets, the environments they run in, test data."""
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+
+
+def png(width: int = 1, height: int = 1) -> bytes:
+    """A real PNG image (one grey pixel row per line)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * width for _ in range(height)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def offline_environment(folder: Path) -> dict[str, str]:
+    """This process's environment without AWS credentials, instance metadata or Quarry settings, as on a laptop
+    without AWS set up; Quarry's data goes in `folder`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUARRY_"))}
+    return env | {
+        "AWS_CONFIG_FILE": str(folder / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "QUARRY_DATA_DIR": str(folder / "data"),
+    }
+
+
+def set_aws_environment(patch: pytest.MonkeyPatch, folder: Path, endpoints: dict[str, str]) -> None:
+    """AWS settings as a user sets them to point at an endpoint (the emulator): static test credentials, a region,
+    no profile or config files, and `AWS_ENDPOINT_URL_<SERVICE>` for each of `endpoints`."""
+    empty = folder / "none"
+    empty.write_text("")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDQUARRYTEST",
+        "AWS_SECRET_ACCESS_KEY": "quarry-test-secret",
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(empty),
+        "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+        **{f"AWS_ENDPOINT_URL_{service}": url for service, url in endpoints.items()},
+    }.items():
+        patch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_DEFAULT_REGION"):
+        patch.delenv(name, raising=False)
 
 
 class ServerThread:

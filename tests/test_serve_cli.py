@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,26 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SDKs
+from tests.conftest import SDKs, offline_environment
 
 QUARRY = [sys.executable, "-m", "quarry"]
 
 
-def _clean_environment(tmp_path: Path) -> dict[str, str]:
-    """No AWS credentials anywhere and no instance metadata to find, as on a laptop without AWS set up."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUARRY_"))}
-    env |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "QUARRY_DATA_DIR": str(tmp_path / "data"),
-    }
-    return env
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    env = _clean_environment(tmp_path_factory.mktemp("serve"))
+    env = offline_environment(tmp_path_factory.mktemp("serve"))
     process = subprocess.Popen(
         [*QUARRY, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -76,7 +63,7 @@ def test_anthropic_sdk_works_offline(served: tuple[str, str], sdk: SDKs) -> None
 
 
 def test_public_interface_without_key_is_refused(tmp_path: Path) -> None:
-    env = _clean_environment(tmp_path)
+    env = offline_environment(tmp_path)
     result = subprocess.run(
         [*QUARRY, "serve", "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, env=env, timeout=60
     )
@@ -85,7 +72,7 @@ def test_public_interface_without_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_forcing_bedrock_without_credentials_fails_clearly(tmp_path: Path) -> None:
-    env = _clean_environment(tmp_path)
+    env = offline_environment(tmp_path)
     result = subprocess.run(
         [*QUARRY, "serve", "--port", "0", "--backend", "bedrock"], capture_output=True, text=True, env=env, timeout=60
     )

@@ -18,7 +18,8 @@ import openai
 import orjson
 import pytest
 
-from tests.test_serve_cli import QUARRY, _clean_environment
+from tests.conftest import offline_environment
+from tests.test_serve_cli import QUARRY
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 
@@ -75,7 +76,7 @@ def start(tmp_path: Path, **env: str) -> Served:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_clean_environment(tmp_path) | env,
+        env=offline_environment(tmp_path) | env,
     )
     assert process.stdout is not None
     banner = "".join(process.stdout.readline() for _ in range(2))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +16,7 @@ from starlette.routing import Route
 from quarry.emulator import EmulatorApp
 from quarry.server import create_app
 from quarry.settings import ImageSettings, ModelSettings, Settings
+from tests.conftest import png, set_aws_environment
 
 KEY = "sk-test-quarry"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -40,17 +39,6 @@ WEATHER_TOOL: dict[str, Any] = {
 }
 
 
-def png(width: int = 1, height: int = 1) -> bytes:
-    """A real PNG image (one grey pixel row per line)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * width for _ in range(height)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
 @dataclass
 class Emulator:
     app: EmulatorApp
@@ -66,21 +54,9 @@ def emulator(serve: Any) -> Emulator:
 @pytest.fixture(scope="session")
 def aws_environment(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """AWS settings as a user would set them to point Quarry at a Bedrock endpoint."""
-    empty = tmp_path_factory.mktemp("aws") / "none"
-    empty.write_text("")
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "AKIDQUARRYTEST",
-            "AWS_SECRET_ACCESS_KEY": "quarry-test-secret",
-            "AWS_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(empty),
-            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": emulator.url,
-            "AWS_ENDPOINT_URL_BEDROCK": emulator.url,
-        }.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_DEFAULT_REGION"):
-            patch.delenv(name, raising=False)
+        endpoints = {"BEDROCK_RUNTIME": emulator.url, "BEDROCK": emulator.url}
+        set_aws_environment(patch, tmp_path_factory.mktemp("aws"), endpoints)
         yield
 
 

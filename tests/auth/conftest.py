@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import offline_environment
+
 ADMIN = "sk-admin-quarry-test"
 
 
@@ -74,8 +76,7 @@ class Served:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        base = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("AWS_", "QUARRY_"))}
-        self.env = base | {"QUARRY_DATA_DIR": str(data_dir), "QUARRY_BACKEND": "emulator", **env}
+        self.env = offline_environment(data_dir) | {"QUARRY_BACKEND": "emulator", **env}
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "serve.log"  # its JSON log: a pipe nobody reads would fill and stall the server
 

@@ -4,7 +4,6 @@ credential chain and the standard endpoint variables, against the emulator."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from quarry.emulator import EmulatorApp
 from quarry.server import create_app
 from quarry.settings import Settings
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, set_aws_environment
 
 KEY_IN_SECRET = "sk-from-secrets-manager"
 KEY_IN_PARAMETER = "sk-from-parameter-store"
@@ -27,19 +26,8 @@ def aws(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         parameters={"/quarry/api-key": KEY_IN_PARAMETER},
     )
     url = serve(emulator).url
-    empty: Path = tmp_path_factory.mktemp("aws") / "none"
-    empty.write_text("")
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "AKIDQUARRYTEST",
-            "AWS_SECRET_ACCESS_KEY": "secret",
-            "AWS_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(empty),
-            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER": url,
-            "AWS_ENDPOINT_URL_SSM": url,
-        }.items():
-            patch.setenv(name, value)
+        set_aws_environment(patch, tmp_path_factory.mktemp("aws"), {"SECRETS_MANAGER": url, "SSM": url})
         yield
 
 

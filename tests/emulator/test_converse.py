@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import png
 from tests.emulator.conftest import HAIKU, SONNET_37, SONNET_45, client, user
 
 WEATHER_TOOL = {
@@ -28,16 +27,6 @@ WEATHER_TOOL = {
         },
     }
 }
-
-
-def png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\0\0\0")) + chunk(b"IEND", b"")
-    )
 
 
 def text_of(response: dict[str, Any]) -> str:

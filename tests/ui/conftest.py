@@ -6,17 +6,16 @@ in `test-artifacts/ui/`.
 
 from __future__ import annotations
 
-import os
 import re
-import struct
 import subprocess
 import sys
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.conftest import offline_environment
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -33,25 +32,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 GIF = bytes.fromhex("4749463839610100010080000000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
 
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\x00" + b"\x80" * width for _ in range(height)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
 @pytest.fixture(scope="session")
 def toolbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`quarry serve` as a user starts it with no AWS credentials; small limits so splitting is exercised."""
     home = tmp_path_factory.mktemp("toolbox")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUARRY_"))}
-    env |= {
-        "AWS_CONFIG_FILE": str(home / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "QUARRY_DATA_DIR": str(home / "data"),
+    env = offline_environment(home) | {
         "QUARRY_UI__SPLIT_TOKENS": "120",
         "QUARRY_UI__COMPRESS_AFTER_TOKENS": "200",
         "QUARRY_UI__KEEP_RECENT_MESSAGES": "2",

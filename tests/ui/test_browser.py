@@ -10,7 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.ui.conftest import GIF, open_toolbox, png, seen, watch
+from tests.conftest import png
+from tests.ui.conftest import GIF, open_toolbox, seen, watch
 
 STREAM = "[[emulator: words=60, tps=150]]"
 

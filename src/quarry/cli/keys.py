@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 def _run(work: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
-        database = await open_database(Settings().database_url, Settings().data_dir)
+        settings = Settings()
+        database = await open_database(settings.database_url, settings.data_dir)
         try:
             return await work(database)
         finally:
