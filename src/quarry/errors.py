@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "Conflict",
     "InvalidRequest",
     "ModelNotFound",
     "NotFound",
@@ -50,6 +51,12 @@ class PermissionDenied(QuarryError):
 
 class NotFound(QuarryError):
     status = 404
+
+
+class Conflict(QuarryError):
+    """The thing to be created exists already."""
+
+    status = 409
 
 
 class ModelNotFound(NotFound):

@@ -1,0 +1,90 @@
+"""The seam between knowledge bases and where they are kept: one Protocol, one file per implementation
+(`_sqlite_store.py`: a SQLite file per knowledge base; `_postgres_store.py`: pgvector tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk
+
+__all__ = ["KnowledgeStore", "StoreBackend", "Vectors"]
+
+Vectors = npt.NDArray[np.float32]  # shape (n, dimensions), unit length rows
+
+
+class KnowledgeStore(Protocol):
+    """One knowledge base's documents, chunks and vectors.
+
+    Every write is one transaction: a reader (another process included) sees a document whole or not at all.
+    Searches take `documents`, the ids a filter allows (None: all).
+    """
+
+    config: KnowledgeBaseConfig
+
+    async def documents(self) -> list[DocumentRecord]:
+        """Every document, oldest first."""
+        ...
+
+    async def put_document(
+        self, document: DocumentRecord, chunks: Sequence[ChunkRecord], vectors: Vectors, *, replaces: str | None
+    ) -> None:
+        """Insert `document` with its chunks and their vectors (row i of `vectors` is chunk i's), removing the
+        document whose id is `replaces` in the same transaction."""
+        ...
+
+    async def remove_documents(self, ids: Collection[str]) -> int:
+        """Remove documents and their chunks; the number removed."""
+        ...
+
+    async def keyword_search(
+        self, text: str, limit: int, documents: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        """Best `limit` chunks by full-text rank (BM25 or equal), best first. Any of the query's words may match;
+        text that is not valid query syntax is searched as plain words, never an error."""
+        ...
+
+    async def vector_search(
+        self, vector: Vectors, limit: int, documents: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        """Nearest `limit` chunks by cosine similarity to `vector` (shape (dimensions,)), best first."""
+        ...
+
+    async def chunks(self, ids: Sequence[str]) -> list[tuple[ChunkRecord, DocumentRecord]]:
+        """The chunks with these ids and their documents, in the order asked (missing ids left out)."""
+        ...
+
+    async def counts(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class StoreBackend(Protocol):
+    """Where knowledge bases live, and the register of them (their configs, managed ones included)."""
+
+    async def names(self) -> list[str]:
+        """Every knowledge base, by name, sorted."""
+        ...
+
+    async def config(self, name: str) -> KnowledgeBaseConfig | None: ...
+
+    async def create(self, config: KnowledgeBaseConfig) -> None:
+        """Register a knowledge base (and make its storage when `config.kind == "local"`).
+        Raises `quarry.errors.Conflict` when the name is taken."""
+        ...
+
+    async def open(self, name: str) -> KnowledgeStore:
+        """The store of a local knowledge base; `quarry.errors.NotFound` when there is none. Cached: the same
+        object each time until `drop` or `close`."""
+        ...
+
+    async def drop(self, name: str) -> bool:
+        """Remove a knowledge base and everything in it; False when there was none."""
+        ...
+
+    async def close(self) -> None: ...
