@@ -13,6 +13,7 @@ __all__ = [
     "Hit",
     "KnowledgeBaseConfig",
     "LoadedDocument",
+    "Query",
     "ScoredChunk",
     "Section",
     "valid_name",
@@ -139,3 +140,15 @@ class Hit:
     def passage(self) -> str:
         """The text a model answers from: the parent passage under hierarchical chunking, else the chunk."""
         return self.chunk.parent or self.chunk.text
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search of a knowledge base. `filter` is Bedrock's RetrievalFilter (equals, in, listContains, andAll, …)
+    over document fields (source, name, tags) and metadata keys."""
+
+    text: str
+    top_k: int = 5
+    mode: Literal["hybrid", "keyword", "vector"] = "hybrid"  # a managed knowledge base: hybrid → HYBRID, else SEMANTIC
+    filter: dict[str, Any] | None = None
+    min_score: float = 0.0
