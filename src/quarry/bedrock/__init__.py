@@ -3,15 +3,18 @@
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
+from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
 
 __all__ = [
+    "COHERE_BATCH",
     "AwsTarget",
     "BearerTokenSigner",
     "BedrockControl",
     "BedrockRuntime",
+    "CohereInput",
     "Invocation",
     "ModelCatalog",
     "ModelEntry",
@@ -23,6 +26,9 @@ __all__ = [
     "StaticCredentials",
     "base_model_id",
     "claude_models",
+    "embed_cohere",
+    "embed_titan",
+    "embedding_family",
     "facts_for",
     "known_model_ids",
     "resolve_aws",

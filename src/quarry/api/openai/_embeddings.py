@@ -7,15 +7,12 @@ import base64
 import struct
 from typing import Any
 
-import orjson
-
 from quarry.api.openai._schemas import EmbeddingRequest
-from quarry.bedrock import BedrockRuntime, ResolvedModel
+from quarry.bedrock import COHERE_BATCH, BedrockRuntime, ResolvedModel, embed_cohere, embed_titan
 from quarry.errors import InvalidRequest
 
 __all__ = ["embed"]
 
-_COHERE_BATCH = 96
 _PARALLEL_CALLS = 8
 _TITAN_V2_DIMENSIONS = (256, 512, 1024)
 _COHERE_V4_DIMENSIONS = (256, 512, 1024, 1536)
@@ -44,12 +41,8 @@ async def _titan(
     gate = asyncio.Semaphore(_PARALLEL_CALLS)
 
     async def one(text: str) -> tuple[list[float], int]:
-        body: dict[str, Any] = {"inputText": text}
-        if dimensions is not None:
-            body["dimensions"] = dimensions
         async with gate:
-            answer = await runtime.invoke_model(model.id, orjson.dumps(body))
-        return answer.body["embedding"], int(answer.body.get("inputTextTokenCount", 0))
+            return await embed_titan(runtime, model.id, text, dimensions)
 
     results = await asyncio.gather(*(one(text) for text in texts))
     return [vector for vector, _ in results], sum(tokens for _, tokens in results)
@@ -65,15 +58,10 @@ async def _cohere(
     gate = asyncio.Semaphore(_PARALLEL_CALLS)
 
     async def batch(chunk: list[str]) -> tuple[list[list[float]], int]:
-        body: dict[str, Any] = {"texts": chunk, "input_type": "search_document", "embedding_types": ["float"]}
-        if dimensions is not None:
-            body["output_dimension"] = dimensions
         async with gate:
-            answer = await runtime.invoke_model(model.id, orjson.dumps(body))
-        tokens = int(answer.headers.get("x-amzn-bedrock-input-token-count", 0))
-        return answer.body["embeddings"]["float"], tokens
+            return await embed_cohere(runtime, model.id, chunk, "search_document", dimensions)
 
-    chunks = [texts[i : i + _COHERE_BATCH] for i in range(0, len(texts), _COHERE_BATCH)]
+    chunks = [texts[i : i + COHERE_BATCH] for i in range(0, len(texts), COHERE_BATCH)]
     results = await asyncio.gather(*(batch(chunk) for chunk in chunks))
     return [vector for vectors, _ in results for vector in vectors], sum(tokens for _, tokens in results)
 
