@@ -19,6 +19,7 @@ __all__ = [
     "CorsSettings",
     "EmulatorSettings",
     "ImageSettings",
+    "KnowledgeSettings",
     "ModelSettings",
     "Settings",
     "UISettings",
@@ -47,6 +48,32 @@ class EmulatorSettings(BaseModel):
     tokens_per_second: float = Field(default=0.0, ge=0, description="Streaming pace; 0 streams as fast as possible.")
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Share of requests answered with a random fault.")
     seed: int = Field(default=0, description="Seed of the fault-rate dice, so a faulty run can be replayed.")
+
+
+class KnowledgeSettings(BaseModel):
+    """Knowledge bases (`[kb]`, `QUARRY_KB__*`): where they are kept and how new ones are made and answered."""
+
+    database_url: str | None = Field(
+        default=None,
+        description="`postgresql://…` keeps knowledge bases in PostgreSQL + pgvector; unset: PostgreSQL when "
+        "QUARRY_DATABASE_URL is one, else a SQLite file per knowledge base under the data dir's `kb/` folder.",
+    )
+    embedding_model: str = Field(default="amazon.titan-embed-text-v2:0", description="For new knowledge bases.")
+    dimensions: int = Field(default=1024, gt=0, description="Vector size for new knowledge bases.")
+    chunk_tokens: int = Field(default=300, ge=20, le=8192, description="Chunk size for new knowledge bases.")
+    overlap: float = Field(default=0.2, ge=0, le=0.5, description="Chunk overlap, a share of chunk_tokens.")
+    answer_model: str | None = Field(default=None, description="Model that answers; unset: models.default.")
+    top_k: int = Field(default=5, ge=1, le=100, description="Passages retrieved for an answer.")
+    min_similarity: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="A passage with no topical keyword match is used for an answer only when its cosine similarity "
+        "to the question reaches this.",
+    )
+    max_answer_tokens: int = Field(default=2048, gt=0)
+    embed_concurrency: int = Field(default=8, ge=1, le=64, description="Embedding calls in flight during ingest.")
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest file accepted by upload.")
 
 
 class BedrockSettings(BaseModel):
@@ -266,6 +293,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
 
     @classmethod
     def settings_customise_sources(

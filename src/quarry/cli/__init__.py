@@ -6,6 +6,7 @@ import click
 
 from quarry import __version__
 from quarry.cli.emulator import emulator
+from quarry.cli.kb import kb
 from quarry.cli.keys import keys, usage
 from quarry.cli.serve import serve
 from quarry.cli.ui import ui
@@ -20,6 +21,7 @@ def main() -> None:
 
 
 main.add_command(emulator)
+main.add_command(kb)
 main.add_command(keys)
 main.add_command(serve)
 main.add_command(ui)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import orjson
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -62,6 +63,31 @@ def _error_response(request: Request, error: QuarryError) -> Response:
     return openai.error_response(error)
 
 
+async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> Any:
+    """The knowledge bases, or None without the kb extra (its routes then say which extra to install)."""
+    try:
+        from quarry.kb import KnowledgeBases, open_store_backend
+    except ImportError:
+        return None
+    knowledge = KnowledgeBases(open_store_backend(settings), backend.runtime, settings.kb)
+    stack.push_async_callback(knowledge.close)
+    return knowledge
+
+
+def _knowledge_router() -> APIRouter:
+    try:
+        from quarry.api.knowledge import router
+    except ImportError as exc:
+        missing = exc.name
+        router = APIRouter()
+
+        async def unavailable(request: Request) -> Response:
+            raise InvalidRequest(f"Knowledge bases need the kb extra ({missing} is missing): pip install 'quarry[kb]'.")
+
+        router.add_route("/knowledge-bases{rest:path}", unavailable, methods=["GET", "POST", "DELETE"])
+    return router
+
+
 def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend], None] | None = None) -> FastAPI:
     """The Quarry gateway. Nothing is opened until the lifespan starts (no I/O at import or here);
     `on_ready` is told which backend is in use once it is."""
@@ -96,6 +122,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             app.state.backend = backend
             app.state.database = database
             app.state.conversations = ConversationStore(database)
+            app.state.knowledge = await _knowledge_bases(settings, backend, stack)
             app.state.services = Services(
                 settings=settings,
                 runtime=backend.runtime,
@@ -118,7 +145,9 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
     app.add_middleware(ExchangeMiddleware, listeners=listeners)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    knowledge_router = _knowledge_router()
     for prefix in _PREFIXES:
+        app.include_router(knowledge_router, prefix=prefix)
         app.include_router(_models.router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)
         app.include_router(anthropic.router, prefix=prefix)

@@ -118,9 +118,10 @@ def completion(plan: ChatPlan, answer: dict[str, Any]) -> dict[str, Any]:
 class ChunkWriter:
     """Turns ConverseStream events into `data: {chunk}` SSE lines, one event at a time."""
 
-    def __init__(self, plan: ChatPlan, *, include_usage: bool) -> None:
+    def __init__(self, plan: ChatPlan, *, include_usage: bool, sources: list[dict[str, Any]] | None = None) -> None:
         self._plan = plan
         self._include_usage = include_usage
+        self._sources = sources  # a knowledge-base answer's passages: sent with the first chunk
         self._prefix = (
             b'{"id":"'
             + completion_id().encode()
@@ -149,7 +150,10 @@ class ChunkWriter:
         if "contentBlockStop" in event:
             return self._stop(event["contentBlockStop"].get("contentBlockIndex", 0))
         if "messageStart" in event:
-            return [self._chunk({"role": "assistant", "content": ""})]
+            first: dict[str, Any] = {"role": "assistant", "content": ""}
+            if self._sources is not None:
+                first["sources"] = self._sources
+            return [self._chunk(first)]
         if "messageStop" in event:
             self._finish = finish_reason(event["messageStop"].get("stopReason"), self._plan)
             out = [self._chunk({"content": extract_json("".join(self._held))})] if self._held else []

@@ -15,6 +15,7 @@ from quarry.api._exchange import exchange_of, watch_converse
 from quarry.api._services import services_of
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._errors import error_body
+from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_turn
 from quarry.api.openai._messages import to_converse
 from quarry.api.openai._render import ChunkWriter, completion
 from quarry.api.openai._request import plan_chat
@@ -36,21 +37,34 @@ async def chat_completions(request: Request) -> Response:
     settings = services.settings
     raw = await read_json(request, settings.max_body_bytes)
     chat = read_model(raw, ChatCompletionRequest)
+    turn = await knowledge_turn(request, principal, chat) if chat.model.startswith(KB_PREFIX) else None
+    if turn is not None:
+        chat = turn.chat
     model = await services.catalog.resolve(chat.model)
     exchange.model, exchange.stream = model.id, chat.stream
     max_output = chat.max_completion_tokens or chat.max_tokens or model.facts.max_output_tokens or 4096
     await services.admit(request, principal, model, estimate_tokens(raw, max_output))
     history = await to_converse(chat.messages, services.load_image)
     plan = plan_chat(chat, model, history, settings.models)
+    canned = turn is not None and not turn.hits  # nothing relevant in the knowledge base: no model is asked
     if not chat.stream:
-        answer = await services.runtime.converse(model.id, plan.body)
+        if turn is not None and canned:
+            answer = canned_answer(turn.nothing_found())
+        else:
+            answer = await services.runtime.converse(model.id, plan.body)
         exchange.converse_usage(answer.get("usage", {}))
-        return _json(completion(plan, answer))
+        body = completion(plan, answer)
+        if turn is not None:
+            body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
+        return _json(body)
     resources = AsyncExitStack()
-    # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
-    events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
+    if turn is not None and canned:
+        events = canned_events(turn.nothing_found())
+    else:
+        # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
+        events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-    writer = ChunkWriter(plan, include_usage=include_usage)
+    writer = ChunkWriter(plan, include_usage=include_usage, sources=turn.sources() if turn is not None else None)
     return services.stream(
         request,
         resources,

@@ -1,0 +1,278 @@
+"""/v1/knowledge-bases: list, create, show, delete; documents (list, multipart upload, delete); retrieve in
+Bedrock's Retrieve shape; answers with citations, whole or as SSE.
+
+Access follows model scopes: a key may use knowledge base NAME when its model patterns allow `kb:NAME` (a key
+without patterns may use every model and every knowledge base).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._body import read_json, read_model
+from quarry.api._estimate import estimate_tokens
+from quarry.api._exchange import exchange_of
+from quarry.api._services import services_of
+from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
+from quarry.api.openai._errors import error_body
+from quarry.auth import Principal
+from quarry.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
+from quarry.kb import (
+    Answer,
+    IngestProgress,
+    KnowledgeBase,
+    KnowledgeBases,
+    Query,
+    SourceFile,
+    retrieval_result,
+    source_json,
+)
+
+__all__ = ["router"]
+
+_MAX_FILES = 1000
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _sse(event: str, data: object) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def _allowed(principal: Principal, name: str) -> bool:
+    return principal.key is None or principal.key.allows(f"kb:{name}")
+
+
+async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
+    principal = await services_of(request).authenticate(request, api)
+    knowledge: KnowledgeBases = request.app.state.knowledge
+    if name is not None and not _allowed(principal, name):
+        raise PermissionDenied(
+            f"This API key may not use the knowledge base `{name}`.", code="knowledge_base_not_allowed"
+        )
+    return knowledge, principal
+
+
+async def _base(request: Request, api: str) -> tuple[KnowledgeBase, Principal]:
+    name: str = request.path_params["name"]
+    knowledge, principal = await _knowledge(request, api, name)
+    return await knowledge.get(name), principal
+
+
+async def describe(base: KnowledgeBase) -> dict[str, Any]:
+    documents, chunks = await base.counts()
+    return {"object": "knowledge_base", **base.config.to_json(), "documents": documents, "chunks": chunks}
+
+
+async def list_knowledge_bases(request: Request) -> Response:
+    knowledge, principal = await _knowledge(request, "kb.list")
+    data = []
+    for config in await knowledge.list():
+        if _allowed(principal, config.name):
+            data.append(await describe(await knowledge.get(config.name)))
+    return _json({"object": "list", "data": data})
+
+
+async def create_knowledge_base(request: Request) -> Response:
+    body = read_model(await read_json(request, services_of(request).settings.max_body_bytes), CreateKnowledgeBase)
+    knowledge, _ = await _knowledge(request, "kb.create", body.name)
+    if body.knowledge_base_id is not None:
+        await knowledge.add_bedrock(
+            body.name, body.knowledge_base_id, search_type=body.search_type, description=body.description
+        )
+    else:
+        await knowledge.create(
+            body.name,
+            embedding_model=body.embedding_model,
+            dimensions=body.dimensions,
+            chunk_tokens=body.chunk_tokens,
+            overlap=body.overlap,
+            hierarchical=body.hierarchical,
+            parent_tokens=body.parent_tokens,
+            description=body.description,
+        )
+    return _json(await describe(await knowledge.get(body.name)), 201)
+
+
+async def show_knowledge_base(request: Request) -> Response:
+    return _json(await describe((await _base(request, "kb.get"))[0]))
+
+
+async def delete_knowledge_base(request: Request) -> Response:
+    name: str = request.path_params["name"]
+    knowledge, _ = await _knowledge(request, "kb.delete", name)
+    await knowledge.delete(name)
+    return _json({"object": "knowledge_base.deleted", "name": name, "deleted": True})
+
+
+async def list_documents(request: Request) -> Response:
+    base = (await _base(request, "kb.documents"))[0]
+    return _json({"object": "list", "data": [document.to_json() for document in await base.documents()]})
+
+
+async def delete_document(request: Request) -> Response:
+    base = (await _base(request, "kb.documents.delete"))[0]
+    document = await base.remove(request.path_params["document"])
+    return _json({"object": "document.deleted", "id": document.id, "name": document.name, "deleted": True})
+
+
+async def _uploads(request: Request, limit: int) -> tuple[list[SourceFile], bool]:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("Upload documents as multipart/form-data with one or more `file` parts.")
+    form = await request.form(max_files=_MAX_FILES)
+    try:
+        tags = tuple(
+            tag.strip() for value in form.getlist("tags") if isinstance(value, str) for tag in value.split(",")
+        )
+        raw_metadata = form.get("metadata")
+        metadata: Any = orjson.loads(raw_metadata) if isinstance(raw_metadata, str) and raw_metadata else {}
+        if not isinstance(metadata, dict):
+            raise InvalidRequest("`metadata` must be a JSON object.", param="metadata")
+        files: list[SourceFile] = []
+        for part in [*form.getlist("file"), *form.getlist("files")]:
+            if not isinstance(part, UploadFile) or not part.filename:
+                raise InvalidRequest("Each `file` part must be a file with a file name.", param="file")
+            if part.size is not None and part.size > limit:
+                raise PayloadTooLarge(f"{part.filename} is {part.size} bytes; the limit is {limit}.")
+            data = await part.read()
+            name = part.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            files.append(
+                SourceFile(source=name, name=name, data=data, tags=tuple(t for t in tags if t), metadata=metadata)
+            )
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("`metadata` is not valid JSON.", param="metadata") from None
+    finally:
+        await form.close()
+    if not files:
+        raise InvalidRequest("No files: send one or more `file` parts.", param="file")
+    return files, request.query_params.get("stream", "").lower() in ("1", "true")
+
+
+async def upload_documents(request: Request) -> Response:
+    base = (await _base(request, "kb.documents.upload"))[0]
+    services = services_of(request)
+    files, stream = await _uploads(request, services.settings.kb.max_upload_bytes)
+    if not stream:
+        report = await base.ingest(files)
+        return _json({"object": "ingest.report", **report.to_json()})
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def changed(progress: IngestProgress) -> None:
+        queue.put_nowait({"event": "progress", "data": _progress(progress)})
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        task = asyncio.create_task(base.ingest(files, progress=IngestProgress(on_change=changed)))
+        try:
+            while not task.done() or not queue.empty():
+                getter = asyncio.create_task(queue.get())
+                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                else:
+                    getter.cancel()
+            yield {"event": "done", "data": {"object": "ingest.report", **task.result().to_json()}}
+        finally:
+            task.cancel()
+
+    return services.stream(
+        request,
+        AsyncExitStack(),
+        events(),
+        lambda event: [_sse(event["event"], event["data"])],
+        finish=lambda: b"",
+        render_error=lambda error: _sse("error", error_body(error)),
+    )
+
+
+def _progress(progress: IngestProgress) -> dict[str, Any]:
+    return {
+        "files": progress.files,
+        "files_done": progress.files_done,
+        "chunks": progress.chunks,
+        "embedded": progress.embedded,
+        "current": progress.current,
+    }
+
+
+async def retrieve(request: Request) -> Response:
+    base = (await _base(request, "kb.retrieve"))[0]
+    body = read_model(await read_json(request, services_of(request).settings.max_body_bytes), RetrieveRequest)
+    search = body.retrievalConfiguration.vectorSearchConfiguration
+    mode = body.searchMode or ("vector" if search.overrideSearchType == "SEMANTIC" else "hybrid")
+    query = Query(
+        text=body.retrievalQuery.text, top_k=search.numberOfResults, mode=mode, filter=search.filter,
+        min_score=body.minScore,
+    )  # fmt: skip
+    hits = await base.retrieve(query)
+    return _json({"retrievalResults": [retrieval_result(hit, base.name) for hit in hits]})
+
+
+async def answer(request: Request) -> Response:
+    base, principal = await _base(request, "kb.answer")
+    services = services_of(request)
+    settings = services.settings
+    raw = await read_json(request, settings.max_body_bytes)
+    body = read_model(raw, AnswerRequest)
+    model = await services.catalog.resolve(body.model or settings.kb.answer_model or settings.models.default)
+    exchange = exchange_of(request)
+    exchange.model, exchange.stream = model.id, body.stream
+    await services.admit(request, principal, model, estimate_tokens(raw, settings.kb.max_answer_tokens) + 2000)
+    query = Query(
+        text=body.question, top_k=body.top_k or settings.kb.top_k, mode=body.search_mode, filter=body.filter,
+        min_score=body.min_score,
+    )  # fmt: skip
+    hits = await base.passages(body.question, query)
+    pieces = base.answer_stream(services.runtime, model.id, body.question, hits)
+
+    def finished(result: Answer) -> dict[str, Any]:
+        exchange.input_tokens = result.usage.get("input_tokens", 0)
+        exchange.output_tokens = result.usage.get("output_tokens", 0)
+        return {"object": "knowledge_base.answer", "knowledge_base": base.name, "model": model.id, **result.to_json()}
+
+    if not body.stream:
+        async for item in pieces:
+            if isinstance(item, Answer):
+                return _json(finished(item))
+        raise AssertionError("answer_stream ends with the Answer")
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        sources = [source_json(n, hit, cited=False) for n, hit in enumerate(hits, start=1)]
+        yield {"event": "sources", "data": {"knowledge_base": base.name, "model": model.id, "sources": sources}}
+        async for item in pieces:
+            if isinstance(item, Answer):
+                yield {"event": "done", "data": finished(item)}
+            else:
+                exchange.first_token()
+                yield {"event": "delta", "data": {"text": item}}
+
+    return services.stream(
+        request,
+        AsyncExitStack(),
+        events(),
+        lambda event: [_sse(event["event"], event["data"])],
+        finish=lambda: b"",
+        render_error=lambda error: _sse("error", error_body(error)),
+    )
+
+
+router = APIRouter()
+router.add_route("/knowledge-bases", list_knowledge_bases, methods=["GET"])
+router.add_route("/knowledge-bases", create_knowledge_base, methods=["POST"])
+router.add_route("/knowledge-bases/{name}", show_knowledge_base, methods=["GET"])
+router.add_route("/knowledge-bases/{name}", delete_knowledge_base, methods=["DELETE"])
+router.add_route("/knowledge-bases/{name}/documents", list_documents, methods=["GET"])
+router.add_route("/knowledge-bases/{name}/documents", upload_documents, methods=["POST"])
+router.add_route("/knowledge-bases/{name}/documents/{document:path}", delete_document, methods=["DELETE"])
+router.add_route("/knowledge-bases/{name}/retrieve", retrieve, methods=["POST"])
+router.add_route("/knowledge-bases/{name}/answer", answer, methods=["POST"])

@@ -1,0 +1,96 @@
+"""`kb:NAME` and `kb:NAME:MODEL` as chat models: the last user message is searched in the knowledge base, the
+passages go to the model as a numbered system message, and the sources come back with the message."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
+from quarry.auth import Principal
+from quarry.errors import InvalidRequest, PermissionDenied
+from quarry.settings import Settings
+
+if TYPE_CHECKING:
+    from quarry.kb import Hit
+
+__all__ = ["KB_PREFIX", "KnowledgeTurn", "knowledge_turn"]
+
+KB_PREFIX = "kb:"
+
+
+def _question(chat: ChatCompletionRequest) -> str:
+    for message in reversed(chat.messages):
+        if message.role != "user":
+            continue
+        if isinstance(message.content, str):
+            return message.content
+        texts = [part.get("text", "") for part in message.content or [] if part.get("type") == "text"]
+        return "\n".join(text for text in texts if text)
+    return ""
+
+
+@dataclass(slots=True)
+class KnowledgeTurn:
+    """A chat turn answered from a knowledge base: the request as the model gets it, and the passages."""
+
+    chat: ChatCompletionRequest
+    name: str
+    hits: list[Hit]
+
+    def sources(self, answer: str | None = None) -> list[dict[str, Any]]:
+        from quarry.kb import cited_numbers, source_json
+
+        cited = set(cited_numbers(answer, len(self.hits))) if answer is not None else set()
+        return [source_json(n, hit, cited=n in cited) for n, hit in enumerate(self.hits, start=1)]
+
+    def nothing_found(self) -> str:
+        from quarry.kb import nothing_found
+
+        return nothing_found(self.name)
+
+
+async def knowledge_turn(request: Request, principal: Principal, chat: ChatCompletionRequest) -> KnowledgeTurn:
+    """Search the knowledge base the model names and put its passages in front of the conversation."""
+    from quarry.kb import KnowledgeBases
+    from quarry.kb._answers import system_prompt
+
+    settings: Settings = request.app.state.services.settings
+    name, _, model = chat.model.removeprefix(KB_PREFIX).partition(":")
+    if principal.key is not None and not principal.key.allows(chat.model, f"{KB_PREFIX}{name}"):
+        raise PermissionDenied(
+            f"This API key may not use the knowledge base `{name}`.", param="model", code="model_not_allowed"
+        )
+    knowledge: KnowledgeBases | None = getattr(request.app.state, "knowledge", None)
+    if knowledge is None:
+        raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.", param="model")
+    base = await knowledge.get(name)
+    question = _question(chat)
+    if not question.strip():
+        raise InvalidRequest("A knowledge-base chat needs a user message with text to search for.", param="messages")
+    hits = await base.passages(question)
+    system = ChatMessage(role="system", content=system_prompt(name, hits))
+    answering = model or settings.kb.answer_model or settings.models.default
+    rewritten = chat.model_copy(update={"model": answering, "messages": [system, *chat.messages]})
+    return KnowledgeTurn(chat=rewritten, name=name, hits=hits)
+
+
+def canned_answer(text: str) -> dict[str, Any]:
+    """A Converse answer Quarry writes itself (nothing relevant was found: no model is asked to guess)."""
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
+    }
+
+
+async def canned_events(text: str) -> AsyncIterator[dict[str, Any]]:
+    """The same answer as ConverseStream events."""
+    yield {"messageStart": {"role": "assistant"}}
+    yield {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": text}}}
+    yield {"contentBlockStop": {"contentBlockIndex": 0}}
+    yield {"messageStop": {"stopReason": "end_turn"}}
+    yield {"metadata": {"usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}, "metrics": {}}}

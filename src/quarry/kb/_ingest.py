@@ -1,0 +1,222 @@
+"""Ingest: files → documents → chunks → vectors, one document per transaction.
+
+Incremental: a file whose content hash is unchanged is skipped, a changed one replaces its document in the same
+transaction, so a reader (or a crash, or Ctrl-C) never sees half a document. `sync` removes documents whose files
+are gone from the folders given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quarry.errors import InvalidRequest
+from quarry.kb._chunking import chunk_document
+from quarry.kb._embedding import Embedder
+from quarry.kb._loaders import SUPPORTED_SUFFIXES, load_document
+from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig
+from quarry.kb._store import KnowledgeStore
+
+__all__ = ["IngestProgress", "IngestReport", "Ingestor", "SourceFile", "find_files"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """Something to ingest: a file on disk (`path`) or uploaded bytes (`data`)."""
+
+    source: str  # the document's identity: an absolute path, or the upload's name
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_path(cls, path: Path, **fields: Any) -> SourceFile:
+        path = path.resolve()
+        return cls(source=str(path), name=path.name, path=path, **fields)
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+@dataclass(slots=True)
+class IngestProgress:
+    """Counters an ingest keeps current; `on_change` (if set) is called after each change."""
+
+    files: int = 0
+    files_done: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    current: str = ""
+    on_change: Callable[[IngestProgress], None] | None = None
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # name → why
+    chunks: int = 0
+    embedding_tokens: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: {"extract": 0.0, "embed": 0.0, "write": 0.0})
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def find_files(patterns: Iterable[str]) -> tuple[list[Path], list[Path]]:
+    """Files named by paths, folders (searched recursively) and globs, with a supported suffix; and the folders
+    given (what `sync` looks under). A pattern that names nothing is an InvalidRequest."""
+    files: dict[Path, None] = {}
+    roots: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        if path.is_dir():
+            roots.append(path.resolve())
+            found = [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES]
+        elif path.is_file():
+            found = [path]
+        else:
+            found = [Path(p) for p in sorted(glob.glob(str(path), recursive=True)) if Path(p).is_file()]
+            found = [p for p in found if p.suffix.lower() in SUPPORTED_SUFFIXES]
+            if not found:
+                raise InvalidRequest(f"{pattern}: no such file or folder, and no supported file matches it.")
+        files.update((p.resolve(), None) for p in found)
+    return list(files), roots
+
+
+def _gone(documents: Iterable[DocumentRecord], roots: Sequence[Path]) -> list[DocumentRecord]:
+    """The documents whose files were under one of `roots` and are no more."""
+    return [
+        document
+        for document in documents
+        if any(Path(document.source).is_relative_to(root) for root in roots) and not Path(document.source).exists()
+    ]
+
+
+class Ingestor:
+    """Ingests into one local knowledge base. `parallel_files` documents are extracted and embedded at once."""
+
+    def __init__(
+        self, store: KnowledgeStore, embedder: Embedder, config: KnowledgeBaseConfig, *, parallel_files: int = 4
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._config = config
+        self._gate = asyncio.Semaphore(parallel_files)
+
+    async def ingest(
+        self,
+        files: Sequence[SourceFile],
+        *,
+        sync_roots: Sequence[Path] = (),
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
+        progress = progress or IngestProgress()
+        report = IngestReport()
+        existing = {document.source: document for document in await self._store.documents()}
+        progress.files = len(files)
+        progress.changed()
+        await asyncio.gather(*(self._one(file, existing.get(file.source), report, progress) for file in files))
+        if sync_roots:
+            given = {file.source for file in files}
+            gone = await asyncio.to_thread(_gone, [d for d in existing.values() if d.source not in given], sync_roots)
+            if gone:
+                await self._store.remove_documents([document.id for document in gone])
+                report.removed = [document.name for document in gone]
+        report.embedding_tokens = self._embedder.tokens
+        return report
+
+    async def _one(
+        self, file: SourceFile, old: DocumentRecord | None, report: IngestReport, progress: IngestProgress
+    ) -> None:
+        async with self._gate:
+            progress.current = file.name
+            try:
+                await self._ingest(file, old, report, progress)
+            except (InvalidRequest, OSError) as exc:
+                report.failed[file.name] = getattr(exc, "message", None) or str(exc)
+            progress.files_done += 1
+            progress.changed()
+
+    async def _ingest(
+        self, file: SourceFile, old: DocumentRecord | None, report: IngestReport, progress: IngestProgress
+    ) -> None:
+        started = time.perf_counter()
+        data = await asyncio.to_thread(file.read)
+        digest = hashlib.sha256(data).hexdigest()
+        if old is not None and old.content_hash == digest and old.tags == file.tags:
+            report.unchanged.append(file.name)
+            return
+        config = self._config
+        loaded = await asyncio.to_thread(load_document, data, file.name)
+        drafts = await asyncio.to_thread(
+            chunk_document,
+            loaded,
+            chunk_tokens=config.chunk_tokens,
+            overlap=config.overlap,
+            hierarchical=config.hierarchical,
+            parent_tokens=config.parent_tokens,
+        )
+        if not drafts:
+            raise InvalidRequest(f"{file.name}: no text to index.")
+        report.seconds["extract"] += time.perf_counter() - started
+        progress.chunks += len(drafts)
+        progress.changed()
+
+        def embedded(count: int) -> None:
+            progress.embedded += count
+            progress.changed()
+
+        started = time.perf_counter()
+        vectors = await self._embedder.embed_documents([draft.text for draft in drafts], embedded)
+        report.seconds["embed"] += time.perf_counter() - started
+        document = DocumentRecord(
+            id=str(uuid.uuid4()),
+            source=file.source,
+            name=file.name,
+            content_hash=digest,
+            media_type=loaded.media_type,
+            chunks=len(drafts),
+            pages=loaded.pages,
+            title=loaded.title,
+            tags=file.tags,
+            metadata=file.metadata,
+            added_at=time.time(),
+        )
+        chunks = [
+            ChunkRecord(
+                id=str(uuid.uuid4()),
+                document_id=document.id,
+                ordinal=ordinal,
+                text=draft.text,
+                page=draft.page,
+                start=draft.start,
+                end=draft.end,
+                headings=draft.headings,
+                parent=draft.parent,
+            )
+            for ordinal, draft in enumerate(drafts)
+        ]
+        started = time.perf_counter()
+        await self._store.put_document(document, chunks, vectors, replaces=old.id if old else None)
+        report.seconds["write"] += time.perf_counter() - started
+        report.chunks += len(chunks)
+        (report.replaced if old else report.added).append(file.name)
