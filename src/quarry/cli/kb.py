@@ -45,7 +45,7 @@ async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Sessi
     except ImportError as exc:
         raise click.ClickException(
             f"knowledge bases need the kb extra ({exc.name} is missing): pip install 'quarry[kb]'"
-        )
+        ) from None
     from quarry.bedrock import ModelCatalog
     from quarry.server import open_backend
 
@@ -55,7 +55,6 @@ async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Sessi
             backend = await open_backend(settings, stack)
             runtime = backend.runtime
             catalog = ModelCatalog(backend.control, settings.models, region=backend.region, ttl_s=0)
-            managed = backend.managed_retrievers
             click.echo(f"backend: {backend.description}", err=True)
         knowledge = KnowledgeBases(open_store_backend(settings), runtime, settings.kb, managed=managed)
         stack.push_async_callback(knowledge.close)
@@ -126,9 +125,10 @@ def create(ctx: click.Context, name: str, embedding_model: str | None, dimension
             hierarchical=hierarchical, parent_tokens=parent_tokens, description=description,
         ),
     )  # fmt: skip
+    shape = ", hierarchical" if config.hierarchical else ""
     click.echo(
         f"Created {config.name}: {config.embedding_model} ({config.dimensions} dimensions), chunks of "
-        f"{config.chunk_tokens} tokens with {config.overlap:.0%} overlap{', hierarchical' if config.hierarchical else ''}."
+        f"{config.chunk_tokens} tokens with {config.overlap:.0%} overlap{shape}."
     )
 
 
@@ -261,7 +261,9 @@ def list_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
 def remove(ctx: click.Context, name: str, document: str | None, yes: bool) -> None:
     """Remove a document (by name, path or id), or the whole knowledge base."""
     if document is not None:
-        removed = _run(ctx, lambda s: _remove_document(s, name, document))
+        found = Path(document)
+        key = str(found.resolve()) if found.exists() else document  # a path names the document ingested from it
+        removed = _run(ctx, lambda s: _remove_document(s, name, key))
         click.echo(f"Removed {removed} from {name}.")
         return
     if not yes:
@@ -272,9 +274,7 @@ def remove(ctx: click.Context, name: str, document: str | None, yes: bool) -> No
 
 async def _remove_document(session: _Session, name: str, key: str) -> str:
     base = await session.knowledge.get(name)
-    found = Path(key)
-    document = await base.remove(str(found.resolve()) if found.exists() else key)
-    return document.name
+    return (await base.remove(key)).name
 
 
 def _query(text: str, top_k: int, mode: str, tags: tuple[str, ...], sources: tuple[str, ...]) -> Any:

@@ -5,8 +5,10 @@ Rules, in order (documented in the README):
 2. After tool results, the answer reports what each tool returned.
 3. With tools offered, a tool named in the last user message (or forced by toolChoice) is called, with input
    generated from its JSON schema.
-4. When JSON is asked for (structured output, or "JSON" in the prompt), the answer is valid JSON.
-5. Otherwise it describes the images and documents it received and quotes the user.
+4. With numbered passages in the system prompt ([1] …), the answer quotes the passage sharing most words with
+   the question and cites it as [n] (or says the passages do not cover it).
+5. When JSON is asked for (structured output, or "JSON" in the prompt), the answer is valid JSON.
+6. Otherwise it describes the images and documents it received and quotes the user.
 With thinking enabled a signed reasoning block comes first. maxTokens and stopSequences cut the answer as they
 would a real model's.
 """
@@ -23,6 +25,7 @@ import orjson
 
 from quarry.emulator._conversation import Conversation, ToolSpec
 from quarry.emulator._directives import Directives, strip_directives
+from quarry.emulator._passages import answer_from_passages
 from quarry.emulator._schema_example import example_for
 from quarry.emulator._signature import sign_reasoning
 from quarry.emulator._tokens import count_tokens, split_tokens
@@ -218,6 +221,8 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
         answer = _tool_summary(conversation)
     elif calls:
         answer = "" if conversation.tool_choice != "auto" else f"I'll use the {calls[0].name} tool."
+    elif (cited := answer_from_passages(conversation.system, text)) is not None:
+        answer = cited
     elif _wants_json(conversation, text):
         schema = conversation.json_schema or {"type": "object", "properties": {"answer": {"type": "string"}}}
         answer = orjson.dumps(example_for(schema, text[:200] or "example")).decode()
