@@ -370,14 +370,20 @@ def ask(ctx: click.Context, name: str, question: str, model: str | None, top_k: 
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mode", "modes", multiple=True, type=click.Choice(["keyword", "vector", "hybrid"]),
               help="Modes to score (repeat).  [default: all three]")  # fmt: skip
+@click.option("--misses", is_flag=True, help="Also list the questions each mode finds nothing relevant for.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def evaluate_command(ctx: click.Context, name: str, questions: Path, modes: tuple[str, ...], as_json: bool) -> None:
+def evaluate_command(
+    ctx: click.Context, name: str, questions: Path, modes: tuple[str, ...], misses: bool, as_json: bool
+) -> None:
     """Score retrieval on labelled questions: recall@5, MRR and nDCG@10 for keyword (BM25), vector and hybrid."""
     from quarry.kb import Query
     from quarry.kb._evaluation import evaluate, format_report, load_eval_set
 
-    eval_set = load_eval_set(questions)
+    try:
+        eval_set = load_eval_set(questions)
+    except QuarryError as exc:
+        raise click.ClickException(exc.message) from None
 
     async def work(session: _Session) -> Any:
         base = await session.knowledge.get(name)
@@ -390,6 +396,17 @@ def evaluate_command(ctx: click.Context, name: str, questions: Path, modes: tupl
 
     results = _run(ctx, work, bedrock=True)
     if as_json:
-        _echo_json({mode: scores.to_json() for mode, scores in results.items()})
+        _echo_json(
+            {
+                mode: {
+                    "recall_at_5": scores.recall_at_5,
+                    "mrr": scores.mrr,
+                    "ndcg_at_10": scores.ndcg_at_10,
+                    "questions": len(scores.questions),
+                    "misses": [result.question.id for result in scores.misses],
+                }
+                for mode, scores in results.items()
+            }
+        )
     else:
-        click.echo(format_report(results))
+        click.echo(format_report(results, misses=misses))

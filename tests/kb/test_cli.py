@@ -1,0 +1,180 @@
+"""`quarry kb` as a user runs it: create, ingest (files, folders, globs; incremental; --sync), ls, search, ask, rm,
+eval — in a real process over the offline emulator; and an ingest killed with Ctrl-C leaves no half document."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import offline_environment
+from tests.kb._pdf import write_pdf
+
+
+def _env(data: Path) -> dict[str, str]:
+    return offline_environment(data) | {"QUARRY_BACKEND": "emulator"}
+
+
+def quarry(
+    data: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "quarry", "kb", *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(data),
+        timeout=120,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    (folder / "policies").mkdir(parents=True)
+    (folder / "policies" / "leave.md").write_text(
+        "# Leave\n\nEvery employee gets 25 days of paid annual leave.\n\n## Carry-over\n\nUnused days lapse in March.\n"
+    )
+    (folder / "deploy.txt").write_text("Production deploys run every weekday at noon.\n")
+    write_pdf(
+        folder / "guide.pdf",
+        [["Welcome to the guide."], ["The coffee machine is on the third floor.", "Descale it every Friday."]],
+        title="Office guide",
+    )
+    return folder
+
+
+def test_create_ingest_list_search_ask_and_remove(tmp_path: Path, docs: Path) -> None:
+    data = tmp_path / "data"
+    created = quarry(data, "create", "office", "--chunk-tokens", "120", "--overlap", "15%")
+    assert "chunks of 120 tokens with 15% overlap" in created.stdout
+    first = json.loads(quarry(data, "ingest", "office", str(docs), "--json").stdout)
+    assert sorted(first["added"]) == ["deploy.txt", "guide.pdf", "leave.md"]
+    assert first["chunks"] >= 3
+    second = json.loads(quarry(data, "ingest", "office", str(docs), "--json").stdout)
+    assert sorted(second["unchanged"]) == ["deploy.txt", "guide.pdf", "leave.md"]
+    (docs / "deploy.txt").write_text("Production deploys run every weekday at three in the afternoon.\n")
+    third = json.loads(quarry(data, "ingest", "office", str(docs / "*.txt"), "--json").stdout)
+    assert third["replaced"] == ["deploy.txt"]
+
+    listing = json.loads(quarry(data, "ls", "office", "--json").stdout)
+    guide = next(document for document in listing if document["name"] == "guide.pdf")
+    assert (guide["pages"], guide["title"], guide["media_type"]) == (2, "Office guide", "application/pdf")
+    assert "office" in quarry(data, "ls").stdout
+
+    hits = json.loads(quarry(data, "search", "office", "where is the coffee machine", "--json").stdout)
+    top = hits[0]
+    assert "third floor" in top["content"]["text"]
+    assert top["metadata"]["x-amz-bedrock-kb-document-page-number"] == 2.0
+    assert top["location"]["customDocumentLocation"]["id"] == str(docs.resolve() / "guide.pdf")
+
+    asked = json.loads(quarry(data, "ask", "office", "When do production deploys run?", "--json").stdout)
+    assert "three in the afternoon" in asked["answer"]
+    cited = [source for source in asked["sources"] if source["cited"]]
+    assert cited[0]["document"] == "deploy.txt"
+    shown = quarry(data, "ask", "office", "How many days of annual leave?").stdout
+    assert "25 days" in shown
+    assert "leave.md" in shown
+
+    assert "Removed leave.md" in quarry(data, "rm", "office", "leave.md").stdout
+    assert "leave.md" not in quarry(data, "ls", "office").stdout
+    assert "Removed office" in quarry(data, "rm", "office", "--yes").stdout
+    gone = quarry(data, "ls", "office", check=False)
+    assert gone.returncode == 1
+    assert "no knowledge base named 'office'" in gone.stderr
+
+
+def test_sync_removes_documents_whose_files_are_gone(tmp_path: Path, docs: Path) -> None:
+    data = tmp_path / "data"
+    quarry(data, "create", "office")
+    quarry(data, "ingest", "office", str(docs))
+    (docs / "deploy.txt").unlink()
+    kept = json.loads(quarry(data, "ingest", "office", str(docs), "--json").stdout)
+    assert kept["removed"] == []
+    synced = json.loads(quarry(data, "ingest", "office", str(docs), "--sync", "--json").stdout)
+    assert synced["removed"] == ["deploy.txt"]
+    assert "deploy.txt" not in quarry(data, "ls", "office").stdout
+
+
+def test_bad_input_is_reported_not_crashed_on(tmp_path: Path, docs: Path) -> None:
+    data = tmp_path / "data"
+    missing = quarry(data, "ingest", "nope", str(docs), check=False)
+    assert missing.returncode == 1
+    assert "no knowledge base named 'nope'" in missing.stderr
+    quarry(data, "create", "office")
+    nothing = quarry(data, "ingest", "office", str(tmp_path / "absent" / "*.md"), check=False)
+    assert nothing.returncode == 1
+    assert "no such file or folder" in nothing.stderr
+    (docs / "broken.pdf").write_bytes(b"this is not a PDF")
+    partial = quarry(data, "ingest", "office", str(docs), check=False)
+    assert partial.returncode == 1
+    assert "failed broken.pdf" in partial.stderr
+    assert "3 added" in partial.stdout
+    bad = quarry(data, "create", "Office", check=False)
+    assert bad.returncode == 1
+    assert "lowercase letters" in bad.stderr
+
+
+def test_ctrl_c_leaves_only_whole_documents_and_a_rerun_finishes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(40):
+        sentences = " ".join(f"Document {n} sentence {i} talks about topic {n * 7 + i}." for i in range(60))
+        (folder / f"doc{n:02}.txt").write_text(sentences)
+    quarry(data, "create", "big", "--chunk-tokens", "60")
+    slow = _env(data) | {"QUARRY_EMULATOR__FIRST_BYTE_MS": "15", "QUARRY_KB__EMBED_CONCURRENCY": "2"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quarry", "kb", "ingest", "big", str(folder)],
+        env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    # Interrupt once some documents are done (the progress lines say so) and others are in flight.
+    for line in process.stderr:
+        if "files 3/" in line:
+            break
+    os.kill(process.pid, signal.SIGINT)
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 1
+    assert "interrupted" in rest
+    documents = json.loads(quarry(data, "ls", "big", "--json").stdout)
+    assert 3 <= len(documents) < 40
+    report = json.loads(quarry(data, "search", "big", "Document 1 sentence", "--top-k", "100", "--json").stdout)
+    assert report  # the store answers searches after the interruption
+    finished = json.loads(quarry(data, "ingest", "big", str(folder), "--json").stdout)
+    assert len(finished["unchanged"]) == len(documents)
+    assert len(finished["added"]) == 40 - len(documents)
+    assert len(json.loads(quarry(data, "ls", "big", "--json").stdout)) == 40
+    time.sleep(0)  # nothing left running
+
+
+def test_eval_reports_each_mode(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wal.md").write_text("# WAL\n\nWrite-ahead logging lets readers and a writer work at the same time.\n")
+    (corpus / "vacuum.md").write_text("# VACUUM\n\nVACUUM rebuilds the database file to reclaim free pages.\n")
+    questions = {
+        "name": "tiny",
+        "questions": [
+            {"id": "q1", "question": "can readers and writers work at once", "relevant": {"wal.md": 2}},
+            {"id": "q2", "question": "reclaim free pages in the file", "relevant": {"vacuum.md": 2}},
+        ],
+    }
+    (tmp_path / "questions.json").write_text(json.dumps(questions))
+    quarry(data, "create", "tiny")
+    quarry(data, "ingest", "tiny", str(corpus))
+    scores = json.loads(quarry(data, "eval", "tiny", str(tmp_path / "questions.json"), "--json").stdout)
+    assert set(scores) == {"keyword", "vector", "hybrid"}
+    assert scores["hybrid"]["mrr"] == pytest.approx(1.0)
+    table = quarry(data, "eval", "tiny", str(tmp_path / "questions.json")).stdout
+    assert "recall@5" in table
+    assert "hybrid" in table
