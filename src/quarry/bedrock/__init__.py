@@ -1,5 +1,7 @@
-"""The only code that talks to AWS: the async runtime client, the control plane and the model catalog."""
+"""The only code that talks to AWS: the async runtime client, the control plane, the model catalog and
+Bedrock Knowledge Bases (bedrock-agent-runtime)."""
 
+from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
@@ -10,6 +12,7 @@ from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signe
 __all__ = [
     "AwsTarget",
     "BearerTokenSigner",
+    "BedrockAgentRuntime",
     "BedrockControl",
     "BedrockRuntime",
     "Invocation",

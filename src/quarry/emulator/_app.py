@@ -65,6 +65,7 @@ _INFERENCE_PROFILES = re.compile(rb"^/inference-profiles(?:/(?P<id>.+))?$")
 _RETRIEVE = re.compile(rb"^/knowledgebases/(?P<id>[^/]*)/retrieve$")
 _CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 _FAULTS = (ThrottlingException, ServiceUnavailableException, InternalServerException, ModelTimeoutException)
+_RETRIEVE_FAULTS = (ThrottlingException, InternalServerException)  # the faults Retrieve's model declares
 _DEFAULT_REGION = "us-east-1"
 _JSON = b"application/json"
 _EVENT_STREAM = b"application/vnd.amazon.eventstream"
@@ -209,7 +210,7 @@ class EmulatorApp:
             return await self._runtime(runtime.group("op").decode(), model_id, body, region, headers)
         if (knowledge_base := _RETRIEVE.match(path)) and method == "POST":
             body = await _read_body(receive)
-            self._roll_fault()
+            self._roll_fault(_RETRIEVE_FAULTS)
             request = parse_retrieve(unquote(knowledge_base.group("id").decode("latin-1")), _loads(body))
             return _json_result(await retrieve(self.knowledge, request))
         if method == "GET":
@@ -224,9 +225,9 @@ class EmulatorApp:
                 return _json_result(list_inference_profiles(self.catalog, region, query))
         raise UnknownOperationException(f"No operation matches {method} {path.decode('latin-1')}.")
 
-    def _roll_fault(self) -> None:
+    def _roll_fault(self, faults: tuple[type[BedrockError], ...] = _FAULTS) -> None:
         if self.settings.fault_rate and self._dice.random() < self.settings.fault_rate:
-            raise self._dice.choice(_FAULTS)()
+            raise self._dice.choice(faults)()
 
     def _directives(self, conversation: Conversation) -> Directives:
         try:
