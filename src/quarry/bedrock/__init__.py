@@ -1,5 +1,7 @@
-"""The only code that talks to AWS: the async runtime client, the control plane and the model catalog."""
+"""The only code that talks to AWS: the async runtime client, the control plane, the model catalog and
+Bedrock Knowledge Bases (bedrock-agent-runtime)."""
 
+from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
@@ -12,6 +14,7 @@ __all__ = [
     "COHERE_BATCH",
     "AwsTarget",
     "BearerTokenSigner",
+    "BedrockAgentRuntime",
     "BedrockControl",
     "BedrockRuntime",
     "CohereInput",

@@ -20,6 +20,7 @@ class AwsTarget:
     region: str
     runtime_url: str
     control_url: str
+    agent_runtime_url: str  # bedrock-agent-runtime: Retrieve from Bedrock Knowledge Bases
     signer: RequestSigner
     session: AioSession
     identity: str  # for the banner: which credentials are in use
@@ -34,7 +35,11 @@ async def _endpoint(session: AioSession, service: str, region: str, override: st
 
 
 async def resolve_aws(
-    *, default_region: str, runtime_url: str | None = None, control_url: str | None = None
+    *,
+    default_region: str,
+    runtime_url: str | None = None,
+    control_url: str | None = None,
+    agent_runtime_url: str | None = None,
 ) -> AwsTarget | None:
     """The AWS target, or None when there are neither credentials nor a Bedrock API key."""
     session = AioSession()
@@ -54,6 +59,7 @@ async def resolve_aws(
         region=region,
         runtime_url=await _endpoint(session, "bedrock-runtime", region, runtime_url),
         control_url=await _endpoint(session, "bedrock", region, control_url),
+        agent_runtime_url=await _endpoint(session, "bedrock-agent-runtime", region, agent_runtime_url),
         signer=signer,
         session=session,
         identity=identity,

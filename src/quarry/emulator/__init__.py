@@ -1,9 +1,11 @@
 """`quarry emulator`: an offline Amazon Bedrock that speaks AWS's wire protocol.
 
-It imports nothing from the gateway; the gateway reaches it over HTTP like any AWS client.
+It imports nothing from the gateway; the gateway reaches it over HTTP like any AWS client. Knowledge bases for
+Retrieve are injected as a `KnowledgeProvider`.
 """
 
 from quarry.emulator._app import EmulatorApp
 from quarry.emulator._catalog import Catalog
+from quarry.emulator._retrieve import KnowledgeProvider, local_knowledge_base_id
 
-__all__ = ["Catalog", "EmulatorApp"]
+__all__ = ["Catalog", "EmulatorApp", "KnowledgeProvider", "local_knowledge_base_id"]

@@ -44,6 +44,7 @@ from quarry.emulator._errors import (
     ValidationException,
 )
 from quarry.emulator._responder import PromptCache, Reply, respond
+from quarry.emulator._retrieve import KnowledgeProvider, parse_retrieve, retrieve
 from quarry.emulator._secrets import SECRETS_TARGETS, secret_call
 from quarry.emulator._streaming import paced
 from quarry.emulator._validate import parse_converse
@@ -61,8 +62,10 @@ _RUNTIME = re.compile(
 )
 _FOUNDATION_MODELS = re.compile(rb"^/foundation-models(?:/(?P<id>.+))?$")
 _INFERENCE_PROFILES = re.compile(rb"^/inference-profiles(?:/(?P<id>.+))?$")
+_RETRIEVE = re.compile(rb"^/knowledgebases/(?P<id>[^/]*)/retrieve$")
 _CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 _FAULTS = (ThrottlingException, ServiceUnavailableException, InternalServerException, ModelTimeoutException)
+_RETRIEVE_FAULTS = (ThrottlingException, InternalServerException)  # the faults Retrieve's model declares
 _DEFAULT_REGION = "us-east-1"
 _JSON = b"application/json"
 _EVENT_STREAM = b"application/vnd.amazon.eventstream"
@@ -111,7 +114,8 @@ async def _disconnected(receive: Receive) -> None:
 
 
 class EmulatorApp:
-    """Offline Amazon Bedrock (bedrock-runtime and the bedrock control plane) as an ASGI application."""
+    """Offline Amazon Bedrock (bedrock-runtime, the bedrock control plane and bedrock-agent-runtime's Retrieve)
+    as an ASGI application. Retrieve answers from `knowledge`, the knowledge bases its owner injects."""
 
     def __init__(
         self,
@@ -120,11 +124,13 @@ class EmulatorApp:
         *,
         secrets: dict[str, str] | None = None,
         parameters: dict[str, str] | None = None,
+        knowledge: KnowledgeProvider | None = None,
     ) -> None:
         self.settings = settings or EmulatorSettings()
         self.catalog = catalog or Catalog.load()
         self.secrets = secrets or {}  # Secrets Manager: name → SecretString
         self.parameters = parameters or {}  # SSM Parameter Store: name → SecureString value
+        self.knowledge = knowledge  # None: every knowledge base id is unknown
         self.cache = PromptCache()
         self.streams = StreamCounts()
         self._dice = random.Random(self.settings.seed)  # noqa: S311  # fault injection, not cryptography
@@ -202,6 +208,11 @@ class EmulatorApp:
             body = await _read_body(receive)
             model_id = unquote(runtime.group("model").decode("latin-1"))
             return await self._runtime(runtime.group("op").decode(), model_id, body, region, headers)
+        if (knowledge_base := _RETRIEVE.match(path)) and method == "POST":
+            body = await _read_body(receive)
+            self._roll_fault(_RETRIEVE_FAULTS)
+            request = parse_retrieve(unquote(knowledge_base.group("id").decode("latin-1")), _loads(body))
+            return _json_result(await retrieve(self.knowledge, request))
         if method == "GET":
             query: bytes = scope.get("query_string", b"")
             if models := _FOUNDATION_MODELS.match(path):
@@ -214,9 +225,9 @@ class EmulatorApp:
                 return _json_result(list_inference_profiles(self.catalog, region, query))
         raise UnknownOperationException(f"No operation matches {method} {path.decode('latin-1')}.")
 
-    def _roll_fault(self) -> None:
+    def _roll_fault(self, faults: tuple[type[BedrockError], ...] = _FAULTS) -> None:
         if self.settings.fault_rate and self._dice.random() < self.settings.fault_rate:
-            raise self._dice.choice(_FAULTS)()
+            raise self._dice.choice(faults)()
 
     def _directives(self, conversation: Conversation) -> Directives:
         try:
