@@ -34,12 +34,22 @@ def emulator(**options: object) -> None:
         config = EmulatorSettings.model_validate(Settings().emulator.model_dump() | overrides)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
-    app = EmulatorApp(config)
+    from quarry.server._backend import emulated_knowledge, emulator_runtime
+
     # Bind first, so the banner can name the real port (with --port 0 the system picks one).
     sock = socket.create_server((config.host, config.port))
     url = f"http://{config.host}:{sock.getsockname()[1]}"
+    settings = Settings()
+    # Retrieve answers from the local knowledge bases (`quarry kb`), embedding queries with this emulator.
+    knowledge = emulated_knowledge(
+        settings, lambda: emulator_runtime(url, settings.region, settings), owns_runtime=True
+    )
+    app = EmulatorApp(config, knowledge=knowledge)
     click.echo(f"Quarry Bedrock emulator on {url}  ({len(app.catalog.models)} models; Ctrl-C stops it)")
-    click.echo(f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url}")
+    click.echo(
+        f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url}"
+        f" AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME={url}"
+    )
     click.echo(f"  aws bedrock-runtime converse --endpoint-url {url} --region us-east-1 \\")
     click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
     click.echo('    --messages \'[{"role":"user","content":[{"text":"Hello"}]}]\'')

@@ -148,11 +148,13 @@ class KnowledgeBases:
         settings: KnowledgeSettings,
         *,
         managed: ManagedRetrievers | None = None,
+        owns_runtime: bool = False,
     ) -> None:
         self.backend = backend
         self.runtime = runtime
         self.settings = settings
         self._managed = managed
+        self._owns_runtime = owns_runtime  # close() closes the runtime too
 
     async def create(
         self,
@@ -233,3 +235,5 @@ class KnowledgeBases:
 
     async def close(self) -> None:
         await self.backend.close()
+        if self._owns_runtime and self.runtime is not None:
+            await self.runtime.aclose()

@@ -5,19 +5,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import uvicorn
 from aiobotocore.session import AioSession
 
-from quarry.bedrock import BedrockControl, BedrockRuntime, SigV4Signer, StaticCredentials, resolve_aws
+from quarry.bedrock import (
+    BedrockAgentRuntime,
+    BedrockControl,
+    BedrockRuntime,
+    SigV4Signer,
+    StaticCredentials,
+    resolve_aws,
+)
 from quarry.errors import UpstreamUnavailable
 from quarry.settings import Settings
 
-__all__ = ["Backend", "open_backend"]
+__all__ = ["Backend", "emulated_knowledge", "emulator_runtime", "open_backend"]
 
 _EMULATOR_KEYS = {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
 
@@ -27,6 +34,7 @@ class Backend:
     kind: Literal["bedrock", "emulator"]
     runtime: BedrockRuntime
     control: BedrockControl
+    agent: BedrockAgentRuntime  # bedrock-agent-runtime: Retrieve from managed knowledge bases
     region: str
     description: str  # one line for the banner and /health
 
@@ -39,14 +47,28 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def _start_emulator(settings: Settings, stack: AsyncExitStack) -> str:
+def emulated_knowledge(settings: Settings, runtime: Callable[[], BedrockRuntime], *, owns_runtime: bool = False) -> Any:
+    """The emulator's Retrieve answered from the local knowledge bases (None without the kb extra). `runtime`
+    is asked for on first use: the emulator's own, which exists only once it runs."""
+    try:
+        from quarry.kb import KnowledgeBases, open_store_backend
+        from quarry.kb._emulated import EmulatedKnowledge
+    except ImportError:
+        return None
+
+    async def open_knowledge() -> KnowledgeBases:
+        return KnowledgeBases(open_store_backend(settings), runtime(), settings.kb, owns_runtime=owns_runtime)
+
+    return EmulatedKnowledge(open_knowledge)
+
+
+async def _start_emulator(settings: Settings, stack: AsyncExitStack, knowledge: Any) -> str:
     from quarry.emulator import EmulatorApp
 
     sock = socket.create_server(("127.0.0.1", 0))
     # log_config=None: the process's logging belongs to the outer server (uvicorn's default would replace it).
-    config = uvicorn.Config(
-        EmulatorApp(settings.emulator), lifespan="off", log_config=None, log_level="warning", access_log=False
-    )
+    app = EmulatorApp(settings.emulator, knowledge=knowledge)
+    config = uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning", access_log=False)
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
 
@@ -80,15 +102,23 @@ async def open_backend(settings: Settings, stack: AsyncExitStack) -> Backend:
         control = BedrockControl(
             target.session, region=target.region, endpoint_url=target.control_url, settings=settings.bedrock
         )
+        agent = BedrockAgentRuntime(
+            target.session, region=target.region, endpoint_url=target.agent_runtime_url, settings=settings.bedrock
+        )
         description = f"Amazon Bedrock in {target.region} at {target.runtime_url} ({target.identity})"
         kind: Literal["bedrock", "emulator"] = "bedrock"
         region = target.region
     else:
-        url = await _start_emulator(settings, stack)
+        ready: list[BedrockRuntime] = []
+        knowledge = emulated_knowledge(settings, lambda: ready[0])
+        url = await _start_emulator(settings, stack, knowledge)
+        if knowledge is not None:
+            stack.push_async_callback(knowledge.aclose)
         region = settings.region
-        credentials = StaticCredentials(_EMULATOR_KEYS["aws_access_key_id"], _EMULATOR_KEYS["aws_secret_access_key"])
-        runtime = BedrockRuntime(
-            endpoint_url=url, region=region, signer=SigV4Signer(credentials, region), settings=settings.bedrock
+        runtime = emulator_runtime(url, region, settings)
+        ready.append(runtime)
+        agent = BedrockAgentRuntime(
+            AioSession(), region=region, endpoint_url=url, settings=settings.bedrock, credentials=_EMULATOR_KEYS
         )
         control = BedrockControl(
             AioSession(), region=region, endpoint_url=url, settings=settings.bedrock, credentials=_EMULATOR_KEYS
@@ -98,4 +128,13 @@ async def open_backend(settings: Settings, stack: AsyncExitStack) -> Backend:
         kind = "emulator"
     stack.push_async_callback(runtime.aclose)
     stack.push_async_callback(control.aclose)
-    return Backend(kind=kind, runtime=runtime, control=control, region=region, description=description)
+    stack.push_async_callback(agent.aclose)
+    return Backend(kind=kind, runtime=runtime, control=control, agent=agent, region=region, description=description)
+
+
+def emulator_runtime(url: str, region: str, settings: Settings) -> BedrockRuntime:
+    """A runtime client for an emulator at `url` (any credentials do; these are fixed)."""
+    credentials = StaticCredentials(_EMULATOR_KEYS["aws_access_key_id"], _EMULATOR_KEYS["aws_secret_access_key"])
+    return BedrockRuntime(
+        endpoint_url=url, region=region, signer=SigV4Signer(credentials, region), settings=settings.bedrock
+    )
