@@ -51,6 +51,16 @@ def test_pdf_joins_hyphenated_line_breaks_skips_blank_pages_and_ignores_placehol
     assert_offsets(doc)
 
 
+@pytest.mark.parametrize(
+    ("first", "last"), [("12", "Body text."), ("Body text.", "Page 12"), ("- 3 -", "3 of 40"), ("Body text.", "12/40")]
+)
+def test_pdf_page_numbers_alone_on_a_line_are_dropped(tmp_path: Path, first: str, last: str) -> None:
+    middle = "The middle line has 12 in it."
+    path = write_pdf(tmp_path / "a.pdf", [[first, middle, last]])
+    [section] = load_document(path.read_bytes(), "a.pdf").sections
+    assert section.text.split("\n") == [line for line in (first, middle, last) if line in ("Body text.", middle)]
+
+
 def test_encrypted_pdf_is_refused_by_name(tmp_path: Path) -> None:
     path = write_pdf(tmp_path / "secret.pdf", [["classified"]], user_password="hunter2")
     with pytest.raises(InvalidRequest, match=r"secret\.pdf: .*encrypted"):

@@ -129,6 +129,9 @@ def _decode(data: bytes, name: str, *, html: bool = False) -> str:
 
 # pdfium marks a hyphen it removed at a line end (the word continues on the next line) with U+FFFE (older builds: \x02).
 _SOFT_HYPHEN = re.compile(r"[\ufffe\x02]")
+# A page number alone on the page's first or last line ("12", "Page 12", "12 of 40", "- 12 -") says nothing.
+_NUMBER_LINE = r"[-\u2013 ]*(?:page )?\d{1,5}(?: ?(?:/|of) ?\d{1,5})?[-\u2013 ]*"
+_PAGE_NUMBER = re.compile(rf"\A{_NUMBER_LINE}\n|\n{_NUMBER_LINE}\Z", re.I)
 
 
 def _load_pdf(data: bytes, name: str) -> LoadedDocument:
@@ -156,7 +159,7 @@ def _load_pdf(data: bytes, name: str) -> LoadedDocument:
                     textpage.close()
             finally:
                 page.close()
-            parts.append((_tidy(_SOFT_HYPHEN.sub("", raw)), index + 1, ()))
+            parts.append((_PAGE_NUMBER.sub("", _tidy(_SOFT_HYPHEN.sub("", raw))), index + 1, ()))
     except pdfium.PdfiumError as error:
         raise InvalidRequest(f"{name}: a damaged PDF ({error})", param="file") from None
     finally:
