@@ -57,6 +57,8 @@ def chunk_document(
     for section in doc.sections:
         text, base = section.text, section.start
         units = _units(text, chunk_tokens, piece_tokens)
+        if not units:  # loaders leave out sections without text; a hand-made document may not
+            continue
         parents = _pack(units, 0, len(units), parent_tokens, 0) if hierarchical else [(0, len(units))]
         for first, last in parents:
             parent = text[units[first][0] : units[last - 1][1]] if hierarchical else None
