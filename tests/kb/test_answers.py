@@ -68,5 +68,7 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     keyword = [ScoredChunk("a", 9.0), ScoredChunk("b", 5.0), ScoredChunk("c", 1.0)]
     vector = [ScoredChunk("c", 0.9), ScoredChunk("b", 0.8), ScoredChunk("d", 0.7)]
     fused = reciprocal_rank_fusion([keyword, vector], k=60)
-    assert [chunk_id for chunk_id, _ in fused] == ["b", "c", "a", "d"]
-    assert fused[0][1] == pytest.approx(2 / 62)
+    # c (3rd and 1st) edges out b (2nd and 2nd); both beat what only one list found
+    assert [chunk_id for chunk_id, _ in fused] == ["c", "b", "a", "d"]
+    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[1][1] == pytest.approx(2 / 62)

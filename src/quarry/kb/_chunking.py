@@ -18,7 +18,7 @@ from quarry.errors import InvalidRequest
 from quarry.kb._models import ChunkDraft, LoadedDocument
 from quarry.kb._tokens import count_tokens, token_spans
 
-__all__ = ["SMALL_TAIL", "chunk_document"]
+__all__ = ["SMALL_TAIL", "check_chunking", "chunk_document"]
 
 SMALL_TAIL = 0.15  # a section's trailing fragment under this share of the chunk size joins the chunk before it
 
@@ -35,6 +35,16 @@ _SENTENCE = re.compile(
 _Unit = tuple[int, int, int]
 
 
+def check_chunking(chunk_tokens: int, overlap: float, hierarchical: bool, parent_tokens: int) -> None:
+    """InvalidRequest unless the chunking settings make sense."""
+    if not 20 <= chunk_tokens <= 8192:
+        raise InvalidRequest("chunk_tokens must be between 20 and 8192", param="chunk_tokens")
+    if not 0 <= overlap <= 0.5:
+        raise InvalidRequest("overlap must be between 0 and 0.5 (a share of chunk_tokens)", param="overlap")
+    if hierarchical and parent_tokens <= chunk_tokens:
+        raise InvalidRequest("parent_tokens must be more than chunk_tokens", param="parent_tokens")
+
+
 def chunk_document(
     doc: LoadedDocument,
     *,
@@ -44,12 +54,7 @@ def chunk_document(
     parent_tokens: int = 1500,
 ) -> list[ChunkDraft]:
     """The chunks of `doc`, in order; offsets are into `full_text(doc)`."""
-    if not 20 <= chunk_tokens <= 8192:
-        raise InvalidRequest("chunk_tokens must be between 20 and 8192", param="chunk_tokens")
-    if not 0 <= overlap <= 0.5:
-        raise InvalidRequest("overlap must be between 0 and 0.5 (a share of chunk_tokens)", param="overlap")
-    if hierarchical and parent_tokens <= chunk_tokens:
-        raise InvalidRequest("parent_tokens must be more than chunk_tokens", param="parent_tokens")
+    check_chunking(chunk_tokens, overlap, hierarchical, parent_tokens)
     overlap_tokens = int(overlap * chunk_tokens)
     # Pieces of overlong sentences are small enough to serve as overlap, and to fill chunks evenly.
     piece_tokens = max(overlap_tokens, chunk_tokens // 10)
