@@ -124,6 +124,16 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """PostgreSQL with pgvector, from `pgserver`, for the whole session."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
 def serve() -> Iterator[Any]:
     """Start servers for the whole session: `serve(app)` returns a running ServerThread."""
     running: list[ServerThread] = []

@@ -45,15 +45,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process.wait(10)
 
 
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import pgserver
-
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
-
-
 def admin_post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     response = httpx.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {ADMIN}"})
     assert response.status_code == 201, response.text

@@ -1,0 +1,402 @@
+"""Knowledge bases in PostgreSQL with pgvector, laid out so Amazon Bedrock Knowledge Bases can use the same index.
+
+Tables (the `postgres` extra, asyncpg):
+
+- `quarry_knowledge_bases (name PRIMARY KEY, config jsonb, created_at)`: the register, managed ones included.
+- `quarry_kb_documents (kb, id, source, name, content_hash, media_type, chunks, pages, title, tags text[],
+  metadata jsonb, added_at, rows_stored, seq)`: every local knowledge base's documents.
+- One chunk table per local knowledge base, `quarry_kb."<name>"` (a schema of its own: no name can clash with
+  another table, and knowledge-base names fit PostgreSQL's 63-character identifiers), in the layout Bedrock asks
+  of an Aurora PostgreSQL vector store, so one index can serve Quarry and a Bedrock knowledge base alike:
+  `id uuid PRIMARY KEY, embedding vector(<dimensions>), chunks text NOT NULL, metadata jsonb, custom_metadata
+  jsonb` — Bedrock's field mapping is primary key `id`, vector `embedding`, text `chunks`, metadata `metadata`,
+  custom metadata `custom_metadata`. Indexes: HNSW on `embedding vector_cosine_ops`, GIN on
+  `to_tsvector('simple', chunks)` (what Bedrock's hybrid search needs; keyword search ranks on that expression).
+  `metadata` holds Bedrock's keys — `x-amz-bedrock-kb-source-uri` (the document's source),
+  `x-amz-bedrock-kb-chunk-id`, `x-amz-bedrock-kb-document-page-number` — and Quarry's `document_id`;
+  `custom_metadata` the document's metadata and tags (what Bedrock filters on). Quarry's own columns
+  (`document_id, ordinal, page, start_offset, end_offset, headings text[], parent`) are nullable, so rows that
+  Bedrock writes fit too (they have no Quarry document, so `chunks()` leaves them out).
+
+Vectors go over the wire in pgvector's binary format (a codec registered on each connection).
+"""
+
+# SQL text here is built only from fixed column lists and validated knowledge-base names; values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import struct
+import uuid
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quarry.errors import Conflict, InvalidRequest, NotFound
+from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
+from quarry.kb._store import Vectors
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ["PostgresBackend", "PostgresStore"]
+
+_SETUP_LOCK = 0x51A78  # pg_advisory lock id: one instance sets up the tables (and the extension) at a time
+_SCHEMA = "quarry_kb"  # the chunk tables
+_SETUP = [
+    "CREATE EXTENSION IF NOT EXISTS vector",
+    f"CREATE SCHEMA IF NOT EXISTS {_SCHEMA}",
+    "CREATE TABLE IF NOT EXISTS quarry_knowledge_bases (name text PRIMARY KEY, config jsonb NOT NULL,"
+    " created_at double precision NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS quarry_kb_documents (kb text NOT NULL REFERENCES quarry_knowledge_bases (name)"
+    " ON DELETE CASCADE, id text NOT NULL, source text NOT NULL, name text NOT NULL, content_hash text NOT NULL,"
+    " media_type text NOT NULL, chunks integer NOT NULL, pages integer, title text, tags text[] NOT NULL,"
+    " metadata jsonb NOT NULL, added_at double precision NOT NULL, rows_stored integer NOT NULL,"
+    " seq bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (kb, id))",
+]
+_DOCUMENT_COLUMNS = "id, source, name, content_hash, media_type, chunks, pages, title, tags, metadata, added_at"
+_CHUNK_COLUMNS = "id, document_id, ordinal, chunks, page, start_offset, end_offset, headings, parent"
+_CHUNK_TABLE_COLUMNS = ["id", "embedding", "chunks", "metadata", "custom_metadata", "document_id", "ordinal", "page",
+                        "start_offset", "end_offset", "headings", "parent"]  # fmt: skip
+_HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on `vector`
+_EF_SEARCH_MAX = 1000  # pgvector's limit for hnsw.ef_search
+# BM25 (k1 = 1.2, no length normalisation) over the GIN index on to_tsvector('simple', chunks), the expression
+# Bedrock's hybrid search needs: ts_rank_cd alone knows no IDF, so a chunk repeating a common word would outrank
+# one holding the rare word asked for. ts_rank_cd of a one-word query is 0.1 per occurrence: ten times it is the tf.
+# IDF counts documents among the matched (and allowed) chunks, out of all allowed chunks.
+_KEYWORD_SQL = """
+WITH matched AS MATERIALIZED (
+    SELECT id, to_tsvector('simple', chunks) AS v FROM {table}
+    WHERE to_tsvector('simple', chunks) @@ to_tsquery('simple', $1) {where}
+), hits AS (
+    SELECT m.id, t.term, 10 * ts_rank_cd(m.v, t.q) AS tf
+    FROM matched AS m, (SELECT term, plainto_tsquery('simple', term) AS q FROM unnest($2::text[]) AS term) AS t
+    WHERE m.v @@ t.q
+), corpus AS (
+    SELECT coalesce(sum(rows_stored), 0) AS n FROM quarry_kb_documents
+    WHERE kb = $4 AND ($5::text[] IS NULL OR id = ANY($5::text[]))
+), weights AS (
+    SELECT term, ln(1 + (greatest(corpus.n, count(*)) - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+    FROM hits, corpus GROUP BY term, corpus.n
+)
+SELECT h.id, sum(w.idf * h.tf * 2.2 / (h.tf + 1.2))::float8 AS score
+FROM hits AS h JOIN weights AS w USING (term) GROUP BY h.id ORDER BY score DESC, h.id LIMIT $3
+"""
+_WORD = re.compile(r"[^\W_]+")
+_MAX_TERMS = 64
+
+
+def _table(name: str) -> str:
+    """The chunk table of knowledge base `name`, quoted (valid names hold no quotes)."""
+    return f'{_SCHEMA}."{name}"'
+
+
+def _encode_vector(vector: npt.NDArray[np.float32]) -> bytes:
+    return struct.pack(">HH", len(vector), 0) + np.asarray(vector, dtype=">f4").tobytes()
+
+
+def _decode_vector(data: bytes) -> npt.NDArray[np.float32]:
+    (dimensions,) = struct.unpack_from(">H", data)
+    return np.frombuffer(data, dtype=">f4", count=dimensions, offset=4).astype(np.float32)
+
+
+async def _register_vector(connection: asyncpg.Connection) -> None:
+    schema = await connection.fetchval(
+        "SELECT n.nspname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typname = 'vector'"
+    )
+    await connection.set_type_codec(
+        "vector", schema=schema, encoder=_encode_vector, decoder=_decode_vector, format="binary"
+    )
+
+
+def _unit_rows(vectors: npt.ArrayLike, dimensions: int) -> npt.NDArray[np.float32]:
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != dimensions:
+        raise InvalidRequest(f"vectors must have {dimensions} dimensions, not shape {array.shape}")
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return (array / np.where(norms > 0, norms, 1)).astype(np.float32)
+
+
+def _bedrock_metadata(document: DocumentRecord, chunk: ChunkRecord) -> str:
+    """What Bedrock writes in an Aurora vector store's metadata column, and the chunk's document."""
+    data: dict[str, Any] = {"x-amz-bedrock-kb-source-uri": document.source, "x-amz-bedrock-kb-chunk-id": chunk.id}
+    if chunk.page is not None:
+        data["x-amz-bedrock-kb-document-page-number"] = chunk.page
+    return json.dumps(data | {"document_id": document.id})
+
+
+def _document(row: Any) -> DocumentRecord:
+    return DocumentRecord(
+        id=row["id"], source=row["source"], name=row["name"], content_hash=row["content_hash"],
+        media_type=row["media_type"], chunks=row["chunks"], pages=row["pages"], title=row["title"],
+        tags=tuple(row["tags"]), metadata=json.loads(row["metadata"]), added_at=row["added_at"],
+    )  # fmt: skip
+
+
+def _chunk(row: Any) -> ChunkRecord:
+    return ChunkRecord(
+        id=str(row["id"]), document_id=row["document_id"], ordinal=row["ordinal"], text=row["chunks"],
+        page=row["page"], start=row["start_offset"], end=row["end_offset"], headings=tuple(row["headings"]),
+        parent=row["parent"],
+    )  # fmt: skip
+
+
+class PostgresStore:
+    """One knowledge base: its rows in `quarry_kb_documents` and its own chunk table."""
+
+    def __init__(self, pool: asyncpg.Pool, config: KnowledgeBaseConfig, *, exact_rows: int) -> None:
+        self.config = config
+        self._pool = pool
+        self._exact_rows = exact_rows
+        self._table = _table(config.name)
+
+    async def documents(self) -> list[DocumentRecord]:
+        rows = await self._pool.fetch(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM quarry_kb_documents WHERE kb = $1 ORDER BY added_at, seq",
+            self.config.name,
+        )
+        return [_document(row) for row in rows]
+
+    async def put_document(
+        self, document: DocumentRecord, chunks: Sequence[ChunkRecord], vectors: Vectors, *, replaces: str | None
+    ) -> None:
+        unit = _unit_rows(vectors, self.config.dimensions)
+        if len(unit) != len(chunks):
+            raise InvalidRequest(f"{len(chunks)} chunks but {len(unit)} vectors")
+        d = document
+        custom = json.dumps({**d.metadata, "tags": list(d.tags)})
+        records = [
+            (c.id, vector, c.text, _bedrock_metadata(d, c), custom, d.id, c.ordinal, c.page, c.start, c.end,
+             list(c.headings), c.parent)
+            for c, vector in zip(chunks, unit, strict=True)
+        ]  # fmt: skip
+        async with self._pool.acquire() as connection, connection.transaction():
+            if replaces is not None:
+                await self._remove(connection, [replaces])
+            inserted = await connection.execute(
+                f"INSERT INTO quarry_kb_documents (kb, {_DOCUMENT_COLUMNS}, rows_stored)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+                self.config.name, d.id, d.source, d.name, d.content_hash, d.media_type, d.chunks, d.pages, d.title,
+                list(d.tags), json.dumps(d.metadata), d.added_at, len(chunks),
+            )  # fmt: skip
+            if inserted.endswith(" 0"):
+                raise Conflict(f"document {d.id} is already in knowledge base {self.config.name}")
+            if records:
+                await connection.copy_records_to_table(
+                    self.config.name, schema_name=_SCHEMA, records=records, columns=_CHUNK_TABLE_COLUMNS
+                )
+
+    async def remove_documents(self, ids: Collection[str]) -> int:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await self._remove(connection, list(ids))
+
+    async def _remove(self, connection: asyncpg.Connection, ids: list[str]) -> int:
+        await connection.execute(f"DELETE FROM {self._table} WHERE document_id = ANY($1::text[])", ids)
+        status: str = await connection.execute(
+            "DELETE FROM quarry_kb_documents WHERE kb = $1 AND id = ANY($2::text[])", self.config.name, ids
+        )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def keyword_search(
+        self, text: str, limit: int, documents: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        terms = list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:_MAX_TERMS]
+        if not terms or limit <= 0 or (documents is not None and not documents):
+            return []
+        # quoted lexemes of letters and digits only: nothing for to_tsquery to misread
+        query = " | ".join(f"'{term}'" for term in terms)
+        where = "" if documents is None else "AND document_id = ANY($5::text[])"
+        sql = _KEYWORD_SQL.format(table=self._table, where=where)
+        rows = await self._pool.fetch(
+            sql, query, terms, limit, self.config.name, None if documents is None else list(documents)
+        )
+        return [ScoredChunk(str(row["id"]), float(row["score"])) for row in rows]
+
+    async def vector_search(
+        self, vector: Vectors, limit: int, documents: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        query = _unit_rows(np.asarray(vector).reshape(1, -1), self.config.dimensions)[0]
+        if limit <= 0 or (documents is not None and not documents):
+            return []
+        allowed = None if documents is None else list(documents)
+        async with self._pool.acquire() as connection, connection.transaction():
+            selected, total = await connection.fetchrow(
+                "SELECT coalesce(sum(rows_stored) FILTER (WHERE $2::text[] IS NULL OR id = ANY($2::text[])), 0),"
+                " coalesce(sum(rows_stored), 0) FROM quarry_kb_documents WHERE kb = $1",
+                self.config.name, allowed,
+            )  # fmt: skip
+            wanted = min(limit, selected)
+            if wanted == 0:
+                return []
+            # HNSW returns at most ef_search rows, before any filter: ask for enough that `limit` survive it
+            ef_search = math.ceil(2 * limit * total / selected) if selected else _EF_SEARCH_MAX + 1
+            if (
+                self.config.dimensions <= _HNSW_MAX_DIMENSIONS
+                and ef_search <= _EF_SEARCH_MAX
+                and (allowed is None or selected > self._exact_rows)
+            ):
+                await connection.execute(f"SET LOCAL hnsw.ef_search = {max(ef_search, 40)}")
+                rows = await self._nearest(connection, query, limit, allowed, exact=False)
+                if len(rows) >= wanted:
+                    return rows
+            return await self._nearest(connection, query, limit, allowed, exact=True)
+
+    async def _nearest(
+        self, connection: asyncpg.Connection, query: npt.NDArray[np.float32], limit: int,
+        allowed: list[str] | None, *, exact: bool,
+    ) -> list[ScoredChunk]:  # fmt: skip
+        where = "" if allowed is None else "WHERE document_id = ANY($3::text[])"
+        # OFFSET 0 fences the subquery off: the planner cannot answer its ORDER BY from the HNSW index
+        source = f"(SELECT id, embedding FROM {self._table} {where} OFFSET 0)" if exact else self._table
+        sql = (
+            f"SELECT id, 1 - (embedding <=> $1) AS score FROM {source} AS t"
+            f" {'' if exact else where} ORDER BY embedding <=> $1 LIMIT $2"
+        )
+        rows = await connection.fetch(sql, query, limit, *([] if allowed is None else [allowed]))
+        return [ScoredChunk(str(row["id"]), float(row["score"])) for row in rows]
+
+    async def chunks(self, ids: Sequence[str]) -> list[tuple[ChunkRecord, DocumentRecord]]:
+        asked = [u for u in map(_uuid, ids) if u is not None]
+        async with self._pool.acquire() as connection:
+            chunk_rows = await connection.fetch(
+                f"SELECT {_CHUNK_COLUMNS} FROM {self._table} WHERE id = ANY($1::uuid[])", asked
+            )
+            document_ids = list({row["document_id"] for row in chunk_rows})
+            document_rows = await connection.fetch(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM quarry_kb_documents WHERE kb = $1 AND id = ANY($2::text[])",
+                self.config.name, document_ids,
+            )  # fmt: skip
+        documents = {row["id"]: _document(row) for row in document_rows}
+        found = {
+            str(row["id"]): (_chunk(row), documents[row["document_id"]])
+            for row in chunk_rows
+            if row["document_id"] in documents  # rows Bedrock wrote have no Quarry document
+        }
+        return [found[u] for u in map(_uuid, ids) if u in found]
+
+    async def counts(self) -> tuple[int, int]:
+        documents, chunks = await self._pool.fetchrow(
+            "SELECT count(*), coalesce(sum(rows_stored), 0) FROM quarry_kb_documents WHERE kb = $1", self.config.name
+        )
+        return int(documents), int(chunks)
+
+    async def close(self) -> None:
+        """Nothing to release: the backend owns the pool."""
+
+
+def _uuid(text: str) -> str | None:
+    """`text` as PostgreSQL writes a uuid; None when it is not one (so no chunk has it)."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+class PostgresBackend:
+    """Knowledge bases in the PostgreSQL database at `url` (pgvector must be installed on the server).
+
+    A vector search whose document filter allows at most `exact_rows` chunks scores them all rather than walk the
+    HNSW graph (which would have to visit many rows to find enough allowed ones)."""
+
+    def __init__(self, url: str, *, max_size: int = 10, exact_rows: int = 20_000) -> None:
+        self._url = url
+        self._exact_rows = exact_rows
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._ready = asyncio.Lock()
+        self._open: dict[str, PostgresStore] = {}
+
+    async def _connected(self) -> asyncpg.Pool:
+        async with self._ready:
+            if self._pool is None:
+                try:
+                    import asyncpg
+                except ImportError:
+                    raise RuntimeError(
+                        "PostgreSQL needs the `postgres` extra: pip install 'quarry[postgres]'"
+                    ) from None
+                connection = await asyncpg.connect(self._url)
+                try:
+                    async with connection.transaction():
+                        await connection.execute("SELECT pg_advisory_xact_lock($1)", _SETUP_LOCK)
+                        for statement in _SETUP:
+                            await connection.execute(statement)
+                finally:
+                    await connection.close()
+                self._pool = await asyncpg.create_pool(
+                    self._url, min_size=1, max_size=self._max_size, init=_register_vector
+                )
+            return self._pool
+
+    async def names(self) -> list[str]:
+        pool = await self._connected()
+        return [row["name"] for row in await pool.fetch("SELECT name FROM quarry_knowledge_bases ORDER BY name")]
+
+    async def config(self, name: str) -> KnowledgeBaseConfig | None:
+        pool = await self._connected()
+        data = await pool.fetchval("SELECT config FROM quarry_knowledge_bases WHERE name = $1", name)
+        return KnowledgeBaseConfig.from_json(json.loads(data)) if data is not None else None
+
+    async def create(self, config: KnowledgeBaseConfig) -> None:
+        import asyncpg
+
+        if not valid_name(config.name):
+            raise InvalidRequest(f"invalid knowledge base name {config.name!r}", param="name")
+        pool = await self._connected()
+        table = _table(config.name)
+        async with pool.acquire() as connection, connection.transaction():
+            # of two concurrent creates, the second waits on the first's row here, then inserts nothing
+            added = await connection.execute(
+                "INSERT INTO quarry_knowledge_bases VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                config.name, json.dumps(config.to_json()), config.created_at,
+            )  # fmt: skip
+            if added.endswith(" 0"):
+                raise Conflict(f"knowledge base {config.name!r} exists already", param="name")
+            if config.kind != "local":
+                return
+            try:
+                await connection.execute(
+                    f"CREATE TABLE {table} (id uuid PRIMARY KEY, embedding vector({config.dimensions}),"
+                    " chunks text NOT NULL, metadata jsonb, custom_metadata jsonb, document_id text,"
+                    " ordinal integer, page integer, start_offset integer, end_offset integer, headings text[],"
+                    " parent text)"
+                )
+            except asyncpg.DuplicateTableError:
+                raise Conflict(f"table {table} exists already (not a registered knowledge base)") from None
+            if config.dimensions <= _HNSW_MAX_DIMENSIONS:
+                await connection.execute(f"CREATE INDEX ON {table} USING hnsw (embedding vector_cosine_ops)")
+            await connection.execute(f"CREATE INDEX ON {table} USING gin (to_tsvector('simple', chunks))")
+            await connection.execute(f"CREATE INDEX ON {table} (document_id)")
+
+    async def open(self, name: str) -> PostgresStore:
+        if name in self._open:
+            return self._open[name]
+        config = await self.config(name)
+        if config is None:
+            raise NotFound(f"no knowledge base {name!r}", param="name")
+        if config.kind != "local":
+            raise NotFound(f"knowledge base {name!r} is managed by Bedrock: it has no local store", param="name")
+        return self._open.setdefault(name, PostgresStore(await self._connected(), config, exact_rows=self._exact_rows))
+
+    async def drop(self, name: str) -> bool:
+        pool = await self._connected()
+        self._open.pop(name, None)
+        async with pool.acquire() as connection, connection.transaction():
+            removed = await connection.execute("DELETE FROM quarry_knowledge_bases WHERE name = $1", name)
+            if removed.endswith(" 0"):
+                return False
+            if valid_name(name):
+                await connection.execute(f"DROP TABLE IF EXISTS {_table(name)}")
+        return True
+
+    async def close(self) -> None:
+        self._open = {}
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()

@@ -1,0 +1,401 @@
+"""Knowledge bases in SQLite: one file per knowledge base, `<root>/<name>.sqlite`, holding its own config.
+
+Tables: `meta` (the config JSON), `documents`, `chunks` (vectors as float32 blobs) and `chunks_fts`, an FTS5 index
+over the chunks' text (porter stemming over unicode61) kept by triggers. Python's sqlite3 cannot load extensions,
+so vectors are scored with numpy against an in-memory matrix of unit rows, reloaded (only the rows that changed)
+when `PRAGMA data_version` says another connection committed — another process, or this store's own writer.
+
+Each store has a reader and a writer connection, each used by one thread of its own, so the event loop hands SQLite
+whole units of work and never waits on a lock; in WAL mode the server can search while the CLI ingests.
+"""
+
+# SQL text here is built only from fixed column lists and validated knowledge-base names; values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from quarry.errors import Conflict, InvalidRequest, NotFound
+from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
+from quarry.kb._store import Vectors
+
+__all__ = ["SQLiteBackend", "SQLiteStore"]
+
+T = TypeVar("T")
+
+_SCHEMA = [
+    "CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT NOT NULL, name TEXT NOT NULL,"
+    " content_hash TEXT NOT NULL, media_type TEXT NOT NULL, chunks INTEGER NOT NULL, pages INTEGER, title TEXT,"
+    " tags TEXT NOT NULL, metadata TEXT NOT NULL, added_at REAL NOT NULL)",
+    # AUTOINCREMENT: row numbers are never reused, so the matrix can reload only rows past the last it holds
+    "CREATE TABLE chunks (row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, document_id TEXT NOT NULL,"
+    ' ordinal INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, start INTEGER NOT NULL, "end" INTEGER NOT NULL,'
+    " headings TEXT NOT NULL, parent TEXT, vector BLOB NOT NULL)",
+    "CREATE INDEX chunks_document ON chunks (document_id)",
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='row',"
+    " tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER chunks_added AFTER INSERT ON chunks BEGIN"
+    " INSERT INTO chunks_fts (rowid, text) VALUES (new.row, new.text); END",
+    "CREATE TRIGGER chunks_removed AFTER DELETE ON chunks BEGIN"
+    " INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.row, old.text); END",
+]
+_DOCUMENT_COLUMNS = "id, source, name, content_hash, media_type, chunks, pages, title, tags, metadata, added_at"
+_CHUNK_COLUMNS = 'c.id, c.document_id, c.ordinal, c.text, c.page, c.start, c."end", c.headings, c.parent'
+_GATHER_SHARE = 4  # a filter allowing under 1/4 of the rows: copy those rows and score them, else score all
+_WORD = re.compile(r"[^\W_]+")  # what unicode61 calls a token: letters and digits
+_MAX_TERMS = 64
+
+
+def _search_terms(text: str) -> list[str]:
+    """The query's distinct words, lowercased, at most 64: plain words whatever syntax the text was meant to have."""
+    return list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:_MAX_TERMS]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # explicit transactions only
+    for pragma in ("journal_mode = WAL", "busy_timeout = 10000", "synchronous = NORMAL"):
+        db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
+    """`work` in one write transaction: all of it is committed, or none."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = work()
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+def _read_config(path: Path) -> KnowledgeBaseConfig | None:
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.OperationalError:  # gone (dropped) since it was listed
+        return None
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    finally:
+        db.close()
+    return KnowledgeBaseConfig.from_json(json.loads(row[0])) if row else None
+
+
+class _Connection:
+    """One sqlite3 connection and the one thread that uses it."""
+
+    def __init__(self, path: Path) -> None:
+        self._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarry-kb-sqlite")
+        self._db = self._threads.submit(_connect, path).result()
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work, self._db)
+
+    def close(self) -> None:
+        self._threads.submit(self._db.close).result()
+        self._threads.shutdown()
+
+
+@dataclass(frozen=True, slots=True)
+class _Matrix:
+    """Every chunk's vector (unit rows) with its row number, chunk id and document (as a code)."""
+
+    rows: npt.NDArray[np.int64]
+    vectors: npt.NDArray[np.float32]
+    chunk_ids: npt.NDArray[np.object_]
+    documents: npt.NDArray[np.int32]
+    codes: dict[str, int] = field(default_factory=dict)  # document id -> code; grows, never shrinks
+
+    def score(self, query: npt.NDArray[np.float32], limit: int, documents: Collection[str] | None) -> list[ScoredChunk]:
+        if documents is None:
+            rows: npt.NDArray[np.intp] | None = None
+            scores = self.vectors @ query
+        else:
+            allowed = [self.codes[d] for d in documents if d in self.codes]
+            rows = np.flatnonzero(np.isin(self.documents, allowed))
+            if rows.size * _GATHER_SHARE < len(self.rows):
+                scores = self.vectors[rows] @ query
+            else:
+                scores = (self.vectors @ query)[rows]
+        count = min(limit, scores.size)
+        if count <= 0:
+            return []
+        best = np.argpartition(-scores, count - 1)[:count] if count < scores.size else np.arange(scores.size)
+        best = best[np.argsort(-scores[best], kind="stable")]
+        picked = best if rows is None else rows[best]
+        return [ScoredChunk(c, float(s)) for c, s in zip(self.chunk_ids[picked], scores[best], strict=True)]
+
+
+def _unit_rows(vectors: npt.ArrayLike, dimensions: int) -> npt.NDArray[np.float32]:
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != dimensions:
+        raise InvalidRequest(f"vectors must have {dimensions} dimensions, not shape {array.shape}")
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return np.ascontiguousarray(array / np.where(norms > 0, norms, 1), dtype="<f4")
+
+
+def _document(row: Sequence[Any]) -> DocumentRecord:
+    return DocumentRecord(
+        id=row[0], source=row[1], name=row[2], content_hash=row[3], media_type=row[4], chunks=row[5], pages=row[6],
+        title=row[7], tags=tuple(json.loads(row[8])), metadata=json.loads(row[9]), added_at=row[10],
+    )  # fmt: skip
+
+
+def _chunk(row: Sequence[Any]) -> ChunkRecord:
+    return ChunkRecord(
+        id=row[0], document_id=row[1], ordinal=row[2], text=row[3], page=row[4], start=row[5], end=row[6],
+        headings=tuple(json.loads(row[7])), parent=row[8],
+    )  # fmt: skip
+
+
+class SQLiteStore:
+    """One knowledge base in its SQLite file."""
+
+    def __init__(self, path: Path, config: KnowledgeBaseConfig) -> None:
+        self.config = config
+        self._reader = _Connection(path)
+        self._writer = _Connection(path)
+        self._matrix: _Matrix | None = None
+        self._version = -1  # the reader's data_version when the matrix was loaded
+
+    async def documents(self) -> list[DocumentRecord]:
+        sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY added_at, rowid"
+        return [_document(row) for row in await self._reader.run(lambda db: db.execute(sql).fetchall())]
+
+    async def put_document(
+        self, document: DocumentRecord, chunks: Sequence[ChunkRecord], vectors: Vectors, *, replaces: str | None
+    ) -> None:
+        unit = _unit_rows(vectors, self.config.dimensions)
+        if len(unit) != len(chunks):
+            raise InvalidRequest(f"{len(chunks)} chunks but {len(unit)} vectors")
+        d = document
+        document_row = (d.id, d.source, d.name, d.content_hash, d.media_type, d.chunks, d.pages, d.title,
+                        json.dumps(list(d.tags)), json.dumps(d.metadata), d.added_at)  # fmt: skip
+        chunk_rows = [
+            (c.id, d.id, c.ordinal, c.text, c.page, c.start, c.end, json.dumps(list(c.headings)), c.parent, v.tobytes())
+            for c, v in zip(chunks, unit, strict=True)
+        ]
+
+        def put(db: sqlite3.Connection) -> None:
+            if replaces is not None:
+                _remove(db, [replaces])
+            if db.execute("SELECT 1 FROM documents WHERE id = ?", (d.id,)).fetchone():
+                raise Conflict(f"document {d.id} is already in knowledge base {self.config.name}")
+            db.execute(f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES ({', '.join('?' * 11)})", document_row)
+            db.executemany(
+                'INSERT INTO chunks (id, document_id, ordinal, text, page, start, "end", headings, parent, vector)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                chunk_rows,
+            )
+
+        await self._writer.run(lambda db: _transaction(db, lambda: put(db)))
+
+    async def remove_documents(self, ids: Collection[str]) -> int:
+        listed = list(ids)
+        return await self._writer.run(lambda db: _transaction(db, lambda: _remove(db, listed)))
+
+    async def keyword_search(
+        self, text: str, limit: int, documents: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        terms = _search_terms(text)
+        if not terms or limit <= 0 or (documents is not None and not documents):
+            return []
+        match = " OR ".join(f'"{term}"' for term in terms)  # terms are letters and digits only: nothing to escape
+        if documents is None:
+            # FTS5 keeps only the best `limit` when ORDER BY rank LIMIT is on the full-text table alone
+            sql = (
+                "SELECT c.id, -f.rank FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?"
+                " ORDER BY rank LIMIT ?) AS f JOIN chunks AS c ON c.row = f.rowid ORDER BY f.rank"
+            )
+            args: tuple[Any, ...] = (match, limit)
+        else:
+            sql = (
+                "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks AS c ON c.row = chunks_fts.rowid"
+                " WHERE chunks_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY score DESC LIMIT ?"
+            )
+            args = (match, json.dumps(list(documents)), limit)
+        rows = await self._reader.run(lambda db: db.execute(sql, args).fetchall())
+        return [ScoredChunk(chunk_id, score) for chunk_id, score in rows]
+
+    async def vector_search(
+        self, vector: Vectors, limit: int, documents: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        query = _unit_rows(np.asarray(vector).reshape(1, -1), self.config.dimensions)[0]
+        matrix = await self._reader.run(self._current_matrix)
+        return await asyncio.to_thread(matrix.score, query, limit, documents)  # BLAS lets go of the GIL
+
+    async def chunks(self, ids: Sequence[str]) -> list[tuple[ChunkRecord, DocumentRecord]]:
+        sql = (
+            f"SELECT {_CHUNK_COLUMNS}, {', '.join('d.' + c for c in _DOCUMENT_COLUMNS.split(', '))}"
+            " FROM chunks AS c JOIN documents AS d ON d.id = c.document_id"
+            " WHERE c.id IN (SELECT value FROM json_each(?))"
+        )
+        asked = json.dumps(list(ids))
+        rows = await self._reader.run(lambda db: db.execute(sql, (asked,)).fetchall())
+        found = {row[0]: (_chunk(row[:9]), _document(row[9:])) for row in rows}
+        return [found[i] for i in ids if i in found]
+
+    async def counts(self) -> tuple[int, int]:
+        sql = "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
+        documents, chunks = await self._reader.run(lambda db: db.execute(sql).fetchone())
+        return documents, chunks
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._reader.close)
+        await asyncio.to_thread(self._writer.close)
+
+    def _current_matrix(self, db: sqlite3.Connection) -> _Matrix:
+        """The matrix as of the last commit by anyone (runs on the reader's thread, the only one that sets it)."""
+        version: int = db.execute("PRAGMA data_version").fetchone()[0]
+        if self._matrix is None or version != self._version:
+            self._matrix = _reload(db, self._matrix, self.config.dimensions)
+            self._version = version
+        return self._matrix
+
+
+def _remove(db: sqlite3.Connection, ids: list[str]) -> int:
+    listed = json.dumps(ids)
+    db.execute("DELETE FROM chunks WHERE document_id IN (SELECT value FROM json_each(?))", (listed,))
+    return db.execute("DELETE FROM documents WHERE id IN (SELECT value FROM json_each(?))", (listed,)).rowcount
+
+
+def _reload(db: sqlite3.Connection, old: _Matrix | None, dimensions: int) -> _Matrix:
+    """`old` without the rows deleted since, plus the rows added since (row numbers only grow)."""
+    db.execute("BEGIN")  # one snapshot for every read below
+    try:
+        last = int(old.rows[-1]) if old is not None and len(old.rows) else 0
+        kept: npt.NDArray[np.bool_] | None = None
+        if old is not None and db.execute("SELECT count(*) FROM chunks WHERE row <= ?", (last,)).fetchone()[0] != len(
+            old.rows
+        ):
+            present = np.fromiter(
+                (r for (r,) in db.execute("SELECT row FROM chunks WHERE row <= ?", (last,))), np.int64
+            )
+            kept = np.isin(old.rows, present, assume_unique=True)
+        added = db.execute(
+            "SELECT row, id, document_id, vector FROM chunks WHERE row > ? ORDER BY row", (last,)
+        ).fetchall()
+    finally:
+        db.execute("COMMIT")
+    codes = dict(old.codes) if old is not None else {}
+    new_rows = np.array([r[0] for r in added], dtype=np.int64)
+    new_vectors = np.frombuffer(b"".join(r[3] for r in added), dtype="<f4").astype(np.float32).reshape(-1, dimensions)
+    new_ids = np.array([r[1] for r in added], dtype=object)
+    new_documents = np.array([codes.setdefault(r[2], len(codes)) for r in added], dtype=np.int32)
+    if old is None:
+        return _Matrix(new_rows, new_vectors, new_ids, new_documents, codes)
+    keep: npt.NDArray[np.bool_] | slice = slice(None) if kept is None else kept
+    return _Matrix(
+        np.concatenate([old.rows[keep], new_rows]),
+        np.concatenate([old.vectors[keep], new_vectors]),
+        np.concatenate([old.chunk_ids[keep], new_ids]),
+        np.concatenate([old.documents[keep], new_documents]),
+        codes,
+    )
+
+
+class SQLiteBackend:
+    """Knowledge bases as SQLite files in `root` (`<data_dir>/kb`); a managed one is a file with only its config."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._open: dict[str, SQLiteStore] = {}
+        self._opening = asyncio.Lock()
+
+    def _path(self, name: str) -> Path:
+        if not valid_name(name):
+            raise InvalidRequest(f"invalid knowledge base name {name!r}", param="name")
+        return self._root / f"{name}.sqlite"
+
+    async def names(self) -> list[str]:
+        if not self._root.is_dir():
+            return []
+        return sorted(p.stem for p in self._root.glob("*.sqlite") if valid_name(p.stem))
+
+    async def config(self, name: str) -> KnowledgeBaseConfig | None:
+        if name in self._open:
+            return self._open[name].config
+        if not valid_name(name) or not self._path(name).exists():
+            return None
+        return await asyncio.to_thread(_read_config, self._path(name))
+
+    async def create(self, config: KnowledgeBaseConfig) -> None:
+        path = self._path(config.name)
+        await asyncio.to_thread(_create, path, config)
+
+    async def open(self, name: str) -> SQLiteStore:
+        async with self._opening:
+            if name in self._open:
+                return self._open[name]
+            config = await self.config(name)
+            if config is None:
+                raise NotFound(f"no knowledge base {name!r}", param="name")
+            if config.kind != "local":
+                raise NotFound(f"knowledge base {name!r} is managed by Bedrock: it has no local store", param="name")
+            store = await asyncio.to_thread(SQLiteStore, self._path(name), config)
+            self._open[name] = store
+            return store
+
+    async def drop(self, name: str) -> bool:
+        path = self._path(name)
+        store = self._open.pop(name, None)
+        if store is not None:
+            await store.close()
+        if not path.exists():
+            return False
+        await asyncio.to_thread(_remove_files, path)
+        return True
+
+    async def close(self) -> None:
+        stores, self._open = list(self._open.values()), {}
+        for store in stores:
+            await store.close()
+
+
+def _remove_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _create(path: Path, config: KnowledgeBaseConfig) -> None:
+    """Build the file under a temporary name, then link it into place: the name appears complete or not at all,
+    and of two processes creating the same name, one gets Conflict."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{uuid.uuid4().hex}.draft")
+    draft.unlink(missing_ok=True)
+    try:
+        db = sqlite3.connect(draft, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = DELETE")  # everything in the one file when it is linked into place
+            db.execute("BEGIN")
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute("INSERT INTO meta VALUES ('config', ?), ('schema', '1')", (json.dumps(config.to_json()),))
+            if config.kind == "local":
+                for statement in _SCHEMA:
+                    db.execute(statement)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            raise Conflict(f"knowledge base {config.name!r} exists already", param="name") from None
+    finally:
+        draft.unlink(missing_ok=True)
