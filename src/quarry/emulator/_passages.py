@@ -13,7 +13,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def _words(text: str) -> set[str]:
-    return {word.lower() for word in _WORD.findall(text)}
+    # Four-letter prefixes: a crude stemmer, so "fails" meets "failed" and "deploys" meets "deploy".
+    return {word.lower()[:4] for word in _WORD.findall(text)}
 
 
 def answer_from_passages(system: list[str], question: str) -> str | None:
