@@ -49,6 +49,9 @@ class Passages:
     knowledge_base_id: str = KB
     calls: list[Call] = field(default_factory=list)
 
+    async def aclose(self) -> None:
+        """Nothing to close: the passages live in memory."""
+
     async def retrieve(
         self,
         knowledge_base_id: str,

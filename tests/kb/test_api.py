@@ -29,8 +29,13 @@ HANDBOOK = {
 
 
 @pytest.fixture(scope="module")
-def gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    settings = Settings(backend="emulator", api_key=KEY, keepalive_s=0.2, data_dir=tmp_path_factory.mktemp("kb-api"))  # type: ignore[arg-type]
+def kb_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kb-api")
+
+
+@pytest.fixture(scope="module")
+def gateway(serve: Any, kb_data: Path) -> str:
+    settings = Settings(backend="emulator", api_key=KEY, keepalive_s=0.2, data_dir=kb_data)  # type: ignore[arg-type]
     url: str = serve(create_app(settings), lifespan="on").url
     return url
 
@@ -237,3 +242,69 @@ def test_team_keys_reach_only_the_knowledge_bases_their_scopes_allow(
     listed = httpx.get(f"{gateway}/v1/knowledge-bases", headers=headers).json()["data"]
     assert handbook not in {kb["name"] for kb in listed}
     assert httpx.get(f"{gateway}/v1/knowledge-bases").status_code == 401
+
+
+def test_a_managed_knowledge_base_is_searched_through_bedrock_retrieve(client: httpx.Client, handbook: str) -> None:
+    """`add-bedrock` over HTTP: the gateway calls bedrock-agent-runtime Retrieve on the (in-process) emulator,
+    which answers from the local knowledge base with that id."""
+    emulator_id = client.get(f"/knowledge-bases/{handbook}").json()["emulator_knowledge_base_id"]
+    created = client.post("/knowledge-bases", json={"name": "managed", "knowledge_base_id": emulator_id})
+    assert created.status_code == 201, created.text
+    assert (created.json()["kind"], created.json()["knowledge_base_id"]) == ("bedrock", emulator_id)
+    body = {
+        "retrievalQuery": {"text": "doctor's note for sick leave"},
+        "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 1, "overrideSearchType": "HYBRID"}},
+    }
+    results = client.post("/knowledge-bases/managed/retrieve", json=body).json()["retrievalResults"]
+    assert len(results) == 1
+    assert "doctor's note" in results[0]["content"]["text"]
+    assert results[0]["metadata"]["x-amz-bedrock-kb-source-uri"] == "leave.md"
+    answer = client.post("/knowledge-bases/managed/answer", json={"question": "When is a doctor's note needed?"}).json()
+    assert "three consecutive days" in answer["answer"]
+    assert answer["sources"][0]["document"] == "leave.md"
+    upload = client.post("/knowledge-bases/managed/documents", files=[("file", ("x.txt", b"x"))])
+    assert upload.status_code == 400
+    assert "managed in Bedrock" in upload.json()["error"]["message"]
+    wrong = client.post("/knowledge-bases", json={"name": "ghost", "knowledge_base_id": "ABCDEFGHIJ"})
+    assert wrong.status_code == 201
+    missing = client.post("/knowledge-bases/ghost/retrieve", json={"retrievalQuery": {"text": "leave"}})
+    assert missing.status_code == 404
+
+
+def test_boto3_retrieves_from_a_local_knowledge_base_through_the_emulator(
+    serve: Any, kb_data: Path, handbook: str
+) -> None:
+    import boto3
+
+    from quarry.emulator import EmulatorApp, local_knowledge_base_id
+    from quarry.server._backend import emulated_knowledge, emulator_runtime
+
+    settings = Settings(data_dir=kb_data)
+    holder: list[str] = []
+    knowledge = emulated_knowledge(
+        settings, lambda: emulator_runtime(holder[0], "us-east-1", settings), owns_runtime=True
+    )
+    url = serve(EmulatorApp(knowledge=knowledge), lifespan="on").url
+    holder.append(url)
+    client = boto3.client(
+        "bedrock-agent-runtime", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x",
+    )  # fmt: skip
+    try:
+        answer = client.retrieve(
+            knowledgeBaseId=local_knowledge_base_id(handbook),
+            retrievalQuery={"text": "on-call engineer answers pages"},
+            retrievalConfiguration={
+                "vectorSearchConfiguration": {
+                    "numberOfResults": 2,
+                    "filter": {"equals": {"key": "x-amz-bedrock-kb-source-uri", "value": "oncall.txt"}},
+                }
+            },
+        )
+        results = answer["retrievalResults"]
+        assert [r["location"]["customDocumentLocation"]["id"] for r in results] == ["oncall.txt"] * len(results)
+        assert "fifteen minutes" in results[0]["content"]["text"]
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.retrieve(knowledgeBaseId="ABCDEFGHIJ", retrievalQuery={"text": "leave"})
+    finally:
+        client.close()

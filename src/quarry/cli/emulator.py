@@ -54,6 +54,6 @@ def emulator(**options: object) -> None:
     click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
     click.echo('    --messages \'[{"role":"user","content":[{"text":"Hello"}]}]\'')
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="off")
+        uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="on")
     )
     server.run(sockets=[sock])

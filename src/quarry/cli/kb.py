@@ -42,6 +42,7 @@ class _Session:
 async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Session]:
     try:
         from quarry.kb import KnowledgeBases, open_store_backend
+        from quarry.kb._bedrock_retriever import BedrockRetriever
     except ImportError as exc:
         raise click.ClickException(
             f"knowledge bases need the kb extra ({exc.name} is missing): pip install 'quarry[kb]'"
@@ -55,6 +56,8 @@ async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Sessi
             backend = await open_backend(settings, stack)
             runtime = backend.runtime
             catalog = ModelCatalog(backend.control, settings.models, region=backend.region, ttl_s=0)
+            agent = backend.agent
+            managed = lambda config: BedrockRetriever(agent, config)  # noqa: E731  # a one-line factory
             click.echo(f"backend: {backend.description}", err=True)
         knowledge = KnowledgeBases(open_store_backend(settings), runtime, settings.kb, managed=managed)
         stack.push_async_callback(knowledge.close)

@@ -153,6 +153,8 @@ class EmulatorApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.knowledge is not None:
+                    await self.knowledge.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -42,7 +42,9 @@ _MALFORMED = "Malformed input request, please reformat your input and try again.
 
 
 class KnowledgeProvider(Protocol):
-    """The knowledge bases the emulator answers Retrieve from."""
+    """The knowledge bases the emulator answers Retrieve from; closed when the emulator's lifespan ends."""
+
+    async def aclose(self) -> None: ...
 
     async def retrieve(
         self,

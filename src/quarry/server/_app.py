@@ -67,9 +67,15 @@ async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExi
     """The knowledge bases, or None without the kb extra (its routes then say which extra to install)."""
     try:
         from quarry.kb import KnowledgeBases, open_store_backend
+        from quarry.kb._bedrock_retriever import BedrockRetriever
     except ImportError:
         return None
-    knowledge = KnowledgeBases(open_store_backend(settings), backend.runtime, settings.kb)
+    knowledge = KnowledgeBases(
+        open_store_backend(settings),
+        backend.runtime,
+        settings.kb,
+        managed=lambda config: BedrockRetriever(backend.agent, config),
+    )
     stack.push_async_callback(knowledge.close)
     return knowledge
 

@@ -25,6 +25,7 @@ from quarry.api._services import services_of
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
 from quarry.api.openai._errors import error_body
 from quarry.auth import Principal
+from quarry.emulator import local_knowledge_base_id
 from quarry.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
 from quarry.kb import (
     Answer,
@@ -72,7 +73,11 @@ async def _base(request: Request, api: str) -> tuple[KnowledgeBase, Principal]:
 
 async def describe(base: KnowledgeBase) -> dict[str, Any]:
     documents, chunks = await base.counts()
-    return {"object": "knowledge_base", **base.config.to_json(), "documents": documents, "chunks": chunks}
+    body = {"object": "knowledge_base", **base.config.to_json(), "documents": documents, "chunks": chunks}
+    if base.config.kind == "local":
+        # The id the offline emulator's Retrieve knows it by (Bedrock ids are ten letters and digits).
+        body["emulator_knowledge_base_id"] = local_knowledge_base_id(base.name)
+    return body
 
 
 async def list_knowledge_bases(request: Request) -> Response:
