@@ -71,6 +71,17 @@ class KnowledgeSettings(BaseModel):
         description="A passage with no topical keyword match is used for an answer only when its cosine similarity "
         "to the question reaches this.",
     )
+    rrf_k: int = Field(
+        default=10,
+        ge=1,
+        description="Reciprocal rank fusion's k: smaller favours the top of each list (60 in the original paper).",
+    )
+    keyword_weight: float = Field(
+        default=2.0,
+        ge=0,
+        description="Weight of the keyword (BM25) list against the vector list in hybrid fusion; chosen on the "
+        "evaluation set in eval/ (docs/performance.md).",
+    )
     max_answer_tokens: int = Field(default=2048, gt=0)
     embed_concurrency: int = Field(default=8, ge=1, le=64, description="Embedding calls in flight during ingest.")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest file accepted by upload.")

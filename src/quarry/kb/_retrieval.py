@@ -18,7 +18,7 @@ from quarry.kb._store import KnowledgeStore
 
 __all__ = ["LocalRetriever", "keyword_text", "reciprocal_rank_fusion"]
 
-RRF_K = 60  # the constant of Cormack et al.; flattens the difference between neighbouring ranks
+RRF_K = 60  # the constant of Cormack et al. (the function's default); knowledge bases use settings.kb.rrf_k
 _WORD = re.compile(r"\w+")
 # Words that carry no topic: left out of the keyword query so that only a topical word counts as a keyword match.
 _STOPWORDS = frozenset(
@@ -37,22 +37,35 @@ def keyword_text(text: str) -> str:
     return " ".join(topical or words)
 
 
-def reciprocal_rank_fusion(lists: Sequence[Sequence[ScoredChunk]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Chunk ids by fused score, best first: the sum over lists of 1 / (k + rank), ranks from 1."""
+def reciprocal_rank_fusion(
+    lists: Sequence[Sequence[ScoredChunk]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Chunk ids by fused score, best first: the sum over lists of weight / (k + rank), ranks from 1."""
     fused: dict[str, float] = {}
-    for ranked in lists:
+    for index, ranked in enumerate(lists):
+        weight = weights[index] if weights is not None else 1.0
         for rank, item in enumerate(ranked, start=1):
-            fused[item.chunk_id] = fused.get(item.chunk_id, 0.0) + 1.0 / (k + rank)
+            fused[item.chunk_id] = fused.get(item.chunk_id, 0.0) + weight / (k + rank)
     return sorted(fused.items(), key=lambda pair: pair[1], reverse=True)
 
 
 class LocalRetriever:
     """Searches one local knowledge base."""
 
-    def __init__(self, store: KnowledgeStore, embedder: Embedder, *, candidates: int = 50) -> None:
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder,
+        *,
+        candidates: int = 50,
+        rrf_k: int = RRF_K,
+        keyword_weight: float = 1.0,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self._candidates = candidates  # how deep each list is read before fusion
+        self._k = rrf_k
+        self._keyword_weight = keyword_weight
 
     async def retrieve(self, query: Query) -> list[Hit]:
         text = query.text.strip()
@@ -76,12 +89,14 @@ class LocalRetriever:
 
         searches = {"hybrid": (by_keyword, by_vector), "keyword": (by_keyword,), "vector": (by_vector,)}[query.mode]
         await asyncio.gather(*(search() for search in searches))
-        lists = [ranked for ranked in (keyword, vector) if ranked or query.mode != "hybrid"]
-        best_possible = len(lists) / (RRF_K + 1) if lists else 1.0
+        weighted = [(keyword, self._keyword_weight), (vector, 1.0)]
+        used = [(ranked, weight) for ranked, weight in weighted if ranked or query.mode != "hybrid"]
+        lists, weights = [ranked for ranked, _ in used], [weight for _, weight in used]
+        best_possible = sum(weights) / (self._k + 1) if lists else 1.0
         keyword_scores = {item.chunk_id: item.score for item in keyword}
         vector_scores = {item.chunk_id: item.score for item in vector}
         ranked: list[tuple[str, float]] = []
-        for chunk_id, fused in reciprocal_rank_fusion(lists):
+        for chunk_id, fused in reciprocal_rank_fusion(lists, self._k, weights):
             score = vector_scores[chunk_id] if query.mode == "vector" else fused / best_possible
             if score >= query.min_score:
                 ranked.append((chunk_id, max(0.0, min(1.0, score))))

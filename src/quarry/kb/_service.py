@@ -225,9 +225,10 @@ class KnowledgeBases:
             return KnowledgeBase(config, self._managed(config), settings=self.settings)
         store = await self.backend.open(name)
         embedder = Embedder(self.runtime, config, concurrency=self.settings.embed_concurrency)
-        return KnowledgeBase(
-            config, LocalRetriever(store, embedder), store=store, embedder=embedder, settings=self.settings
+        retriever = LocalRetriever(
+            store, embedder, rrf_k=self.settings.rrf_k, keyword_weight=self.settings.keyword_weight
         )
+        return KnowledgeBase(config, retriever, store=store, embedder=embedder, settings=self.settings)
 
     async def delete(self, name: str) -> None:
         if not (valid_name(name) and await self.backend.drop(name)):
