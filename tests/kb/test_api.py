@@ -195,6 +195,13 @@ def test_chat_completions_answer_from_a_knowledge_base(sdk: SDKs, gateway: str, 
     assert "[" in text
 
 
+def test_knowledge_bases_are_listed_as_chat_models(sdk: SDKs, gateway: str, handbook: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    ids = [model.id for model in client.models.list()]
+    assert f"kb:{handbook}" in ids
+    assert "anthropic.claude-3-haiku-20240307-v1:0" in ids
+
+
 def test_chat_with_an_unknown_knowledge_base_is_a_404(sdk: SDKs, gateway: str) -> None:
     import openai
 

@@ -44,7 +44,14 @@ async def list_models(request: Request) -> Response:
         data = [_anthropic(entry) for entry in entries]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
         return _json({"data": data, "has_more": False, "first_id": first, "last_id": last})
-    return _json({"object": "list", "data": [_openai(entry) for entry in entries]})
+    data = [_openai(entry) for entry in entries]
+    knowledge = getattr(request.app.state, "knowledge", None)
+    if knowledge is not None:  # chat UIs offer what /v1/models lists: `kb:NAME` answers from a knowledge base
+        for config in await knowledge.list():
+            name = f"kb:{config.name}"
+            if principal.key is None or principal.key.allows(name):
+                data.append({"id": name, "object": "model", "created": int(config.created_at), "owned_by": "quarry"})
+    return _json({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
