@@ -3,10 +3,12 @@ both SSE streams, and failures arriving as the `openai` SDK's exceptions with re
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -21,6 +23,8 @@ from quarry.ui._kb_format import kb_error
 KEY = "sk-kb-ui"
 LEAVE = "# Leave\n\n## Annual leave\n\nEvery employee gets 25 days of paid annual leave each year.\n"
 ONCALL = "The on-call engineer answers pages within fifteen minutes, day and night.\n"
+T = TypeVar("T")
+Connect = Callable[..., KnowledgeClient]  # connect(url=..., key=...): a client on the scenario's HTTP pool
 
 
 @pytest.fixture(scope="module")
@@ -31,58 +35,80 @@ def gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+def run(gateway: str, scenario: Callable[[Connect], Awaitable[T]]) -> T:
+    """`scenario(connect)` on an event loop of its own, in a worker thread: when the browser tests run in the same
+    session, Playwright's sync API keeps an event loop running in this thread."""
+
+    async def main() -> T:
+        async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+
+            def connect(url: str = gateway, key: str = KEY) -> KnowledgeClient:
+                return KnowledgeClient(ToolboxClient(url, key, "b:kb-ui-test", http))
+
+            return await scenario(connect)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+async def collect(events: AsyncIterator[Event], into: list[Event] | None = None) -> list[Event]:
+    """Every event, also kept in `into` as it arrives (so a stream that fails shows what came before)."""
+    kept = [] if into is None else into
+    async for event in events:
+        kept.append(event)
+    return kept
+
+
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
-        yield client
-
-
-def knowledge(gateway: str, http: httpx.AsyncClient, key: str = KEY) -> KnowledgeClient:
-    return KnowledgeClient(ToolboxClient(gateway, key, "b:kb-ui-test", http))
-
-
-async def collect(events: AsyncIterator[Event]) -> list[Event]:
-    return [event async for event in events]
-
-
-@pytest.fixture
-async def handbook(gateway: str, http: httpx.AsyncClient, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def handbook(gateway: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh knowledge base holding leave.md and oncall.txt, uploaded through the client."""
     name = f"hb-{request.node.name.removeprefix('test_')[:40].replace('_', '-')}"
-    client = knowledge(gateway, http)
-    await client.create(name, "Staff handbook")
     (tmp_path / "leave.md").write_text(LEAVE)
     (tmp_path / "oncall.txt").write_text(ONCALL)
-    events = await collect(client.upload(name, [tmp_path / "leave.md", tmp_path / "oncall.txt"]))
+
+    async def upload(connect: Connect) -> list[Event]:
+        client = connect()
+        await client.create(name, "Staff handbook")
+        return await collect(client.upload(name, [tmp_path / "leave.md", tmp_path / "oncall.txt"]))
+
+    events = run(gateway, upload)
     assert events[-1][0] == "done", events
     return name
 
 
-async def test_create_list_upload_and_delete(gateway: str, http: httpx.AsyncClient, tmp_path: Path) -> None:
-    client = knowledge(gateway, http)
-    created = await client.create("ui-lifecycle", "Made by the toolbox")
-    assert (created["name"], created["description"], created["documents"]) == ("ui-lifecycle", "Made by the toolbox", 0)
-    assert "ui-lifecycle" in {base["name"] for base in await client.knowledge_bases()}
+def test_create_list_upload_and_delete(gateway: str, tmp_path: Path) -> None:
     (tmp_path / "leave.md").write_text(LEAVE)
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02")
-    events = await collect(client.upload("ui-lifecycle", [tmp_path / "leave.md", tmp_path / "blob.bin"]))
-    names = [name for name, _ in events]
-    assert names[-1] == "done"
-    assert set(names[:-1]) == {"progress"}
-    assert any(data["files"] == 2 for _, data in events[:-1])
-    report = events[-1][1]
-    assert report["added"] == ["leave.md"]
-    assert "blob.bin" in report["failed"]
-    documents = await client.documents("ui-lifecycle")
-    assert [(d["name"], d["chunks"] > 0) for d in documents] == [("leave.md", True)]
-    assert (await client.knowledge_base("ui-lifecycle"))["documents"] == 1
-    await client.delete_document("ui-lifecycle", "leave.md")
-    assert await client.documents("ui-lifecycle") == []
+
+    async def scenario(connect: Connect) -> None:
+        client = connect()
+        created = await client.create("ui-lifecycle", "Made by the toolbox")
+        assert (created["name"], created["description"], created["documents"]) == (
+            "ui-lifecycle", "Made by the toolbox", 0,
+        )  # fmt: skip
+        assert "ui-lifecycle" in {base["name"] for base in await client.knowledge_bases()}
+        events = await collect(client.upload("ui-lifecycle", [tmp_path / "leave.md", tmp_path / "blob.bin"]))
+        names = [name for name, _ in events]
+        assert names[-1] == "done"
+        assert set(names[:-1]) == {"progress"}
+        assert any(data["files"] == 2 for _, data in events[:-1])
+        report = events[-1][1]
+        assert report["added"] == ["leave.md"]
+        assert "blob.bin" in report["failed"]
+        documents = await client.documents("ui-lifecycle")
+        assert [(d["name"], d["chunks"] > 0) for d in documents] == [("leave.md", True)]
+        assert (await client.knowledge_base("ui-lifecycle"))["documents"] == 1
+        await client.delete_document("ui-lifecycle", "leave.md")
+        assert await client.documents("ui-lifecycle") == []
+
+    run(gateway, scenario)
 
 
-async def test_answer_streams_sources_deltas_and_the_cited_whole(gateway: str, http: httpx.AsyncClient,
-                                                                 handbook: str) -> None:  # fmt: skip
-    events = await collect(knowledge(gateway, http).answer(handbook, "How many days of annual leave do I get?"))
+def test_answer_streams_sources_deltas_and_the_cited_whole(gateway: str, handbook: str) -> None:
+    async def scenario(connect: Connect) -> list[Event]:
+        return await collect(connect().answer(handbook, "How many days of annual leave do I get?"))
+
+    events = run(gateway, scenario)
     names = [name for name, _ in events]
     assert names[0] == "sources"
     assert names[-1] == "done"
@@ -100,7 +126,7 @@ async def test_answer_streams_sources_deltas_and_the_cited_whole(gateway: str, h
 @pytest.mark.parametrize(
     ("call", "kind", "sentence"),
     [
-        (lambda c: c.create("ui-twice"), openai.ConflictError, "exists already"),
+        (lambda c: c.create("ui-twice"), openai.ConflictError, "A knowledge base named ui-twice exists already."),
         (lambda c: c.create("Bad Name!"), openai.BadRequestError, "The request was refused: 'Bad Name!'"),
         (
             lambda c: c.documents("nowhere"),
@@ -109,31 +135,46 @@ async def test_answer_streams_sources_deltas_and_the_cited_whole(gateway: str, h
         ),
     ],
 )
-async def test_api_errors_are_the_sdks_exceptions_with_readable_sentences(
-    gateway: str, http: httpx.AsyncClient, call: Any, kind: type[Exception], sentence: str
+def test_api_errors_are_the_sdks_exceptions_with_readable_sentences(
+    gateway: str, call: Any, kind: type[Exception], sentence: str
 ) -> None:
-    client = knowledge(gateway, http)
-    if kind is openai.ConflictError:
-        await client.create("ui-twice")
-    with pytest.raises(kind) as caught:
-        await call(client)
-    assert sentence in kb_error(caught.value)
+    async def scenario(connect: Connect) -> str:
+        client = connect()
+        if kind is openai.ConflictError:
+            await client.create("ui-twice")
+        with pytest.raises(kind) as caught:
+            await call(client)
+        return kb_error(caught.value)
+
+    assert sentence in run(gateway, scenario)
 
 
-async def test_a_refused_key_and_an_unreachable_server_read_as_sentences(gateway: str, http: httpx.AsyncClient) -> None:
-    with pytest.raises(openai.AuthenticationError) as refused:
-        await knowledge(gateway, http, key="sk-wrong").knowledge_bases()
-    assert kb_error(refused.value).startswith("⚠️ The API key was refused")
+def test_a_refused_key_and_an_unreachable_server_read_as_sentences(gateway: str) -> None:
     with socket.socket() as probe:  # a port bound and let go again: nothing listens there
         probe.bind(("127.0.0.1", 0))
         nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    with pytest.raises(openai.APIConnectionError) as unreachable:
-        await knowledge(nowhere, http).knowledge_bases()
-    assert "Cannot reach the Quarry API" in kb_error(unreachable.value)
+
+    async def scenario(connect: Connect) -> tuple[str, str]:
+        with pytest.raises(openai.AuthenticationError) as refused:
+            await connect(key="sk-wrong").knowledge_bases()
+        with pytest.raises(openai.APIConnectionError) as unreachable:
+            await connect(url=nowhere).knowledge_bases()
+        return kb_error(refused.value), kb_error(unreachable.value)
+
+    refused, unreachable = run(gateway, scenario)
+    assert refused.startswith("⚠️ The API key was refused")
+    assert "Cannot reach the Quarry API" in unreachable
 
 
-async def test_a_model_failure_during_an_answer_is_raised(gateway: str, http: httpx.AsyncClient, handbook: str) -> None:
+def test_a_model_failure_during_an_answer_is_raised(gateway: str, handbook: str) -> None:
     question = "How many days of annual leave? [[emulator: error=AccessDeniedException]]"
-    with pytest.raises(openai.PermissionDeniedError) as caught:
-        await collect(knowledge(gateway, http).answer(handbook, question))
-    assert kb_error(caught.value).startswith("⚠️ Access denied")
+
+    events: list[Event] = []
+
+    async def scenario(connect: Connect) -> str:
+        with pytest.raises(openai.PermissionDeniedError) as caught:
+            await collect(connect().answer(handbook, question), into=events)
+        return kb_error(caught.value)
+
+    assert run(gateway, scenario).startswith("⚠️ Access denied")
+    assert [name for name, _ in events] == ["sources"]  # it failed inside the stream, after the passages were found
