@@ -10,22 +10,13 @@ from quarry.ui._chat import build_chat, conversation_choices, style_choices
 from quarry.ui._code_tab import build_code
 from quarry.ui._errors import readable_error
 from quarry.ui._formatter_tab import build_formatter
+from quarry.ui._knowledge_tab import build_knowledge
 from quarry.ui._settings_tab import build_settings, settings_values
 from quarry.ui._text_tabs import build_rewrite, build_summary, build_translate
 from quarry.ui._toolbox import Session, Toolbox, new_browser_id, user_id
 from quarry.ui._vision_tab import build_vision
 
 __all__ = ["build_blocks"]
-
-_KNOWLEDGE = """
-### Knowledge bases — coming soon
-
-This tab will let you upload documents (PDF, Word, Markdown, web pages) into a knowledge base, and ask questions
-answered from them **with citations** to the passages used. Knowledge bases are stored by Quarry (SQLite, or
-PostgreSQL with pgvector) and also served through the API.
-
-Until then, see `docs/architecture.md` in the Quarry repository for the design, and the [API reference](/docs).
-"""
 
 
 def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
@@ -48,8 +39,8 @@ def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
                 build_code(toolbox, session)
             with gr.Tab("Formatter", id="formatter"):
                 build_formatter(toolbox, session)
-            with gr.Tab("Knowledge", id="knowledge"):
-                gr.Markdown(_KNOWLEDGE, elem_id="knowledge-placeholder")
+            with gr.Tab("Knowledge", id="knowledge") as knowledge:
+                build_knowledge(toolbox, session, knowledge)
             with gr.Tab("Settings", id="settings"):
                 settings = build_settings(toolbox, session, chat)
 

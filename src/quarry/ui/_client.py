@@ -28,9 +28,13 @@ class ToolboxClient:
 
     def __init__(self, api_url: str, api_key: str, user: str, http: httpx.AsyncClient) -> None:
         self.api_url = api_url.rstrip("/")
+        # Kept for the knowledge-base client, which calls the same Quarry with the same key, user and pool.
+        self.api_key = api_key or "no-key"
+        self.user = user
+        self.http = http
         self.openai = openai.AsyncOpenAI(
             base_url=f"{self.api_url}/v1",
-            api_key=api_key or "no-key",
+            api_key=self.api_key,
             default_headers={USER_HEADER: user},
             http_client=http,
             max_retries=1,
