@@ -80,18 +80,20 @@ def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
         except Exception as exc:
             return gr.skip(), kb_error(exc)
         names = [base["name"] for base in bases]
-        chosen = current if current in names else None
         note = "" if names else "No knowledge bases yet: create one below."
-        return gr.update(choices=names, value=chosen), note
+        if current and current not in names:  # deleted elsewhere
+            return gr.update(choices=names, value=None), note
+        # The value is left alone: setting it, even to itself, could fire `change` and clear the answer shown.
+        return gr.update(choices=names), note
 
     refresh.click(refresh_list, [session, choose], [choose, status])
     tab.select(refresh_list, [session, choose], [choose, status])
 
     async def open_base(session_value: Session | None, chosen: str | None) -> tuple[Any, ...]:
         if session_value is None or not chosen:
-            return "", *_empty_library()
-        try:
-            return "", *await _library(KnowledgeClient(toolbox.client(session_value)), chosen)
+            return gr.skip(), *_empty_library()
+        try:  # the status is left alone: it may say the knowledge base was just created
+            return gr.skip(), *await _library(KnowledgeClient(toolbox.client(session_value)), chosen)
         except Exception as exc:
             return kb_error(exc), *_empty_library()
 
