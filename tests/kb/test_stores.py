@@ -183,9 +183,10 @@ async def test_keyword_search_ranks_the_rare_term_first(backend: StoreBackend) -
     chunks, _ = await add(store, "d", texts, 1)
     hits = await store.keyword_search("golf xylophone", 5)
     assert hits[0].chunk_id == chunks[17].id
-    assert hits[0].score > hits[1].score > 0
-    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
-    assert len(await store.keyword_search("golf", 3)) == 3
+    common = await store.keyword_search("golf", 3)  # in most chunks: any of them may come first
+    assert len(common) == 3
+    assert all(h.score > 0 for h in hits + common)
+    assert all(a.score >= b.score for results in (hits, common) for a, b in itertools.pairwise(results))
     assert await store.keyword_search("nothing-matches-zzzz", 5) == []
     # stemming (SQLite) or not (PostgreSQL's 'simple'), the exact word always matches
     assert [h.chunk_id for h in await store.keyword_search("XYLOPHONE", 5)] == [chunks[17].id]

@@ -58,6 +58,7 @@ _CHUNK_COLUMNS = 'c.id, c.document_id, c.ordinal, c.text, c.page, c.start, c."en
 _GATHER_SHARE = 4  # a filter allowing under 1/4 of the rows: copy those rows and score them, else score all
 _WORD = re.compile(r"[^\W_]+")  # what unicode61 calls a token: letters and digits
 _MAX_TERMS = 64
+_MAX_COUNTED = 100_000  # words whose chunk counts are kept between commits
 
 
 def _search_terms(text: str) -> list[str]:
@@ -173,6 +174,7 @@ class SQLiteStore:
         self._writer = _Connection(path)
         self._matrix: _Matrix | None = None
         self._version = -1  # the reader's data_version when the matrix was loaded
+        self._frequencies = _Frequencies()
 
     async def documents(self) -> list[DocumentRecord]:
         sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY added_at, rowid"
@@ -216,23 +218,29 @@ class SQLiteStore:
         terms = _search_terms(text)
         if not terms or limit <= 0 or (documents is not None and not documents):
             return []
-        match = " OR ".join(f'"{term}"' for term in terms)  # terms are letters and digits only: nothing to escape
         if documents is None:
             # FTS5 keeps only the best `limit` when ORDER BY rank LIMIT is on the full-text table alone
             sql = (
                 "SELECT c.id, -f.rank FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?"
                 " ORDER BY rank LIMIT ?) AS f JOIN chunks AS c ON c.row = f.rowid ORDER BY f.rank"
             )
-            args: tuple[Any, ...] = (match, limit)
+            args: tuple[Any, ...] = (limit,)
         else:
             sql = (
                 "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks AS c ON c.row = chunks_fts.rowid"
                 " WHERE chunks_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))"
                 " ORDER BY score DESC LIMIT ?"
             )
-            args = (match, json.dumps(list(documents)), limit)
-        rows = await self._reader.run(lambda db: db.execute(sql, args).fetchall())
-        return [ScoredChunk(chunk_id, score) for chunk_id, score in rows]
+            args = (json.dumps(list(documents)), limit)
+
+        def search(db: sqlite3.Connection) -> list[Any]:
+            informative = self._frequencies.informative(db, terms)
+            if not informative:
+                return []
+            match = " OR ".join(f'"{term}"' for term in informative)  # letters and digits only: nothing to escape
+            return db.execute(sql, (match, *args)).fetchall()
+
+        return [ScoredChunk(chunk_id, score) for chunk_id, score in await self._reader.run(search)]
 
     async def vector_search(
         self, vector: Vectors, limit: int, documents: Collection[str] | None = None
@@ -268,6 +276,32 @@ class SQLiteStore:
             self._matrix = _reload(db, self._matrix, self.config.dimensions)
             self._version = version
         return self._matrix
+
+
+class _Frequencies:
+    """How many chunks hold each word, kept until the next commit, to leave out of a query the words found in half
+    the chunks or more: FTS5's bm25 gives those an IDF of 1e-6, so they cannot reorder the chunks that match the
+    other words, but bm25 runs once for every matching chunk, and such a word makes every chunk match."""
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._total = 0
+        self._counts: dict[str, int] = {}
+
+    def informative(self, db: sqlite3.Connection, terms: list[str]) -> list[str]:
+        """`terms` less those in no chunk and those in half or more (all but the rarest when all are)."""
+        version: int = db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._version, self._counts = version, {}
+            self._total = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        for term in terms:
+            if term not in self._counts:
+                if len(self._counts) >= _MAX_COUNTED:
+                    self._counts.clear()
+                query = "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
+                self._counts[term] = db.execute(query, (f'"{term}"',)).fetchone()[0]
+        found = sorted((t for t in terms if self._counts[t]), key=self._counts.__getitem__)
+        return [t for t in found if 2 * self._counts[t] < self._total] or found[:1]
 
 
 def _remove(db: sqlite3.Connection, ids: list[str]) -> int:
