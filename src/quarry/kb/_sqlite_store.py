@@ -5,8 +5,9 @@ over the chunks' text (porter stemming over unicode61) kept by triggers. Python'
 so vectors are scored with numpy against an in-memory matrix of unit rows, reloaded (only the rows that changed)
 when `PRAGMA data_version` says another connection committed — another process, or this store's own writer.
 
-Each store has a reader and a writer connection, each used by one thread of its own, so the event loop hands SQLite
-whole units of work and never waits on a lock; in WAL mode the server can search while the CLI ingests.
+Each store has three connections — reader, writer, and one for the vectors — each used by one thread of its own, so
+the event loop hands SQLite whole units of work and never waits on a lock, and a keyword and a vector search run at
+once; in WAL mode the server can search while the CLI ingests.
 """
 
 # SQL text here is built only from fixed column lists and validated knowledge-base names; values are bound.
@@ -172,8 +173,9 @@ class SQLiteStore:
         self.config = config
         self._reader = _Connection(path)
         self._writer = _Connection(path)
+        self._vectors = _Connection(path)  # its own thread: a vector search runs beside a keyword search
         self._matrix: _Matrix | None = None
-        self._version = -1  # the reader's data_version when the matrix was loaded
+        self._version = -1  # data_version (on the vectors' connection) when the matrix was loaded
         self._frequencies = _Frequencies()
 
     async def documents(self) -> list[DocumentRecord]:
@@ -246,8 +248,8 @@ class SQLiteStore:
         self, vector: Vectors, limit: int, documents: Collection[str] | None = None
     ) -> list[ScoredChunk]:
         query = _unit_rows(np.asarray(vector).reshape(1, -1), self.config.dimensions)[0]
-        matrix = await self._reader.run(self._current_matrix)
-        return await asyncio.to_thread(matrix.score, query, limit, documents)  # BLAS lets go of the GIL
+        # numpy (BLAS) and sqlite3 let go of the GIL: this runs beside a keyword search on the reader's thread
+        return await self._vectors.run(lambda db: self._current_matrix(db).score(query, limit, documents))
 
     async def chunks(self, ids: Sequence[str]) -> list[tuple[ChunkRecord, DocumentRecord]]:
         sql = (
@@ -266,11 +268,11 @@ class SQLiteStore:
         return documents, chunks
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._reader.close)
-        await asyncio.to_thread(self._writer.close)
+        for connection in (self._reader, self._writer, self._vectors):
+            await asyncio.to_thread(connection.close)
 
     def _current_matrix(self, db: sqlite3.Connection) -> _Matrix:
-        """The matrix as of the last commit by anyone (runs on the reader's thread, the only one that sets it)."""
+        """The matrix as of the last commit by anyone (runs on the vectors' thread, the only one that sets it)."""
         version: int = db.execute("PRAGMA data_version").fetchone()[0]
         if self._matrix is None or version != self._version:
             self._matrix = _reload(db, self._matrix, self.config.dimensions)
