@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 import struct
 import uuid
 from collections.abc import Collection, Sequence
@@ -41,7 +40,7 @@ import numpy.typing as npt
 
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
-from quarry.kb._store import Vectors
+from quarry.kb._store import Vectors, search_terms
 
 if TYPE_CHECKING:
     import asyncpg
@@ -90,8 +89,6 @@ WITH matched AS MATERIALIZED (
 SELECT h.id, sum(w.idf * h.tf * 2.2 / (h.tf + 1.2))::float8 AS score
 FROM hits AS h JOIN weights AS w USING (term) GROUP BY h.id ORDER BY score DESC, h.id LIMIT $3
 """
-_WORD = re.compile(r"[^\W_]+")
-_MAX_TERMS = 64
 
 
 def _table(name: str) -> str:
@@ -208,7 +205,7 @@ class PostgresStore:
     async def keyword_search(
         self, text: str, limit: int, documents: Collection[str] | None = None
     ) -> list[ScoredChunk]:
-        terms = list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:_MAX_TERMS]
+        terms = search_terms(text)
         if not terms or limit <= 0 or (documents is not None and not documents):
             return []
         # quoted lexemes of letters and digits only: nothing for to_tsquery to misread

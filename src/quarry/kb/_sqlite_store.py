@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -32,7 +31,7 @@ import numpy.typing as npt
 
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
-from quarry.kb._store import Vectors
+from quarry.kb._store import Vectors, search_terms
 
 __all__ = ["SQLiteBackend", "SQLiteStore"]
 
@@ -57,14 +56,7 @@ _SCHEMA = [
 _DOCUMENT_COLUMNS = "id, source, name, content_hash, media_type, chunks, pages, title, tags, metadata, added_at"
 _CHUNK_COLUMNS = 'c.id, c.document_id, c.ordinal, c.text, c.page, c.start, c."end", c.headings, c.parent'
 _GATHER_SHARE = 4  # a filter allowing under 1/4 of the rows: copy those rows and score them, else score all
-_WORD = re.compile(r"[^\W_]+")  # what unicode61 calls a token: letters and digits
-_MAX_TERMS = 64
 _MAX_COUNTED = 100_000  # words whose chunk counts are kept between commits
-
-
-def _search_terms(text: str) -> list[str]:
-    """The query's distinct words, lowercased, at most 64: plain words whatever syntax the text was meant to have."""
-    return list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:_MAX_TERMS]
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -217,7 +209,7 @@ class SQLiteStore:
     async def keyword_search(
         self, text: str, limit: int, documents: Collection[str] | None = None
     ) -> list[ScoredChunk]:
-        terms = _search_terms(text)
+        terms = search_terms(text)
         if not terms or limit <= 0 or (documents is not None and not documents):
             return []
         if documents is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
@@ -11,9 +12,18 @@ import numpy.typing as npt
 
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk
 
-__all__ = ["KnowledgeStore", "StoreBackend", "Vectors"]
+__all__ = ["KnowledgeStore", "StoreBackend", "Vectors", "search_terms"]
 
 Vectors = npt.NDArray[np.float32]  # shape (n, dimensions), unit length rows
+
+_WORD = re.compile(r"[^\W_]+")  # what SQLite's unicode61 and PostgreSQL's parser call a word: letters and digits
+_MAX_TERMS = 64
+
+
+def search_terms(text: str) -> list[str]:
+    """A keyword query's distinct words, lowercased, at most 64: plain words, whatever syntax the text was meant to
+    have, so no user text is ever misread as query syntax by FTS5 or to_tsquery."""
+    return list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:_MAX_TERMS]
 
 
 class KnowledgeStore(Protocol):
