@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import sqlite3
 import sys
 import time
 import uuid
@@ -132,6 +133,34 @@ def percentiles(samples: list[float]) -> str:
     return f"{p50:7.2f} {p90:7.2f} {p99:7.2f}"
 
 
+def exact_nearest(chunks: int, count: int) -> list[set[str]] | None:
+    """Each query's true top 50 by cosine, from the SQLite store's float32 vectors (both stores hold the same chunks),
+    to tell how many of them a store's vector search finds (int8 + rescoring in SQLite, HNSW in PostgreSQL)."""
+    path = CACHE / f"sqlite-{chunks}" / f"{NAME}.sqlite"
+    if not path.exists():
+        return None
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    rows = db.execute("SELECT id, vector FROM chunks").fetchall()
+    db.close()
+    ids = np.array([r[0] for r in rows], dtype=object)
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), DIMENSIONS)
+    truth = []
+    for _, vector, allowed in queries(count):
+        if allowed is None:
+            scores = matrix @ vector
+            truth.append(set(ids[np.argpartition(-scores, TOP - 1)[:TOP]]))
+    return truth
+
+
+async def recall(store: KnowledgeStore, truth: list[set[str]], count: int) -> float:
+    """Mean share of the true top 50 that the store's vector search returns."""
+    found = [
+        len({hit.chunk_id for hit in await store.vector_search(vector, TOP)} & best) / TOP
+        for (_, vector, _), best in zip([q for q in queries(count) if q[2] is None], truth, strict=True)
+    ]
+    return float(np.mean(found))
+
+
 async def measure(store: KnowledgeStore, count: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"keyword": [], "vector": [], "hybrid": [], "filtered hybrid": []}
 
@@ -186,12 +215,15 @@ async def run(kind: str, chunks: int, count: int) -> list[str]:
         load = time.perf_counter() - started
         await measure(store, count)  # warm-up: caches, plans
         times = await measure(store, count)
+        truth = exact_nearest(chunks, count)
+        found = None if truth is None else await recall(store, truth, count)
     finally:
         await backend.close()
         if server is not None:
             server.cleanup()
     return [f"{kind:8} {name:16} {percentiles(samples)}  (n={len(samples)})" for name, samples in times.items()] + [
-        f"{kind:8} first vector search (cold load): {load * 1000:.0f} ms"
+        f"{kind:8} first vector search (cold load): {load * 1000:.0f} ms",
+        f"{kind:8} vector recall of the exact top {TOP}: " + ("-" if found is None else f"{found:.3f}"),
     ]
 
 

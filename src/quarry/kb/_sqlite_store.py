@@ -1,13 +1,13 @@
 """Knowledge bases in SQLite: one file per knowledge base, `<root>/<name>.sqlite`, holding its own config.
 
 Tables: `meta` (the config JSON), `documents`, `chunks` (vectors as float32 blobs) and `chunks_fts`, an FTS5 index
-over the chunks' text (porter stemming over unicode61) kept by triggers. Python's sqlite3 cannot load extensions,
-so vectors are scored with numpy against an in-memory matrix of unit rows, reloaded (only the rows that changed)
-when `PRAGMA data_version` says another connection committed — another process, or this store's own writer.
+over the chunks' text (porter stemming over unicode61) kept by triggers. Searches run on an in-memory index that
+follows the file (`_sqlite_index`): int8 vectors, and BM25 over FTS5's postings — Python's sqlite3 cannot load
+extensions such as sqlite-vec.
 
-Each store has three connections — reader, writer, and one for the vectors — each used by one thread of its own, so
-the event loop hands SQLite whole units of work and never waits on a lock, and a keyword and a vector search run at
-once; in WAL mode the server can search while the CLI ingests.
+Each store has three connections — reader, writer, and the index's — each used by one thread of its own, so the
+event loop hands SQLite whole units of work and never waits on a lock; in WAL mode the server can search while the
+CLI ingests.
 """
 
 # SQL text here is built only from fixed column lists and validated knowledge-base names; values are bound.
@@ -22,7 +22,6 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +30,7 @@ import numpy.typing as npt
 
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
+from quarry.kb._sqlite_index import TOKENIZE, SearchIndex
 from quarry.kb._store import Vectors, search_terms
 
 __all__ = ["SQLiteBackend", "SQLiteStore"]
@@ -41,13 +41,12 @@ _SCHEMA = [
     "CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT NOT NULL, name TEXT NOT NULL,"
     " content_hash TEXT NOT NULL, media_type TEXT NOT NULL, chunks INTEGER NOT NULL, pages INTEGER, title TEXT,"
     " tags TEXT NOT NULL, metadata TEXT NOT NULL, added_at REAL NOT NULL)",
-    # AUTOINCREMENT: row numbers are never reused, so the matrix can reload only rows past the last it holds
+    # AUTOINCREMENT: row numbers are never reused, so the index can load only rows past the last it holds
     "CREATE TABLE chunks (row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, document_id TEXT NOT NULL,"
     ' ordinal INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, start INTEGER NOT NULL, "end" INTEGER NOT NULL,'
     " headings TEXT NOT NULL, parent TEXT, vector BLOB NOT NULL)",
     "CREATE INDEX chunks_document ON chunks (document_id)",
-    "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='row',"
-    " tokenize='porter unicode61 remove_diacritics 2')",
+    f"CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='row', tokenize='{TOKENIZE}')",
     "CREATE TRIGGER chunks_added AFTER INSERT ON chunks BEGIN"
     " INSERT INTO chunks_fts (rowid, text) VALUES (new.row, new.text); END",
     "CREATE TRIGGER chunks_removed AFTER DELETE ON chunks BEGIN"
@@ -55,8 +54,6 @@ _SCHEMA = [
 ]
 _DOCUMENT_COLUMNS = "id, source, name, content_hash, media_type, chunks, pages, title, tags, metadata, added_at"
 _CHUNK_COLUMNS = 'c.id, c.document_id, c.ordinal, c.text, c.page, c.start, c."end", c.headings, c.parent'
-_GATHER_SHARE = 4  # a filter allowing under 1/4 of the rows: copy those rows and score them, else score all
-_MAX_COUNTED = 100_000  # words whose chunk counts are kept between commits
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -106,36 +103,6 @@ class _Connection:
         self._threads.shutdown()
 
 
-@dataclass(frozen=True, slots=True)
-class _Matrix:
-    """Every chunk's vector (unit rows) with its row number, chunk id and document (as a code)."""
-
-    rows: npt.NDArray[np.int64]
-    vectors: npt.NDArray[np.float32]
-    chunk_ids: npt.NDArray[np.object_]
-    documents: npt.NDArray[np.int32]
-    codes: dict[str, int] = field(default_factory=dict)  # document id -> code; grows, never shrinks
-
-    def score(self, query: npt.NDArray[np.float32], limit: int, documents: Collection[str] | None) -> list[ScoredChunk]:
-        if documents is None:
-            rows: npt.NDArray[np.intp] | None = None
-            scores = self.vectors @ query
-        else:
-            allowed = [self.codes[d] for d in documents if d in self.codes]
-            rows = np.flatnonzero(np.isin(self.documents, allowed))
-            if rows.size * _GATHER_SHARE < len(self.rows):
-                scores = self.vectors[rows] @ query
-            else:
-                scores = (self.vectors @ query)[rows]
-        count = min(limit, scores.size)
-        if count <= 0:
-            return []
-        best = np.argpartition(-scores, count - 1)[:count] if count < scores.size else np.arange(scores.size)
-        best = best[np.argsort(-scores[best], kind="stable")]
-        picked = best if rows is None else rows[best]
-        return [ScoredChunk(c, float(s)) for c, s in zip(self.chunk_ids[picked], scores[best], strict=True)]
-
-
 def _unit_rows(vectors: npt.ArrayLike, dimensions: int) -> npt.NDArray[np.float32]:
     array = np.asarray(vectors, dtype=np.float32)
     if array.ndim != 2 or array.shape[1] != dimensions:
@@ -165,10 +132,8 @@ class SQLiteStore:
         self.config = config
         self._reader = _Connection(path)
         self._writer = _Connection(path)
-        self._vectors = _Connection(path)  # its own thread: a vector search runs beside a keyword search
-        self._matrix: _Matrix | None = None
-        self._version = -1  # data_version (on the vectors' connection) when the matrix was loaded
-        self._frequencies = _Frequencies()
+        self._searches = _Connection(path)  # the index's: searches run beside reads of documents and chunks
+        self._index = SearchIndex(config.dimensions)
 
     async def documents(self) -> list[DocumentRecord]:
         sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY added_at, rowid"
@@ -209,39 +174,18 @@ class SQLiteStore:
     async def keyword_search(
         self, text: str, limit: int, documents: Collection[str] | None = None
     ) -> list[ScoredChunk]:
-        terms = search_terms(text)
-        if not terms or limit <= 0 or (documents is not None and not documents):
+        words = search_terms(text)
+        if not words or limit <= 0 or (documents is not None and not documents):
             return []
-        if documents is None:
-            # FTS5 keeps only the best `limit` when ORDER BY rank LIMIT is on the full-text table alone
-            sql = (
-                "SELECT c.id, -f.rank FROM (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?"
-                " ORDER BY rank LIMIT ?) AS f JOIN chunks AS c ON c.row = f.rowid ORDER BY f.rank"
-            )
-            args: tuple[Any, ...] = (limit,)
-        else:
-            sql = (
-                "SELECT c.id, -bm25(chunks_fts) AS score FROM chunks_fts JOIN chunks AS c ON c.row = chunks_fts.rowid"
-                " WHERE chunks_fts MATCH ? AND c.document_id IN (SELECT value FROM json_each(?))"
-                " ORDER BY score DESC LIMIT ?"
-            )
-            args = (json.dumps(list(documents)), limit)
-
-        def search(db: sqlite3.Connection) -> list[Any]:
-            informative = self._frequencies.informative(db, terms)
-            if not informative:
-                return []
-            match = " OR ".join(f'"{term}"' for term in informative)  # letters and digits only: nothing to escape
-            return db.execute(sql, (match, *args)).fetchall()
-
-        return [ScoredChunk(chunk_id, score) for chunk_id, score in await self._reader.run(search)]
+        return await self._searches.run(lambda db: self._index.keyword(db, words, limit, documents))
 
     async def vector_search(
         self, vector: Vectors, limit: int, documents: Collection[str] | None = None
     ) -> list[ScoredChunk]:
         query = _unit_rows(np.asarray(vector).reshape(1, -1), self.config.dimensions)[0]
-        # numpy (BLAS) and sqlite3 let go of the GIL: this runs beside a keyword search on the reader's thread
-        return await self._vectors.run(lambda db: self._current_matrix(db).score(query, limit, documents))
+        if limit <= 0 or (documents is not None and not documents):
+            return []
+        return await self._searches.run(lambda db: self._index.nearest(db, query, limit, documents))
 
     async def chunks(self, ids: Sequence[str]) -> list[tuple[ChunkRecord, DocumentRecord]]:
         sql = (
@@ -260,83 +204,14 @@ class SQLiteStore:
         return documents, chunks
 
     async def close(self) -> None:
-        for connection in (self._reader, self._writer, self._vectors):
+        for connection in (self._reader, self._writer, self._searches):
             await asyncio.to_thread(connection.close)
-
-    def _current_matrix(self, db: sqlite3.Connection) -> _Matrix:
-        """The matrix as of the last commit by anyone (runs on the vectors' thread, the only one that sets it)."""
-        version: int = db.execute("PRAGMA data_version").fetchone()[0]
-        if self._matrix is None or version != self._version:
-            self._matrix = _reload(db, self._matrix, self.config.dimensions)
-            self._version = version
-        return self._matrix
-
-
-class _Frequencies:
-    """How many chunks hold each word, kept until the next commit, to leave out of a query the words found in half
-    the chunks or more: FTS5's bm25 gives those an IDF of 1e-6, so they cannot reorder the chunks that match the
-    other words, but bm25 runs once for every matching chunk, and such a word makes every chunk match."""
-
-    def __init__(self) -> None:
-        self._version = -1
-        self._total = 0
-        self._counts: dict[str, int] = {}
-
-    def informative(self, db: sqlite3.Connection, terms: list[str]) -> list[str]:
-        """`terms` less those in no chunk and those in half or more (all but the rarest when all are)."""
-        version: int = db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
-            self._version, self._counts = version, {}
-            self._total = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        for term in terms:
-            if term not in self._counts:
-                if len(self._counts) >= _MAX_COUNTED:
-                    self._counts.clear()
-                query = "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
-                self._counts[term] = db.execute(query, (f'"{term}"',)).fetchone()[0]
-        found = sorted((t for t in terms if self._counts[t]), key=self._counts.__getitem__)
-        return [t for t in found if 2 * self._counts[t] < self._total] or found[:1]
 
 
 def _remove(db: sqlite3.Connection, ids: list[str]) -> int:
     listed = json.dumps(ids)
     db.execute("DELETE FROM chunks WHERE document_id IN (SELECT value FROM json_each(?))", (listed,))
     return db.execute("DELETE FROM documents WHERE id IN (SELECT value FROM json_each(?))", (listed,)).rowcount
-
-
-def _reload(db: sqlite3.Connection, old: _Matrix | None, dimensions: int) -> _Matrix:
-    """`old` without the rows deleted since, plus the rows added since (row numbers only grow)."""
-    db.execute("BEGIN")  # one snapshot for every read below
-    try:
-        last = int(old.rows[-1]) if old is not None and len(old.rows) else 0
-        kept: npt.NDArray[np.bool_] | None = None
-        if old is not None and db.execute("SELECT count(*) FROM chunks WHERE row <= ?", (last,)).fetchone()[0] != len(
-            old.rows
-        ):
-            present = np.fromiter(
-                (r for (r,) in db.execute("SELECT row FROM chunks WHERE row <= ?", (last,))), np.int64
-            )
-            kept = np.isin(old.rows, present, assume_unique=True)
-        added = db.execute(
-            "SELECT row, id, document_id, vector FROM chunks WHERE row > ? ORDER BY row", (last,)
-        ).fetchall()
-    finally:
-        db.execute("COMMIT")
-    codes = dict(old.codes) if old is not None else {}
-    new_rows = np.array([r[0] for r in added], dtype=np.int64)
-    new_vectors = np.frombuffer(b"".join(r[3] for r in added), dtype="<f4").astype(np.float32).reshape(-1, dimensions)
-    new_ids = np.array([r[1] for r in added], dtype=object)
-    new_documents = np.array([codes.setdefault(r[2], len(codes)) for r in added], dtype=np.int32)
-    if old is None:
-        return _Matrix(new_rows, new_vectors, new_ids, new_documents, codes)
-    keep: npt.NDArray[np.bool_] | slice = slice(None) if kept is None else kept
-    return _Matrix(
-        np.concatenate([old.rows[keep], new_rows]),
-        np.concatenate([old.vectors[keep], new_vectors]),
-        np.concatenate([old.chunk_ids[keep], new_ids]),
-        np.concatenate([old.documents[keep], new_documents]),
-        codes,
-    )
 
 
 class SQLiteBackend:
