@@ -44,7 +44,8 @@ class BedrockControl:
             config = AioConfig(
                 connect_timeout=self._settings.connect_timeout_s,
                 read_timeout=60,
-                retries={"mode": "standard", "max_attempts": self._settings.max_attempts},
+                # botocore's `max_attempts` counts retries only; `total_max_attempts` counts tries, like the setting.
+                retries={"mode": "standard", "total_max_attempts": self._settings.max_attempts},
             )
             creator = self._session.create_client(
                 "bedrock", region_name=self._region, endpoint_url=self._endpoint_url, config=config, **self._credentials
