@@ -1,9 +1,9 @@
 """The in-memory search index of one SQLite knowledge base: what lets a search over 100,000 chunks take milliseconds.
 
 - Vectors: every chunk's vector quantised to int8 (a scale per row; a quarter of float32's bytes) and scored with
-  SimSIMD's int8 dot product on up to four cores; the best four per result asked for are then scored exactly from
-  the float32 blobs in the file. A float32 scan is bound by memory bandwidth (~17 ms for 100k chunks of 1024
-  dimensions here), and the file keeps the exact vectors, so memory holds only the int8 copy.
+  SimSIMD's int8 dot product on half the cores (up to four); the best four per result asked for are then scored
+  exactly from the float32 blobs in the file. A float32 scan is bound by memory bandwidth (~17 ms for 100k chunks
+  of 1024 dimensions here), and the file keeps the exact vectors, so memory holds only the int8 copy.
 - Keywords: BM25 exactly as FTS5's bm25() computes it (k1 1.2, b 0.75, idf log((N - n + 0.5) / (n + 0.5)) floored at
   1e-6), over FTS5's own index: FTS5 tokenises the query (a temp FTS5 table with the chunks' tokenizer), fts5vocab
   gives each term's chunks and counts (cached until the next commit), FTS5's docsize table the chunk lengths. FTS5's
@@ -35,7 +35,8 @@ __all__ = ["TOKENIZE", "SearchIndex"]
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # the chunks' FTS5 tokenizer, and the query's
 _K1, _B = 1.2, 0.75  # FTS5's bm25() constants
 _OVERSAMPLE = 4  # int8 candidates scored exactly, per result asked for
-_THREADS = min(4, os.cpu_count() or 1)
+# half the cores (at most 4) for one int8 scan: on a busy machine a thread waiting for a core delays the whole scan
+_THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
 _LOAD_BATCH = 4096  # rows read (and quantised) at a time when loading
 _MAX_POSTINGS = 4_000_000  # postings cached between commits (12 bytes each)
 _MAX_COUNTED = 100_000  # terms whose chunk counts are cached between commits
