@@ -150,3 +150,39 @@ async def test_int8_candidates_rescored_exactly_find_the_true_nearest(tmp_path: 
             assert np.allclose([h.score for h in hits], exact[best], atol=1e-5)
     finally:
         await backend.close()
+
+
+async def test_the_index_follows_commits_from_another_connection(tmp_path: Path) -> None:
+    """Searches between commits made elsewhere (the CLI ingesting beside the server): cached postings carried over
+    and vector segments added and merged, results always what FTS5 and an exact scan give."""
+    backend, store = await filled(tmp_path, TEXTS * 5)
+    other = SQLiteBackend(tmp_path / "kb")
+    writer = await other.open("docs")
+    path = tmp_path / "kb" / "docs.sqlite"
+    rng = np.random.default_rng(8)
+    try:
+        for query in QUERIES:
+            await store.keyword_search(query, 50)
+        for step in range(12):
+            text = f"{TEXTS[step % len(TEXTS)]} step{step} index"
+            chunk = ChunkRecord(str(uuid.uuid4()), f"new{step}", 0, text, start=0, end=len(text))
+            document = DocumentRecord(f"new{step}", f"/new{step}", f"new{step}", f"new{step}", "text/plain", 1)
+            vector = rng.standard_normal((1, DIMENSIONS)).astype(np.float32)
+            await writer.put_document(document, [chunk], vector, replaces=f"d{2 * step}" if step % 3 == 0 else None)
+            if step % 4 == 1:
+                await writer.remove_documents([f"d{2 * step + 1}"])
+            for query in QUERIES:
+                hits = await store.keyword_search(query, 50)
+                assert {h.chunk_id: h.score for h in hits} == pytest.approx(fts5_bm25(path, query))
+            assert store._index._postings  # carried over, not dropped
+            query_vector = rng.standard_normal(DIMENSIONS).astype(np.float32)
+            with sqlite3.connect(path) as db:
+                ids, blobs = zip(*db.execute("SELECT id, vector FROM chunks").fetchall(), strict=True)
+            matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(ids), DIMENSIONS)
+            exact = matrix @ (query_vector / np.linalg.norm(query_vector))
+            best = np.argsort(-exact)[:10]
+            assert [h.chunk_id for h in await store.vector_search(query_vector, 10)] == [ids[i] for i in best]
+        assert len(store._index._rows.segments) <= _sqlite_index._MAX_SEGMENTS  # type: ignore[union-attr]
+    finally:
+        await other.close()
+        await backend.close()

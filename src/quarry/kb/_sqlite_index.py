@@ -11,7 +11,9 @@
   term's postings in microseconds.
 
 The index follows the file: when `PRAGMA data_version` says anyone committed, the rows added since are loaded and
-the deleted ones dropped (row numbers only grow). It runs on one connection's thread only.
+the deleted ones dropped (row numbers only grow). Cached postings are carried over (the new rows tokenised by a temp
+FTS5 table), and the int8 vectors are kept in segments, merged now and then, so a search right after a commit (the
+CLI ingesting beside the server) does not read the whole index again. It runs on one connection's thread only.
 """
 
 from __future__ import annotations
@@ -41,17 +43,21 @@ _LOAD_BATCH = 4096  # rows read (and quantised) at a time when loading
 _MAX_POSTINGS = 4_000_000  # postings cached between commits (12 bytes each)
 _MAX_COUNTED = 100_000  # terms whose chunk counts are cached between commits
 _GATHER_SHARE = 4  # a filter allowing under 1/4 of the rows: copy those rows and score them, else score all
+_MAX_SEGMENTS = 8  # int8 vector segments (one per load) before they are merged into one
+_CARRY_SHARE = 10  # more rows added than 1/10 of those held: drop cached postings rather than carry them over
+
+Postings = tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]  # positions in `_Rows`, and the term's count in each
 
 
 @dataclass(frozen=True, slots=True)
 class _Rows:
-    """Every chunk as of one commit, in row order: row number, chunk id, document (as a code), int8 vector with its
-    scale, and length in tokens (FTS5's count, for BM25)."""
+    """Every chunk as of one commit, in row order: row number, chunk id, document (as a code), int8 vector (in
+    segments) with its scale, and length in tokens (FTS5's count, for BM25)."""
 
     rows: npt.NDArray[np.int64]
     chunk_ids: npt.NDArray[np.object_]
     documents: npt.NDArray[np.int32]
-    vectors: npt.NDArray[np.int8]
+    segments: tuple[npt.NDArray[np.int8], ...]
     scales: npt.NDArray[np.float32]
     lengths: npt.NDArray[np.float64]
     codes: dict[str, int] = field(default_factory=dict)  # document id -> code; grows, never shrinks
@@ -64,6 +70,23 @@ class _Rows:
         at = np.minimum(np.searchsorted(self.rows, rows), max(len(self.rows) - 1, 0))
         return at, (self.rows[at] == rows) if len(self.rows) else np.zeros(len(rows), dtype=bool)
 
+    def estimates(self, query: npt.NDArray[np.float32], at: npt.NDArray[np.intp] | None) -> npt.NDArray[np.float64]:
+        """Estimated cosines with `query` of every row, or of the rows at `at` (ascending)."""
+        codes, scale = _quantised(query.reshape(1, -1))
+        if at is not None and at.size * _GATHER_SHARE >= len(self.rows):
+            return self.estimates(query, None)[at]
+        parts, start = [], 0
+        for segment in self.segments:
+            part = segment
+            if at is not None:
+                part = segment[at[(at >= start) & (at < start + len(segment))] - start]
+            if len(part):
+                dots = simsimd.cdist(codes, part, metric="dot", threads=_THREADS)
+                parts.append(np.asarray(dots, dtype=np.float64).reshape(-1))
+            start += len(segment)
+        found = np.concatenate(parts) if parts else np.zeros(0)
+        return found * float(scale[0]) * (self.scales if at is None else self.scales[at])
+
 
 class SearchIndex:
     """Keyword and vector search over one knowledge base's file, on the thread of the connection passed in."""
@@ -74,7 +97,7 @@ class SearchIndex:
         self._version = -1  # data_version when `_rows` was loaded
         self._prepared = False
         self._counts: dict[str, int] = {}  # term -> chunks holding it
-        self._postings: OrderedDict[str, tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]] = OrderedDict()
+        self._postings: OrderedDict[str, Postings] = OrderedDict()
         self._held = 0  # postings cached
 
     def keyword(
@@ -105,16 +128,8 @@ class SearchIndex:
     ) -> list[ScoredChunk]:
         """The `limit` chunks whose vectors are nearest (cosine) `query`, a unit vector."""
         rows = self._current(db)
-        if documents is None:
-            at: npt.NDArray[np.intp] | None = None
-            estimates = _estimates(rows.vectors, query) * rows.scales
-        else:
-            at = np.flatnonzero(rows.allowed(documents))
-            if at.size * _GATHER_SHARE < len(rows.rows):
-                estimates = _estimates(rows.vectors[at], query) * rows.scales[at]
-            else:
-                estimates = (_estimates(rows.vectors, query) * rows.scales)[at]
-        picked = _best(estimates, limit * _OVERSAMPLE)
+        at = None if documents is None else np.flatnonzero(rows.allowed(documents))
+        picked = _best(rows.estimates(query, at), limit * _OVERSAMPLE)
         candidates = picked if at is None else at[picked]
         exact = _vectors(db, rows.rows[candidates])
         numbers = rows.rows[candidates].tolist()
@@ -125,27 +140,66 @@ class SearchIndex:
         return [ScoredChunk(rows.chunk_ids[held[i][0]], float(scores[i])) for i in _best(scores, limit)]
 
     def _current(self, db: sqlite3.Connection) -> _Rows:
-        """The rows as of the last commit by anyone; cached counts and postings are dropped when it changes."""
+        """The rows as of the last commit by anyone, with the cached postings brought up to date."""
         version: int = db.execute("PRAGMA data_version").fetchone()[0]
         if self._rows is None or version != self._version:
-            self._rows = _load(db, self._rows, self._dimensions)
+            old = self._rows
+            self._rows, kept, added = _load(db, old, self._dimensions, texts=bool(self._postings))
             self._version = version
-            self._counts.clear()
-            self._postings.clear()
-            self._held = 0
+            if old is None or len(added) * _CARRY_SHARE > len(old.rows):
+                self._postings.clear()
+                self._held = 0
+            else:
+                self._carry(db, kept, added, self._rows)
+            # a term's count is its postings' length; counts of other terms are read again
+            self._counts = {term: len(at) for term, (at, _) in self._postings.items()}
         return self._rows
 
-    def _tokens(self, db: sqlite3.Connection, words: list[str]) -> list[str]:
-        """`words` as FTS5 indexes them (stemmed, folded): through a temp FTS5 table with the same tokenizer."""
+    def _carry(
+        self, db: sqlite3.Connection, kept: npt.NDArray[np.bool_] | None, added: list[tuple[int, str]], rows: _Rows
+    ) -> None:
+        """Cached postings moved past a commit: deleted rows dropped, added rows' postings (FTS5-tokenised) appended."""
+        moved = None if kept is None else np.cumsum(kept) - 1
+        fresh: dict[str, list[tuple[int, int]]] = {}
+        if added:
+            self._prepare(db)
+            db.executemany("INSERT INTO temp.fresh (rowid, text) VALUES (?, ?)", added)
+            try:
+                # the new rows' postings in one read (not one per cached term)
+                for term, row, count in db.execute(
+                    "SELECT term, doc, count(*) FROM temp.fresh_postings GROUP BY term, doc"
+                ):
+                    if term in self._postings:
+                        fresh.setdefault(term, []).append((row, count))
+            finally:
+                db.execute("DELETE FROM temp.fresh")
+        for term, (at, tf) in list(self._postings.items()):
+            if moved is not None and kept is not None:
+                still = kept[at]
+                at, tf = moved[at[still]], tf[still]
+            if term in fresh:
+                pairs = np.array(fresh[term], dtype=np.int64)
+                where, held = rows.positions(pairs[:, 0])
+                at, tf = np.concatenate([at, where[held]]), np.concatenate([tf, pairs[held, 1].astype(np.float64)])
+            self._postings[term] = at, tf
+        self._held = sum(len(at) for at, _ in self._postings.values())
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
         if not self._prepared:
             for statement in (
                 f"CREATE VIRTUAL TABLE temp.query USING fts5(text, tokenize='{TOKENIZE}')",
                 "CREATE VIRTUAL TABLE temp.query_terms USING fts5vocab(temp, query, row)",
+                f"CREATE VIRTUAL TABLE temp.fresh USING fts5(text, tokenize='{TOKENIZE}')",
+                "CREATE VIRTUAL TABLE temp.fresh_postings USING fts5vocab(temp, fresh, instance)",
                 "CREATE VIRTUAL TABLE temp.chunk_terms USING fts5vocab(main, chunks_fts, row)",
                 "CREATE VIRTUAL TABLE temp.chunk_postings USING fts5vocab(main, chunks_fts, instance)",
             ):
                 db.execute(statement)
             self._prepared = True
+
+    def _tokens(self, db: sqlite3.Connection, words: list[str]) -> list[str]:
+        """`words` as FTS5 indexes them (stemmed, folded): through a temp FTS5 table with the same tokenizer."""
+        self._prepare(db)
         db.execute("INSERT INTO temp.query (rowid, text) VALUES (1, ?)", (" ".join(words),))
         try:
             return [term for (term,) in db.execute("SELECT term FROM temp.query_terms")]
@@ -159,32 +213,34 @@ class SearchIndex:
         for term in terms:
             if term not in self._counts:
                 if len(self._counts) >= _MAX_COUNTED:
-                    self._counts.clear()
+                    self._counts = {term: len(at) for term, (at, _) in self._postings.items()}
                 row = db.execute("SELECT doc FROM temp.chunk_terms WHERE term = ?", (term,)).fetchone()
                 self._counts[term] = row[0] if row else 0
         found = sorted((t for t in terms if self._counts[t]), key=self._counts.__getitem__)
         return [t for t in found if 2 * self._counts[t] < total] or found[:1]
 
-    def _postings_of(
-        self, db: sqlite3.Connection, term: str, rows: _Rows
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    def _postings_of(self, db: sqlite3.Connection, term: str, rows: _Rows) -> Postings:
         """Where the chunks holding `term` are in `rows`, and how often each holds it."""
         cached = self._postings.get(term)
         if cached is not None:
             self._postings.move_to_end(term)
             return cached
-        found = db.execute(
-            "SELECT doc, count(*) FROM temp.chunk_postings WHERE term = ? GROUP BY doc", (term,)
-        ).fetchall()
-        pairs = np.array(found, dtype=np.int64).reshape(-1, 2)
-        at, held = rows.positions(pairs[:, 0])
-        postings = at[held], pairs[held, 1].astype(np.float64)
+        postings = _postings(db, term, rows)
         self._postings[term] = postings
         self._held += len(postings[0])
         while self._held > _MAX_POSTINGS and len(self._postings) > 1:
             _, (dropped, _) = self._postings.popitem(last=False)
             self._held -= len(dropped)
         return postings
+
+
+def _postings(db: sqlite3.Connection, term: str, rows: _Rows) -> Postings:
+    """A term's postings in the chunks, as positions in `rows` (rows committed since left out)."""
+    sql = "SELECT doc, count(*) FROM temp.chunk_postings WHERE term = ? GROUP BY doc"
+    found = db.execute(sql, (term,)).fetchall()
+    pairs = np.array(found, dtype=np.int64).reshape(-1, 2)
+    at, held = rows.positions(pairs[:, 0])
+    return at[held], pairs[held, 1].astype(np.float64)
 
 
 def _best(scores: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:
@@ -195,15 +251,6 @@ def _best(scores: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.intp]:
     best = np.argpartition(-scores, count - 1)[:count] if count < scores.size else np.arange(scores.size)
     order = np.lexsort((best, -scores[best]))
     return best[order]
-
-
-def _estimates(vectors: npt.NDArray[np.int8], query: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """Dot products of the int8 rows with `query` (quantised alike), before each row's scale."""
-    if not len(vectors):
-        return np.zeros(0)
-    codes, scale = _quantised(query.reshape(1, -1))
-    dots = np.asarray(simsimd.cdist(codes, vectors, metric="dot", threads=_THREADS), dtype=np.float64)
-    return dots.reshape(-1) * float(scale[0])
 
 
 def _quantised(vectors: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
@@ -233,49 +280,70 @@ def _length(size: bytes) -> int:
     return value
 
 
-def _load(db: sqlite3.Connection, old: _Rows | None, dimensions: int) -> _Rows:
-    """`old` without the rows deleted since, plus the rows added since, all read from one snapshot."""
+def _load(
+    db: sqlite3.Connection, old: _Rows | None, dimensions: int, *, texts: bool
+) -> tuple[_Rows, npt.NDArray[np.bool_] | None, list[tuple[int, str]]]:
+    """`old` without the rows deleted since, plus the rows added since, all read from one snapshot; also which of
+    `old`'s rows were kept (None: all) and the rows added (with their text if `texts`, else empty)."""
+    added: list[tuple[int, str]] = []
     db.execute("BEGIN")
     try:
         last = int(old.rows[-1]) if old is not None and len(old.rows) else 0
         kept: npt.NDArray[np.bool_] | None = None
         if old is not None:
-            (count,) = db.execute("SELECT count(*) FROM chunks WHERE row <= ?", (last,)).fetchone()
+            # counted and listed on the document index: the table's pages are mostly vectors, ten times the reading
+            (count,) = db.execute(
+                "SELECT (SELECT count(*) FROM chunks) - (SELECT count(*) FROM chunks WHERE row > ?)", (last,)
+            ).fetchone()
             if count != len(old.rows):
-                present = np.fromiter((r for (r,) in db.execute("SELECT row FROM chunks WHERE row <= ?", (last,))),
-                                      np.int64)  # fmt: skip
-                kept = np.isin(old.rows, present, assume_unique=True)
+                listed = db.execute("SELECT row FROM chunks INDEXED BY chunks_document WHERE row <= ?", (last,))
+                kept = np.isin(old.rows, np.fromiter((r for (r,) in listed), np.int64), assume_unique=True)
         codes = dict(old.codes) if old is not None else {}
-        parts: list[_Rows] = [] if old is None else [_kept(old, kept)]
-        added = db.execute(
-            "SELECT c.row, c.id, c.document_id, c.vector, d.sz FROM chunks AS c"
+        parts: list[_Rows] = []
+        cursor = db.execute(
+            "SELECT c.row, c.id, c.document_id, c.vector, d.sz, iif(?, c.text, NULL) FROM chunks AS c"
             " JOIN chunks_fts_docsize AS d ON d.id = c.row WHERE c.row > ? ORDER BY c.row",
-            (last,),
+            (texts, last),
         )
-        while batch := added.fetchmany(_LOAD_BATCH):
+        while batch := cursor.fetchmany(_LOAD_BATCH):
             vectors = np.frombuffer(b"".join(r[3] for r in batch), dtype="<f4").reshape(-1, dimensions)
             quantised, scales = _quantised(vectors.astype(np.float32))
             parts.append(_Rows(
                 np.array([r[0] for r in batch], dtype=np.int64), np.array([r[1] for r in batch], dtype=object),
-                np.array([codes.setdefault(r[2], len(codes)) for r in batch], dtype=np.int32), quantised, scales,
+                np.array([codes.setdefault(r[2], len(codes)) for r in batch], dtype=np.int32), (quantised,), scales,
                 np.array([_length(r[4]) for r in batch], dtype=np.float64),
             ))  # fmt: skip
+            added += [(r[0], r[5] or "") for r in batch]
     finally:
         db.execute("COMMIT")
-    if len(parts) == 1:
-        return replace(parts[0], codes=codes)
+    held = [] if old is None else [_kept(old, kept)]
     if not parts:
-        return _Rows(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0, np.int32),
-                     np.zeros((0, dimensions), np.int8), np.zeros(0, np.float32), np.zeros(0), codes)  # fmt: skip
-    return _Rows(
-        np.concatenate([p.rows for p in parts]), np.concatenate([p.chunk_ids for p in parts]),
-        np.concatenate([p.documents for p in parts]), np.concatenate([p.vectors for p in parts]),
-        np.concatenate([p.scales for p in parts]), np.concatenate([p.lengths for p in parts]), codes,
+        if held:
+            return replace(held[0], codes=codes), kept, added
+        empty = _Rows(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0, np.int32), (), np.zeros(0, np.float32),
+                      np.zeros(0), codes)  # fmt: skip
+        return empty, kept, added
+    segments = (*(held[0].segments if held else ()), np.concatenate([p.segments[0] for p in parts]))  # one new
+    if len(segments) > _MAX_SEGMENTS:  # merge the newer ones; the first too once they outgrow it
+        rest = np.concatenate(segments[1:])
+        segments = (np.concatenate([segments[0], rest]),) if len(rest) > len(segments[0]) else (segments[0], rest)
+    every = held + parts
+    rows = _Rows(
+        np.concatenate([p.rows for p in every]), np.concatenate([p.chunk_ids for p in every]),
+        np.concatenate([p.documents for p in every]), segments, np.concatenate([p.scales for p in every]),
+        np.concatenate([p.lengths for p in every]), codes,
     )  # fmt: skip
+    return rows, kept, added
 
 
 def _kept(old: _Rows, kept: npt.NDArray[np.bool_] | None) -> _Rows:
+    """`old` with only the rows `kept` (None: all); only segments that lost rows are copied."""
     if kept is None:
         return old
-    return _Rows(old.rows[kept], old.chunk_ids[kept], old.documents[kept], old.vectors[kept], old.scales[kept],
-                 old.lengths[kept], old.codes)  # fmt: skip
+    segments, start = [], 0
+    for segment in old.segments:
+        mask = kept[start : start + len(segment)]
+        segments.append(segment if mask.all() else segment[mask])
+        start += len(segment)
+    return _Rows(old.rows[kept], old.chunk_ids[kept], old.documents[kept], tuple(s for s in segments if len(s)),
+                 old.scales[kept], old.lengths[kept], old.codes)  # fmt: skip
