@@ -248,8 +248,10 @@ async def test_keyword_search_is_fts5_bm25_on_both_stores(backend: StoreBackend)
         chunks, _ = await add(store, f"d{d}", words, d)
         texts |= {c.id: c.text for c in chunks}
         document_of |= {c.id: c.document_id for c in chunks}
+    many = {"d1", "d2", *(f"x{n}" for n in range(200))}  # a long filter (PostgreSQL tests each posting row)
     cases = [("lima kilo", None), ("juliet, india & hotel", None), ("alpha", None), ("alpha bravo lima", None),
-             ("kilo golf delta", {"d0", "d2"}), ("hotel", {"d3"}), ("charlie juliet", {"d1", "d3", "x"})]  # fmt: skip
+             ("kilo golf delta", {"d0", "d2"}), ("hotel", {"d3"}), ("charlie juliet", {"d1", "d3", "x"}),
+             ("juliet lima", many)]  # fmt: skip
     for query, allowed in cases:
         expected = {
             key: score for key, score in bm25(texts, query).items() if allowed is None or document_of[key] in allowed

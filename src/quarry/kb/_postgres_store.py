@@ -107,6 +107,10 @@ FROM chunk, unnest(words) AS w GROUP BY w.lexeme, document_id
 _K1 = 1.2
 _B = 0.75
 _MIN_IDF = 1e-6
+# A keyword search's document filter of up to this many documents is looked up in the index (a probe per word and
+# document: 0.2 ms for 5 on the 100k-chunk bench); a longer one is applied to each posting row fetched instead
+# (1,000 documents: 2.5 ms rather than 9 ms).
+_PROBED_DOCUMENTS = 100
 
 
 def _table(name: str) -> str:
@@ -236,7 +240,7 @@ class PostgresStore:
         terms = search_terms(text)
         if not terms or limit <= 0 or (documents is not None and not documents):
             return []
-        allowed = None if documents is None else list(documents)
+        probed = documents is not None and len(documents) <= _PROBED_DOCUMENTS
         # one snapshot for the word counts, the postings and the chunk ids
         async with (
             self._pool.acquire() as connection,
@@ -251,12 +255,15 @@ class PostgresStore:
             counts = {row["term"]: row["chunks"] for row in stats}
             total = counts.pop("", 0)
             words = sum(row["tokens"] for row in stats if row["term"] == "")
-            where = "" if allowed is None else " AND document_id = ANY($2::text[])"
+            where = " AND document_id = ANY($2::text[])" if probed else ""
             rows = await connection.fetch(
                 f"SELECT term, document_id, postings FROM {self._terms} WHERE term = ANY($1::text[]){where}",
                 _informative(counts, total),
-                *([] if allowed is None else [allowed]),
+                *([list(documents)] if documents is not None and probed else []),
             )
+            if documents is not None and not probed:
+                allowed = set(documents)
+                rows = [row for row in rows if row["document_id"] in allowed]
             if not rows:
                 return []
             idf = {term: max(math.log((total - n + 0.5) / (n + 0.5)), _MIN_IDF) for term, n in counts.items()}
