@@ -268,15 +268,16 @@ class PostgresStore:
                 return []
             idf = {term: max(math.log((total - n + 0.5) / (n + 0.5)), _MIN_IDF) for term, n in counts.items()}
             best = _best(rows, idf, words / total, limit)
-            ids = {
-                row["document_id"]: row["postings"]
-                for row in await connection.fetch(
-                    f"SELECT document_id, postings FROM {self._terms}"
-                    " WHERE term = '' AND document_id = ANY($1::text[])",
-                    list({document for document, _, _ in best}),
-                )
-            }
-        return [ScoredChunk(str(uuid.UUID(bytes=ids[d][16 * n : 16 * n + 16])), score) for d, n, score in best]
+            # only the ids asked for: a long document's list of ids is long
+            found = await connection.fetch(
+                "SELECT k.document_id, k.number, encode(substr(t.postings, 16 * k.number + 1, 16), 'hex')::uuid AS id"
+                f" FROM unnest($1::text[], $2::int4[]) AS k (document_id, number) JOIN {self._terms} AS t"
+                " ON t.term = '' AND t.document_id = k.document_id",
+                [document for document, _, _ in best],
+                [number for _, number, _ in best],
+            )
+        ids = {(row["document_id"], row["number"]): str(row["id"]) for row in found}
+        return [ScoredChunk(ids[document, number], score) for document, number, score in best]
 
     async def vector_search(
         self, vector: Vectors, limit: int, documents: Collection[str] | None = None
