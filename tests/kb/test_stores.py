@@ -190,8 +190,15 @@ async def test_keyword_search_ranks_the_rare_term_first(backend: StoreBackend) -
     assert all(h.score > 0 for h in hits + common)
     assert all(a.score >= b.score for results in (hits, common) for a, b in itertools.pairwise(results))
     assert await store.keyword_search("nothing-matches-zzzz", 5) == []
-    # stemming (SQLite) or not (PostgreSQL's 'simple'), the exact word always matches
+    # stemmed, the exact word still matches
     assert [h.chunk_id for h in await store.keyword_search("XYLOPHONE", 5)] == [chunks[17].id]
+
+
+async def test_keyword_search_finds_other_forms_of_a_word(backend: StoreBackend) -> None:
+    store = await local(backend)
+    chunks, _ = await add(store, "d", ["She played the violins", "a drum beats", "the violinist plays"], 1)
+    assert [h.chunk_id for h in await store.keyword_search("violin", 5)] == [chunks[0].id]
+    assert {h.chunk_id for h in await store.keyword_search("playing", 5)} == {chunks[0].id, chunks[2].id}
 
 
 @pytest.mark.parametrize(
