@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import re
 import uuid
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig
 from quarry.kb._sqlite_store import SQLiteBackend
-from quarry.kb._store import KnowledgeStore, StoreBackend
+from quarry.kb._store import KnowledgeStore, StoreBackend, search_terms
 
 DIMENSIONS = 64
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
@@ -188,8 +190,15 @@ async def test_keyword_search_ranks_the_rare_term_first(backend: StoreBackend) -
     assert all(h.score > 0 for h in hits + common)
     assert all(a.score >= b.score for results in (hits, common) for a, b in itertools.pairwise(results))
     assert await store.keyword_search("nothing-matches-zzzz", 5) == []
-    # stemming (SQLite) or not (PostgreSQL's 'simple'), the exact word always matches
+    # stemmed, the exact word still matches
     assert [h.chunk_id for h in await store.keyword_search("XYLOPHONE", 5)] == [chunks[17].id]
+
+
+async def test_keyword_search_finds_other_forms_of_a_word(backend: StoreBackend) -> None:
+    store = await local(backend)
+    chunks, _ = await add(store, "d", ["She played the violins", "a drum beats", "the violinist plays"], 1)
+    assert [h.chunk_id for h in await store.keyword_search("violin", 5)] == [chunks[0].id]
+    assert {h.chunk_id for h in await store.keyword_search("playing", 5)} == {chunks[0].id, chunks[2].id}
 
 
 @pytest.mark.parametrize(
@@ -215,6 +224,61 @@ async def test_keyword_search_filtered_by_document(backend: StoreBackend) -> Non
     assert [h.chunk_id for h in await store.keyword_search("kiwi", 5, documents={"b"})] == [b[0].id]
     assert await store.keyword_search("kiwi", 5, documents=[]) == []
     assert await store.keyword_search("kiwi", 5, documents=["zzz"]) == []
+
+
+def bm25(texts: dict[str, str], query: str) -> dict[str, float]:
+    """FTS5's bm25 (k1 = 1.2, b = 0.75, IDF floored at 1e-6) of each chunk holding a word of `query`, less the words
+    in half the chunks or more (all but the rarest when all are), as both stores leave them out."""
+    tokens = {key: re.findall(r"[^\W_]+", text.lower()) for key, text in texts.items()}
+    total, average = len(tokens), sum(map(len, tokens.values())) / len(tokens)
+    counts = {term: sum(term in words for words in tokens.values()) for term in search_terms(query)}
+    found = sorted((term for term, n in counts.items() if n), key=counts.__getitem__)
+    scores: dict[str, float] = {}
+    for term in [term for term in found if 2 * counts[term] < total] or found[:1]:
+        idf = max(math.log((total - counts[term] + 0.5) / (counts[term] + 0.5)), 1e-6)
+        for key, words in tokens.items():
+            if tf := words.count(term):
+                scores[key] = scores.get(key, 0.0) + idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len(words) / average))
+    return scores
+
+
+async def test_keyword_search_is_fts5_bm25_on_both_stores(backend: StoreBackend) -> None:
+    store = await local(backend)
+    rng = np.random.default_rng(3)
+    weights = 1 / np.arange(1, len(WORDS) + 1)  # a few common words, more rare ones
+    texts: dict[str, str] = {}
+    document_of: dict[str, str] = {}
+    for d, size in enumerate([1, 40, 7, 250]):  # chunk numbers up to 249 in one document, 0 only in another
+        words = [" ".join(rng.choice(WORDS, int(rng.integers(3, 30)), p=weights / weights.sum())) for _ in range(size)]
+        if d == 2:
+            words[3] = "... --- ..."  # a chunk with no words still counts among the chunks
+        chunks, _ = await add(store, f"d{d}", words, d)
+        texts |= {c.id: c.text for c in chunks}
+        document_of |= {c.id: c.document_id for c in chunks}
+    many = {"d1", "d2", *(f"x{n}" for n in range(200))}  # a long filter (PostgreSQL tests each posting row)
+    cases = [("lima kilo", None), ("juliet, india & hotel", None), ("alpha", None), ("alpha bravo lima", None),
+             ("kilo golf delta", {"d0", "d2"}), ("hotel", {"d3"}), ("charlie juliet", {"d1", "d3", "x"}),
+             ("juliet lima", many)]  # fmt: skip
+    for query, allowed in cases:
+        expected = {
+            key: score for key, score in bm25(texts, query).items() if allowed is None or document_of[key] in allowed
+        }
+        best = sorted(expected.values(), reverse=True)
+        assert len(best) > 10 or allowed is not None  # the best 10 are a choice
+        hits = await store.keyword_search(query, 10, allowed)
+        assert [h.score for h in hits] == pytest.approx(best[:10], rel=1e-9), query
+        assert [h.score for h in hits] == pytest.approx([expected[h.chunk_id] for h in hits], rel=1e-9), query
+
+
+async def test_keyword_search_leaves_out_words_in_half_the_chunks_or_more(backend: StoreBackend) -> None:
+    store = await local(backend)
+    texts = ["common words here", "common and rare", "common usual words", "nothing else"]
+    chunks, _ = await add(store, "d", texts, 1)
+    # BM25 gives "common" (3 chunks of 4) an IDF of 1e-6: it cannot reorder the chunks holding "rare", so it is left
+    # out rather than make every chunk holding it match
+    assert [h.chunk_id for h in await store.keyword_search("common rare", 5)] == [chunks[1].id]
+    # when all are, the rarest is still looked up
+    assert {h.chunk_id for h in await store.keyword_search("words common", 5)} == {chunks[0].id, chunks[2].id}
 
 
 async def test_vector_search_finds_the_nearest_with_exact_cosine_scores(backend: StoreBackend) -> None:
