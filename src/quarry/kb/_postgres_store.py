@@ -53,7 +53,7 @@ import numpy.typing as npt
 
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
-from quarry.kb._store import Vectors, search_terms
+from quarry.kb._store import BM25_B, BM25_K1, Vectors, bm25_idf, informative, search_terms
 
 if TYPE_CHECKING:
     import asyncpg
@@ -106,10 +106,6 @@ SELECT w.lexeme, document_id, count(*), sum(cardinality(w.positions)),
     string_agg(int4send(number) || int4send(cardinality(w.positions)) || int4send(length), ''::bytea ORDER BY number)
 FROM chunk, unnest(words) AS w GROUP BY w.lexeme, document_id
 """
-# FTS5's bm25, so both stores rank alike
-_K1 = 1.2
-_B = 0.75
-_MIN_IDF = 1e-6
 # A keyword search's document filter of up to this many documents is looked up in the index (a probe per word and
 # document: 0.2 ms for 5 on the 100k-chunk bench); a longer one is applied to each posting row fetched instead
 # (1,000 documents: 2.5 ms rather than 9 ms).
@@ -261,7 +257,7 @@ class PostgresStore:
             where = " AND document_id = ANY($2::text[])" if probed else ""
             rows = await connection.fetch(
                 f"SELECT term, document_id, postings FROM {self._terms} WHERE term = ANY($1::text[]){where}",
-                _informative(counts, total),
+                informative(counts, total),
                 *([list(documents)] if documents is not None and probed else []),
             )
             if documents is not None and not probed:
@@ -269,7 +265,7 @@ class PostgresStore:
                 rows = [row for row in rows if row["document_id"] in allowed]
             if not rows:
                 return []
-            idf = {term: max(math.log((total - n + 0.5) / (n + 0.5)), _MIN_IDF) for term, n in counts.items()}
+            idf = {term: bm25_idf(total, n) for term, n in counts.items()}
             best = _best(rows, idf, words / total, limit)
             # only the ids asked for: a long document's list of ids is long
             found = await connection.fetch(
@@ -354,14 +350,6 @@ class PostgresStore:
         """Nothing to release: the backend owns the pool."""
 
 
-def _informative(counts: dict[str, int], total: int) -> list[str]:
-    """The words to look up: those in some chunk, less those in half the chunks or more (all but the rarest when all
-    are). Their IDF is 1e-6, so they cannot reorder the chunks that hold the other words, yet they make every chunk
-    match (the SQLite store leaves them out alike)."""
-    found = sorted((term for term, n in counts.items() if n), key=counts.__getitem__)
-    return [term for term in found if 2 * counts[term] < total] or found[:1]
-
-
 def _best(
     rows: Sequence[Any], idf: dict[str, float], average_length: float, limit: int
 ) -> list[tuple[str, int, float]]:
@@ -372,7 +360,7 @@ def _best(
     counts = [len(row["postings"]) // 12 for row in rows]
     number, tf, length = np.frombuffer(b"".join([row["postings"] for row in rows]), ">i4").reshape(-1, 3).T
     weight = np.repeat([idf[row["term"]] for row in rows], counts)
-    shares = weight * tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * length / average_length))
+    shares = weight * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / average_length))
     # each document's chunks get a run of keys (up to the highest number seen: a row's postings are in number
     # order), so chunks are summed by np.bincount over at most the documents' chunks, with no sort
     sizes = np.zeros(len(slots), np.int64)

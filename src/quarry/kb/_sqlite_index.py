@@ -19,7 +19,6 @@ CLI ingesting beside the server) does not read the whole index again. It runs on
 from __future__ import annotations
 
 import json
-import math
 import os
 import sqlite3
 from collections import OrderedDict
@@ -31,11 +30,11 @@ import numpy.typing as npt
 import simsimd
 
 from quarry.kb._models import ScoredChunk
+from quarry.kb._store import BM25_B, BM25_K1, bm25_idf, informative
 
 __all__ = ["TOKENIZE", "SearchIndex"]
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"  # the chunks' FTS5 tokenizer, and the query's
-_K1, _B = 1.2, 0.75  # FTS5's bm25() constants
 _OVERSAMPLE = 4  # int8 candidates scored exactly, per result asked for
 # half the cores (at most 4) for one int8 scan: on a busy machine a thread waiting for a core delays the whole scan
 _THREADS = max(1, min(4, (os.cpu_count() or 2) // 2))
@@ -111,12 +110,10 @@ class SearchIndex:
         terms = self._informative(db, self._tokens(db, words), total)
         scores = np.zeros(total)
         average = float(rows.lengths.mean()) or 1.0
-        norms = _K1 * (1 - _B + _B * rows.lengths / average)
+        norms = BM25_K1 * (1 - BM25_B + BM25_B * rows.lengths / average)
         for term in terms:
             at, tf = self._postings_of(db, term, rows)
-            count = self._counts[term]
-            idf = math.log((total - count + 0.5) / (count + 0.5))
-            scores[at] += (idf if idf > 0 else 1e-6) * tf * (_K1 + 1) / (tf + norms[at])
+            scores[at] += bm25_idf(total, self._counts[term]) * tf * (BM25_K1 + 1) / (tf + norms[at])
         if documents is not None:
             scores[~rows.allowed(documents)] = 0
         matched = np.flatnonzero(scores)
@@ -207,17 +204,14 @@ class SearchIndex:
             db.execute("DELETE FROM temp.query")
 
     def _informative(self, db: sqlite3.Connection, terms: list[str], total: int) -> list[str]:
-        """`terms` less those in no chunk and those in half or more (all but the rarest when all are): bm25 gives
-        those an idf of 1e-6, so they cannot reorder the chunks matching the other terms, yet they match nearly
-        every chunk."""
+        """`terms` worth looking up (see informative()), their chunk counts cached until the next commit."""
         for term in terms:
             if term not in self._counts:
                 if len(self._counts) >= _MAX_COUNTED:
                     self._counts = {term: len(at) for term, (at, _) in self._postings.items()}
                 row = db.execute("SELECT doc FROM temp.chunk_terms WHERE term = ?", (term,)).fetchone()
                 self._counts[term] = row[0] if row else 0
-        found = sorted((t for t in terms if self._counts[t]), key=self._counts.__getitem__)
-        return [t for t in found if 2 * self._counts[t] < total] or found[:1]
+        return informative({term: self._counts[term] for term in terms}, total)
 
     def _postings_of(self, db: sqlite3.Connection, term: str, rows: _Rows) -> Postings:
         """Where the chunks holding `term` are in `rows`, and how often each holds it."""

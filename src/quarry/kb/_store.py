@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -12,18 +13,34 @@ import numpy.typing as npt
 
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk
 
-__all__ = ["KnowledgeStore", "StoreBackend", "Vectors", "search_terms"]
+__all__ = ["BM25_B", "BM25_K1", "KnowledgeStore", "StoreBackend", "Vectors", "bm25_idf", "informative", "search_terms"]
 
 Vectors = npt.NDArray[np.float32]  # shape (n, dimensions), unit length rows
 
 _WORD = re.compile(r"[^\W_]+")  # what SQLite's unicode61 and PostgreSQL's parser call a word: letters and digits
 _MAX_TERMS = 64
+# Both stores rank keywords by BM25 as SQLite's FTS5 computes it, so they rank alike
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 
 def search_terms(text: str) -> list[str]:
     """A keyword query's distinct words, lowercased, at most 64: plain words, whatever syntax the text was meant to
     have, so no user text is ever misread as query syntax by FTS5 or to_tsquery."""
     return list(dict.fromkeys(word.lower() for word in _WORD.findall(text)))[:_MAX_TERMS]
+
+
+def bm25_idf(total: int, count: int) -> float:
+    """FTS5's IDF of a word in `count` of `total` chunks: at least 1e-6, which words in half the chunks or more get."""
+    return max(math.log((total - count + 0.5) / (count + 0.5)), 1e-6)
+
+
+def informative(counts: Mapping[str, int], total: int) -> list[str]:
+    """The words of a query worth looking up, rarest first: those in some chunk, less those in half the chunks or
+    more (all but the rarest when all are). Their IDF is 1e-6, so they cannot reorder the chunks that hold the other
+    words, yet they make nearly every chunk match."""
+    found = sorted((word for word, count in counts.items() if count), key=counts.__getitem__)
+    return [word for word in found if 2 * counts[word] < total] or found[:1]
 
 
 class KnowledgeStore(Protocol):
