@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from quarry.emulator._embeddings import embedding
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig
 from quarry.kb._postgres_store import PostgresBackend
 from quarry.kb._sqlite_store import SQLiteBackend
@@ -34,6 +35,7 @@ QUERIES = 200
 TOP = 50
 FETCH = 10
 NAME = "bench"
+DATA = "v2"  # the cached stores' data: v2 has the emulator's embeddings (v1: random vectors)
 
 
 def vocabulary(rng: np.random.Generator) -> np.ndarray:
@@ -65,6 +67,12 @@ def text(rng: np.random.Generator, words: np.ndarray, weights: np.ndarray, count
     return " ".join(sentences)
 
 
+def embedded(texts: list[str]) -> np.ndarray:
+    """The offline emulator's embeddings (words and character trigrams hashed into the vector): vectors with the
+    text's structure, so a vector search's recall means something (random vectors defeat any index)."""
+    return np.array([embedding(t, DIMENSIONS) for t in texts], dtype=np.float32)
+
+
 def unit(rng: np.random.Generator, rows: int) -> np.ndarray:
     vectors = rng.standard_normal((rows, DIMENSIONS), dtype=np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -90,7 +98,7 @@ async def build(backend: StoreBackend, chunks: int) -> KnowledgeStore:
         ]  # fmt: skip
         document = DocumentRecord(doc_id, f"/bench/{doc_id}.txt", f"{doc_id}.txt", doc_id, "text/plain",
                                   chunks=CHUNKS_PER_DOCUMENT, added_at=float(d))  # fmt: skip
-        await store.put_document(document, records, unit(rng, CHUNKS_PER_DOCUMENT), replaces=None)
+        await store.put_document(document, records, embedded([r.text for r in records]), replaces=None)
         if d % 100 == 99:
             print(f"  {(d + 1) * CHUNKS_PER_DOCUMENT} chunks, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if isinstance(backend, PostgresBackend):
@@ -124,7 +132,7 @@ def queries(count: int = QUERIES) -> list[tuple[str, np.ndarray, list[str] | Non
     for q in range(count):
         phrase = " ".join(rng.choice(words, size=int(rng.integers(2, 9)), p=weights))
         allowed = [f"doc-{int(n):05d}" for n in rng.integers(0, 1000, 5)] if q % 5 == 4 else None
-        made.append((phrase, unit(rng, 1)[0], allowed))
+        made.append((phrase, embedded([phrase])[0], allowed))
     return made
 
 
@@ -136,7 +144,7 @@ def percentiles(samples: list[float]) -> str:
 def exact_nearest(chunks: int, count: int) -> list[set[str]] | None:
     """Each query's true top 50 by cosine, from the SQLite store's float32 vectors (both stores hold the same chunks),
     to tell how many of them a store's vector search finds (int8 + rescoring in SQLite, HNSW in PostgreSQL)."""
-    path = CACHE / f"sqlite-{chunks}" / f"{NAME}.sqlite"
+    path = CACHE / f"sqlite-{chunks}-{DATA}" / f"{NAME}.sqlite"
     if not path.exists():
         return None
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
@@ -161,19 +169,42 @@ async def recall(store: KnowledgeStore, truth: list[set[str]], count: int) -> fl
     return float(np.mean(found))
 
 
+async def hybrid(store: KnowledgeStore, phrase: str, vector: np.ndarray, allowed: list[str] | None) -> None:
+    keyword, nearest = await asyncio.gather(
+        store.keyword_search(phrase, TOP, allowed), store.vector_search(vector, TOP, allowed)
+    )
+    fused: dict[str, float] = {}
+    for hits in (keyword, nearest):
+        for rank, hit in enumerate(hits):
+            fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1 / (60 + rank)
+    best = sorted(fused, key=fused.__getitem__, reverse=True)[:FETCH]
+    assert len(await store.chunks(best)) == len(best)
+
+
+async def during_ingest(store: KnowledgeStore, writer: KnowledgeStore, count: int) -> list[float]:
+    """Hybrid searches each right after another connection (as the CLI would) commits a 100-chunk document; the
+    documents are removed afterwards, so the store is as built again."""
+    rng, words, weights = np.random.default_rng(3), vocabulary(np.random.default_rng(1)), zipf_weights()
+    times, added = [], []
+    try:
+        for n, (phrase, vector, _) in enumerate(queries(count)[:20]):
+            doc_id = f"ingest-{n:02d}"
+            records = [ChunkRecord(str(uuid.uuid4()), doc_id, i, text(rng, words, weights, 120), start=0, end=1)
+                       for i in range(CHUNKS_PER_DOCUMENT)]  # fmt: skip
+            document = DocumentRecord(doc_id, f"/ingest/{doc_id}.txt", f"{doc_id}.txt", doc_id, "text/plain",
+                                      chunks=CHUNKS_PER_DOCUMENT)  # fmt: skip
+            await writer.put_document(document, records, embedded([r.text for r in records]), replaces=None)
+            added.append(doc_id)
+            started = time.perf_counter()
+            await hybrid(store, phrase, vector, None)
+            times.append(time.perf_counter() - started)
+    finally:
+        await writer.remove_documents(added)
+    return times
+
+
 async def measure(store: KnowledgeStore, count: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"keyword": [], "vector": [], "hybrid": [], "filtered hybrid": []}
-
-    async def hybrid(phrase: str, vector: np.ndarray, allowed: list[str] | None) -> None:
-        keyword, nearest = await asyncio.gather(
-            store.keyword_search(phrase, TOP, allowed), store.vector_search(vector, TOP, allowed)
-        )
-        fused: dict[str, float] = {}
-        for hits in (keyword, nearest):
-            for rank, hit in enumerate(hits):
-                fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1 / (60 + rank)
-        best = sorted(fused, key=fused.__getitem__, reverse=True)[:FETCH]
-        assert len(await store.chunks(best)) == len(best)
 
     for phrase, vector, allowed in queries(count):
         if allowed is None:
@@ -184,13 +215,13 @@ async def measure(store: KnowledgeStore, count: int) -> dict[str, list[float]]:
             await store.vector_search(vector, TOP)
             times["vector"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        await hybrid(phrase, vector, allowed)
+        await hybrid(store, phrase, vector, allowed)
         times["hybrid" if allowed is None else "filtered hybrid"].append(time.perf_counter() - started)
     return times
 
 
 async def run(kind: str, chunks: int, count: int) -> list[str]:
-    folder = CACHE / f"{kind}-{chunks}"
+    folder = CACHE / f"{kind}-{chunks}-{DATA}"
     server: Any = None
     if kind == "sqlite":
         backend: StoreBackend = SQLiteBackend(folder)
@@ -219,6 +250,11 @@ async def run(kind: str, chunks: int, count: int) -> list[str]:
         times = await measure(store, count)
         truth = exact_nearest(chunks, count)
         found = None if truth is None else await recall(store, truth, count)
+        other: StoreBackend = SQLiteBackend(folder) if kind == "sqlite" else PostgresBackend(server.get_uri())
+        try:
+            ingesting = await during_ingest(store, await other.open(NAME), count)
+        finally:
+            await other.close()
     finally:
         await backend.close()
         if server is not None:
@@ -226,6 +262,7 @@ async def run(kind: str, chunks: int, count: int) -> list[str]:
     return [
         *(f"{kind:8} {name:16} {percentiles(samples)}  (n={len(samples)})" for name, samples in times.items()),
         f"{kind:8} {'keyword, 1st pass':16} {percentiles(first['keyword'])}  (nothing cached yet)",
+        f"{kind:8} {'hybrid, ingesting':16} {percentiles(ingesting)}  (n={len(ingesting)}, each after another's commit)",
         f"{kind:8} open: {opened * 1000:.0f} ms; first vector search (cold load): {load * 1000:.0f} ms",
         f"{kind:8} vector recall of the exact top {TOP}: " + ("-" if found is None else f"{found:.3f}"),
     ]

@@ -46,6 +46,11 @@ _MAX_SEGMENTS = 8  # int8 vector segments (one per load) before they are merged 
 _CARRY_SHARE = 10  # more rows added than 1/10 of those held: drop cached postings rather than carry them over
 
 Postings = tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]  # positions in `_Rows`, and the term's count in each
+_MAX_PARTS = 8  # a term's postings arrive in parts (one per commit carried over) and are merged past this many
+
+
+def _size(parts: list[Postings]) -> int:
+    return sum(len(at) for at, _ in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,7 @@ class SearchIndex:
         self._version = -1  # data_version when `_rows` was loaded
         self._prepared = False
         self._counts: dict[str, int] = {}  # term -> chunks holding it
-        self._postings: OrderedDict[str, Postings] = OrderedDict()
+        self._postings: OrderedDict[str, list[Postings]] = OrderedDict()
         self._held = 0  # postings cached
 
     def keyword(
@@ -112,8 +117,9 @@ class SearchIndex:
         average = float(rows.lengths.mean()) or 1.0
         norms = BM25_K1 * (1 - BM25_B + BM25_B * rows.lengths / average)
         for term in terms:
-            at, tf = self._postings_of(db, term, rows)
-            scores[at] += bm25_idf(total, self._counts[term]) * tf * (BM25_K1 + 1) / (tf + norms[at])
+            idf = bm25_idf(total, self._counts[term])
+            for at, tf in self._postings_of(db, term, rows):  # parts hold different rows
+                scores[at] += idf * tf * (BM25_K1 + 1) / (tf + norms[at])
         if documents is not None:
             scores[~rows.allowed(documents)] = 0
         matched = np.flatnonzero(scores)
@@ -149,7 +155,7 @@ class SearchIndex:
             else:
                 self._carry(db, kept, added, self._rows)
             # a term's count is its postings' length; counts of other terms are read again
-            self._counts = {term: len(at) for term, (at, _) in self._postings.items()}
+            self._counts = {term: _size(parts) for term, parts in self._postings.items()}
         return self._rows
 
     def _carry(
@@ -170,16 +176,19 @@ class SearchIndex:
                         fresh.setdefault(term, []).append((row, count))
             finally:
                 db.execute("DELETE FROM temp.fresh")
-        for term, (at, tf) in list(self._postings.items()):
+        # with nothing deleted, only the terms the new rows hold change
+        for term in list(self._postings) if kept is not None else list(fresh):
+            parts = self._postings[term]
             if moved is not None and kept is not None:
-                still = kept[at]
-                at, tf = moved[at[still]], tf[still]
-            if term in fresh:
+                parts = [(moved[at[kept[at]]], tf[kept[at]]) for at, tf in parts]
+            if term in fresh:  # a part of its own: the cached arrays are not copied
                 pairs = np.array(fresh[term], dtype=np.int64)
                 where, held = rows.positions(pairs[:, 0])
-                at, tf = np.concatenate([at, where[held]]), np.concatenate([tf, pairs[held, 1].astype(np.float64)])
-            self._postings[term] = at, tf
-        self._held = sum(len(at) for at, _ in self._postings.values())
+                parts.append((where[held], pairs[held, 1].astype(np.float64)))
+            if len(parts) > _MAX_PARTS:
+                parts = [(np.concatenate([at for at, _ in parts]), np.concatenate([tf for _, tf in parts]))]
+            self._postings[term] = parts
+        self._held = sum(_size(parts) for parts in self._postings.values())
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         if not self._prepared:
@@ -208,24 +217,24 @@ class SearchIndex:
         for term in terms:
             if term not in self._counts:
                 if len(self._counts) >= _MAX_COUNTED:
-                    self._counts = {term: len(at) for term, (at, _) in self._postings.items()}
+                    self._counts = {term: _size(parts) for term, parts in self._postings.items()}
                 row = db.execute("SELECT doc FROM temp.chunk_terms WHERE term = ?", (term,)).fetchone()
                 self._counts[term] = row[0] if row else 0
         return informative({term: self._counts[term] for term in terms}, total)
 
-    def _postings_of(self, db: sqlite3.Connection, term: str, rows: _Rows) -> Postings:
-        """Where the chunks holding `term` are in `rows`, and how often each holds it."""
+    def _postings_of(self, db: sqlite3.Connection, term: str, rows: _Rows) -> list[Postings]:
+        """Where the chunks holding `term` are in `rows`, and how often each holds it (in parts)."""
         cached = self._postings.get(term)
         if cached is not None:
             self._postings.move_to_end(term)
             return cached
-        postings = _postings(db, term, rows)
-        self._postings[term] = postings
-        self._held += len(postings[0])
+        parts = [_postings(db, term, rows)]
+        self._postings[term] = parts
+        self._held += _size(parts)
         while self._held > _MAX_POSTINGS and len(self._postings) > 1:
-            _, (dropped, _) = self._postings.popitem(last=False)
-            self._held -= len(dropped)
-        return postings
+            _, dropped = self._postings.popitem(last=False)
+            self._held -= _size(dropped)
+        return parts
 
 
 def _postings(db: sqlite3.Connection, term: str, rows: _Rows) -> Postings:
