@@ -262,7 +262,7 @@ async def run(kind: str, chunks: int, count: int) -> list[str]:
     return [
         *(f"{kind:8} {name:16} {percentiles(samples)}  (n={len(samples)})" for name, samples in times.items()),
         f"{kind:8} {'keyword, 1st pass':16} {percentiles(first['keyword'])}  (nothing cached yet)",
-        f"{kind:8} {'hybrid, ingesting':16} {percentiles(ingesting)}  (n={len(ingesting)}, each after another's commit)",
+        f"{kind:8} {'hybrid, ingesting':16} {percentiles(ingesting)}  (n={len(ingesting)}, after commits elsewhere)",
         f"{kind:8} open: {opened * 1000:.0f} ms; first vector search (cold load): {load * 1000:.0f} ms",
         f"{kind:8} vector recall of the exact top {TOP}: " + ("-" if found is None else f"{found:.3f}"),
     ]
