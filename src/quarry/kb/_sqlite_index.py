@@ -23,7 +23,7 @@ import os
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -98,6 +98,7 @@ class SearchIndex:
     def __init__(self, dimensions: int) -> None:
         self._dimensions = dimensions
         self._rows: _Rows | None = None
+        self._norms = np.zeros(0)  # BM25's length normalisation of each row, as of `_rows`
         self._version = -1  # data_version when `_rows` was loaded
         self._prepared = False
         self._counts: dict[str, int] = {}  # term -> chunks holding it
@@ -113,9 +114,7 @@ class SearchIndex:
         if not total:
             return []
         terms = self._informative(db, self._tokens(db, words), total)
-        scores = np.zeros(total)
-        average = float(rows.lengths.mean()) or 1.0
-        norms = BM25_K1 * (1 - BM25_B + BM25_B * rows.lengths / average)
+        scores, norms = np.zeros(total), self._norms
         for term in terms:
             idf = bm25_idf(total, self._counts[term])
             for at, tf in self._postings_of(db, term, rows):  # parts hold different rows
@@ -149,7 +148,9 @@ class SearchIndex:
             old = self._rows
             self._rows, kept, added = _load(db, old, self._dimensions, texts=bool(self._postings))
             self._version = version
-            if old is None or len(added) * _CARRY_SHARE > len(old.rows):
+            average = float(self._rows.lengths.mean()) if len(self._rows.lengths) else 1.0
+            self._norms = BM25_K1 * (1 - BM25_B + BM25_B * self._rows.lengths / (average or 1.0))
+            if old is None or not self._postings or len(added) * _CARRY_SHARE > len(old.rows):
                 self._postings.clear()
                 self._held = 0
             else:
@@ -322,7 +323,7 @@ def _load(
     held = [] if old is None else [_kept(old, kept)]
     if not parts:
         if held:
-            return replace(held[0], codes=codes), kept, added
+            return held[0], kept, added
         empty = _Rows(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0, np.int32), (), np.zeros(0, np.float32),
                       np.zeros(0), codes)  # fmt: skip
         return empty, kept, added
