@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 import openai
 import pytest
 
@@ -40,7 +40,7 @@ def run(gateway: str, scenario: Callable[[Connect], Awaitable[T]]) -> T:
     session, Playwright's sync API keeps an event loop running in this thread."""
 
     async def main() -> T:
-        async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+        async with httpx2.AsyncClient(timeout=30, trust_env=False) as http:
 
             def connect(url: str = gateway, key: str = KEY) -> KnowledgeClient:
                 return KnowledgeClient(ToolboxClient(url, key, "b:kb-ui-test", http))

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-import httpx
+import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
@@ -26,7 +26,7 @@ class Delta:
 class ToolboxClient:
     """One user's view of a Quarry: the official `openai` SDK, with the user named in `X-Quarry-User`."""
 
-    def __init__(self, api_url: str, api_key: str, user: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, api_url: str, api_key: str, user: str, http: httpx2.AsyncClient) -> None:
         self.api_url = api_url.rstrip("/")
         # Kept for the knowledge-base client, which calls the same Quarry with the same key, user and pool.
         self.api_key = api_key or "no-key"
@@ -41,12 +41,11 @@ class ToolboxClient:
         )
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        options: dict[str, Any] = {"cast_to": httpx.Response}
+        options: dict[str, Any] = {"cast_to": object}  # object: the JSON body, parsed
         if body is not None:
             options["body"] = body
         call = getattr(self.openai, method)
-        response: httpx.Response = await call(path, **options)
-        return response.json()
+        return await call(path, **options)
 
     async def models(self) -> list[str]:
         """Chat-capable model ids from `/v1/models` (embedding models left out)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import httpx2
 import openai
 import orjson
 
@@ -42,7 +42,7 @@ _TYPE_STATUS = {
 }
 
 
-def _status_error(response: httpx.Response, body: Any) -> openai.APIStatusError:
+def _status_error(response: httpx2.Response, body: Any) -> openai.APIStatusError:
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     status = response.status_code
@@ -50,14 +50,14 @@ def _status_error(response: httpx.Response, body: Any) -> openai.APIStatusError:
     return kind(str(message or f"HTTP {status}"), response=response, body=body)
 
 
-def _stream_error(response: httpx.Response, body: Any) -> openai.APIStatusError:
+def _stream_error(response: httpx2.Response, body: Any) -> openai.APIStatusError:
     error = body.get("error") if isinstance(body, dict) else None
     kind = error.get("type") if isinstance(error, dict) else None
     status = _TYPE_STATUS.get(str(kind), 400 if kind == "invalid_request_error" else 500)
-    return _status_error(httpx.Response(status, json=body, request=response.request), body)
+    return _status_error(httpx2.Response(status, json=body, request=response.request), body)
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[Event]:
+async def _events(response: httpx2.Response) -> AsyncIterator[Event]:
     """Server-sent events as (name, data); an `error` event is raised."""
     name, data = "message", []
     async for line in response.aiter_lines():
@@ -88,7 +88,7 @@ class KnowledgeClient:
         return "/".join([self._base, *(quote(part, safe="") for part in parts)])
 
     @asynccontextmanager
-    async def _send(self, method: str, url: str, **options: Any) -> AsyncIterator[httpx.Response]:
+    async def _send(self, method: str, url: str, **options: Any) -> AsyncIterator[httpx2.Response]:
         try:
             async with self._http.stream(method, url, headers=self._headers, **options) as response:
                 if response.status_code >= 400:
@@ -99,9 +99,9 @@ class KnowledgeClient:
                         body = None
                     raise _status_error(response, body)
                 yield response
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise openai.APITimeoutError(request=exc.request) from exc
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise openai.APIConnectionError(request=exc.request) from exc
 
     async def _json(self, method: str, url: str, **options: Any) -> Any:

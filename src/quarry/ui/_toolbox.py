@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from quarry.ui._client import ToolboxClient
 
@@ -62,12 +62,12 @@ class Toolbox:
 
     def __init__(self, config: ToolboxConfig) -> None:
         self.config = config
-        self._http: httpx.AsyncClient | None = None
+        self._http: httpx2.AsyncClient | None = None
 
-    def _pool(self) -> httpx.AsyncClient:
+    def _pool(self) -> httpx2.AsyncClient:
         # Created on first use, inside the server's event loop, and reused by every session's client.
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=10.0), trust_env=False)
+            self._http = httpx2.AsyncClient(timeout=httpx2.Timeout(600.0, connect=10.0), trust_env=False)
         return self._http
 
     def home_url(self, scope: dict[str, Any] | None) -> str:
