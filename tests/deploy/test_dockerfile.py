@@ -111,15 +111,17 @@ def test_final_image_is_slim_python_311_without_build_tools(final: list[Stage]) 
             assert args == "--from=build /opt/quarry /opt/quarry"  # the venv only: no wheels, no sources
 
 
-def test_the_wheel_is_built_and_installed_with_its_extras_in_the_build_stage(
+def test_the_build_stage_installs_the_lock_then_the_wheel_without_resolving_again(
     dockerfile: tuple[dict[str, str], list[Stage]],
 ) -> None:
     _, stages = dockerfile
     (build,) = [stage for stage in stages if stage.name == "build"]
     script = " ".join(args for word, args in build.instructions if word == "RUN")
-    assert "pip wheel --no-deps --wheel-dir /wheels ." in script
-    assert "[all]" in script
     assert "python -m venv /opt/quarry" in script
+    lock = script.index("pip install --require-hashes -r requirements/all.txt")
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in script
+    wheel = script.index('pip install --no-deps "$(ls /wheels/quarry-*.whl)"')
+    assert lock < wheel
 
 
 def test_final_image_runs_quarry_as_a_non_root_user(final: list[Stage]) -> None:
@@ -169,7 +171,7 @@ def test_dockerignore_keeps_out_local_state_but_not_what_the_build_copies(
         if word == "COPY" and not args.startswith("--from=")
         for source in args.split()[:-1]
     }
-    assert copied == {"pyproject.toml", "README.md", "src"}
+    assert copied == {"pyproject.toml", "README.md", "requirements/all.txt", "src"}
     assert not copied & patterns
 
 
