@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from quarry.errors import InvalidRequest
+from quarry.kb._docx import MAX_DOCX_XML_BYTES
 from quarry.kb._loaders import SUPPORTED_SUFFIXES, full_text, load_document, media_type_for
 from quarry.kb._models import LoadedDocument
+from tests.kb._docx import write_docx
 from tests.kb._pdf import write_pdf
 
 
@@ -108,10 +112,12 @@ def test_media_type_by_suffix_then_signature(name: str, data: bytes, expected: s
 
 
 def test_every_supported_suffix_has_a_loader(tmp_path: Path) -> None:
-    pdf = write_pdf(tmp_path / "a.pdf", [["Some text."]]).read_bytes()
+    binary = {
+        ".pdf": write_pdf(tmp_path / "a.pdf", [["Some text."]]).read_bytes(),
+        ".docx": write_docx(None, [("", "Some text.")]),
+    }
     for suffix in SUPPORTED_SUFFIXES:
-        data = pdf if suffix == ".pdf" else b"Some text."
-        assert full_text(load_document(data, "a" + suffix)) == "Some text."
+        assert full_text(load_document(binary.get(suffix, b"Some text."), "a" + suffix)) == "Some text."
 
 
 def test_a_given_media_type_wins_over_the_name() -> None:
@@ -277,3 +283,72 @@ def test_html_without_main_or_article_keeps_the_body_but_its_boilerplate() -> No
 def test_html_in_a_declared_legacy_charset() -> None:
     page = '<html><head><meta charset="windows-1252"></head><body><p>Café crème</p></body></html>'
     assert full_text(load_document(page.encode("cp1252"), "menu.html")) == "Café crème"
+
+
+# --- Word -------------------------------------------------------------------------------------------------------------
+
+
+def test_docx_sections_follow_its_headings_with_tables_as_rows() -> None:
+    data = write_docx(
+        "Staff handbook",
+        [
+            ("", "Welcome to the company."),
+            ("Heading 1", "Leave"),
+            ("", "Everyone gets 25 days."),
+            ("Heading 2", "Carry-over"),
+            ("", "Up to 5 days carry over."),
+            ("Heading 1", "On call"),
+        ],
+        table=[["Team", "Rota"], ["Payments", "Weekly"]],
+    )
+    doc = load_document(data, "handbook.docx")
+    assert doc.media_type == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert doc.title == "Staff handbook"
+    assert [(s.headings, s.text) for s in doc.sections] == [
+        ((), "Welcome to the company."),
+        (("Leave",), "Leave\n\nEveryone gets 25 days."),
+        (("Leave", "Carry-over"), "Carry-over\n\nUp to 5 days carry over."),
+        (("On call",), "On call\n\nTeam | Rota\nPayments | Weekly"),
+    ]
+    assert_offsets(doc)
+
+
+def test_docx_found_by_media_type_whatever_its_name() -> None:
+    data = write_docx(None, [("", "Body text.")])
+    media_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert full_text(load_document(data, "upload", media_type)) == "Body text."
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"Not a zip at all", r"report\.docx: not a Word \(\.docx\) file: it is not a zip archive"),
+        (_zip({"hello.txt": b"hi"}), r"report\.docx: not a Word document \(no word/document\.xml\)"),
+        (_zip({"word/document.xml": b"<not-word/>"}), r"report\.docx: not a readable Word document"),
+        (write_docx(None, []), r"report\.docx: the document has no text"),
+    ],
+)
+def test_broken_or_empty_docx_is_refused_by_name(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        load_document(data, "report.docx")
+
+
+def test_a_docx_that_inflates_past_the_limit_is_refused_before_it_is_parsed() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("word/document.xml", b"<w:document/>")
+        with archive.open("word/padding.xml", "w") as padding:
+            zeros = bytes(1024 * 1024)
+            for _ in range(MAX_DOCX_XML_BYTES // len(zeros) + 1):
+                padding.write(zeros)
+    assert len(out.getvalue()) < MAX_DOCX_XML_BYTES // 100
+    with pytest.raises(InvalidRequest, match=r"bomb\.docx: the document inflates to \d+ bytes, over the"):
+        load_document(out.getvalue(), "bomb.docx")

@@ -1,4 +1,5 @@
-"""Documents' bytes to text in sections: PDF (pypdfium2), Markdown, HTML (the standard library's parser), plain text.
+"""Documents' bytes to text in sections: PDF (pypdfium2), Word (python-docx), Markdown, HTML (the standard library's
+parser), plain text.
 
 A document's full text is its sections' texts joined by a blank line ("\\n\\n"); each section's `start` is its offset
 in that text, which is what chunks' offsets and citations point into.
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from html.parser import HTMLParser
 
 from quarry.errors import InvalidRequest
+from quarry.kb._docx import DOCX, docx_blocks
 from quarry.kb._models import LoadedDocument, Section
 
 __all__ = ["SUPPORTED_SUFFIXES", "full_text", "load_document", "media_type_for"]
@@ -27,6 +29,7 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
     ".xhtml": HTML,
     ".txt": TEXT,
     ".text": TEXT,
+    ".docx": DOCX,
 }
 _ALIASES = {"text/x-markdown": MARKDOWN, "application/xhtml+xml": HTML, "application/x-pdf": PDF}
 
@@ -53,13 +56,16 @@ def load_document(data: bytes, name: str, media_type: str | None = None) -> Load
     """Read a document; InvalidRequest naming `name` when it is of an unsupported type, unreadable or empty."""
     kind = media_type.split(";", 1)[0].strip().lower() if media_type else ""
     kind = _ALIASES.get(kind, kind)
-    if kind not in (PDF, MARKDOWN, HTML, TEXT):
+    if kind not in (PDF, MARKDOWN, HTML, TEXT, DOCX):
         kind = media_type_for(name, data) or ""
     if not kind:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise InvalidRequest(f"{name}: unsupported file type (supported: {supported})", param="file")
     if kind == PDF:
         doc = _load_pdf(data, name)
+    elif kind == DOCX:
+        title, blocks = docx_blocks(data, name)
+        doc = LoadedDocument(_sections(_outline(blocks)), kind, title)
     else:
         text = _decode(data, name, html=kind == HTML)
         if kind == MARKDOWN:
