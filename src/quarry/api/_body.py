@@ -10,9 +10,12 @@ from starlette.requests import Request
 
 from quarry.errors import InvalidRequest, PayloadTooLarge
 
-__all__ = ["read_json", "read_model"]
+__all__ = ["MAX_JSON_DEPTH", "read_json", "read_model"]
 
 Model = TypeVar("Model", bound=BaseModel)
+# Deeper than any real request (tool schemas included); code that walks bodies recursively stays far from Python's
+# recursion limit, and a 1,000-level body is a 400, not a 500.
+MAX_JSON_DEPTH = 64
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -26,9 +29,27 @@ async def read_json(request: Request, limit: int) -> Any:
         if len(body) > limit:
             raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
     try:
-        return orjson.loads(body)
+        decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    # Counting brackets runs at C speed; only a body with enough of them to be that deep is walked.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _depth_exceeds(decoded, MAX_JSON_DEPTH):
+        raise InvalidRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    return decoded
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` deep (iteratively: no recursion to exhaust)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def read_model(raw: Any, model: type[Model]) -> Model:
