@@ -8,11 +8,12 @@ from quarry.auth._authenticator import (
     StaticKey,
     bearer_token,
 )
-from quarry.auth._keys import ApiKey, KeyStore, Limits, hash_key
+from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
 
 __all__ = [
+    "MAX_LIMIT",
     "ApiKey",
     "Authenticator",
     "Grant",

@@ -14,9 +14,11 @@ import orjson
 from quarry.errors import InvalidRequest, NotFound
 from quarry.store import Database, Row
 
-__all__ = ["ApiKey", "KeyStore", "Limits", "hash_key"]
+__all__ = ["MAX_LIMIT", "ApiKey", "KeyStore", "Limits", "hash_key"]
 
 _PREFIX = "qk-"
+# The largest limit a key may have: PostgreSQL's INTEGER columns hold no more (and nobody needs 2 billion rpm).
+MAX_LIMIT = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,8 @@ class KeyStore:
         if not name.strip():
             raise InvalidRequest("A key needs a name.", param="name")
         for field, value in (("rpm", limits.rpm), ("tpm", limits.tpm), ("max_concurrency", limits.max_concurrency)):
-            if value is not None and value < 1:
-                raise InvalidRequest(f"{field} must be at least 1 (leave it out for no limit).", param=field)
+            if value is not None and not 1 <= value <= MAX_LIMIT:
+                raise InvalidRequest(f"{field} must be from 1 to {MAX_LIMIT} (leave it out for no limit).", param=field)
         if expires_at is not None and expires_at <= time.time():
             raise InvalidRequest("expires must be in the future.", param="expires")
         secret = _PREFIX + secrets.token_urlsafe(32)
