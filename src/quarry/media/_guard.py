@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 
 import aiohttp
@@ -12,6 +13,7 @@ from quarry.media._errors import MediaError
 
 __all__ = ["AddressGuard", "GuardedResolver"]
 
+log = logging.getLogger("quarry.media")
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
 _METADATA_REASON = "a cloud metadata address"
@@ -61,8 +63,11 @@ class AddressGuard:
         reason = _refusal(ip)
         if reason is None or self._allowed(host, ip, reason):
             return
-        where = f"{host} is" if host == str(ip) else f"{host} resolves to {ip},"
-        raise MediaError(f"image_url host {where} {reason}, which is not allowed")
+        if host == str(ip):  # the caller wrote the address: naming its kind tells them nothing new
+            raise MediaError(f"image_url host {host} is {reason}, which is not allowed")
+        # What a name resolved to stays in the log: echoing it would map the server's network for the caller.
+        log.info("image_url host %s refused: it resolves to %s, %s", host, ip, reason)
+        raise MediaError(f"image_url host {host} is not allowed: it does not resolve to a public address")
 
     def check_literal(self, host: str) -> None:
         """Check a URL host that aiohttp will take for an IP literal and so never pass to the resolver."""
