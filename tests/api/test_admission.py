@@ -179,3 +179,32 @@ def test_an_admitted_kb_chat_searches_then_answers(gateway: Gateway) -> None:
         "InvokeModel": 1,  # the question's embedding
         "Converse": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("models", "allowed"),
+    [
+        ([], True),
+        (["kb:handbook"], True),
+        (["kb:hand*", "anthropic.*"], True),
+        (["*"], True),
+        (["anthropic.*"], False),
+        (["kb:other", "anthropic.*"], False),
+        (["kb:handbook:*", "anthropic.*"], False),
+    ],
+)
+def test_the_http_api_kb_models_and_the_model_list_agree(gateway: Gateway, models: list[str], allowed: bool) -> None:
+    """One rule: whether a key may use `handbook` is the same answer from each route that asks."""
+    with gateway.key(models=models) as client:
+        listed = {kb["name"] for kb in client.get("/knowledge-bases").json()["data"]}
+        shown = client.get("/knowledge-bases/handbook")
+        offered = {model["id"] for model in client.get("/models").json()["data"]}
+        chat = _chat(f"kb:handbook:{HAIKU}")(client)
+    assert ("handbook" in listed) is allowed
+    assert ("kb:handbook" in offered) is allowed
+    assert (shown.status_code == 200) is allowed
+    chat_refused = chat.status_code == 403 and chat.json()["error"]["code"] == "knowledge_base_not_allowed"
+    assert chat_refused is not allowed, chat.text
+    if not allowed:
+        assert shown.status_code == 403
+        assert shown.json()["error"] == chat.json()["error"] | {"param": None}  # one error, one message, one code
