@@ -4,6 +4,7 @@ request made no upstream call at all."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ class Gateway:
         """A client with a new team key made through the admin API."""
         made = httpx.post(
             f"{self.url}/admin/keys",
-            json={"name": "admission", **fields},
+            json={"name": "admission"} | fields,
             headers={"Authorization": f"Bearer {ADMIN}"},
         )
         assert made.status_code == 201, made.text
@@ -208,3 +209,20 @@ def test_the_http_api_kb_models_and_the_model_list_agree(gateway: Gateway, model
     if not allowed:
         assert shown.status_code == 403
         assert shown.json()["error"] == chat.json()["error"] | {"param": None}  # one error, one message, one code
+
+
+def test_an_uploads_embedding_tokens_are_its_usage(gateway: Gateway) -> None:
+    """An upload is admitted with no tokens reserved (they are unknown until the files are split); what it embedded
+    is recorded when it ends, and so settled against the key's tokens per minute."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    with gateway.key(name="uploader") as client:
+        report = ROUTES["kb upload"](client).json()
+    assert report["embedding_tokens"] > 0
+    deadline = time.monotonic() + 10
+    while True:  # the usage row is queued as the response ends
+        rows = httpx.get(f"{gateway.url}/admin/usage?by=key", headers=admin).json()["data"]
+        mine = [row for row in rows if row["name"] == "uploader"]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [row["input_tokens"] for row in mine] == [report["embedding_tokens"]]

@@ -165,8 +165,10 @@ async def upload_documents(request: Request) -> Response:
     # Embedding tokens are not known before the files are read and split; the request and a concurrency slot are.
     await services.limit(request, principal, 0)
     files, stream = await _uploads(request, services.settings.kb.max_upload_bytes)
+    exchange = exchange_of(request)
     if not stream:
         report = await base.ingest(files)
+        exchange.input_tokens = report.embedding_tokens  # recorded as usage, and settled against the key's tokens
         return _json({"object": "ingest.report", **report.to_json()})
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -183,7 +185,9 @@ async def upload_documents(request: Request) -> Response:
                     yield getter.result()
                 else:
                     getter.cancel()
-            yield {"event": "done", "data": {"object": "ingest.report", **task.result().to_json()}}
+            report = task.result()
+            exchange.input_tokens = report.embedding_tokens
+            yield {"event": "done", "data": {"object": "ingest.report", **report.to_json()}}
         finally:
             task.cancel()
 
