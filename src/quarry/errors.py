@@ -10,6 +10,7 @@ __all__ = [
     "AuthenticationFailed",
     "Conflict",
     "InvalidRequest",
+    "KnowledgeBaseNotAllowed",
     "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
@@ -47,6 +48,15 @@ class AuthenticationFailed(QuarryError):
 
 class PermissionDenied(QuarryError):
     status = 403
+
+
+class KnowledgeBaseNotAllowed(PermissionDenied):
+    """The caller's key may not use this knowledge base (whichever route it came through)."""
+
+    def __init__(self, name: str, *, param: str | None = None) -> None:
+        message = f"This API key may not use the knowledge base `{name}`."
+        super().__init__(message, param=param, code="knowledge_base_not_allowed")
+        self.name = name
 
 
 class NotFound(QuarryError):

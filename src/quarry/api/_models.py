@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._services import services_of
+from quarry.auth import knowledge_base_model, may_use_knowledge_base, may_use_model
 from quarry.bedrock import ModelEntry
 from quarry.errors import ModelNotFound
 
@@ -37,9 +38,9 @@ def _json(body: object) -> Response:
 async def list_models(request: Request) -> Response:
     services = services_of(request)
     principal = await services.authenticate(request, "models")
+    await services.limit(request, principal, 0)  # the catalog may have to ask Bedrock's control plane
     entries = await services.catalog.entries()
-    if principal.key is not None:  # a key sees the models it may use
-        entries = [entry for entry in entries if principal.key.allows(entry.id, entry.target or "")]
+    entries = [entry for entry in entries if may_use_model(principal, entry.id, entry.target or "")]
     if wants_anthropic(request):
         data = [_anthropic(entry) for entry in entries]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
@@ -48,8 +49,8 @@ async def list_models(request: Request) -> Response:
     knowledge = getattr(request.app.state, "knowledge", None)
     if knowledge is not None:  # chat UIs offer what /v1/models lists: `kb:NAME` answers from a knowledge base
         for config in await knowledge.list():
-            name = f"kb:{config.name}"
-            if principal.key is None or principal.key.allows(name):
+            if may_use_knowledge_base(principal, config.name):
+                name = knowledge_base_model(config.name)
                 data.append({"id": name, "object": "model", "created": int(config.created_at), "owned_by": "quarry"})
     return _json({"object": "list", "data": data})
 
@@ -57,7 +58,8 @@ async def list_models(request: Request) -> Response:
 async def get_model(request: Request) -> Response:
     model_id: str = request.path_params["model_id"]
     services = services_of(request)
-    await services.authenticate(request, "models")
+    principal = await services.authenticate(request, "models")
+    await services.limit(request, principal, 0)
     entry = await services.catalog.get(model_id)
     if entry is None:
         raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")

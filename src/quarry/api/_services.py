@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from quarry.api._exchange import Exchange, exchange_of
 from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
-from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token
+from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token, may_use_model
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
 from quarry.settings import Settings
@@ -34,16 +34,21 @@ class Services:
 
     def check_scope(self, principal: Principal, model: ResolvedModel) -> None:
         """PermissionDenied unless the caller's key may use the model."""
-        key = principal.key
-        if key is not None and not key.allows(model.requested, model.id, model.base_id):
+        if not may_use_model(principal, model.requested, model.id, model.base_id):
             raise PermissionDenied(
                 f"This API key may not use the model `{model.requested}`.", param="model", code="model_not_allowed"
             )
 
     async def admit(self, request: Request, principal: Principal, model: ResolvedModel, tokens: int) -> None:
         """Check the key's model scopes and take its rate limits for this call (released when the call is over,
-        with the real token count); raises PermissionDenied or RateLimited."""
+        with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
+        refused request costs nothing at Bedrock."""
         self.check_scope(principal, model)
+        await self.limit(request, principal, tokens)
+
+    async def limit(self, request: Request, principal: Principal, tokens: int) -> None:
+        """Take the key's rate limits for a call that names no model (listing models, searching or filling a
+        knowledge base): a request, `tokens` and a concurrency slot, released when the call is over."""
         key = principal.key
         if key is None or not key.limits:
             return

@@ -1,5 +1,12 @@
 """Who is calling and what they may do: API keys (bootstrap and team keys), rate limits, usage records."""
 
+from quarry.auth._access import (
+    KB_PREFIX,
+    check_knowledge_base,
+    knowledge_base_model,
+    may_use_knowledge_base,
+    may_use_model,
+)
 from quarry.auth._authenticator import (
     Authenticator,
     KeyAuthenticator,
@@ -13,6 +20,7 @@ from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
 
 __all__ = [
+    "KB_PREFIX",
     "MAX_LIMIT",
     "ApiKey",
     "Authenticator",
@@ -27,5 +35,9 @@ __all__ = [
     "RedisLimiter",
     "StaticKey",
     "bearer_token",
+    "check_knowledge_base",
     "hash_key",
+    "knowledge_base_model",
+    "may_use_knowledge_base",
+    "may_use_model",
 ]

@@ -10,7 +10,19 @@ from typing import Protocol
 from quarry.auth._keys import ApiKey, KeyStore, hash_key
 from quarry.errors import AuthenticationFailed
 
-__all__ = ["Authenticator", "KeyAuthenticator", "OpenAccess", "Principal", "StaticKey", "bearer_token"]
+__all__ = [
+    "BOOTSTRAP_KEY_ID",
+    "OPEN_ACCESS_KEY_ID",
+    "Authenticator",
+    "KeyAuthenticator",
+    "OpenAccess",
+    "Principal",
+    "StaticKey",
+    "bearer_token",
+]
+
+BOOTSTRAP_KEY_ID = "bootstrap"  # the admin key from QUARRY_API_KEY, which has no row in the key store
+OPEN_ACCESS_KEY_ID = "local"  # every caller when the server has no key at all
 
 
 _MISSING = "Missing API key: send it as `Authorization: Bearer <key>` or `x-api-key`."
@@ -37,7 +49,7 @@ class StaticKey:
 
     def __init__(self, key: str) -> None:
         self._key = key.encode()
-        self._principal = Principal(key_id="bootstrap", name="bootstrap", admin=True)
+        self._principal = Principal(key_id=BOOTSTRAP_KEY_ID, name="bootstrap", admin=True)
 
     async def authenticate(self, token: str | None) -> Principal:
         if token is None:
@@ -50,7 +62,7 @@ class StaticKey:
 class OpenAccess:
     """No key configured: every caller is let in (the server then binds loopback only)."""
 
-    _principal = Principal(key_id="local", name="local")
+    _principal = Principal(key_id=OPEN_ACCESS_KEY_ID, name="local")
 
     async def authenticate(self, token: str | None) -> Principal:
         return self._principal

@@ -10,6 +10,7 @@ import time
 from typing import Literal
 
 from quarry.api._exchange import Exchange
+from quarry.auth._authenticator import BOOTSTRAP_KEY_ID, OPEN_ACCESS_KEY_ID
 from quarry.auth._keys import KeyStore
 from quarry.store import Database, Row
 
@@ -90,8 +91,25 @@ _GROUPS: dict[str, str] = {
 }
 
 
+# Who made calls that no key-store row names: the bootstrap key, open access, and calls refused before any key was
+# recognised (a missing or wrong key).
+_UNSTORED_NAMES: dict[str | None, str] = {
+    BOOTSTRAP_KEY_ID: "admin (bootstrap key)",
+    OPEN_ACCESS_KEY_ID: "no key (open access)",
+    None: "no valid key",
+}
+
+
+async def _key_names(database: Database) -> dict[str | None, tuple[str, bool]]:
+    """Every key id usage can hold → (name, revoked): team keys (revoked ones too), the bootstrap key, no key."""
+    names: dict[str | None, tuple[str, bool]] = {key: (name, False) for key, name in _UNSTORED_NAMES.items()}
+    for key in await KeyStore(database).list(include_revoked=True):
+        names[key.id] = (key.name, key.revoked_at is not None)
+    return names
+
+
 async def usage_report(database: Database, by: Grouping, *, since: float | None = None) -> list[Row]:
-    """Requests, errors, tokens and latency per key, model, API or UTC day."""
+    """Requests, errors, tokens and latency per key (with its name), model, API or UTC day."""
     group = _GROUPS[by]
     rows = await database.fetch(
         f"SELECT {group} AS grp, COUNT(*) AS requests,"  # noqa: S608  # the group is one of _GROUPS
@@ -102,10 +120,15 @@ async def usage_report(database: Database, by: Grouping, *, since: float | None 
         f" FROM usage WHERE at >= ? GROUP BY {group} ORDER BY {group}",
         since or 0.0,
     )
+    names = await _key_names(database) if by == "key" else {}
     report = []
     for row in rows:
         group_value = row.pop("grp")
         if by == "day" and group_value is not None:
             group_value = time.strftime("%Y-%m-%d", time.gmtime(int(group_value) * 86400))
-        report.append({by: group_value, **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}})
+        named: Row = {by: group_value}
+        if by == "key":
+            name, revoked = names.get(group_value, (None, False))  # a key deleted from the store by hand
+            named |= {"name": name, "revoked": revoked}
+        report.append(named | {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()})
     return report

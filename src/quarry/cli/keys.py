@@ -122,12 +122,17 @@ def usage(by: str, since: str | None, as_json: bool) -> None:
     if as_json:
         _echo_json(rows)
         return
-    click.echo(
-        f"{by.upper():<44} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'AVG MS':>8}"
-    )
+    # By key, the id (what `quarry keys revoke` takes) and the name people know the key by.
+    title = f"{'KEY':<22} {'NAME':<21}" if by == "key" else f"{by.upper():<44}"
+    click.echo(f"{title} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'AVG MS':>8}")
     for row in rows:
         cached = (row["cache_read_tokens"] or 0) + (row["cache_write_tokens"] or 0)
+        if by == "key":
+            name = f"{row['name'] or '?'}{' (revoked)' if row['revoked'] else ''}"
+            group = f"{row['key'] or '-':<22} {name[:21]:<21}"
+        else:
+            group = f"{str(row[by])[:44]:<44}"
         click.echo(
-            f"{str(row[by])[:44]:<44} {row['requests']:>9} {row['errors']:>7} {row['input_tokens']:>10}"
+            f"{group} {row['requests']:>9} {row['errors']:>7} {row['input_tokens']:>10}"
             f" {row['output_tokens']:>10} {cached:>9} {row['avg_latency_ms'] or 0:>8.0f}"
         )

@@ -4,8 +4,8 @@ It imports nothing from the gateway; the gateway reaches it over HTTP like any A
 Retrieve are injected as a `KnowledgeProvider`.
 """
 
-from quarry.emulator._app import EmulatorApp
+from quarry.emulator._app import EmulatorApp, RequestCounts
 from quarry.emulator._catalog import Catalog
 from quarry.emulator._retrieve import KnowledgeProvider, local_knowledge_base_id
 
-__all__ = ["Catalog", "EmulatorApp", "KnowledgeProvider", "local_knowledge_base_id"]
+__all__ = ["Catalog", "EmulatorApp", "KnowledgeProvider", "RequestCounts", "local_knowledge_base_id"]

@@ -14,6 +14,7 @@ import random
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,7 @@ from quarry.emulator._streaming import paced
 from quarry.emulator._validate import parse_converse
 from quarry.settings import EmulatorSettings
 
-__all__ = ["EmulatorApp"]
+__all__ = ["EmulatorApp", "RequestCounts"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,6 +69,13 @@ _FAULTS = (ThrottlingException, ServiceUnavailableException, InternalServerExcep
 _RETRIEVE_FAULTS = (ThrottlingException, InternalServerException)  # the faults Retrieve's model declares
 _DEFAULT_REGION = "us-east-1"
 _JSON = b"application/json"
+_RUNTIME_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "invoke": "InvokeModel",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream",
+    "count-tokens": "CountTokens",
+}
 _EVENT_STREAM = b"application/vnd.amazon.eventstream"
 
 
@@ -108,6 +116,21 @@ class StreamCounts:
     abandoned: int = 0
 
 
+@dataclass(slots=True)
+class RequestCounts:
+    """Calls received, by AWS operation name (`Converse`, `InvokeModel`, `Retrieve`, `ListFoundationModels`, …),
+    so a test can see whether a gateway called Bedrock at all, and how often."""
+
+    by_operation: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_operation.values())
+
+    def note(self, operation: str) -> None:
+        self.by_operation[operation] += 1
+
+
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -133,6 +156,7 @@ class EmulatorApp:
         self.knowledge = knowledge  # None: every knowledge base id is unknown
         self.cache = PromptCache()
         self.streams = StreamCounts()
+        self.requests = RequestCounts()
         self._dice = random.Random(self.settings.seed)  # noqa: S311  # fault injection, not cryptography
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -199,6 +223,7 @@ class EmulatorApp:
         region = match.group("region") if match else _DEFAULT_REGION
         target = headers.get("x-amz-target", "")
         if path == b"/" and method == "POST" and target in SECRETS_TARGETS:
+            self.requests.note(target.rpartition(".")[2])
             request = _loads(await _read_body(receive)) or {}
             try:
                 return _json_result(secret_call(target, request, self.secrets, self.parameters, region))
@@ -209,9 +234,11 @@ class EmulatorApp:
         if runtime and method == "POST":
             body = await _read_body(receive)
             model_id = unquote(runtime.group("model").decode("latin-1"))
+            self.requests.note(_RUNTIME_OPERATIONS[runtime.group("op").decode()])
             return await self._runtime(runtime.group("op").decode(), model_id, body, region, headers)
         if (knowledge_base := _RETRIEVE.match(path)) and method == "POST":
             body = await _read_body(receive)
+            self.requests.note("Retrieve")
             self._roll_fault(_RETRIEVE_FAULTS)
             request = parse_retrieve(unquote(knowledge_base.group("id").decode("latin-1")), _loads(body))
             return _json_result(await retrieve(self.knowledge, request))
@@ -219,12 +246,17 @@ class EmulatorApp:
             query: bytes = scope.get("query_string", b"")
             if models := _FOUNDATION_MODELS.match(path):
                 if models.group("id"):
+                    self.requests.note("GetFoundationModel")
                     return _json_result(get_foundation_model(self.catalog, region, models.group("id").decode()))
+                self.requests.note("ListFoundationModels")
                 return _json_result(list_foundation_models(self.catalog, region, query))
             if profiles := _INFERENCE_PROFILES.match(path):
                 if profiles.group("id"):
+                    self.requests.note("GetInferenceProfile")
                     return _json_result(get_inference_profile(self.catalog, region, profiles.group("id").decode()))
+                self.requests.note("ListInferenceProfiles")
                 return _json_result(list_inference_profiles(self.catalog, region, query))
+        self.requests.note("Unknown")
         raise UnknownOperationException(f"No operation matches {method} {path.decode('latin-1')}.")
 
     def _roll_fault(self, faults: tuple[type[BedrockError], ...] = _FAULTS) -> None:

@@ -86,7 +86,10 @@ async def count_tokens(request: Request) -> Response:
     body = read_model(raw, CountTokensRequest)
     model = await services.catalog.resolve(body.model)
     exchange_of(request).model = model.id
-    services.check_scope(principal, model)  # counting is free: no rate limit taken
+    # Counting is free but, as at Anthropic, subject to the requests-per-minute limit ("Pricing and rate limits",
+    # https://docs.anthropic.com/en/docs/build-with-claude/token-counting): it takes a request, and no tokens, so a
+    # key over its limits does not reach Bedrock's CountTokens either.
+    await services.admit(request, principal, model, 0)
     if _is_claude(model):
         # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
         budget = (body.thinking or {}).get("budget_tokens")

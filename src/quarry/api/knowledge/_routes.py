@@ -1,8 +1,9 @@
 """/v1/knowledge-bases: list, create, show, delete; documents (list, multipart upload, delete); retrieve in
 Bedrock's Retrieve shape; answers with citations, whole or as SSE.
 
-Access follows model scopes: a key may use knowledge base NAME when its model patterns allow `kb:NAME` (a key
-without patterns may use every model and every knowledge base).
+Access follows model scopes (`quarry.auth.may_use_knowledge_base`, the one rule every route asks): a key may use
+knowledge base NAME when its model patterns allow `kb:NAME`. Whatever calls Bedrock (upload embeds, retrieve
+embeds or calls Retrieve, answer calls a model) is admitted under the key's limits first.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from quarry.api._exchange import exchange_of
 from quarry.api._services import services_of
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
 from quarry.api.openai._errors import error_body
-from quarry.auth import Principal
+from quarry.auth import Principal, check_knowledge_base, may_use_knowledge_base
 from quarry.emulator import local_knowledge_base_id
-from quarry.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
+from quarry.errors import InvalidRequest, PayloadTooLarge
 from quarry.kb import (
     Answer,
     IngestProgress,
@@ -51,17 +52,11 @@ def _sse(event: str, data: object) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-def _allowed(principal: Principal, name: str) -> bool:
-    return principal.key is None or principal.key.allows(f"kb:{name}")
-
-
 async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
     principal = await services_of(request).authenticate(request, api)
     knowledge: KnowledgeBases = request.app.state.knowledge
-    if name is not None and not _allowed(principal, name):
-        raise PermissionDenied(
-            f"This API key may not use the knowledge base `{name}`.", code="knowledge_base_not_allowed"
-        )
+    if name is not None:
+        check_knowledge_base(principal, name)
     return knowledge, principal
 
 
@@ -84,7 +79,7 @@ async def list_knowledge_bases(request: Request) -> Response:
     knowledge, principal = await _knowledge(request, "kb.list")
     data = []
     for config in await knowledge.list():
-        if _allowed(principal, config.name):
+        if may_use_knowledge_base(principal, config.name):
             data.append(await describe(await knowledge.get(config.name)))
     return _json({"object": "list", "data": data})
 
@@ -165,11 +160,15 @@ async def _uploads(request: Request, limit: int) -> tuple[list[SourceFile], bool
 
 
 async def upload_documents(request: Request) -> Response:
-    base = (await _base(request, "kb.documents.upload"))[0]
+    base, principal = await _base(request, "kb.documents.upload")
     services = services_of(request)
+    # Embedding tokens are not known before the files are read and split; the request and a concurrency slot are.
+    await services.limit(request, principal, 0)
     files, stream = await _uploads(request, services.settings.kb.max_upload_bytes)
+    exchange = exchange_of(request)
     if not stream:
         report = await base.ingest(files)
+        exchange.input_tokens = report.embedding_tokens  # recorded as usage, and settled against the key's tokens
         return _json({"object": "ingest.report", **report.to_json()})
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -186,7 +185,9 @@ async def upload_documents(request: Request) -> Response:
                     yield getter.result()
                 else:
                     getter.cancel()
-            yield {"event": "done", "data": {"object": "ingest.report", **task.result().to_json()}}
+            report = task.result()
+            exchange.input_tokens = report.embedding_tokens
+            yield {"event": "done", "data": {"object": "ingest.report", **report.to_json()}}
         finally:
             task.cancel()
 
@@ -211,8 +212,11 @@ def _progress(progress: IngestProgress) -> dict[str, Any]:
 
 
 async def retrieve(request: Request) -> Response:
-    base = (await _base(request, "kb.retrieve"))[0]
-    body = read_model(await read_json(request, services_of(request).settings.max_body_bytes), RetrieveRequest)
+    base, principal = await _base(request, "kb.retrieve")
+    services = services_of(request)
+    raw = await read_json(request, services.settings.max_body_bytes)
+    body = read_model(raw, RetrieveRequest)
+    await services.limit(request, principal, estimate_tokens(raw, 0))  # the query is embedded, or sent to Retrieve
     search = body.retrievalConfiguration.vectorSearchConfiguration
     mode = body.searchMode or ("vector" if search.overrideSearchType == "SEMANTIC" else "hybrid")
     query = Query(

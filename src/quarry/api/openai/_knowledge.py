@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
-from quarry.auth import Principal
-from quarry.errors import InvalidRequest, PermissionDenied
+from quarry.auth import KB_PREFIX, Principal, check_knowledge_base
+from quarry.errors import InvalidRequest
 from quarry.settings import Settings
 
 if TYPE_CHECKING:
-    from quarry.kb import Hit
+    from quarry.kb import Hit, KnowledgeBase
 
-__all__ = ["KB_PREFIX", "KnowledgeTurn", "knowledge_turn"]
-
-KB_PREFIX = "kb:"
+__all__ = ["KB_PREFIX", "KnowledgeChat", "KnowledgeTurn", "knowledge_chat"]
 
 
 def _question(chat: ChatCompletionRequest) -> str:
@@ -53,17 +51,33 @@ class KnowledgeTurn:
         return nothing_found(self.name)
 
 
-async def knowledge_turn(request: Request, principal: Principal, chat: ChatCompletionRequest) -> KnowledgeTurn:
-    """Search the knowledge base the model names and put its passages in front of the conversation."""
+@dataclass(slots=True)
+class KnowledgeChat:
+    """A `kb:` chat checked but not yet searched: the caller may use the knowledge base, it exists, there is a
+    question. Nothing upstream has been called, so the request can still be refused for free."""
+
+    chat: ChatCompletionRequest  # names the answering model; the passages are not in it yet
+    base: KnowledgeBase
+    question: str
+    passage_tokens: int  # the most the passages can add to the prompt, for the token estimate admission takes
+
+    async def search(self) -> KnowledgeTurn:
+        """Search the knowledge base (an embedding call) and put its passages in front of the conversation."""
+        from quarry.kb._answers import system_prompt
+
+        hits = await self.base.passages(self.question)
+        system = ChatMessage(role="system", content=system_prompt(self.base.name, hits))
+        chat = self.chat.model_copy(update={"messages": [system, *self.chat.messages]})
+        return KnowledgeTurn(chat=chat, name=self.base.name, hits=hits)
+
+
+async def knowledge_chat(request: Request, principal: Principal, chat: ChatCompletionRequest) -> KnowledgeChat:
+    """Check a `kb:NAME` or `kb:NAME:MODEL` chat without calling Bedrock: access, existence, a question."""
     from quarry.kb import KnowledgeBases
-    from quarry.kb._answers import system_prompt
 
     settings: Settings = request.app.state.services.settings
     name, _, model = chat.model.removeprefix(KB_PREFIX).partition(":")
-    if principal.key is not None and not principal.key.allows(chat.model, f"{KB_PREFIX}{name}"):
-        raise PermissionDenied(
-            f"This API key may not use the knowledge base `{name}`.", param="model", code="model_not_allowed"
-        )
+    check_knowledge_base(principal, name, param="model")  # before the lookup: a forbidden name is not confirmed
     knowledge: KnowledgeBases | None = getattr(request.app.state, "knowledge", None)
     if knowledge is None:
         raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.", param="model")
@@ -71,11 +85,10 @@ async def knowledge_turn(request: Request, principal: Principal, chat: ChatCompl
     question = _question(chat)
     if not question.strip():
         raise InvalidRequest("A knowledge-base chat needs a user message with text to search for.", param="messages")
-    hits = await base.passages(question)
-    system = ChatMessage(role="system", content=system_prompt(name, hits))
     answering = model or settings.kb.answer_model or settings.models.default
-    rewritten = chat.model_copy(update={"model": answering, "messages": [system, *chat.messages]})
-    return KnowledgeTurn(chat=rewritten, name=name, hits=hits)
+    config = base.config
+    passage_tokens = settings.kb.top_k * (config.parent_tokens if config.hierarchical else config.chunk_tokens)
+    return KnowledgeChat(chat.model_copy(update={"model": answering}), base, question, passage_tokens)
 
 
 def canned_answer(text: str) -> dict[str, Any]:

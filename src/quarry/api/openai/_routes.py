@@ -15,7 +15,7 @@ from quarry.api._exchange import exchange_of, watch_converse
 from quarry.api._services import services_of
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._errors import error_body
-from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_turn
+from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
 from quarry.api.openai._render import ChunkWriter, completion
 from quarry.api.openai._request import plan_chat
@@ -37,13 +37,19 @@ async def chat_completions(request: Request) -> Response:
     settings = services.settings
     raw = await read_json(request, settings.max_body_bytes)
     chat = read_model(raw, ChatCompletionRequest)
-    turn = await knowledge_turn(request, principal, chat) if chat.model.startswith(KB_PREFIX) else None
-    if turn is not None:
-        chat = turn.chat
+    # Authorise and admit before anything reaches Bedrock: a `kb:` model's search embeds the question, so it waits
+    # until the caller is known to be allowed the knowledge base and the answering model, and within its limits.
+    knowledge = await knowledge_chat(request, principal, chat) if chat.model.startswith(KB_PREFIX) else None
+    if knowledge is not None:
+        chat = knowledge.chat
     model = await services.catalog.resolve(chat.model)
     exchange.model, exchange.stream = model.id, chat.stream
     max_output = chat.max_completion_tokens or chat.max_tokens or model.facts.max_output_tokens or 4096
-    await services.admit(request, principal, model, estimate_tokens(raw, max_output))
+    passages = knowledge.passage_tokens if knowledge is not None else 0
+    await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages)
+    turn = await knowledge.search() if knowledge is not None else None
+    if turn is not None:
+        chat = turn.chat
     history = await to_converse(chat.messages, services.load_image)
     plan = plan_chat(chat, model, history, settings.models)
     canned = turn is not None and not turn.hits  # nothing relevant in the knowledge base: no model is asked
