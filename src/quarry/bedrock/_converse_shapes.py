@@ -29,6 +29,7 @@ __all__ = [
     "ImageBlock",
     "ImageFormat",
     "InferenceConfiguration",
+    "JsonSchemaDefinition",
     "MessageStartEvent",
     "MessageStopEvent",
     "OutputConfig",
@@ -185,14 +186,14 @@ class ToolConfiguration(TypedDict):
     toolChoice: NotRequired[ToolChoice]
 
 
-class _JsonSchemaDefinition(TypedDict):
+class JsonSchemaDefinition(TypedDict):
     schema: str  # the JSON schema, serialised
     name: NotRequired[str]
     description: NotRequired[str]
 
 
 class _OutputFormatStructure(TypedDict):
-    jsonSchema: _JsonSchemaDefinition
+    jsonSchema: JsonSchemaDefinition
 
 
 class _OutputFormat(TypedDict):
