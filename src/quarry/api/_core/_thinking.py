@@ -28,6 +28,8 @@ Level = Literal["low", "medium", "high"]
 # Anthropic's smallest budget_tokens: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
 MIN_BUDGET = 1024
 _DEFAULT_OUTPUT = 4096
+# The levels callers ask for (OpenAI's reasoning_effort) as those the models take; `none` is no thinking.
+_LEVELS: dict[str, Level] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
 
 def thinking_mode(model: ResolvedModel) -> ThinkingMode:
@@ -67,8 +69,9 @@ def converse_thinking(
     asked = level not in (None, "none")
     match thinking_mode(model):
         case "effort":
-            if asked:
-                effort_fields(model, "low" if level == "minimal" else level, fields)  # type: ignore[arg-type]  # checked by the dialect's schema
+            effort = _LEVELS.get(level or "none")
+            if effort is not None:
+                effort_fields(model, effort, fields)
         case "budget":
             if asked or "thinking" in fields:
                 _claude_budget(model, request, fields, budgets[level if asked and level else "medium"])

@@ -7,8 +7,6 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from quarry.api._core import (
     ConverseHistory,
     ImageLoader,
@@ -29,6 +27,7 @@ from quarry.api._core import (
     tool_spec,
     top_k_fields,
 )
+from quarry.api._sse import named_event
 from quarry.api.anthropic._native import PING
 from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
 from quarry.bedrock import (
@@ -248,10 +247,6 @@ def to_message(raw: Mapping[str, Any], request: MessagesRequest) -> MessagesResp
     }
 
 
-def _sse(kind: str, data: Mapping[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
 class StreamWriter:
     """ConverseStream events → Anthropic's SSE sequence: message_start, ping, content_block_start / _delta /
     _stop for each block, message_delta with the stop reason and usage, message_stop.
@@ -283,7 +278,7 @@ class StreamWriter:
                 "id": message_id(), "type": "message", "role": "assistant", "model": self._request.model,
                 "content": [], "stop_reason": None, "stop_sequence": None, "usage": Usage().messages(),
             }  # fmt: skip
-            return [_sse("message_start", {"type": "message_start", "message": message}), PING]
+            return [named_event("message_start", {"type": "message_start", "message": message}), PING]
         if "messageStop" in event:
             stop = event["messageStop"]
             self._stop = _stop(stop.get("stopReason"), self._request, stop.get("additionalModelResponseFields"))
@@ -299,12 +294,16 @@ class StreamWriter:
     def _begin(self, index: int, block: MessagesBlock) -> list[bytes]:
         position = self._indexes[index] = len(self._indexes)
         self._open[index] = block["type"]
-        return [_sse("content_block_start", {"type": "content_block_start", "index": position, "content_block": block})]
+        return [
+            named_event(
+                "content_block_start", {"type": "content_block_start", "index": position, "content_block": block}
+            )
+        ]
 
     def _end(self, index: int) -> list[bytes]:
         if self._open.pop(index, None) is None:
             return []
-        return [_sse("content_block_stop", {"type": "content_block_stop", "index": self._indexes[index]})]
+        return [named_event("content_block_stop", {"type": "content_block_stop", "index": self._indexes[index]})]
 
     def _delta(self, event: ContentBlockDeltaEvent) -> list[bytes]:
         index, delta = event.get("contentBlockIndex", 0), event.get("delta", {})
@@ -328,7 +327,7 @@ class StreamWriter:
             return []
         opened = self._begin(index, start) if start is not None and index not in self._open else []
         body = {"type": "content_block_delta", "index": self._indexes.get(index, 0), "delta": anthropic}
-        return [*opened, _sse("content_block_delta", body)]
+        return [*opened, named_event("content_block_delta", body)]
 
     def _finish(self, usage: TokenUsage | None) -> list[bytes]:
         if self._finished:
@@ -339,6 +338,6 @@ class StreamWriter:
                  "usage": Usage.from_converse(usage).messages()}  # fmt: skip
         return [
             *(line for index in list(self._open) for line in self._end(index)),
-            _sse("message_delta", delta),
-            _sse("message_stop", {"type": "message_stop"}),
+            named_event("message_delta", delta),
+            named_event("message_stop", {"type": "message_stop"}),
         ]

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from quarry.api._core import ImageLoader, Media, messages_sampling
+from quarry.api._sse import named_event
 from quarry.bedrock import (
     BEDROCK_ANTHROPIC_VERSION,
     Document,
@@ -114,5 +115,5 @@ def sse_event(raw: dict[str, Any]) -> list[bytes]:
     kind = event.get("type", "")
     if kind == "message_stop":
         event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
-    line = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    line = named_event(kind, event)
     return [line, PING] if kind == "message_start" else [line]
