@@ -37,11 +37,6 @@ class ModelFacts:
     def caches_prompts(self) -> bool:
         return "cachePoints" in self.features
 
-    @property
-    def adaptive_thinking(self) -> bool:
-        """Thinks only in adaptive mode (no fixed budget): see quarry.api._core's thinking rule."""
-        return "adaptiveThinking" in self.features
-
 
 def base_model_id(model_id: str) -> str:
     """The foundation model behind a profile id or ARN: `us.anthropic.x`, `arn:…/us.anthropic.x` → `anthropic.x`."""

@@ -34,7 +34,7 @@ _LEVELS: dict[str, Level] = {"minimal": "low", "low": "low", "medium": "medium",
 
 def thinking_mode(model: ResolvedModel) -> ThinkingMode:
     facts = model.facts
-    if facts.adaptive_thinking:
+    if "adaptiveThinking" in facts.features:  # listed, never assumed: unknown models keep the budget mode
         return "adaptive"
     if not facts.has("thinking"):
         return "none"
