@@ -10,8 +10,7 @@ from typing import Any
 
 import orjson
 
-from quarry.api._core import Usage, thinking_block
-from quarry.api._core import stop_reason as _core_stop_reason
+from quarry.api._core import Usage, stop_reason, thinking_block
 from quarry.api.openai._request import ChatPlan
 from quarry.bedrock import (
     ContentBlockDeltaEvent,
@@ -45,8 +44,8 @@ def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def finish_reason(stop_reason: str | None, plan: ChatPlan) -> str:
-    reason = _FINISH[_core_stop_reason(stop_reason)]
+def finish_reason(converse_reason: str | None, plan: ChatPlan) -> str:
+    reason = _FINISH[stop_reason(converse_reason)]
     return "stop" if reason == "tool_calls" and plan.json_tool else reason
 
 
