@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from quarry.errors import QuarryError, UpstreamError
 
-__all__ = ["KEEPALIVE_COMMENT", "Render", "RenderError", "SSEResponse", "StreamHook", "relay"]
+__all__ = ["KEEPALIVE_COMMENT", "Render", "RenderError", "SSEResponse", "StreamHook", "named_event", "relay"]
 
 log = logging.getLogger("quarry.sse")
 _QUEUE_SIZE = 256
@@ -24,6 +25,11 @@ Render = Callable[[dict[str, Any]], list[bytes]]
 RenderError = Callable[[QuarryError], bytes]
 StreamHook = Callable[[int], None]  # told +1 when a stream starts and -1 when it ends (metrics' active streams)
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
+
+
+def named_event(kind: str, data: object) -> bytes:
+    """One SSE event with an `event:` name, as Anthropic's streams send them."""
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 async def relay(

@@ -1,12 +1,15 @@
 """The only code that talks to AWS: the async runtime client, the control plane, the model catalog and
-Bedrock Knowledge Bases (bedrock-agent-runtime)."""
+Bedrock Knowledge Bases (bedrock-agent-runtime), and the typed Converse and Messages shapes."""
 
+from quarry.bedrock import _converse_shapes, _messages_shapes
 from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
+from quarry.bedrock._converse_shapes import *  # noqa: F403  # the shapes are listed once, in their module's __all__
 from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
+from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
 
@@ -36,3 +39,5 @@ __all__ = [
     "known_model_ids",
     "resolve_aws",
 ]
+__all__ += _converse_shapes.__all__
+__all__ += _messages_shapes.__all__

@@ -287,3 +287,29 @@ def test_malformed_nested_blocks_are_400_not_500(gateway: str) -> None:
     response = httpx.post(f"{gateway}/v1/messages", headers={"x-api-key": KEY}, json=body)
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith("messages.2.content.0.content.0")
+
+
+def test_converse_models_refuse_a_tool_choice_naming_no_tool(claude: anthropic.Anthropic) -> None:
+    # The same rule as the OpenAI dialect's: a clear 400 naming the choice, not Bedrock's refusal.
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        claude.messages.create(
+            model="amazon.nova-pro-v1:0",
+            max_tokens=50,
+            tools=[WEATHER],
+            tool_choice={"type": "tool", "name": "get_time"},
+            messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        )
+    assert "`get_time`, which is not among the tools" in caught.value.message
+
+
+def test_converse_models_take_a_tool_without_an_input_schema(claude: anthropic.Anthropic) -> None:
+    # Bedrock requires a schema for every tool; a tool without parameters gets the empty object schema.
+    message = claude.messages.create(
+        model="amazon.nova-pro-v1:0",
+        max_tokens=100,
+        tools=[{"name": "now", "description": "The current time."}],  # type: ignore[typeddict-item]
+        tool_choice={"type": "tool", "name": "now"},
+        messages=[{"role": "user", "content": "What time is it?"}],
+    )
+    assert message.stop_reason == "tool_use"
+    assert [block.type for block in message.content][-1] == "tool_use"

@@ -3,36 +3,59 @@ answer and its stream rendered in Anthropic's shapes, so callers cannot tell the
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from quarry.api._history import CACHE_POINT, ConverseHistory, fit_to_model, normalise, reasoning_fields, top_k_fields
+from quarry.api._core import (
+    ConverseHistory,
+    ImageLoader,
+    Media,
+    Usage,
+    cache_point,
+    converse_thinking,
+    fit_to_model,
+    inference_config,
+    level_for_budget,
+    normalise,
+    redacted_reasoning,
+    signed_reasoning,
+    stop_reason,
+    thinking_block,
+    thinking_on,
+    tool_config,
+    tool_spec,
+    top_k_fields,
+)
+from quarry.api._sse import named_event
 from quarry.api.anthropic._native import PING
 from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
-from quarry.bedrock import ResolvedModel
+from quarry.bedrock import (
+    ContentBlock,
+    ContentBlockDeltaEvent,
+    ConverseRequest,
+    ConverseResponse,
+    Document,
+    ImageBlock,
+    MessagesBlock,
+    MessagesDelta,
+    MessagesResponse,
+    MessagesStopReason,
+    ResolvedModel,
+    Role,
+    SystemContentBlock,
+    TokenUsage,
+    Tool,
+    ToolResultBlock,
+    ToolResultContentBlock,
+    converse_event,
+    converse_response,
+)
 from quarry.errors import InvalidRequest
 
 __all__ = ["StreamWriter", "converse_request", "message_id", "to_message"]
 
-ImageLoader = Callable[[str], Awaitable[tuple[str, bytes]]]
-_IMAGE_TYPES = {"image/jpeg": "jpeg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
-_DOCUMENT_NAME = re.compile(r"[^A-Za-z0-9 ()\[\]-]+")
-_STOP_REASONS = {
-    "end_turn": "end_turn",
-    "tool_use": "tool_use",
-    "max_tokens": "max_tokens",
-    "stop_sequence": "stop_sequence",
-    "guardrail_intervened": "refusal",
-    "content_filtered": "refusal",
-    "model_context_window_exceeded": "model_context_window_exceeded",
-}
-_NO_TOOLS_NOTE = "Answer directly in text. Do not call any tool."
+Stop = tuple[MessagesStopReason, str | None]
 
 
 def message_id() -> str:
@@ -43,29 +66,21 @@ class _Blocks:
     """Anthropic content blocks → Converse blocks; images behind URLs are fetched once all blocks are read."""
 
     def __init__(self, load_image: ImageLoader) -> None:
-        self._load = load_image
-        self._pending: list[tuple[dict[str, Any], Awaitable[tuple[str, bytes]]]] = []
-        self._documents = 0
+        self.media = Media(load_image)
 
-    async def resolve(self) -> None:
-        loaded = await asyncio.gather(*(load for _, load in self._pending))
-        for (image, _), (fmt, data) in zip(self._pending, loaded, strict=True):
-            image.update(format=fmt, source={"bytes": base64.b64encode(data).decode()})
-        self._pending.clear()
-
-    def content(self, content: str | list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+    def content(self, content: str | list[Document], where: str) -> list[ContentBlock]:
         if isinstance(content, str):
             return [{"text": content}] if content.strip() else []
-        blocks: list[dict[str, Any]] = []
+        blocks: list[ContentBlock] = []
         for i, block in enumerate(content):
             converted = self.block(block, f"{where}.{i}")
             if converted is not None:
                 blocks.append(converted)
             if block.get("cache_control"):
-                blocks.append(CACHE_POINT)
+                blocks.append({"cachePoint": cache_point()})
         return blocks
 
-    def block(self, block: Any, where: str) -> dict[str, Any] | None:
+    def block(self, block: object, where: str) -> ContentBlock | None:
         if not isinstance(block, dict):
             raise InvalidRequest(f"{where}: a content block must be an object.", param=where)
         kind = block.get("type")
@@ -75,59 +90,51 @@ class _Blocks:
         if kind == "image":
             return {"image": self._image(block.get("source"), where)}
         if kind == "document":
-            return {"document": self._document(block, where)}
+            source = block["source"] if isinstance(block.get("source"), dict) else {}
+            return {"document": self.media.document(block.get("title"), source, where)}
         if kind == "tool_use":
-            use = {"toolUseId": _required(block, "id", str, where), "name": _required(block, "name", str, where)}
-            return {"toolUse": use | {"input": _required(block, "input", dict, where)}}
+            use_id, name = _required(block, "id", str, where), _required(block, "name", str, where)
+            return {"toolUse": {"toolUseId": use_id, "name": name, "input": _required(block, "input", dict, where)}}
         if kind == "tool_result":
             return {"toolResult": self._tool_result(block, where)}
         if kind == "thinking":
-            text = {"text": _required(block, "thinking", str, where), "signature": block.get("signature", "")}
-            return {"reasoningContent": {"reasoningText": text}}
+            return signed_reasoning(_required(block, "thinking", str, where), block.get("signature", ""))
         if kind == "redacted_thinking":
-            return {"reasoningContent": {"redactedContent": _required(block, "data", str, where)}}
+            return redacted_reasoning(_required(block, "data", str, where))
         raise InvalidRequest(f"{where}: content blocks of type `{kind}` cannot be sent to this model.", param=where)
 
-    def _image(self, source: Any, where: str) -> dict[str, Any]:
+    def _image(self, source: object, where: str) -> ImageBlock:
         source = source if isinstance(source, dict) else {}
         if source.get("type") == "url" and isinstance(source.get("url"), str):
-            image: dict[str, Any] = {}
-            self._pending.append((image, self._load(source["url"])))
-            return image
-        if source.get("type") != "base64" or source.get("media_type") not in _IMAGE_TYPES:
-            raise InvalidRequest(
-                f"{where}.source: images must be base64 (image/jpeg, image/png, image/gif or image/webp) or a URL.",
-                param=f"{where}.source",
-            )
-        return {"format": _IMAGE_TYPES[source["media_type"]], "source": {"bytes": source.get("data", "")}}
+            return self.media.image_url(source["url"])
+        media_type = source.get("media_type") if source.get("type") == "base64" else None
+        return self.media.image_data(media_type, source.get("data", ""), where)
 
-    def _document(self, block: dict[str, Any], where: str) -> dict[str, Any]:
-        self._documents += 1
-        title = _DOCUMENT_NAME.sub(" ", str(block.get("title") or "")).strip()
-        name = " ".join(title.split()) or f"document {self._documents}"
-        source: dict[str, Any] = block["source"] if isinstance(block.get("source"), dict) else {}
-        if source.get("type") == "base64" and source.get("media_type") == "application/pdf":
-            return {"format": "pdf", "name": name, "source": {"bytes": source.get("data", "")}}
-        if source.get("type") == "text":
-            text = str(source.get("data", "")).encode()
-            return {"format": "txt", "name": name, "source": {"bytes": base64.b64encode(text).decode()}}
-        raise InvalidRequest(
-            f"{where}.source: documents must be base64 PDF or plain text for this model.", param=f"{where}.source"
-        )
-
-    def _tool_result(self, block: dict[str, Any], where: str) -> dict[str, Any]:
+    def _tool_result(self, block: Document, where: str) -> ToolResultBlock:
         content = block.get("content")
         if content is None or isinstance(content, str):
-            parts = [{"text": content}] if content else []
+            parts: list[ContentBlock] = [{"text": content}] if content else []
         else:
             parts = [b for i, item in enumerate(content) if (b := self.block(item, f"{where}.content.{i}"))]
-        result: dict[str, Any] = {
+        kept = [part for p in parts if (part := _result_part(p)) is not None]
+        result: ToolResultBlock = {
             "toolUseId": _required(block, "tool_use_id", str, where),
-            "content": [p for p in parts if "text" in p or "image" in p or "document" in p] or [{"text": "(empty)"}],
+            "content": kept or [{"text": "(empty)"}],
         }
         if block.get("is_error"):
             result["status"] = "error"
         return result
+
+
+def _result_part(block: ContentBlock) -> ToolResultContentBlock | None:
+    """What a Converse tool result can hold: text, images and documents (no reasoning, no cache points)."""
+    if "text" in block:
+        return {"text": block["text"]}
+    if "image" in block:
+        return {"image": block["image"]}
+    if "document" in block:
+        return {"document": block["document"]}
+    return None
 
 
 def _required(block: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -142,119 +149,91 @@ async def _history(request: CountTokensRequest, load_image: ImageLoader) -> Conv
     history = ConverseHistory()
     if request.system:
         system = blocks.content(request.system, "system")
-        history.system = [b for b in system if "text" in b or "cachePoint" in b]
-    turns = [(m.role, blocks.content(m.content, f"messages.{i}.content")) for i, m in enumerate(request.messages)]
-    await blocks.resolve()
+        history.system = [_system_block(b) for b in system if "text" in b or "cachePoint" in b]
+    turns: list[tuple[Role, list[ContentBlock]]] = [
+        (m.role, blocks.content(m.content, f"messages.{i}.content")) for i, m in enumerate(request.messages)
+    ]
+    await blocks.media.resolve()
     history.messages = normalise([(role, content) for role, content in turns if content])
     if not history.messages:
         raise InvalidRequest("messages: at least one message must have content.", param="messages")
     return history
 
 
-def _tool_config(request: CountTokensRequest, history: ConverseHistory, body: dict[str, Any]) -> None:
-    tools = []
+def _system_block(block: ContentBlock) -> SystemContentBlock:
+    return {"text": block["text"]} if "text" in block else {"cachePoint": block["cachePoint"]}
+
+
+def _tool_config(request: CountTokensRequest, history: ConverseHistory, body: ConverseRequest) -> None:
+    tools: list[Tool] = []
     for i, tool in enumerate(request.tools or ()):
         if tool.get("type") not in (None, "custom"):
             raise InvalidRequest(f"tools.{i}: `{tool['type']}` tools are available on Claude models only.")
-        spec = {"name": _required(tool, "name", str, f"tools.{i}"), "inputSchema": {"json": tool.get("input_schema")}}
-        if tool.get("description"):
-            spec["description"] = tool["description"]
-        tools.append({"toolSpec": spec})
+        tools.append(
+            tool_spec(_required(tool, "name", str, f"tools.{i}"), tool.get("description"), tool.get("input_schema"))
+        )
         if tool.get("cache_control"):
-            tools.append(CACHE_POINT)
+            tools.append({"cachePoint": cache_point()})
     choice = request.tool_choice
-    if choice is not None and choice.type == "none":
-        if not history.uses_tools():
-            return
-        body.setdefault("system", []).append({"text": _NO_TOOLS_NOTE})
-        choice = None
-    if not tools and history.uses_tools():
-        tools, choice = history.tool_specs(), None
-    if not tools:
-        return
-    config: dict[str, Any] = {"tools": tools}
-    if choice is not None and choice.type == "any":
-        config["toolChoice"] = {"any": {}}
-    elif choice is not None and choice.type == "tool":
-        if not choice.name:
-            raise InvalidRequest("tool_choice.name is required for tool choice `tool`.", param="tool_choice.name")
-        config["toolChoice"] = {"tool": {"name": choice.name}}
-    body["toolConfig"] = config
-
-
-def _reasoning(request: CountTokensRequest, model: ResolvedModel, fields: dict[str, Any]) -> None:
-    thinking = request.thinking or {}
-    if thinking.get("type") != "enabled" or not model.facts.has("thinking"):
-        return  # models that cannot think answer without it, as Claude does with thinking off
-    budget = int(thinking.get("budget_tokens") or 0)
-    reasoning_fields(model, "low" if budget <= 2048 else "medium" if budget <= 8192 else "high", fields)
+    if choice is not None and choice.type == "tool" and not choice.name:
+        raise InvalidRequest("tool_choice.name is required for tool choice `tool`.", param="tool_choice.name")
+    tool_config(body, tools, history, choice.type if choice else None, choice.name if choice else None)
 
 
 async def converse_request(
     request: CountTokensRequest, model: ResolvedModel, load_image: ImageLoader
-) -> dict[str, Any]:
+) -> ConverseRequest:
     """The Converse body for a Messages (or count_tokens) request."""
     history = await _history(request, load_image)
-    body: dict[str, Any] = {"messages": history.messages, "system": history.system}
-    fields: dict[str, Any] = {}
+    body: ConverseRequest = {"messages": history.messages, "system": history.system}
+    fields: Document = {}
     if isinstance(request, MessagesRequest):
-        config: dict[str, Any] = {"maxTokens": request.max_tokens}
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.top_p is not None and not ("temperature" in config and model.facts.temperature_excludes_top_p):
-            config["topP"] = request.top_p
-        if request.stop_sequences:
-            config["stopSequences"] = request.stop_sequences
-        body["inferenceConfig"] = config
+        body["inferenceConfig"] = inference_config(
+            model,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop=request.stop_sequences,
+        )
         if request.top_k is not None:
             top_k_fields(model, request.top_k, fields)
+    body["additionalModelRequestFields"] = fields
     _tool_config(request, history, body)
-    _reasoning(request, model, fields)
-    if fields:
-        body["additionalModelRequestFields"] = fields
+    # Claude's thinking setting as a level for the models that take levels (Claude itself goes the native way).
+    if request.thinking and thinking_on(request.thinking):
+        budget = int(request.thinking.get("budget_tokens") or 0)
+        level = level_for_budget(budget)
+        converse_thinking(model, body, level=level, budgets={level: budget})
     fit_to_model(model, body)
-    if not body["system"]:
-        del body["system"]
     return body
 
 
-def _content_block(block: dict[str, Any]) -> dict[str, Any] | None:
+def _content_block(block: ContentBlock) -> MessagesBlock | None:
     if "text" in block:
         return {"type": "text", "text": block["text"]}
     if "toolUse" in block:
         use = block["toolUse"]
         return {"type": "tool_use", "id": use["toolUseId"], "name": use["name"], "input": use.get("input", {})}
     if "reasoningContent" in block:
-        reasoning = block["reasoningContent"]
-        if "redactedContent" in reasoning:
-            return {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
-        text = reasoning.get("reasoningText", {})
-        return {"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")}
+        return thinking_block(block["reasoningContent"])
     return None
 
 
-def _usage(usage: dict[str, Any]) -> dict[str, int]:
-    return {
-        "input_tokens": usage.get("inputTokens", 0),
-        "cache_creation_input_tokens": usage.get("cacheWriteInputTokens", 0),
-        "cache_read_input_tokens": usage.get("cacheReadInputTokens", 0),
-        "output_tokens": usage.get("outputTokens", 0),
-    }
-
-
-def _stop(reason: str | None, request: MessagesRequest, extra: dict[str, Any] | None) -> tuple[str, str | None]:
-    stop_reason = _STOP_REASONS.get(reason or "end_turn", "end_turn")
-    if stop_reason != "stop_sequence":
-        return stop_reason, None
+def _stop(reason: str | None, request: MessagesRequest, extra: Mapping[str, Any] | None) -> Stop:
+    anthropic = stop_reason(reason)
+    if anthropic != "stop_sequence":
+        return anthropic, None
     sequence = (extra or {}).get("stop_sequence")
     if sequence is None and request.stop_sequences and len(request.stop_sequences) == 1:
         sequence = request.stop_sequences[0]
-    return stop_reason, sequence
+    return anthropic, sequence
 
 
-def to_message(answer: dict[str, Any], request: MessagesRequest) -> dict[str, Any]:
+def to_message(raw: Mapping[str, Any], request: MessagesRequest) -> MessagesResponse:
     """The Anthropic message for a Converse answer."""
-    content = answer.get("output", {}).get("message", {}).get("content", [])
+    answer: ConverseResponse = converse_response(raw)
+    message = answer.get("output", {}).get("message")
+    content = message["content"] if message else []
     reason, sequence = _stop(answer.get("stopReason"), request, answer.get("additionalModelResponseFields"))
     return {
         "id": message_id(),
@@ -264,12 +243,8 @@ def to_message(answer: dict[str, Any], request: MessagesRequest) -> dict[str, An
         "content": [b for block in content if (b := _content_block(block))],
         "stop_reason": reason,
         "stop_sequence": sequence,
-        "usage": _usage(answer.get("usage", {})),
+        "usage": Usage.from_converse(answer.get("usage")).messages(),
     }
-
-
-def _sse(kind: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 class StreamWriter:
@@ -282,10 +257,11 @@ class StreamWriter:
         self._request = request
         self._open: dict[int, str] = {}  # Converse block index → the Anthropic block type being streamed
         self._indexes: dict[int, int] = {}  # Converse block index → Anthropic block index
-        self._stop: tuple[str, str | None] | None = None
+        self._stop: Stop | None = None
         self._finished = False
 
-    def event(self, event: dict[str, Any]) -> list[bytes]:
+    def event(self, raw: dict[str, Any]) -> list[bytes]:
+        event = converse_event(raw)
         if "contentBlockDelta" in event:
             return self._delta(event["contentBlockDelta"])
         if "contentBlockStart" in event:
@@ -293,41 +269,46 @@ class StreamWriter:
             use = start.get("start", {}).get("toolUse")
             if use is None:
                 return []
-            block = {"type": "tool_use", "id": use["toolUseId"], "name": use["name"], "input": {}}
+            block: MessagesBlock = {"type": "tool_use", "id": use["toolUseId"], "name": use["name"], "input": {}}
             return self._begin(start.get("contentBlockIndex", 0), block)
         if "contentBlockStop" in event:
             return self._end(event["contentBlockStop"].get("contentBlockIndex", 0))
         if "messageStart" in event:
-            message: dict[str, Any] = {
+            message: MessagesResponse = {
                 "id": message_id(), "type": "message", "role": "assistant", "model": self._request.model,
-                "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage({}),
+                "content": [], "stop_reason": None, "stop_sequence": None, "usage": Usage().messages(),
             }  # fmt: skip
-            return [_sse("message_start", {"type": "message_start", "message": message}), PING]
+            return [named_event("message_start", {"type": "message_start", "message": message}), PING]
         if "messageStop" in event:
             stop = event["messageStop"]
             self._stop = _stop(stop.get("stopReason"), self._request, stop.get("additionalModelResponseFields"))
             return [line for index in list(self._open) for line in self._end(index)]
         if "metadata" in event:
-            return self._finish(event["metadata"].get("usage", {}))
+            return self._finish(event["metadata"].get("usage"))
         return []
 
     def finish(self) -> bytes:
         """What is still owed when the upstream stream ends (nothing, when metadata came)."""
-        return b"" if self._finished else b"".join(self._finish({}))
+        return b"" if self._finished else b"".join(self._finish(None))
 
-    def _begin(self, index: int, block: dict[str, Any]) -> list[bytes]:
+    def _begin(self, index: int, block: MessagesBlock) -> list[bytes]:
         position = self._indexes[index] = len(self._indexes)
         self._open[index] = block["type"]
-        return [_sse("content_block_start", {"type": "content_block_start", "index": position, "content_block": block})]
+        return [
+            named_event(
+                "content_block_start", {"type": "content_block_start", "index": position, "content_block": block}
+            )
+        ]
 
     def _end(self, index: int) -> list[bytes]:
         if self._open.pop(index, None) is None:
             return []
-        return [_sse("content_block_stop", {"type": "content_block_stop", "index": self._indexes[index]})]
+        return [named_event("content_block_stop", {"type": "content_block_stop", "index": self._indexes[index]})]
 
-    def _delta(self, event: dict[str, Any]) -> list[bytes]:
+    def _delta(self, event: ContentBlockDeltaEvent) -> list[bytes]:
         index, delta = event.get("contentBlockIndex", 0), event.get("delta", {})
-        start: dict[str, Any] | None = None  # the block to open when this is its first delta
+        start: MessagesBlock | None = None  # the block to open when this is its first delta
+        anthropic: MessagesDelta
         if "text" in delta:
             start, anthropic = {"type": "text", "text": ""}, {"type": "text_delta", "text": delta["text"]}
         elif "toolUse" in delta:
@@ -335,8 +316,8 @@ class StreamWriter:
         elif "reasoningContent" in delta:
             reasoning = delta["reasoningContent"]
             if "redactedContent" in reasoning:
-                block = {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
-                return self._begin(index, block) + self._end(index)
+                redacted = thinking_block({"redactedContent": reasoning["redactedContent"]})
+                return self._begin(index, redacted) + self._end(index)
             start = {"type": "thinking", "thinking": "", "signature": ""}
             if "signature" in reasoning:
                 anthropic = {"type": "signature_delta", "signature": reasoning["signature"]}
@@ -346,17 +327,17 @@ class StreamWriter:
             return []
         opened = self._begin(index, start) if start is not None and index not in self._open else []
         body = {"type": "content_block_delta", "index": self._indexes.get(index, 0), "delta": anthropic}
-        return [*opened, _sse("content_block_delta", body)]
+        return [*opened, named_event("content_block_delta", body)]
 
-    def _finish(self, usage: dict[str, Any]) -> list[bytes]:
+    def _finish(self, usage: TokenUsage | None) -> list[bytes]:
         if self._finished:
             return []
         self._finished = True
         reason, sequence = self._stop or ("end_turn", None)
         delta = {"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                 "usage": _usage(usage)}  # fmt: skip
+                 "usage": Usage.from_converse(usage).messages()}  # fmt: skip
         return [
             *(line for index in list(self._open) for line in self._end(index)),
-            _sse("message_delta", delta),
-            _sse("message_stop", {"type": "message_stop"}),
+            named_event("message_delta", delta),
+            named_event("message_stop", {"type": "message_stop"}),
         ]

@@ -7,20 +7,27 @@ betas in an `anthropic_beta` list instead of a header (only those it knows), and
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import orjson
 
-from quarry.bedrock import ModelFacts
+from quarry.api._core import ImageLoader, Media, messages_sampling
+from quarry.api._sse import named_event
+from quarry.bedrock import (
+    BEDROCK_ANTHROPIC_VERSION,
+    Document,
+    ImageFormat,
+    MessagesBody,
+    MessagesMessage,
+    ModelFacts,
+    messages_event,
+)
 from quarry.errors import InvalidRequest
 
 __all__ = ["PING", "betas", "native_body", "sse_event"]
 
-ImageLoader = Callable[[str], Awaitable[tuple[str, bytes]]]
-BEDROCK_VERSION = "bedrock-2023-05-31"
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 # The body fields Bedrock takes for Claude; the rest (`model`, `stream`, `metadata`, `service_tier`,
 # `container`, `mcp_servers`, …) has no meaning there and would make Bedrock refuse the request.
@@ -43,17 +50,14 @@ def betas(header: str | None, body_betas: Any, accepted: Collection[str]) -> lis
     return [flag for flag in dict.fromkeys(flags) if flag in accepted]
 
 
-async def native_body(raw: dict[str, Any], beta_flags: list[str], facts: ModelFacts, load_image: ImageLoader) -> bytes:
+async def native_body(raw: Document, beta_flags: list[str], facts: ModelFacts, load_image: ImageLoader) -> bytes:
     """The InvokeModel body for a (validated) Messages request."""
-    body: dict[str, Any] = {"anthropic_version": BEDROCK_VERSION}
+    body: MessagesBody = {"anthropic_version": BEDROCK_ANTHROPIC_VERSION}
     if beta_flags:
         body["anthropic_beta"] = beta_flags
-    body.update((key, raw[key]) for key in _BODY_FIELDS if raw.get(key) is not None)
-    if (body.get("thinking") or {}).get("type") == "enabled":
-        for key in ("temperature", "top_p", "top_k"):  # Claude thinks at its own sampling and refuses others
-            body.pop(key, None)
-    elif "temperature" in body and facts.temperature_excludes_top_p:
-        body.pop("top_p", None)
+    # The request was validated by its schema; its fields go to Bedrock as the caller wrote them.
+    body.update({key: raw[key] for key in _BODY_FIELDS if raw.get(key) is not None})  # type: ignore[typeddict-item]
+    messages_sampling(facts, body)
     if isinstance(raw.get("output_format"), dict):  # the structured-outputs beta's name for output_config.format
         body["output_config"] = {**body.get("output_config", {}), "format": raw["output_format"]}
     for i, tool in enumerate(body.get("tools") or ()):
@@ -63,11 +67,13 @@ async def native_body(raw: dict[str, Any], beta_flags: list[str], facts: ModelFa
                 f"tools.{i}: `{kind}` runs on Anthropic's own servers and is not available on Amazon Bedrock.",
                 param=f"tools.{i}",
             )
-    await _inline_media(body["messages"], load_image)
+    media = Media(load_image)
+    _inline_media(body["messages"], media)
+    await media.resolve()
     return orjson.dumps(body)
 
 
-def _sourced_blocks(messages: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _sourced_blocks(messages: list[MessagesMessage]) -> Iterator[tuple[str, Document]]:
     """Each content block (and each block inside a tool result) that has a `source`, with where it is."""
     for m, message in enumerate(messages):
         content = message["content"]
@@ -79,31 +85,35 @@ def _sourced_blocks(messages: list[dict[str, Any]]) -> Iterator[tuple[str, dict[
             yield from ((where, part) for where, part in parts if isinstance(part, dict) and "source" in part)
 
 
-async def _inline_media(messages: list[dict[str, Any]], load_image: ImageLoader) -> None:
+def _inline_media(messages: list[MessagesMessage], media: Media) -> None:
     """Bedrock takes base64 sources only: image URLs are fetched (behind the SSRF guard) and inlined."""
-    pending: list[tuple[dict[str, Any], Awaitable[tuple[str, bytes]]]] = []
     for where, block in _sourced_blocks(messages):
         source = block["source"]
         kind = source.get("type") if isinstance(source, dict) else None
         if kind in _BEDROCK_SOURCES:
             continue
         if block.get("type") == "image" and kind == "url" and isinstance(source.get("url"), str):
-            pending.append((block, load_image(source["url"])))
+            media.fetch(source["url"], _inliner(block))
             continue
         raise InvalidRequest(
             f"{where}: {block.get('type')} sources of type `{kind}` are not available on Amazon Bedrock; send the "
             "data as base64.",
             param=where,
         )
-    loaded = await asyncio.gather(*(load for _, load in pending))
-    for (block, _), (fmt, data) in zip(pending, loaded, strict=True):
+
+
+def _inliner(block: Document) -> Callable[[ImageFormat, bytes], None]:
+    def inline(fmt: ImageFormat, data: bytes) -> None:
         block["source"] = {"type": "base64", "media_type": f"image/{fmt}", "data": base64.b64encode(data).decode()}
 
+    return inline
 
-def sse_event(event: dict[str, Any]) -> list[bytes]:
+
+def sse_event(raw: dict[str, Any]) -> list[bytes]:
     """One of Bedrock's Claude stream events as Anthropic sends it; a ping follows message_start, as there."""
-    kind = str(event.get("type", ""))
+    event = messages_event(raw)
+    kind = event.get("type", "")
     if kind == "message_stop":
         event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
-    line = b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    line = named_event(kind, event)
     return [line, PING] if kind == "message_start" else [line]

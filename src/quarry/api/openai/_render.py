@@ -5,23 +5,37 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from quarry.api._core import Usage, stop_reason, thinking_block
 from quarry.api.openai._request import ChatPlan
+from quarry.bedrock import (
+    ContentBlockDeltaEvent,
+    ContentBlockStartEvent,
+    MessagesRedactedThinkingBlock,
+    MessagesStopReason,
+    MessagesThinkingBlock,
+    ReasoningContentBlockDelta,
+    TokenUsage,
+    converse_event,
+    converse_response,
+)
 from quarry.errors import UpstreamError
 
 __all__ = ["ChunkWriter", "completion", "completion_id", "extract_json", "finish_reason", "usage"]
 
-_FINISH = {
+# The core's stop reasons as OpenAI's finish_reason.
+_FINISH: dict[MessagesStopReason, str] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
+    "pause_turn": "stop",
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
-    "content_filtered": "content_filter",
-    "guardrail_intervened": "content_filter",
+    "refusal": "content_filter",
 }
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 
@@ -30,21 +44,19 @@ def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def finish_reason(stop_reason: str | None, plan: ChatPlan) -> str:
-    reason = _FINISH.get(stop_reason or "end_turn", "stop")
+def finish_reason(converse_reason: str | None, plan: ChatPlan) -> str:
+    reason = _FINISH[stop_reason(converse_reason)]
     return "stop" if reason == "tool_calls" and plan.json_tool else reason
 
 
-def usage(bedrock: dict[str, Any]) -> dict[str, Any]:
+def usage(bedrock: TokenUsage | None) -> dict[str, Any]:
     """OpenAI counts cached prompt tokens inside prompt_tokens; Bedrock counts them apart."""
-    cached = bedrock.get("cacheReadInputTokens", 0)
-    prompt = bedrock.get("inputTokens", 0) + cached + bedrock.get("cacheWriteInputTokens", 0)
-    output = bedrock.get("outputTokens", 0)
+    tokens = Usage.from_converse(bedrock)
     return {
-        "prompt_tokens": prompt,
-        "completion_tokens": output,
-        "total_tokens": prompt + output,
-        "prompt_tokens_details": {"cached_tokens": cached},
+        "prompt_tokens": tokens.prompt,
+        "completion_tokens": tokens.output,
+        "total_tokens": tokens.prompt + tokens.output,
+        "prompt_tokens_details": {"cached_tokens": tokens.cache_read},
     }
 
 
@@ -63,23 +75,17 @@ def extract_json(text: str) -> str:
     raise UpstreamError("The model did not answer with valid JSON; try again or use a model with tool use.")
 
 
-def _thinking_block(block: dict[str, Any]) -> dict[str, Any]:
-    if "redactedContent" in block:
-        return {"type": "redacted_thinking", "data": block["redactedContent"]}
-    text = block.get("reasoningText", {})
-    return {"type": "thinking", "thinking": text.get("text", ""), "signature": text.get("signature", "")}
-
-
-def completion(plan: ChatPlan, answer: dict[str, Any]) -> dict[str, Any]:
+def completion(plan: ChatPlan, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The chat.completion object for a Converse answer."""
+    answer = converse_response(raw)
     texts: list[str] = []
-    thinking: list[dict[str, Any]] = []
+    thinking: list[MessagesThinkingBlock | MessagesRedactedThinkingBlock] = []
     calls: list[dict[str, Any]] = []
     for block in answer.get("output", {}).get("message", {}).get("content", []):
         if "text" in block:
             texts.append(block["text"])
         elif "reasoningContent" in block:
-            thinking.append(_thinking_block(block["reasoningContent"]))
+            thinking.append(thinking_block(block["reasoningContent"]))
         elif "toolUse" in block:
             use = block["toolUse"]
             arguments = orjson.dumps(use.get("input", {})).decode()
@@ -95,7 +101,7 @@ def completion(plan: ChatPlan, answer: dict[str, Any]) -> dict[str, Any]:
     if calls:
         message["tool_calls"] = calls
     if thinking:
-        message["reasoning_content"] = "".join(b.get("thinking", "") for b in thinking)
+        message["reasoning_content"] = "".join(b["thinking"] for b in thinking if b["type"] == "thinking")
         message["thinking_blocks"] = thinking
     return {
         "id": completion_id(),
@@ -133,7 +139,7 @@ class ChunkWriter:
         )
         self._tools: dict[int, int] = {}  # content block index → tool_calls index
         self._json_blocks: set[int] = set()  # blocks whose tool input is the JSON answer
-        self._reasoning: dict[int, dict[str, Any]] = {}
+        self._reasoning: dict[int, MessagesThinkingBlock | MessagesRedactedThinkingBlock] = {}
         self._held: list[str] = []  # JSON asked for in the prompt is checked whole before it is sent
         self._finish: str | None = None
 
@@ -141,14 +147,15 @@ class ChunkWriter:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return b"data: " + self._prefix + b'"choices":[' + orjson.dumps(choice) + b"]}\n\n"
 
-    def event(self, event: dict[str, Any]) -> list[bytes]:
+    def event(self, raw: dict[str, Any]) -> list[bytes]:
         """The SSE lines for one ConverseStream event (often one, sometimes none)."""
+        event = converse_event(raw)
         if "contentBlockDelta" in event:
             return self._delta(event["contentBlockDelta"])
         if "contentBlockStart" in event:
             return self._start(event["contentBlockStart"])
         if "contentBlockStop" in event:
-            return self._stop(event["contentBlockStop"].get("contentBlockIndex", 0))
+            return self._stop(event["contentBlockStop"]["contentBlockIndex"])
         if "messageStart" in event:
             first: dict[str, Any] = {"role": "assistant", "content": ""}
             if self._sources is not None:
@@ -163,7 +170,7 @@ class ChunkWriter:
             return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]
         return []
 
-    def _start(self, start: dict[str, Any]) -> list[bytes]:
+    def _start(self, start: ContentBlockStartEvent) -> list[bytes]:
         use = start.get("start", {}).get("toolUse")
         if use is None:
             return []
@@ -176,7 +183,7 @@ class ChunkWriter:
         call["function"] = {"name": use["name"], "arguments": ""}
         return [self._chunk({"tool_calls": [call]})]
 
-    def _delta(self, event: dict[str, Any]) -> list[bytes]:
+    def _delta(self, event: ContentBlockDeltaEvent) -> list[bytes]:
         delta, index = event.get("delta", {}), event.get("contentBlockIndex", 0)
         if "text" in delta:
             if self._plan.json_text:
@@ -193,13 +200,15 @@ class ChunkWriter:
             return self._reason(index, delta["reasoningContent"])
         return []
 
-    def _reason(self, index: int, delta: dict[str, Any]) -> list[bytes]:
+    def _reason(self, index: int, delta: ReasoningContentBlockDelta) -> list[bytes]:
         block = self._reasoning.setdefault(index, {"type": "thinking", "thinking": "", "signature": ""})
         if "text" in delta:
-            block["thinking"] += delta["text"]
+            if block["type"] == "thinking":
+                block["thinking"] += delta["text"]
             return [self._chunk({"reasoning_content": delta["text"]})]
         if "signature" in delta:
-            block["signature"] += delta["signature"]
+            if block["type"] == "thinking":
+                block["signature"] += delta["signature"]
         elif "redactedContent" in delta:
             self._reasoning[index] = {"type": "redacted_thinking", "data": delta["redactedContent"]}
         return []

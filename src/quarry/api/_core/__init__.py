@@ -1,0 +1,57 @@
+"""The translation core: what every dialect shares on its way to and from Bedrock's Converse and Messages shapes.
+
+Per-model rules (sampling, output limits, thinking mode, system prompts, cache points) read the model's facts
+from `quarry.bedrock`; no dialect decides one on its own. Nothing here knows a dialect's wire shapes.
+"""
+
+from quarry.api._core._cache import add_cache_points, cache_point, strip_cache_points
+from quarry.api._core._fit import fit_to_model
+from quarry.api._core._history import ConverseHistory, empty_schema, normalise
+from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
+from quarry.api._core._media import IMAGE_TYPES, ImageLoader, Media
+from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
+from quarry.api._core._thinking import (
+    MIN_BUDGET,
+    Level,
+    ThinkingMode,
+    converse_thinking,
+    effort_fields,
+    level_for_budget,
+    thinking_mode,
+    thinking_on,
+)
+from quarry.api._core._tools import NO_TOOLS_NOTE, ToolChoiceKind, tool_config, tool_spec
+from quarry.api._core._usage import Usage, stop_reason
+
+__all__ = [
+    "IMAGE_TYPES",
+    "MIN_BUDGET",
+    "NO_TOOLS_NOTE",
+    "ConverseHistory",
+    "ImageLoader",
+    "Level",
+    "Media",
+    "ThinkingMode",
+    "ToolChoiceKind",
+    "Usage",
+    "add_cache_points",
+    "cache_point",
+    "converse_thinking",
+    "effort_fields",
+    "empty_schema",
+    "fit_to_model",
+    "inference_config",
+    "level_for_budget",
+    "messages_sampling",
+    "normalise",
+    "redacted_reasoning",
+    "signed_reasoning",
+    "stop_reason",
+    "strip_cache_points",
+    "thinking_block",
+    "thinking_mode",
+    "thinking_on",
+    "tool_config",
+    "tool_spec",
+    "top_k_fields",
+]

@@ -1,0 +1,113 @@
+"""Thinking: which mode a model thinks in (from its facts), and the one place a request's thinking is decided.
+
+Modes: `budget` (Claude's `thinking: {type: enabled, budget_tokens}`), `effort` (other models' reasoning level in
+their own request fields), `adaptive` (models that think only adaptively, `adaptiveThinking` in models.json),
+`none`. A new mode is a fact in models.json plus a branch in `thinking_mode` and `converse_thinking`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from quarry.bedrock import ConverseRequest, Document, ResolvedModel
+
+__all__ = [
+    "MIN_BUDGET",
+    "Level",
+    "ThinkingMode",
+    "converse_thinking",
+    "effort_fields",
+    "level_for_budget",
+    "thinking_mode",
+    "thinking_on",
+]
+
+ThinkingMode = Literal["none", "budget", "effort", "adaptive"]
+Level = Literal["low", "medium", "high"]
+# Anthropic's smallest budget_tokens: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
+MIN_BUDGET = 1024
+_DEFAULT_OUTPUT = 4096
+# The levels callers ask for (OpenAI's reasoning_effort) as those the models take; `none` is no thinking.
+_LEVELS: dict[str, Level] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+
+
+def thinking_mode(model: ResolvedModel) -> ThinkingMode:
+    facts = model.facts
+    if "adaptiveThinking" in facts.features:  # listed, never assumed: unknown models keep the budget mode
+        return "adaptive"
+    if not facts.has("thinking"):
+        return "none"
+    return "budget" if model.base_id.startswith("anthropic.") else "effort"
+
+
+def thinking_on(thinking: Mapping[str, Any] | None) -> bool:
+    """Whether an Anthropic-style `thinking` setting turns thinking on."""
+    return thinking is not None and thinking.get("type") in ("enabled", "adaptive")
+
+
+def level_for_budget(budget: int) -> Level:
+    """A Claude thinking budget as the nearest reasoning level of the models that take levels."""
+    return "low" if budget <= 2048 else "medium" if budget <= 8192 else "high"
+
+
+def effort_fields(model: ResolvedModel, level: Level, fields: Document) -> None:
+    """A reasoning level in the request fields of the non-Claude models that reason."""
+    if model.base_id.startswith("openai."):
+        fields["reasoning_effort"] = level
+    elif model.base_id.startswith("amazon.nova"):
+        fields["reasoningConfig"] = {"type": "enabled", "maxReasoningEffort": level}
+
+
+def converse_thinking(
+    model: ResolvedModel, request: ConverseRequest, *, level: str | None, budgets: Mapping[str, int]
+) -> None:
+    """Thinking on a Converse request: a level (`minimal`…`high`, `none`) and/or Claude's own `thinking` setting
+    already in `additionalModelRequestFields`; the budget (from `budgets` by level) fitted into maxTokens, and
+    sampling parameters dropped while Claude thinks."""
+    fields = request.setdefault("additionalModelRequestFields", {})
+    asked = level not in (None, "none")
+    match thinking_mode(model):
+        case "effort":
+            effort = _LEVELS.get(level or "none")
+            if effort is not None:
+                effort_fields(model, effort, fields)
+        case "budget":
+            if asked or "thinking" in fields:
+                _claude_budget(model, request, fields, budgets[level if asked and level else "medium"])
+        case "adaptive" | "none":
+            return  # adaptive thinking: issue 16 adds its branch here
+
+
+def _claude_budget(model: ResolvedModel, request: ConverseRequest, fields: Document, budget_for_level: int) -> None:
+    thinking = fields.get("thinking") or {"type": "enabled", "budget_tokens": budget_for_level}
+    fields["thinking"] = thinking
+    if thinking.get("type") == "disabled" or not _thinking_allowed(request):
+        fields.pop("thinking")
+        return
+    config = request.setdefault("inferenceConfig", {})
+    budget = int(thinking.get("budget_tokens") or MIN_BUDGET)
+    asked_max = config.get("maxTokens", _DEFAULT_OUTPUT)
+    ceiling = model.facts.max_output_tokens or budget + asked_max
+    if config.get("maxTokens", 0) <= budget:
+        # max_tokens below the budget counts the answer alone: thinking comes on top, within the model's limit.
+        config["maxTokens"] = min(budget + asked_max, ceiling)
+    if config["maxTokens"] <= budget:
+        thinking["budget_tokens"] = budget = config["maxTokens"] - 1
+    if budget < MIN_BUDGET:
+        fields.pop("thinking")
+        return
+    # Claude thinks only at its own temperature and sampling.
+    config.pop("temperature", None)
+    config.pop("topP", None)
+    fields.pop("top_k", None)
+
+
+def _thinking_allowed(request: ConverseRequest) -> bool:
+    """Thinking needs free tool choice, and signed thinking kept on the assistant turn that called the tools."""
+    if "toolChoice" in request.get("toolConfig", {}):
+        return False
+    messages = request.get("messages", [])
+    if len(messages) < 2 or not any("toolResult" in block for block in messages[-1]["content"]):
+        return True
+    return "reasoningContent" in messages[-2]["content"][0]

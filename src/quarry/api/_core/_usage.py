@@ -1,0 +1,58 @@
+"""Token usage and stop reasons from Converse, in the terms every dialect renders from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quarry.bedrock import MessagesStopReason, MessagesUsage, TokenUsage
+
+__all__ = ["Usage", "stop_reason"]
+
+# Converse's StopReason (botocore's bedrock-runtime service model) → Messages' stop_reason, the richer of the two
+# vocabularies the dialects speak; reasons with no counterpart end the turn.
+_STOP_REASONS: dict[str, MessagesStopReason] = {
+    "end_turn": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "guardrail_intervened": "refusal",
+    "content_filtered": "refusal",
+    "model_context_window_exceeded": "model_context_window_exceeded",
+}
+
+
+def stop_reason(reason: str | None) -> MessagesStopReason:
+    return _STOP_REASONS.get(reason or "end_turn", "end_turn")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens of one answer; `input` excludes the cached tokens, as both Converse and Messages count them."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    @classmethod
+    def from_converse(cls, usage: TokenUsage | None) -> Usage:
+        usage = usage or {}
+        return cls(
+            input=usage.get("inputTokens", 0),
+            output=usage.get("outputTokens", 0),
+            cache_read=usage.get("cacheReadInputTokens", 0),
+            cache_write=usage.get("cacheWriteInputTokens", 0),
+        )
+
+    @property
+    def prompt(self) -> int:
+        """Every prompt token, cached or not."""
+        return self.input + self.cache_read + self.cache_write
+
+    def messages(self) -> MessagesUsage:
+        return {
+            "input_tokens": self.input,
+            "cache_creation_input_tokens": self.cache_write,
+            "cache_read_input_tokens": self.cache_read,
+            "output_tokens": self.output,
+        }
