@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from quarry.api._exchange import Exchange
+from quarry.exchange import Exchange
 from quarry.server import create_app
 from quarry.settings import Settings
 from tests.api.conftest import HAIKU, KEY

@@ -10,11 +10,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from quarry.api._exchange import Exchange, exchange_of
 from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
 from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
+from quarry.exchange import Exchange, exchange_of
 from quarry.settings import Settings
 
 __all__ = ["Services", "services_of"]

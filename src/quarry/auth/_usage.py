@@ -9,8 +9,8 @@ import logging
 import time
 from typing import Literal
 
-from quarry.api._exchange import Exchange
 from quarry.auth._keys import KeyStore
+from quarry.exchange import Exchange
 from quarry.store import Database, Row
 
 __all__ = ["UsageRecorder", "usage_report"]

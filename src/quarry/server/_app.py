@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from quarry import __version__
 from quarry.api import _admin, _models, anthropic, conversations, openai
-from quarry.api._exchange import exchange_of
 from quarry.api._services import Services
 from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter
 from quarry.auth._bootstrap import bootstrap_key
@@ -24,6 +23,7 @@ from quarry.auth._usage import UsageRecorder
 from quarry.bedrock import ModelCatalog
 from quarry.conversations import ConversationStore
 from quarry.errors import InvalidRequest, NotFound, QuarryError
+from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
 from quarry.server._cors import add_cors

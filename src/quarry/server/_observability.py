@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._exchange import exchange_of
 from quarry.api._services import services_of
 from quarry.bedrock import BedrockRuntime
+from quarry.exchange import exchange_of
 from quarry.observability import AccessLog, Metrics
 from quarry.server._middleware import Listener
 from quarry.settings import Settings

@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._estimate import estimate_tokens
-from quarry.api._exchange import exchange_of, watch_converse
 from quarry.api._services import services_of
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._errors import error_body
@@ -20,6 +19,7 @@ from quarry.api.openai._messages import to_converse
 from quarry.api.openai._render import ChunkWriter, completion
 from quarry.api.openai._request import plan_chat
 from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
+from quarry.exchange import exchange_of, watch_converse
 
 __all__ = ["router"]
 

@@ -1,6 +1,7 @@
-"""One API call as it happened: who, which model, tokens, time to first token, status. The server's middleware
-opens it and closes it when the last byte has gone (for a stream, when the stream ends); routes fill it in; what
-runs when it closes (usage records, metrics, the access log) reads it. Never prompt or answer text."""
+"""The per-request record: one API call as it happened (who, which model, tokens, time to first token, status).
+The server's middleware opens it and closes it when the last byte has gone (for a stream, when the stream ends);
+routes fill it in; what runs when it closes (usage records, metrics, the access log) reads it. Never prompt or
+answer text. It sits below `quarry.api`, `quarry.auth` and `quarry.observability` and imports none of them."""
 
 from __future__ import annotations
 
