@@ -13,8 +13,7 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._services import Services, services_of
-from quarry.auth import KeyStore, Limits
-from quarry.auth._usage import usage_report
+from quarry.auth import KeyStore, Limits, usage_report
 from quarry.errors import InvalidRequest, PermissionDenied
 
 __all__ = ["router"]

@@ -8,9 +8,11 @@ from quarry.auth._authenticator import (
     StaticKey,
     bearer_token,
 )
+from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._keys import ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
+from quarry.auth._usage import UsageRecorder, usage_report
 
 __all__ = [
     "ApiKey",
@@ -25,6 +27,9 @@ __all__ = [
     "Principal",
     "RedisLimiter",
     "StaticKey",
+    "UsageRecorder",
     "bearer_token",
+    "bootstrap_key",
     "hash_key",
+    "usage_report",
 ]

@@ -66,16 +66,10 @@ def _error_response(request: Request, error: QuarryError) -> Response:
 async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> Any:
     """The knowledge bases, or None without the kb extra (its routes then say which extra to install)."""
     try:
-        from quarry.kb import KnowledgeBases, open_store_backend
-        from quarry.kb._bedrock_retriever import BedrockRetriever
+        from quarry.kb import open_knowledge_bases
     except ImportError:
         return None
-    knowledge = KnowledgeBases(
-        open_store_backend(settings),
-        backend.runtime,
-        settings.kb,
-        managed=lambda config: BedrockRetriever(backend.agent, config),
-    )
+    knowledge = open_knowledge_bases(settings, backend.runtime, agent=backend.agent)
     stack.push_async_callback(knowledge.close)
     return knowledge
 

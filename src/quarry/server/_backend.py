@@ -51,13 +51,13 @@ def emulated_knowledge(settings: Settings, runtime: Callable[[], BedrockRuntime]
     """The emulator's Retrieve answered from the local knowledge bases (None without the kb extra). `runtime`
     is asked for on first use: the emulator's own, which exists only once it runs."""
     try:
-        from quarry.kb import KnowledgeBases, open_store_backend
-        from quarry.kb._emulated import EmulatedKnowledge
+        from quarry.kb import KnowledgeBases, open_knowledge_bases
+        from quarry.server._emulated import EmulatedKnowledge
     except ImportError:
         return None
 
     async def open_knowledge() -> KnowledgeBases:
-        return KnowledgeBases(open_store_backend(settings), runtime(), settings.kb, owns_runtime=owns_runtime)
+        return open_knowledge_bases(settings, runtime(), owns_runtime=owns_runtime)
 
     return EmulatedKnowledge(open_knowledge)
 

@@ -19,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._services import services_of
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
-from quarry.api.openai._errors import error_body
 from quarry.auth import Principal
 from quarry.emulator import local_knowledge_base_id
 from quarry.errors import InvalidRequest, PayloadTooLarge, PermissionDenied

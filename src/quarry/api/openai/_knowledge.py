@@ -55,8 +55,7 @@ class KnowledgeTurn:
 
 async def knowledge_turn(request: Request, principal: Principal, chat: ChatCompletionRequest) -> KnowledgeTurn:
     """Search the knowledge base the model names and put its passages in front of the conversation."""
-    from quarry.kb import KnowledgeBases
-    from quarry.kb._answers import system_prompt
+    from quarry.kb import KnowledgeBases, system_prompt
 
     settings: Settings = request.app.state.services.settings
     name, _, model = chat.model.removeprefix(KB_PREFIX).partition(":")
