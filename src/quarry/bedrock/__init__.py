@@ -3,6 +3,7 @@ Bedrock Knowledge Bases (bedrock-agent-runtime)."""
 
 from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._aws import AwsTarget, resolve_aws
+from quarry.bedrock._backend import Backend
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
 from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
@@ -13,6 +14,7 @@ from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signe
 __all__ = [
     "COHERE_BATCH",
     "AwsTarget",
+    "Backend",
     "BearerTokenSigner",
     "BedrockAgentRuntime",
     "BedrockControl",

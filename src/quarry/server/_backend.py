@@ -7,13 +7,13 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import uvicorn
 from aiobotocore.session import AioSession
 
 from quarry.bedrock import (
+    Backend,
     BedrockAgentRuntime,
     BedrockControl,
     BedrockRuntime,
@@ -27,16 +27,6 @@ from quarry.settings import Settings
 __all__ = ["Backend", "emulated_knowledge", "emulator_runtime", "open_backend"]
 
 _EMULATOR_KEYS = {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
-
-
-@dataclass(slots=True)
-class Backend:
-    kind: Literal["bedrock", "emulator"]
-    runtime: BedrockRuntime
-    control: BedrockControl
-    agent: BedrockAgentRuntime  # bedrock-agent-runtime: Retrieve from managed knowledge bases
-    region: str
-    description: str  # one line for the banner and /health
 
 
 class _QuietServer(uvicorn.Server):

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._context import context_of, services_of
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
-from quarry.api._services import services_of
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
 from quarry.auth import Principal
 from quarry.emulator import local_knowledge_base_id
@@ -57,7 +57,7 @@ def _allowed(principal: Principal, name: str) -> bool:
 
 async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
     principal = await services_of(request).authenticate(request, api)
-    knowledge: KnowledgeBases = request.app.state.knowledge
+    knowledge = context_of(request).knowledge_bases()
     if name is not None and not _allowed(principal, name):
         raise PermissionDenied(
             f"This API key may not use the knowledge base `{name}`.", code="knowledge_base_not_allowed"

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from quarry.api._context import context_of
 from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
 from quarry.auth import Principal
 from quarry.errors import InvalidRequest, PermissionDenied
-from quarry.settings import Settings
 
 if TYPE_CHECKING:
     from quarry.kb import Hit
@@ -55,15 +55,15 @@ class KnowledgeTurn:
 
 async def knowledge_turn(request: Request, principal: Principal, chat: ChatCompletionRequest) -> KnowledgeTurn:
     """Search the knowledge base the model names and put its passages in front of the conversation."""
-    from quarry.kb import KnowledgeBases, system_prompt
+    from quarry.kb import system_prompt
 
-    settings: Settings = request.app.state.services.settings
+    settings = context_of(request).settings
     name, _, model = chat.model.removeprefix(KB_PREFIX).partition(":")
     if principal.key is not None and not principal.key.allows(chat.model, f"{KB_PREFIX}{name}"):
         raise PermissionDenied(
             f"This API key may not use the knowledge base `{name}`.", param="model", code="model_not_allowed"
         )
-    knowledge: KnowledgeBases | None = getattr(request.app.state, "knowledge", None)
+    knowledge = context_of(request).knowledge
     if knowledge is None:
         raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.", param="model")
     base = await knowledge.get(name)

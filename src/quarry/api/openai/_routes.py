@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._context import services_of
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
-from quarry.api._services import services_of
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_turn
 from quarry.api.openai._messages import to_converse
