@@ -1,12 +1,13 @@
 """The per-request record: one API call as it happened (who, which model, tokens, time to first token, status).
 The server's middleware opens it and closes it when the last byte has gone (for a stream, when the stream ends);
 routes fill it in; what runs when it closes (usage records, metrics, the access log) reads it. Never prompt or
-answer text. It sits below `quarry.api`, `quarry.auth` and `quarry.observability` and imports none of them."""
+answer text. It sits below `quarry.api`, `quarry.auth` and `quarry.observability` and imports none of them (nor
+`quarry.bedrock`: usage arrives as a plain mapping in Converse's or Anthropic's field names)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 
 from quarry.errors import QuarryError
 
-__all__ = ["Exchange", "exchange_of", "watch_anthropic", "watch_converse"]
+__all__ = ["Exchange", "exchange_of"]
 
 
 @dataclass(slots=True)
@@ -63,14 +64,14 @@ class Exchange:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
 
-    def converse_usage(self, usage: dict[str, Any]) -> None:
+    def converse_usage(self, usage: Mapping[str, Any]) -> None:
         """Usage in Bedrock's Converse shape (`inputTokens`, …)."""
         self.input_tokens = int(usage.get("inputTokens", 0))
         self.output_tokens = int(usage.get("outputTokens", 0))
         self.cache_read_tokens = int(usage.get("cacheReadInputTokens", 0))
         self.cache_write_tokens = int(usage.get("cacheWriteInputTokens", 0))
 
-    def anthropic_usage(self, usage: dict[str, Any]) -> None:
+    def anthropic_usage(self, usage: Mapping[str, Any]) -> None:
         """Usage in Anthropic's shape; fields that are absent or null keep what was known."""
         for source, target in (
             ("input_tokens", "input_tokens"),
@@ -88,26 +89,3 @@ def exchange_of(request: Request) -> Exchange:
     if isinstance(exchange, Exchange):
         return exchange
     return Exchange(request_id="", method=request.method, path=request.url.path)
-
-
-async def watch_converse(events: AsyncIterator[dict[str, Any]], exchange: Exchange) -> AsyncIterator[dict[str, Any]]:
-    """ConverseStream events, passed on untouched, noting the first token and the usage."""
-    async for event in events:
-        if "contentBlockDelta" in event:
-            exchange.first_token()
-        elif "metadata" in event:
-            exchange.converse_usage(event["metadata"].get("usage", {}))
-        yield event
-
-
-async def watch_anthropic(events: AsyncIterator[dict[str, Any]], exchange: Exchange) -> AsyncIterator[dict[str, Any]]:
-    """Anthropic stream events (Claude on InvokeModel), passed on untouched, noting the first token and usage."""
-    async for event in events:
-        kind = event.get("type")
-        if kind == "content_block_delta":
-            exchange.first_token()
-        elif kind == "message_start":
-            exchange.anthropic_usage(event.get("message", {}).get("usage", {}))
-        elif kind == "message_delta":
-            exchange.anthropic_usage(event.get("usage", {}))
-        yield event
