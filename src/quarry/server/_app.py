@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from fastapi import APIRouter, FastAPI
@@ -49,6 +49,9 @@ from quarry.settings import Settings
 from quarry.store import open_database
 from quarry.ui import mount_ui
 
+if TYPE_CHECKING:
+    from quarry.kb import KnowledgeBases  # the kb extra: imported at run time in _knowledge_bases only
+
 __all__ = ["create_app"]
 
 log = logging.getLogger("quarry")
@@ -79,7 +82,7 @@ def _error_response(request: Request, error: QuarryError) -> Response:
     return openai.error_response(error)
 
 
-async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> Any:
+async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> KnowledgeBases | None:
     """The knowledge bases, or None without the kb extra (its routes then say which extra to install)."""
     try:
         from quarry.kb import open_knowledge_bases

@@ -7,7 +7,7 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
 from aiobotocore.session import AioSession
@@ -24,6 +24,9 @@ from quarry.bedrock import (
 from quarry.errors import UpstreamUnavailable
 from quarry.settings import Settings
 
+if TYPE_CHECKING:
+    from quarry.server._emulated import EmulatedKnowledge  # needs the kb extra: imported at run time when present
+
 __all__ = ["Backend", "emulated_knowledge", "emulator_runtime", "open_backend"]
 
 _EMULATOR_KEYS = {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
@@ -37,7 +40,9 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def emulated_knowledge(settings: Settings, runtime: Callable[[], BedrockRuntime], *, owns_runtime: bool = False) -> Any:
+def emulated_knowledge(
+    settings: Settings, runtime: Callable[[], BedrockRuntime], *, owns_runtime: bool = False
+) -> EmulatedKnowledge | None:
     """The emulator's Retrieve answered from the local knowledge bases (None without the kb extra). `runtime`
     is asked for on first use: the emulator's own, which exists only once it runs."""
     try:
@@ -52,7 +57,7 @@ def emulated_knowledge(settings: Settings, runtime: Callable[[], BedrockRuntime]
     return EmulatedKnowledge(open_knowledge)
 
 
-async def _start_emulator(settings: Settings, stack: AsyncExitStack, knowledge: Any) -> str:
+async def _start_emulator(settings: Settings, stack: AsyncExitStack, knowledge: EmulatedKnowledge | None) -> str:
     from quarry.emulator import EmulatorApp
 
     sock = socket.create_server(("127.0.0.1", 0))
