@@ -153,10 +153,10 @@ def test_the_access_log_can_be_turned_off(
     sdk: SDKs, serve: Any, aws_environment: None, access: Lines, enabled: bool
 ) -> None:
     settings = Settings(backend="bedrock", api_key=KEY, access_log=enabled)  # type: ignore[arg-type]
-    app = create_app(settings)
-    url = serve(app, lifespan="on").url
     closed = threading.Event()
-    app.state.listeners.append(lambda exchange: closed.set())  # after the lifespan's: runs once they have run
+    # listeners given to the app run after its own: once this one has run, the access log has written its line
+    app = create_app(settings, listeners=[lambda exchange: closed.set()])
+    url = serve(app, lifespan="on").url
     client = sdk.openai(f"{url}/v1", KEY)
     client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert closed.wait(5)

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from quarry.api._exchange import Exchange
+from quarry.exchange import Exchange
 from quarry.server import create_app
 from quarry.settings import Settings
 from tests.api.conftest import HAIKU, KEY
@@ -22,8 +22,7 @@ Seen = list[Exchange]
 @pytest.fixture(scope="module")
 def observed(serve: Any, aws_environment: None) -> tuple[str, Seen]:
     seen: Seen = []
-    app = create_app(Settings(backend="bedrock", api_key=KEY))  # type: ignore[arg-type]
-    app.state.listeners.append(seen.append)
+    app = create_app(Settings(backend="bedrock", api_key=KEY), listeners=[seen.append])  # type: ignore[arg-type]
     url: str = serve(app, lifespan="on").url
     return url, seen
 

@@ -10,7 +10,7 @@ import pytest
 from aiobotocore.session import AioSession
 
 from quarry.bedrock import BedrockAgentRuntime, resolve_aws
-from quarry.emulator import EmulatorApp
+from quarry.emulator import EmulatorApp, EmulatorConfig
 from quarry.errors import (
     InvalidRequest,
     ModelNotFound,
@@ -21,7 +21,7 @@ from quarry.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from quarry.settings import BedrockSettings, EmulatorSettings
+from quarry.settings import BedrockSettings
 from tests.conftest import set_aws_environment
 from tests.emulator.test_retrieve import FORBIDDEN, KB, PASSAGES, THROTTLED, Call, Passages
 
@@ -89,7 +89,7 @@ async def test_errors_become_quarry_errors(knowledge_url: str) -> None:
 
 async def test_retries_ride_out_faults_that_surface_without_them(serve: Any) -> None:
     # A third of all requests fail with throttling or an internal error; the seed makes the run repeatable.
-    url = serve(EmulatorApp(EmulatorSettings(fault_rate=0.3, seed=3), knowledge=Passages())).url
+    url = serve(EmulatorApp(EmulatorConfig(fault_rate=0.3, seed=3), knowledge=Passages())).url
     impatient, patient = _agent(url, max_attempts=1), _agent(url, max_attempts=10)
     failures: list[QuarryError] = []
     try:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from quarry.bedrock import BedrockRuntime, ModelCatalog, SigV4Signer, StaticCredentials, resolve_aws
-from quarry.emulator import EmulatorApp
+from quarry.emulator import EmulatorApp, EmulatorConfig
 from quarry.errors import InvalidRequest, ModelNotFound, QuarryError, RateLimited, UpstreamError, UpstreamUnavailable
-from quarry.settings import BedrockSettings, EmulatorSettings, ModelSettings
+from quarry.settings import BedrockSettings, ModelSettings
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 HELLO: dict[str, Any] = {"messages": [{"role": "user", "content": [{"text": "Hello"}]}]}
@@ -23,7 +23,7 @@ def _runtime(url: str, **settings: Any) -> BedrockRuntime:
 @pytest.fixture(scope="module")
 def faulty_url(serve: Any) -> str:
     # Half of all requests fail with throttling or 5xx faults; the seed makes the run repeatable.
-    url: str = serve(EmulatorApp(EmulatorSettings(fault_rate=0.5, seed=3))).url
+    url: str = serve(EmulatorApp(EmulatorConfig(fault_rate=0.5, seed=3))).url
     return url
 
 

@@ -9,8 +9,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from quarry.emulator import EmulatorApp
-from quarry.settings import EmulatorSettings
+from quarry.emulator import EmulatorApp, EmulatorConfig
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 SONNET_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
@@ -21,7 +20,7 @@ NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 @pytest.fixture(scope="session")
 def emulator_url(serve: Callable[[Any], Any]) -> str:
-    return str(serve(EmulatorApp(EmulatorSettings())).url)
+    return str(serve(EmulatorApp(EmulatorConfig())).url)
 
 
 def client(service: str, url: str, region: str = "us-east-1") -> Any:

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from quarry.emulator import EmulatorApp
-from quarry.settings import EmulatorSettings
+from quarry.emulator import EmulatorApp, EmulatorConfig
 from tests.emulator.conftest import HAIKU, client, user
 
 
@@ -66,7 +65,7 @@ def test_fault_rate_mixes_faults_with_answers_and_retries_recover(serve: Callabl
 
     from tests.emulator.conftest import CREDENTIALS
 
-    flaky = serve(EmulatorApp(EmulatorSettings(fault_rate=0.5, seed=7))).url
+    flaky = serve(EmulatorApp(EmulatorConfig(fault_rate=0.5, seed=7))).url
     runtime = client("bedrock-runtime", flaky)
     outcomes = []
     for _ in range(20):
@@ -91,7 +90,7 @@ def test_fault_rate_mixes_faults_with_answers_and_retries_recover(serve: Callabl
 
 
 def test_every_request_faults_at_rate_one(serve: Callable[[Any], Any]) -> None:
-    runtime = client("bedrock-runtime", serve(EmulatorApp(EmulatorSettings(fault_rate=1.0))).url)
+    runtime = client("bedrock-runtime", serve(EmulatorApp(EmulatorConfig(fault_rate=1.0))).url)
     for _ in range(5):
         with pytest.raises(ClientError) as excinfo:
             runtime.converse(modelId=HAIKU, messages=[user("hi")])
@@ -101,7 +100,7 @@ def test_every_request_faults_at_rate_one(serve: Callable[[Any], Any]) -> None:
 
 def test_pacing_spaces_stream_events(serve: Callable[[Any], Any]) -> None:
     runtime = client(
-        "bedrock-runtime", serve(EmulatorApp(EmulatorSettings(first_byte_ms=150, tokens_per_second=200))).url
+        "bedrock-runtime", serve(EmulatorApp(EmulatorConfig(first_byte_ms=150, tokens_per_second=200))).url
     )
     started = time.perf_counter()
     events = list(runtime.converse_stream(modelId=HAIKU, messages=[user("[[emulator: words=20]]")])["stream"])

@@ -284,7 +284,7 @@ def test_boto3_retrieves_from_a_local_knowledge_base_through_the_emulator(
     import boto3
 
     from quarry.emulator import EmulatorApp, local_knowledge_base_id
-    from quarry.server._backend import emulated_knowledge, emulator_runtime
+    from quarry.server import emulated_knowledge, emulator_runtime
 
     settings = Settings(data_dir=kb_data)
     holder: list[str] = []

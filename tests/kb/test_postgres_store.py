@@ -12,6 +12,7 @@ import pytest
 
 from quarry.kb._models import ChunkRecord, KnowledgeBaseConfig
 from quarry.kb._postgres_store import PostgresBackend
+from quarry.store import MIGRATIONS, PostgresDatabase
 
 from .conftest import fresh_database
 from .test_stores import DIMENSIONS, add, document, local, unit_vectors
@@ -118,3 +119,27 @@ async def test_a_knowledge_base_without_documents_searches_to_nothing(backend: P
     store = await backend.open("empty")
     assert await store.keyword_search("anything at all", 5) == []
     assert await store.keyword_search("anything", 5, documents={"x"}) == []
+
+
+async def test_the_register_and_documents_tables_are_the_stores_migrations(url: str) -> None:
+    """The database the server opens for keys and usage has the knowledge bases' shared tables before any
+    knowledge base is opened; the kb package makes only per-knowledge-base tables."""
+    database = await PostgresDatabase.open(url)
+    try:
+        await database.migrate(MIGRATIONS)
+    finally:
+        await database.close()
+    made = (
+        "SELECT to_regclass('quarry_knowledge_bases'), to_regclass('quarry_kb_documents'), to_regnamespace('quarry_kb')"
+    )
+    tables = await query(url, made)
+    assert tables == [("quarry_knowledge_bases", "quarry_kb_documents", "quarry_kb")]
+
+
+async def test_a_database_of_its_own_for_knowledge_bases_is_migrated_when_opened(
+    backend: PostgresBackend, url: str
+) -> None:
+    """`kb.database_url` may name a database the server never migrates: the store backend applies the migrations."""
+    assert await backend.names() == []
+    versions = await query(url, "SELECT max(version) FROM quarry_migrations")
+    assert versions == [(len(MIGRATIONS),)]

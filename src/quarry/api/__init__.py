@@ -1,1 +1,19 @@
-"""HTTP dialects: each translates its own API to and from Bedrock's Converse shape."""
+"""HTTP dialects: each translates its own API to and from Bedrock's Converse shape. The package itself exports what
+the server wires together and every dialect shares: the app's context, the admin and models routes."""
+
+from quarry.api._admin import router as admin_router
+from quarry.api._context import CONTEXT_KEY, AppContext, context_of, services_of
+from quarry.api._models import router as models_router
+from quarry.api._models import wants_anthropic
+from quarry.api._services import Services
+
+__all__ = [
+    "CONTEXT_KEY",
+    "AppContext",
+    "Services",
+    "admin_router",
+    "context_of",
+    "models_router",
+    "services_of",
+    "wants_anthropic",
+]

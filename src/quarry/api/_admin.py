@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
-from quarry.api._services import Services, services_of
-from quarry.auth import KeyStore, Limits
-from quarry.auth._usage import usage_report
+from quarry.api._context import context_of, services_of
+from quarry.api._services import Services
+from quarry.auth import KeyStore, Limits, usage_report
 from quarry.errors import InvalidRequest, PermissionDenied
 
 __all__ = ["router"]
@@ -73,10 +73,10 @@ async def usage(request: Request) -> Response:
         start = datetime.fromisoformat(since).replace(tzinfo=UTC).timestamp() if since else None
     except ValueError:
         raise InvalidRequest("`since` must be an ISO date, e.g. 2026-11-01.", param="since") from None
-    recorder = request.app.state.usage
-    await recorder.flush()  # what is still queued belongs in the answer
+    context = context_of(request)
+    await context.usage.flush()  # what is still queued belongs in the answer
     grouping: Literal["key", "model", "day", "api"] = by  # type: ignore[assignment]  # checked above
-    return _json({"data": await usage_report(request.app.state.database, grouping, since=start)})
+    return _json({"data": await usage_report(context.database, grouping, since=start)})
 
 
 router = APIRouter()

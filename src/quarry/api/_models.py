@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._services import services_of
+from quarry.api._context import context_of, services_of
 from quarry.auth import knowledge_base_model, may_use_knowledge_base, may_use_model
 from quarry.bedrock import ModelEntry
 from quarry.errors import ModelNotFound
@@ -46,7 +46,7 @@ async def list_models(request: Request) -> Response:
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
         return _json({"data": data, "has_more": False, "first_id": first, "last_id": last})
     data = [_openai(entry) for entry in entries]
-    knowledge = getattr(request.app.state, "knowledge", None)
+    knowledge = context_of(request).knowledge
     if knowledge is not None:  # chat UIs offer what /v1/models lists: `kb:NAME` answers from a knowledge base
         for config in await knowledge.list():
             if may_use_knowledge_base(principal, config.name):

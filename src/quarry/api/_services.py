@@ -1,4 +1,4 @@
-"""What the dialects need from the running server, gathered on `app.state.services` by the app factory."""
+"""What the dialects need from the running server on every call, built by the app's lifespan into its `AppContext`."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Any
 
 from starlette.requests import Request
 
-from quarry.api._exchange import Exchange, exchange_of
 from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
 from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token, may_use_model
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
+from quarry.exchange import Exchange, exchange_of
 from quarry.settings import Settings
 
-__all__ = ["Services", "services_of"]
+__all__ = ["Services"]
 
 
 @dataclass(slots=True)
@@ -96,8 +96,3 @@ class Services:
         principal = await self.authenticator.authenticate(token)
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
         return principal
-
-
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services

@@ -15,9 +15,11 @@ from quarry.auth._authenticator import (
     StaticKey,
     bearer_token,
 )
+from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
+from quarry.auth._usage import UsageRecorder, usage_report
 
 __all__ = [
     "KB_PREFIX",
@@ -34,10 +36,13 @@ __all__ = [
     "Principal",
     "RedisLimiter",
     "StaticKey",
+    "UsageRecorder",
     "bearer_token",
+    "bootstrap_key",
     "check_knowledge_base",
     "hash_key",
     "knowledge_base_model",
     "may_use_knowledge_base",
     "may_use_model",
+    "usage_report",
 ]

@@ -5,7 +5,6 @@ AWS_ENDPOINT_URL_SSM)."""
 from __future__ import annotations
 
 import orjson
-from aiobotocore.session import get_session
 
 from quarry.settings import Settings
 
@@ -33,6 +32,9 @@ async def bootstrap_key(settings: Settings) -> str | None:
         return settings.api_key.get_secret_value() or None
     if not (settings.api_key_secret_id or settings.api_key_ssm_parameter):
         return None
+    # Imported here: `quarry.auth` exports this, and `quarry keys` should not load aiobotocore to list keys.
+    from aiobotocore.session import get_session
+
     session = get_session()
     region = session.get_config_variable("region") or settings.region
     if settings.api_key_secret_id:

@@ -9,9 +9,9 @@ import logging
 import time
 from typing import Literal
 
-from quarry.api._exchange import Exchange
 from quarry.auth._authenticator import BOOTSTRAP_KEY_ID, OPEN_ACCESS_KEY_ID
 from quarry.auth._keys import KeyStore
+from quarry.exchange import Exchange
 from quarry.store import Database, Row
 
 __all__ = ["UsageRecorder", "usage_report"]

@@ -4,6 +4,7 @@ Bedrock Knowledge Bases (bedrock-agent-runtime), and the typed Converse and Mess
 from quarry.bedrock import _converse_shapes, _messages_shapes
 from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._aws import AwsTarget, resolve_aws
+from quarry.bedrock._backend import Backend
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
 from quarry.bedrock._converse_shapes import *  # noqa: F403  # the shapes are listed once, in their module's __all__
@@ -16,6 +17,7 @@ from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signe
 __all__ = [
     "COHERE_BATCH",
     "AwsTarget",
+    "Backend",
     "BearerTokenSigner",
     "BedrockAgentRuntime",
     "BedrockControl",

@@ -34,7 +34,7 @@ def emulator(**options: object) -> None:
         config = EmulatorSettings.model_validate(Settings().emulator.model_dump() | overrides)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
-    from quarry.server._backend import emulated_knowledge, emulator_runtime
+    from quarry.server import emulated_knowledge, emulator_runtime
 
     # Bind first, so the banner can name the real port (with --port 0 the system picks one).
     sock = socket.create_server((config.host, config.port))

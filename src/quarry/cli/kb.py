@@ -41,8 +41,7 @@ class _Session:
 @asynccontextmanager
 async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Session]:
     try:
-        from quarry.kb import KnowledgeBases, open_store_backend
-        from quarry.kb._bedrock_retriever import BedrockRetriever
+        from quarry.kb import open_knowledge_bases
     except ImportError as exc:
         raise click.ClickException(
             f"knowledge bases need the kb extra ({exc.name} is missing): pip install 'quarry[kb]'"
@@ -51,15 +50,14 @@ async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Sessi
     from quarry.server import open_backend
 
     async with AsyncExitStack() as stack:
-        runtime, catalog, managed = None, None, None
+        runtime, catalog, agent = None, None, None
         if bedrock:
             backend = await open_backend(settings, stack)
             runtime = backend.runtime
             catalog = ModelCatalog(backend.control, settings.models, region=backend.region, ttl_s=0)
             agent = backend.agent
-            managed = lambda config: BedrockRetriever(agent, config)  # noqa: E731  # a one-line factory
             click.echo(f"backend: {backend.description}", err=True)
-        knowledge = KnowledgeBases(open_store_backend(settings), runtime, settings.kb, managed=managed)
+        knowledge = open_knowledge_bases(settings, runtime, agent=agent)
         stack.push_async_callback(knowledge.close)
         yield _Session(settings, knowledge, catalog)
 
@@ -380,8 +378,7 @@ def evaluate_command(
     ctx: click.Context, name: str, questions: Path, modes: tuple[str, ...], misses: bool, as_json: bool
 ) -> None:
     """Score retrieval on labelled questions: recall@5, MRR and nDCG@10 for keyword (BM25), vector and hybrid."""
-    from quarry.kb import Query
-    from quarry.kb._evaluation import evaluate, format_report, load_eval_set
+    from quarry.kb import Query, evaluate, format_report, load_eval_set
 
     try:
         eval_set = load_eval_set(questions)

@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from quarry.auth import KeyStore, Limits
-from quarry.auth._usage import usage_report
+from quarry.auth import KeyStore, Limits, usage_report
 from quarry.errors import QuarryError
 from quarry.settings import Settings
 from quarry.store import Database, open_database

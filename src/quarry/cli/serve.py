@@ -40,8 +40,9 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
     """
     import uvicorn
 
+    from quarry.api import AppContext
     from quarry.observability import configure_logging
-    from quarry.server import Backend, create_app
+    from quarry.server import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port, "backend": backend}.items() if v is not None}
     try:
@@ -57,16 +58,16 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
     sock = socket.create_server((settings.host, settings.port))
     url = f"http://{settings.host}:{sock.getsockname()[1]}"
 
-    def banner(backend: Backend) -> None:
+    def banner(context: AppContext) -> None:
         click.echo(f"Quarry {url}  (Ctrl-C stops it)")
-        click.echo(f"  backend: {backend.description}")
+        click.echo(f"  backend: {context.backend.description}")
         if not keyed:
             click.echo("  auth: no QUARRY_API_KEY set, so listening on loopback only; team keys are checked if any")
         else:
             click.echo("  auth: the bootstrap (admin) key and team keys (`quarry keys create`)")
         click.echo(f'  OpenAI SDK: OpenAI(base_url="{url}/v1", api_key=...)')
         click.echo(f'  Anthropic SDK / Claude Code: ANTHROPIC_BASE_URL="{url}" ANTHROPIC_API_KEY=...')
-        if app.state.ui_mounted:
+        if context.ui_mounted:
             click.echo(f"  Toolbox: {url}/ui")
         sys.stdout.flush()
 

@@ -27,8 +27,8 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
     import uvicorn
     from fastapi import FastAPI
 
-    from quarry.ui._mount import PATH, ui_available
-    from quarry.ui._mount import mount_toolbox as mount
+    from quarry.ui import PATH, ui_available
+    from quarry.ui import mount_toolbox as mount
 
     if not ui_available():
         raise click.UsageError("the toolbox needs the `ui` extra: pip install 'quarry[ui]'")
@@ -48,6 +48,6 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
 @click.password_option()
 def hash_password(password: str) -> None:
     """Print a password hash for `[ui] users` in quarry.toml."""
-    from quarry.ui._auth import hash_password as encode
+    from quarry.ui import hash_password as encode
 
     click.echo(encode(password))

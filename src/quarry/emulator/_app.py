@@ -24,6 +24,7 @@ import orjson
 
 from quarry.emulator._anthropic import anthropic_message, anthropic_stream_frames, parse_anthropic
 from quarry.emulator._catalog import Catalog, Resolved
+from quarry.emulator._config import EmulatorConfig, EmulatorOptions
 from quarry.emulator._control import (
     get_foundation_model,
     get_inference_profile,
@@ -49,7 +50,6 @@ from quarry.emulator._retrieve import KnowledgeProvider, parse_retrieve, retriev
 from quarry.emulator._secrets import SECRETS_TARGETS, secret_call
 from quarry.emulator._streaming import paced
 from quarry.emulator._validate import parse_converse
-from quarry.settings import EmulatorSettings
 
 __all__ = ["EmulatorApp", "RequestCounts"]
 
@@ -142,14 +142,14 @@ class EmulatorApp:
 
     def __init__(
         self,
-        settings: EmulatorSettings | None = None,
+        settings: EmulatorOptions | None = None,
         catalog: Catalog | None = None,
         *,
         secrets: dict[str, str] | None = None,
         parameters: dict[str, str] | None = None,
         knowledge: KnowledgeProvider | None = None,
     ) -> None:
-        self.settings = settings or EmulatorSettings()
+        self.settings = settings or EmulatorConfig()
         self.catalog = catalog or Catalog.load()
         self.secrets = secrets or {}  # Secrets Manager: name → SecretString
         self.parameters = parameters or {}  # SSM Parameter Store: name → SecureString value

@@ -3,14 +3,17 @@
 Needs the `kb` extra (numpy, pypdfium2); `import quarry` does not import this package.
 """
 
-from quarry.kb._answers import Answer, cited_numbers, nothing_found, source_json
+from quarry.kb._answers import Answer, cited_numbers, nothing_found, source_json, system_prompt
+from quarry.kb._bedrock_retriever import BedrockRetriever
+from quarry.kb._evaluation import evaluate, format_report, load_eval_set
 from quarry.kb._ingest import IngestProgress, IngestReport, SourceFile, find_files
 from quarry.kb._models import DocumentRecord, Hit, KnowledgeBaseConfig, Query
-from quarry.kb._service import KnowledgeBase, KnowledgeBases, Retriever, open_store_backend
+from quarry.kb._service import KnowledgeBase, KnowledgeBases, Retriever, open_knowledge_bases, open_store_backend
 from quarry.kb._wire import retrieval_result
 
 __all__ = [
     "Answer",
+    "BedrockRetriever",
     "DocumentRecord",
     "Hit",
     "IngestProgress",
@@ -22,9 +25,14 @@ __all__ = [
     "Retriever",
     "SourceFile",
     "cited_numbers",
+    "evaluate",
     "find_files",
+    "format_report",
+    "load_eval_set",
     "nothing_found",
+    "open_knowledge_bases",
     "open_store_backend",
     "retrieval_result",
     "source_json",
+    "system_prompt",
 ]

@@ -1,6 +1,7 @@
 """Knowledge bases in PostgreSQL with pgvector, laid out so Amazon Bedrock Knowledge Bases can use the same index.
 
-Tables (the `postgres` extra, asyncpg):
+Tables (the `postgres` extra, asyncpg); the register and the documents table are made by the store's migrations
+(`quarry.store`), the chunk and postings tables here, when a knowledge base is created:
 
 - `quarry_knowledge_bases (name PRIMARY KEY, config jsonb, created_at)`: the register, managed ones included.
 - `quarry_kb_documents (kb, id, source, name, content_hash, media_type, chunks, pages, title, tags text[],
@@ -54,27 +55,18 @@ import numpy.typing as npt
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
 from quarry.kb._store import BM25_B, BM25_K1, Vectors, bm25_idf, informative, search_terms
+from quarry.store import MIGRATIONS, PostgresDatabase
 
 if TYPE_CHECKING:
     import asyncpg
 
 __all__ = ["PostgresBackend", "PostgresStore"]
 
-_SETUP_LOCK = 0x51A78  # pg_advisory lock id: one instance sets up the tables (and the extension) at a time
+_SETUP_LOCK = 0x51A78  # pg_advisory lock id: one instance creates the extension at a time
+# The register, the documents table and the two schemas are made by the store's migrations (quarry.store); the
+# pgvector extension is made here, so that a database that keeps keys and usage but no knowledge base needs none.
 _SCHEMA = "quarry_kb"  # the chunk tables
 _TERMS = "quarry_kb_terms"  # the keyword postings, a table per knowledge base named as its chunk table
-_SETUP = [
-    "CREATE EXTENSION IF NOT EXISTS vector",
-    f"CREATE SCHEMA IF NOT EXISTS {_SCHEMA}",
-    f"CREATE SCHEMA IF NOT EXISTS {_TERMS}",
-    "CREATE TABLE IF NOT EXISTS quarry_knowledge_bases (name text PRIMARY KEY, config jsonb NOT NULL,"
-    " created_at double precision NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS quarry_kb_documents (kb text NOT NULL REFERENCES quarry_knowledge_bases (name)"
-    " ON DELETE CASCADE, id text NOT NULL, source text NOT NULL, name text NOT NULL, content_hash text NOT NULL,"
-    " media_type text NOT NULL, chunks integer NOT NULL, pages integer, title text, tags text[] NOT NULL,"
-    " metadata jsonb NOT NULL, added_at double precision NOT NULL, rows_stored integer NOT NULL,"
-    " seq bigint GENERATED ALWAYS AS IDENTITY, PRIMARY KEY (kb, id))",
-]
 _DOCUMENT_COLUMNS = "id, source, name, content_hash, media_type, chunks, pages, title, tags, metadata, added_at"
 _CHUNK_COLUMNS = "id, document_id, ordinal, chunks, page, start_offset, end_offset, headings, parent"
 _CHUNK_TABLE_COLUMNS = ["id", "embedding", "chunks", "metadata", "custom_metadata", "document_id", "ordinal", "page",
@@ -436,13 +428,17 @@ class PostgresBackend:
                 try:
                     async with connection.transaction():
                         await connection.execute("SELECT pg_advisory_xact_lock($1)", _SETUP_LOCK)
-                        for statement in _SETUP:
-                            await connection.execute(statement)
+                        await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
                 finally:
                     await connection.close()
-                self._pool = await asyncpg.create_pool(
-                    self._url, min_size=1, max_size=self._max_size, init=_register_vector
-                )
+                pool = await asyncpg.create_pool(self._url, min_size=1, max_size=self._max_size, init=_register_vector)
+                try:
+                    # kb.database_url may name a database of its own, which the server's start-up never migrates
+                    await PostgresDatabase(pool).migrate(MIGRATIONS)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
             return self._pool
 
     async def names(self) -> list[str]:

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
 
-from quarry.bedrock import BedrockRuntime
+from quarry.bedrock import BedrockAgentRuntime, BedrockRuntime
 from quarry.errors import Conflict, InvalidRequest, NotFound
 from quarry.kb._answers import Answer, relevant_hits, stream_answer
+from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._chunking import check_chunking
 from quarry.kb._embedding import Embedder, check_embedding_model
 from quarry.kb._ingest import Ingestor, IngestProgress, IngestReport, SourceFile
@@ -18,7 +19,7 @@ from quarry.kb._retrieval import LocalRetriever
 from quarry.kb._store import KnowledgeStore, StoreBackend
 from quarry.settings import KnowledgeSettings, Settings
 
-__all__ = ["KnowledgeBase", "KnowledgeBases", "Retriever", "open_store_backend"]
+__all__ = ["KnowledgeBase", "KnowledgeBases", "Retriever", "open_knowledge_bases", "open_store_backend"]
 
 
 class Retriever(Protocol):
@@ -238,3 +239,19 @@ class KnowledgeBases:
         await self.backend.close()
         if self._owns_runtime and self.runtime is not None:
             await self.runtime.aclose()
+
+
+def open_knowledge_bases(
+    settings: Settings,
+    runtime: BedrockRuntime | None = None,
+    *,
+    agent: BedrockAgentRuntime | None = None,
+    owns_runtime: bool = False,
+) -> KnowledgeBases:
+    """The knowledge bases on the store `settings` names: the one place they are assembled, for the server, the
+    emulator's Retrieve and the CLI. `runtime` embeds and answers (None: listing and removing only); `agent`
+    searches managed (Bedrock) knowledge bases (None: they cannot be searched); `owns_runtime`: close() closes it."""
+    managed = None if agent is None else (lambda config: BedrockRetriever(agent, config))
+    return KnowledgeBases(
+        open_store_backend(settings), runtime, settings.kb, managed=managed, owns_runtime=owns_runtime
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from quarry.api._exchange import Exchange
+from quarry.exchange import Exchange
 
 __all__ = ["ACCESS_LOGGER", "AccessLog", "access_record"]
 

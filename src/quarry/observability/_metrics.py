@@ -10,8 +10,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
-from quarry.api._exchange import Exchange
 from quarry.errors import QuarryError, RateLimited
+from quarry.exchange import Exchange
 
 __all__ = ["LATENCY_BUCKETS_S", "Metrics"]
 

@@ -1,6 +1,6 @@
 """The gateway's ASGI app (`create_app`) and its backend wiring."""
 
 from quarry.server._app import create_app
-from quarry.server._backend import Backend, open_backend
+from quarry.server._backend import Backend, emulated_knowledge, emulator_runtime, open_backend
 
-__all__ = ["Backend", "create_app", "open_backend"]
+__all__ = ["Backend", "create_app", "emulated_knowledge", "emulator_runtime", "open_backend"]

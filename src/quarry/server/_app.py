@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from fastapi import APIRouter, FastAPI
@@ -15,23 +15,42 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry import __version__
-from quarry.api import _admin, _models, anthropic, conversations, openai
-from quarry.api._exchange import exchange_of
-from quarry.api._services import Services
-from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter
-from quarry.auth._bootstrap import bootstrap_key
-from quarry.auth._usage import UsageRecorder
-from quarry.bedrock import ModelCatalog
+from quarry.api import (
+    CONTEXT_KEY,
+    AppContext,
+    Services,
+    admin_router,
+    anthropic,
+    context_of,
+    conversations,
+    models_router,
+    openai,
+    wants_anthropic,
+)
+from quarry.auth import (
+    InProcessLimiter,
+    KeyAuthenticator,
+    KeyStore,
+    Limiter,
+    RedisLimiter,
+    UsageRecorder,
+    bootstrap_key,
+)
+from quarry.bedrock import Backend, ModelCatalog
 from quarry.conversations import ConversationStore
 from quarry.errors import InvalidRequest, NotFound, QuarryError
+from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
-from quarry.server._backend import Backend, open_backend
+from quarry.server._backend import open_backend
 from quarry.server._cors import add_cors
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
 from quarry.settings import Settings
 from quarry.store import open_database
 from quarry.ui import mount_ui
+
+if TYPE_CHECKING:
+    from quarry.kb import KnowledgeBases  # the kb extra: imported at run time in _knowledge_bases only
 
 __all__ = ["create_app"]
 
@@ -58,24 +77,18 @@ def _error_response(request: Request, error: QuarryError) -> Response:
     """Each caller gets errors in its own API's envelope: Anthropic's on its routes and for its clients."""
     exchange_of(request).fail(error)
     path = request.url.path
-    if path.startswith(_ANTHROPIC_PATHS) or _models.wants_anthropic(request):
+    if path.startswith(_ANTHROPIC_PATHS) or wants_anthropic(request):
         return anthropic.error_response(error)
     return openai.error_response(error)
 
 
-async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> Any:
+async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> KnowledgeBases | None:
     """The knowledge bases, or None without the kb extra (its routes then say which extra to install)."""
     try:
-        from quarry.kb import KnowledgeBases, open_store_backend
-        from quarry.kb._bedrock_retriever import BedrockRetriever
+        from quarry.kb import open_knowledge_bases
     except ImportError:
         return None
-    knowledge = KnowledgeBases(
-        open_store_backend(settings),
-        backend.runtime,
-        settings.kb,
-        managed=lambda config: BedrockRetriever(backend.agent, config),
-    )
+    knowledge = open_knowledge_bases(settings, backend.runtime, agent=backend.agent)
     stack.push_async_callback(knowledge.close)
     return knowledge
 
@@ -94,16 +107,26 @@ def _knowledge_router() -> APIRouter:
     return router
 
 
-def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend], None] | None = None) -> FastAPI:
-    """The Quarry gateway. Nothing is opened until the lifespan starts (no I/O at import or here);
-    `on_ready` is told which backend is in use once it is."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_ready: Callable[[AppContext], None] | None = None,
+    listeners: Sequence[Listener] = (),
+) -> FastAPI:
+    """The Quarry gateway. Nothing is opened until the lifespan starts (no I/O at import or here); `on_ready` is
+    given the app's context once it is built; `listeners` hear of every finished Exchange, after the app's own."""
     settings = settings or Settings()
+    # Who listens to finished exchanges (usage, metrics, the access log, then `listeners`) is settled in the
+    # lifespan, in this list the middleware holds. They stay registered after the lifespan ends, and are replaced
+    # when it starts again: at the shutdown deadline uvicorn cancels the streams still running and runs the
+    # lifespan's shutdown before they unwind, and those cut streams must still be counted and logged.
+    heard: list[Listener] = []
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
         async with AsyncExitStack() as stack:
             backend = await open_backend(settings, stack)
-            metrics = observe(app, settings, backend.runtime)
+            metrics, observers = observe(settings, backend.runtime)
             policy = FetchPolicy(
                 max_bytes=settings.images.max_bytes,
                 timeout_s=settings.images.timeout_s,
@@ -123,13 +146,8 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
             usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s)
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
-            listeners.append(usage)
-            app.state.usage = usage
-            app.state.backend = backend
-            app.state.database = database
-            app.state.conversations = ConversationStore(database)
-            app.state.knowledge = await _knowledge_bases(settings, backend, stack)
-            app.state.services = Services(
+            heard[:] = [usage, *observers, *listeners]
+            services = Services(
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
@@ -139,31 +157,40 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
                 keys=keys,
                 on_stream=metrics.stream,
             )
+            context = AppContext(
+                settings=settings,
+                backend=backend,
+                services=services,
+                database=database,
+                usage=usage,
+                conversations=ConversationStore(database),
+                knowledge=await _knowledge_bases(settings, backend, stack),
+                metrics=metrics,
+                ui_mounted=ui_mounted,
+            )
             log.info("backend: %s", backend.description)
             if on_ready is not None:
-                on_ready(backend)
-            yield
+                on_ready(context)
+            # Lifespan state: Starlette hands each request a shallow copy, read through `context_of`.
+            yield {CONTEXT_KEY: context}
 
     app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
-    # Who listens to finished exchanges (usage, metrics, the access log) is settled in the lifespan.
-    listeners: list[Listener] = []
-    app.state.listeners = listeners
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
-    app.add_middleware(ExchangeMiddleware, listeners=listeners)
+    app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     knowledge_router = _knowledge_router()
     for prefix in _PREFIXES:
         app.include_router(knowledge_router, prefix=prefix)
-        app.include_router(_models.router, prefix=prefix)
+        app.include_router(models_router, prefix=prefix)
         app.include_router(openai.router, prefix=prefix)
         app.include_router(anthropic.router, prefix=prefix)
         app.include_router(conversations.router, prefix=prefix)
 
-    app.include_router(_admin.router, prefix="/admin")
+    app.include_router(admin_router, prefix="/admin")
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> Response:
-        backend: Backend = request.app.state.backend
+        backend = context_of(request).backend
         body = {"status": "ok", "version": __version__, "backend": backend.kind, "region": backend.region}
         return Response(orjson.dumps(body), media_type="application/json")
 
@@ -188,5 +215,5 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error_response(request, QuarryError("Quarry failed to handle the request; see the server log."))
 
-    app.state.ui_mounted = mount_ui(app, settings)
+    ui_mounted = mount_ui(app, settings)  # read by the lifespan, which runs later
     return app

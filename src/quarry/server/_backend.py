@@ -7,13 +7,13 @@ import contextlib
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
 from aiobotocore.session import AioSession
 
 from quarry.bedrock import (
+    Backend,
     BedrockAgentRuntime,
     BedrockControl,
     BedrockRuntime,
@@ -24,19 +24,12 @@ from quarry.bedrock import (
 from quarry.errors import UpstreamUnavailable
 from quarry.settings import Settings
 
+if TYPE_CHECKING:
+    from quarry.server._emulated import EmulatedKnowledge  # needs the kb extra: imported at run time when present
+
 __all__ = ["Backend", "emulated_knowledge", "emulator_runtime", "open_backend"]
 
 _EMULATOR_KEYS = {"aws_access_key_id": "emulator", "aws_secret_access_key": "emulator"}
-
-
-@dataclass(slots=True)
-class Backend:
-    kind: Literal["bedrock", "emulator"]
-    runtime: BedrockRuntime
-    control: BedrockControl
-    agent: BedrockAgentRuntime  # bedrock-agent-runtime: Retrieve from managed knowledge bases
-    region: str
-    description: str  # one line for the banner and /health
 
 
 class _QuietServer(uvicorn.Server):
@@ -47,22 +40,24 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def emulated_knowledge(settings: Settings, runtime: Callable[[], BedrockRuntime], *, owns_runtime: bool = False) -> Any:
+def emulated_knowledge(
+    settings: Settings, runtime: Callable[[], BedrockRuntime], *, owns_runtime: bool = False
+) -> EmulatedKnowledge | None:
     """The emulator's Retrieve answered from the local knowledge bases (None without the kb extra). `runtime`
     is asked for on first use: the emulator's own, which exists only once it runs."""
     try:
-        from quarry.kb import KnowledgeBases, open_store_backend
-        from quarry.kb._emulated import EmulatedKnowledge
+        from quarry.kb import KnowledgeBases, open_knowledge_bases
+        from quarry.server._emulated import EmulatedKnowledge
     except ImportError:
         return None
 
     async def open_knowledge() -> KnowledgeBases:
-        return KnowledgeBases(open_store_backend(settings), runtime(), settings.kb, owns_runtime=owns_runtime)
+        return open_knowledge_bases(settings, runtime(), owns_runtime=owns_runtime)
 
     return EmulatedKnowledge(open_knowledge)
 
 
-async def _start_emulator(settings: Settings, stack: AsyncExitStack, knowledge: Any) -> str:
+async def _start_emulator(settings: Settings, stack: AsyncExitStack, knowledge: EmulatedKnowledge | None) -> str:
     from quarry.emulator import EmulatorApp
 
     sock = socket.create_server(("127.0.0.1", 0))

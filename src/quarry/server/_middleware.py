@@ -12,7 +12,7 @@ from collections.abc import Callable
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quarry.api._exchange import Exchange
+from quarry.exchange import Exchange
 
 __all__ = ["ExchangeMiddleware", "Listener"]
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._exchange import exchange_of
-from quarry.api._services import services_of
+from quarry.api import context_of
 from quarry.bedrock import BedrockRuntime
+from quarry.exchange import exchange_of
 from quarry.observability import AccessLog, Metrics
 from quarry.server._middleware import Listener
 from quarry.settings import Settings
@@ -19,23 +18,15 @@ from quarry.settings import Settings
 __all__ = ["metrics_endpoint", "observe"]
 
 
-def observe(app: FastAPI, settings: Settings, runtime: BedrockRuntime) -> Metrics:
-    """Fresh metrics for this run of the app (on `app.state.metrics`), and its listeners registered."""
+def observe(settings: Settings, runtime: BedrockRuntime) -> tuple[Metrics, list[Listener]]:
+    """Fresh metrics for one run of the app, the runtime's upstream errors counted into them, and the Exchange
+    listeners that feed them and the access log."""
     metrics = Metrics()
-    app.state.metrics = metrics
     runtime.on_upstream_error = metrics.upstream_error
-    added: list[Listener] = [metrics.observe]
+    listeners: list[Listener] = [metrics.observe]
     if settings.access_log:
-        added.append(AccessLog())
-    # They stay registered after the lifespan ends, and are replaced when it starts again: at the shutdown
-    # deadline uvicorn cancels the streams still running and runs the lifespan's shutdown before they unwind, and
-    # those cut streams must still be counted and logged.
-    listeners: list[Listener] = app.state.listeners
-    for stale in getattr(app.state, "observers", []):
-        listeners.remove(stale)
-    listeners.extend(added)
-    app.state.observers = added
-    return metrics
+        listeners.append(AccessLog())
+    return metrics, listeners
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -52,11 +43,11 @@ async def metrics_endpoint(request: Request) -> Response:
     """Prometheus exposition. Open to loopback scrapers (a sidecar, `curl` on the host) and, with
     `metrics_public`, to all; anyone else needs an API key. The client address is the one uvicorn reports —
     behind a local reverse proxy, the forwarded one (uvicorn trusts `X-Forwarded-For` from 127.0.0.1)."""
-    services = services_of(request)
+    context = context_of(request)
+    services = context.services
     exchange_of(request).api = "metrics"
     client = request.client.host if request.client else None
     if not (services.settings.metrics_public or _is_loopback(client)):
         await services.authenticate(request, "metrics")
-    metrics: Metrics = request.app.state.metrics
-    body, media_type = metrics.exposition(request.headers.get("accept"))
+    body, media_type = context.metrics.exposition(request.headers.get("accept"))
     return Response(body, headers={"content-type": media_type})

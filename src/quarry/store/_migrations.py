@@ -15,6 +15,23 @@ _CONVERSATIONS = [
         principal TEXT NOT NULL, user_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (principal, user_id))""",
 ]
 
+# The knowledge bases' register and documents in PostgreSQL (the chunk and postings tables, one per knowledge base,
+# are made by quarry.kb when one is created; the pgvector extension too, which a database that keeps no knowledge
+# base need not have). IF NOT EXISTS: before this step quarry.kb made these tables itself. In SQLite each knowledge
+# base is a file of its own under the data dir's kb/ (quarry.kb's _sqlite_store), so quarry.db holds none of them.
+_KNOWLEDGE_BASES = [
+    "CREATE SCHEMA IF NOT EXISTS quarry_kb",  # the chunk tables, laid out as Bedrock Knowledge Bases asks
+    "CREATE SCHEMA IF NOT EXISTS quarry_kb_terms",  # the keyword postings, a table per knowledge base
+    """CREATE TABLE IF NOT EXISTS quarry_knowledge_bases (
+        name text PRIMARY KEY, config jsonb NOT NULL, created_at double precision NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS quarry_kb_documents (
+        kb text NOT NULL REFERENCES quarry_knowledge_bases (name) ON DELETE CASCADE, id text NOT NULL,
+        source text NOT NULL, name text NOT NULL, content_hash text NOT NULL, media_type text NOT NULL,
+        chunks integer NOT NULL, pages integer, title text, tags text[] NOT NULL, metadata jsonb NOT NULL,
+        added_at double precision NOT NULL, rows_stored integer NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (kb, id))""",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -49,4 +66,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         ],
     },
     {"sqlite": _CONVERSATIONS, "postgresql": _CONVERSATIONS},  # 2: the toolbox's conversations and user settings
+    {"sqlite": [], "postgresql": _KNOWLEDGE_BASES},  # 3: the knowledge bases' register and documents
 ]

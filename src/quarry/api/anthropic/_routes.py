@@ -16,14 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._context import services_of
 from quarry.api._estimate import estimate_tokens
-from quarry.api._exchange import exchange_of, watch_anthropic, watch_converse
-from quarry.api._services import Services, services_of
+from quarry.api._exchange import watch_anthropic, watch_converse
+from quarry.api._services import Services
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, native_body, sse_event
 from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
 from quarry.bedrock import ResolvedModel
+from quarry.exchange import exchange_of
 
 __all__ = ["router"]
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
-from quarry.api._services import services_of
+from quarry.api._context import context_of, services_of
 from quarry.conversations import ConversationPatch, ConversationStore, Owner, UserSettings
 from quarry.errors import InvalidRequest, NotFound
 
@@ -39,8 +39,7 @@ async def _owner(request: Request) -> tuple[Owner, ConversationStore]:
             param="X-Quarry-User",
             code="invalid_user",
         )
-    store: ConversationStore = request.app.state.conversations
-    return Owner(principal=principal.key_id, user=user), store
+    return Owner(principal=principal.key_id, user=user), context_of(request).conversations
 
 
 def _conversation_id(request: Request) -> str:

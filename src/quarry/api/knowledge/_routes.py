@@ -20,14 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
+from quarry.api._context import context_of, services_of
+from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
-from quarry.api._exchange import exchange_of
-from quarry.api._services import services_of
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
-from quarry.api.openai._errors import error_body
 from quarry.auth import Principal, check_knowledge_base, may_use_knowledge_base
 from quarry.emulator import local_knowledge_base_id
 from quarry.errors import InvalidRequest, PayloadTooLarge
+from quarry.exchange import exchange_of
 from quarry.kb import (
     Answer,
     IngestProgress,
@@ -54,7 +54,7 @@ def _sse(event: str, data: object) -> bytes:
 
 async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
     principal = await services_of(request).authenticate(request, api)
-    knowledge: KnowledgeBases = request.app.state.knowledge
+    knowledge = context_of(request).knowledge_bases()
     if name is not None:
         check_knowledge_base(principal, name)
     return knowledge, principal

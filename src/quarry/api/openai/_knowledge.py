@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from quarry.api._context import context_of
 from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
 from quarry.auth import KB_PREFIX, Principal, check_knowledge_base
 from quarry.errors import InvalidRequest
-from quarry.settings import Settings
 
 if TYPE_CHECKING:
     from quarry.kb import Hit, KnowledgeBase
@@ -63,7 +63,7 @@ class KnowledgeChat:
 
     async def search(self) -> KnowledgeTurn:
         """Search the knowledge base (an embedding call) and put its passages in front of the conversation."""
-        from quarry.kb._answers import system_prompt
+        from quarry.kb import system_prompt
 
         hits = await self.base.passages(self.question)
         system = ChatMessage(role="system", content=system_prompt(self.base.name, hits))
@@ -73,12 +73,11 @@ class KnowledgeChat:
 
 async def knowledge_chat(request: Request, principal: Principal, chat: ChatCompletionRequest) -> KnowledgeChat:
     """Check a `kb:NAME` or `kb:NAME:MODEL` chat without calling Bedrock: access, existence, a question."""
-    from quarry.kb import KnowledgeBases
 
-    settings: Settings = request.app.state.services.settings
+    settings = context_of(request).settings
     name, _, model = chat.model.removeprefix(KB_PREFIX).partition(":")
     check_knowledge_base(principal, name, param="model")  # before the lookup: a forbidden name is not confirmed
-    knowledge: KnowledgeBases | None = getattr(request.app.state, "knowledge", None)
+    knowledge = context_of(request).knowledge
     if knowledge is None:
         raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.", param="model")
     base = await knowledge.get(name)

@@ -1,4 +1,6 @@
-"""OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}` with the matching status."""
+"""OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}` with the matching status. Quarry's own
+APIs (knowledge bases, conversations, models, admin) answer in it too, so it is shared here rather than owned by
+the OpenAI dialect: no dialect imports another."""
 
 from __future__ import annotations
 

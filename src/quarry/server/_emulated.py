@@ -1,5 +1,7 @@
 """The emulator's Retrieve, answered from Quarry's local knowledge bases — the glue that lets the managed-retriever
-path (`quarry kb add-bedrock`) be tried and tested offline, since the emulator itself imports nothing of Quarry's."""
+path (`quarry kb add-bedrock`) be tried and tested offline. It lives with the server, which wires the two together:
+the emulator imports nothing of Quarry's, and `quarry.kb` knows nothing of the emulator. Imported only with the kb
+extra."""
 
 from __future__ import annotations
 
@@ -7,12 +9,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from quarry.emulator import local_knowledge_base_id
-from quarry.emulator._errors import ValidationException
+from quarry.emulator import ValidationException, local_knowledge_base_id
 from quarry.errors import InvalidRequest
-from quarry.kb._models import Query
-from quarry.kb._service import KnowledgeBases
-from quarry.kb._wire import retrieval_result
+from quarry.kb import KnowledgeBases, Query, retrieval_result
 
 __all__ = ["EmulatedKnowledge"]
 

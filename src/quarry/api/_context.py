@@ -1,0 +1,58 @@
+"""The running gateway's state as one typed object: built once by the app's lifespan, handed to every request as
+Starlette's lifespan state (a shallow copy of it per request: https://www.starlette.io/lifespan), and reached
+only through `context_of` — never through untyped `app.state` attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from quarry.api._services import Services
+from quarry.auth import UsageRecorder
+from quarry.bedrock import Backend
+from quarry.conversations import ConversationStore
+from quarry.errors import InvalidRequest
+from quarry.observability import Metrics
+from quarry.settings import Settings
+from quarry.store import Database
+
+if TYPE_CHECKING:
+    from quarry.kb import KnowledgeBases  # the kb extra: imported at run time only where it is used
+
+__all__ = ["CONTEXT_KEY", "AppContext", "context_of", "services_of"]
+
+CONTEXT_KEY = "quarry"  # the lifespan state's one entry
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    settings: Settings
+    backend: Backend
+    services: Services  # what the dialects use on every call: authentication, admission, the runtime, streams
+    database: Database
+    usage: UsageRecorder
+    conversations: ConversationStore
+    knowledge: KnowledgeBases | None  # None without the kb extra
+    metrics: Metrics
+    ui_mounted: bool  # the toolbox is at /ui
+
+    def knowledge_bases(self) -> KnowledgeBases:
+        """The knowledge bases; InvalidRequest naming the extra to install when they are not."""
+        if self.knowledge is None:
+            raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.")
+        return self.knowledge
+
+
+def context_of(request: Request) -> AppContext:
+    """The app's context; a RuntimeError when the app runs without its lifespan (a server with `lifespan="off"`)."""
+    context = request.scope.get("state", {}).get(CONTEXT_KEY)
+    if not isinstance(context, AppContext):
+        raise RuntimeError("Quarry's app runs without its lifespan: serve it with lifespan on")
+    return context
+
+
+def services_of(request: Request) -> Services:
+    """`context_of(request).services`: what the dialects' routes use on every call."""
+    return context_of(request).services

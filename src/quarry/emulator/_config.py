@@ -1,0 +1,36 @@
+"""The emulator's own knobs, so that it imports nothing from the gateway (not even `quarry.settings`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["EmulatorConfig", "EmulatorOptions"]
+
+
+class EmulatorOptions(Protocol):
+    """What an `EmulatorApp` reads of its configuration; `quarry.settings.EmulatorSettings` has these too, so the
+    gateway passes its settings as they are."""
+
+    @property
+    def first_byte_ms(self) -> float: ...
+
+    @property
+    def tokens_per_second(self) -> float: ...
+
+    @property
+    def fault_rate(self) -> float: ...
+
+    @property
+    def seed(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """Pacing and faults: the delay before every answer's first byte, the streaming pace (0: as fast as possible),
+    the share of requests (0..1) answered with a random fault, and the seed of the fault dice."""
+
+    first_byte_ms: float = 0.0
+    tokens_per_second: float = 0.0
+    fault_rate: float = 0.0
+    seed: int = 0
