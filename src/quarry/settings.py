@@ -291,6 +291,24 @@ class Settings(BaseSettings):
         description="How long an idle client connection stays open; behind a load balancer, longer than its idle "
         "timeout (an ALB's is 60 s).",
     )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a client may take to send a request head, from connecting (or from the first byte of "
+        "the next request on a kept-alive connection); then a 408 and the connection is closed.",
+    )
+    http_body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest silence inside a request body (not its total time); then a 408 and the connection is "
+        "closed. Responses and streams are never cut by it.",
+    )
+    max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="Open client connections, idle kept-alive ones included; past it a new connection is answered "
+        "503 and closed. Keep it under the process's open-file limit (`ulimit -n`).",
+    )
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM or Ctrl-C, how long requests and streams in flight may finish."
     )

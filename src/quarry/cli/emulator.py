@@ -34,6 +34,7 @@ def emulator(**options: object) -> None:
         config = EmulatorSettings.model_validate(Settings().emulator.model_dump() | overrides)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
+    from quarry.server import uvicorn_options
     from quarry.server._backend import emulated_knowledge, emulator_runtime
 
     # Bind first, so the banner can name the real port (with --port 0 the system picks one).
@@ -54,6 +55,13 @@ def emulator(**options: object) -> None:
     click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
     click.echo('    --messages \'[{"role":"user","content":[{"text":"Hello"}]}]\'')
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            lifespan="on",
+            **uvicorn_options(settings),  # the same limits on slow and numerous clients as `quarry serve`
+        )
     )
     server.run(sockets=[sock])

@@ -2,5 +2,6 @@
 
 from quarry.server._app import create_app
 from quarry.server._backend import Backend, open_backend
+from quarry.server._connections import ConnectionLimits, uvicorn_options
 
-__all__ = ["Backend", "create_app", "open_backend"]
+__all__ = ["Backend", "ConnectionLimits", "create_app", "open_backend", "uvicorn_options"]
