@@ -85,6 +85,15 @@ class KnowledgeSettings(BaseModel):
     max_answer_tokens: int = Field(default=2048, gt=0)
     embed_concurrency: int = Field(default=8, ge=1, le=64, description="Embedding calls in flight during ingest.")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest file accepted by upload.")
+    max_pdf_pages: int = Field(default=2000, ge=1, description="Pages a PDF may have.")
+    max_pdf_stream_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Size one compressed stream of a PDF (a page's content, an image, a font) may inflate to; a "
+        "decompression bomb is refused by it before it is parsed (pdfium needs ~13 bytes of memory per byte).",
+    )
+    max_text_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="Text (UTF-8) read from one PDF.")
+    max_parse_s: float = Field(default=120.0, gt=0, description="Time reading one PDF may take, checked per page.")
 
 
 class BedrockSettings(BaseModel):
