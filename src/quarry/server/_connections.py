@@ -56,7 +56,9 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     _head_timer: asyncio.TimerHandle | None = None
     _body_timer: asyncio.TimerHandle | None = None
+    _head_since: float | None = None  # loop time the awaited request head's clock started; None: no head awaited
     _head_started = False  # a byte of the awaited request head has arrived
+    _body_pending = False  # a request head is complete, its body not yet
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's signature
         super().connection_made(transport)
@@ -70,14 +72,27 @@ class _GuardedProtocol(HttpToolsProtocol):
             transport.close()
             return
         # From the moment a connection opens, its first request head must arrive in time.
+        self._head_since = self.loop.time()
         self._arm_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Timers are armed only when a read leaves a head or a body unfinished: a request that arrives whole in one
+        # read (nearly all of them) costs no timer at all.
+        if self.transport.is_closing():
+            return
+        if self._head_since is not None and self._head_timer is None:
+            self._arm_head()
+        if self._body_pending:
+            self._arm_body()  # again on every read: the limit is on silences, not on the body's total time
+
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the socket over; its own pings time it.
+        self._body_pending = False
         self._cancel_timers()
         super().handle_websocket_upgrade()
 
@@ -86,23 +101,20 @@ class _GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         # On a kept-alive connection the clock starts with the first byte of the next request.
         self._head_started = True
-        if self._head_timer is None:
-            self._arm_head()
+        if self._head_since is None:
+            self._head_since = self.loop.time()
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        self._head_since = None
+        self._head_started = False
         self._cancel(self._head_timer)
         self._head_timer = None
-        self._head_started = False
         super().on_headers_complete()
-        if not (self.parser.should_upgrade() and self._should_upgrade()):
-            self._arm_body()
-
-    def on_body(self, body: bytes) -> None:
-        self._arm_body()
-        super().on_body(body)
+        self._body_pending = not (self.parser.should_upgrade() and self._should_upgrade())
 
     def on_message_complete(self) -> None:
+        self._body_pending = False
         self._cancel(self._body_timer)
         self._body_timer = None
         super().on_message_complete()
@@ -111,7 +123,8 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     def _arm_head(self) -> None:
         self._cancel(self._head_timer)
-        self._head_timer = self.loop.call_later(self.limits.header_timeout_s, self._head_expired)
+        since = self.loop.time() if self._head_since is None else self._head_since
+        self._head_timer = self.loop.call_at(since + self.limits.header_timeout_s, self._head_expired)
 
     def _arm_body(self) -> None:
         self._cancel(self._body_timer)
@@ -137,6 +150,7 @@ class _GuardedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._busy():
+            self._head_since = self.loop.time()  # the server's wait is not the client's: a fresh period
             self._arm_head()
             return
         if self._head_started:
