@@ -52,11 +52,11 @@ def read_until_closed(sock: socket.socket) -> bytes:
 class GuardedServer:
     """uvicorn with Quarry's connection limits, serving `app` on a free loopback port in a background thread."""
 
-    def __init__(self, app: Any, **settings: Any) -> None:
+    def __init__(self, app: Any, *, lifespan: str = "off", **settings: Any) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         options = uvicorn_options(Settings(**settings))
-        config = uvicorn.Config(app, lifespan="off", log_level="critical", access_log=False, **options)
+        config = uvicorn.Config(app, lifespan=lifespan, log_level="critical", access_log=False, **options)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
