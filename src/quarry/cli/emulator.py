@@ -28,13 +28,13 @@ def emulator(**options: object) -> None:
     import uvicorn
 
     from quarry.emulator import EmulatorApp
+    from quarry.server import uvicorn_options
 
     overrides = {key: value for key, value in options.items() if value is not None}
     try:
         config = EmulatorSettings.model_validate(Settings().emulator.model_dump() | overrides)
     except ValidationError as exc:
         raise click.UsageError(str(exc)) from None
-    from quarry.server import uvicorn_options
     from quarry.server._backend import emulated_knowledge, emulator_runtime
 
     # Bind first, so the banner can name the real port (with --port 0 the system picks one).
