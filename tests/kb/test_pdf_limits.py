@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -41,12 +42,19 @@ def peak_rss_growth() -> Iterator[list[int]]:
         peak[0] = max(peak[0], process.memory_info().rss - base)
 
 
-@pytest.mark.parametrize("layers", [1, 2])
-def test_a_decompression_bomb_is_refused_before_it_takes_memory(tmp_path: Path, layers: int) -> None:
-    # 64 MiB of content operators in a ~100 KiB file: pdfium alone took ~850 MiB for it. A second FlateDecode layer
-    # makes the file ~1 KiB and the first inflation small.
-    data = write_bomb(tmp_path / "bomb.pdf", 64 * MiB, layers=layers).read_bytes()
-    assert len(data) < 200 * 1024
+@pytest.mark.parametrize(
+    ("layers", "encoding", "indirect"),
+    [(1, "", False), (2, "", False), (1, "", True), (2, "", True), (1, "hex", False), (2, "a85", False)],
+    ids=["flate", "flate-twice", "indirect-filter", "indirect-filter-twice", "hex-then-flate", "a85-then-flate-twice"],
+)
+def test_a_decompression_bomb_is_refused_before_it_takes_memory(
+    tmp_path: Path, layers: int, encoding: str, indirect: bool
+) -> None:
+    # 64 MiB of content operators in a ~100 KiB file (~1 KiB with a second FlateDecode layer): pdfium alone took
+    # ~850 MiB for it. However the filters are written, the stream is measured before pdfium reads it.
+    path = write_bomb(tmp_path / "bomb.pdf", 64 * MiB, layers=layers, encoding=encoding, indirect=indirect)
+    data = path.read_bytes()
+    assert len(data) < 400 * 1024
     with peak_rss_growth() as growth, pytest.raises(InvalidRequest) as refused:
         load_document(data, "bomb.pdf")
     assert refused.value.status == 400
@@ -81,8 +89,9 @@ def test_limits_come_from_the_knowledge_settings() -> None:
     assert PdfLimits.from_settings(KnowledgeSettings()) == PdfLimits()
 
 
-def test_a_content_stream_under_the_limit_is_read(tmp_path: Path) -> None:
-    # The same shape of file inflating to 1 MiB is an odd but honest PDF: measured, then read.
-    data = write_bomb(tmp_path / "odd.pdf", MiB).read_bytes()
+@pytest.mark.parametrize("options", [{}, {"layers": 2, "encoding": "a85", "indirect": True}, {"encoding": "hex"}])
+def test_a_content_stream_under_the_limit_is_read(tmp_path: Path, options: dict[str, Any]) -> None:
+    # The same shapes of file inflating to 1 MiB are odd but honest PDFs: measured, then read.
+    data = write_bomb(tmp_path / "odd.pdf", MiB, **options).read_bytes()
     document = load_document(data, "odd.pdf", pdf_limits=PdfLimits(max_stream_bytes=2 * MiB))
     assert "AAAAAAAA" in document.sections[0].text
