@@ -85,6 +85,15 @@ class KnowledgeSettings(BaseModel):
     max_answer_tokens: int = Field(default=2048, gt=0)
     embed_concurrency: int = Field(default=8, ge=1, le=64, description="Embedding calls in flight during ingest.")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest file accepted by upload.")
+    max_pdf_pages: int = Field(default=2000, ge=1, description="Pages a PDF may have.")
+    max_pdf_stream_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Size one compressed stream of a PDF (a page's content, an image, a font) may inflate to; a "
+        "decompression bomb is refused by it before it is parsed (pdfium needs ~13 bytes of memory per byte).",
+    )
+    max_text_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="Text (UTF-8) read from one PDF.")
+    max_parse_s: float = Field(default=120.0, gt=0, description="Time reading one PDF may take, checked per page.")
 
 
 class BedrockSettings(BaseModel):
@@ -290,6 +299,24 @@ class Settings(BaseSettings):
         gt=0,
         description="How long an idle client connection stays open; behind a load balancer, longer than its idle "
         "timeout (an ALB's is 60 s).",
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a client may take to send a request head, from connecting (or from the first byte of "
+        "the next request on a kept-alive connection); then a 408 and the connection is closed.",
+    )
+    http_body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest silence inside a request body (not its total time); then a 408 and the connection is "
+        "closed. Responses and streams are never cut by it.",
+    )
+    max_connections: int = Field(
+        default=4096,
+        ge=1,
+        description="Open client connections, idle kept-alive ones included; past it a new connection is answered "
+        "503 and closed. Keep it under the process's open-file limit (`ulimit -n`).",
     )
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="On SIGTERM or Ctrl-C, how long requests and streams in flight may finish."

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from quarry.errors import InvalidRequest, PayloadTooLarge
 
@@ -24,10 +24,14 @@ async def read_json(request: Request, limit: int) -> Any:
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    except ClientDisconnect:
+        # The client left (or was cut for stalling) mid-body: its doing, logged as a 4xx, never an unhandled 500.
+        raise InvalidRequest("The client disconnected before the whole request body arrived.") from None
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

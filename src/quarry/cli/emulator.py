@@ -28,6 +28,7 @@ def emulator(**options: object) -> None:
     import uvicorn
 
     from quarry.emulator import EmulatorApp
+    from quarry.server import uvicorn_options
 
     overrides = {key: value for key, value in options.items() if value is not None}
     try:
@@ -54,6 +55,13 @@ def emulator(**options: object) -> None:
     click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
     click.echo('    --messages \'[{"role":"user","content":[{"text":"Hello"}]}]\'')
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            lifespan="on",
+            **uvicorn_options(settings),  # the same limits on slow and numerous clients as `quarry serve`
+        )
     )
     server.run(sockets=[sock])

@@ -42,7 +42,7 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
 
     from quarry.api import AppContext
     from quarry.observability import configure_logging
-    from quarry.server import create_app
+    from quarry.server import create_app, uvicorn_options
 
     overrides = {k: v for k, v in {"host": host, "port": port, "backend": backend}.items() if v is not None}
     try:
@@ -80,9 +80,9 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
         access_log=False,  # Quarry's own access log has the request id, key, model and tokens
         server_header=False,
         lifespan="on",
-        timeout_keep_alive=settings.http_keep_alive_s,  # type: ignore[arg-type]  # uvicorn reads it as seconds
         # On SIGTERM or Ctrl-C uvicorn stops accepting, lets requests and streams in flight run this long, then
         # cancels what is left and shuts down.
         timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works as well
+        **uvicorn_options(settings),  # header and body timeouts, keep-alive, the bound on open connections
     )
     uvicorn.Server(config).run(sockets=[sock])

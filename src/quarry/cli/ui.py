@@ -27,6 +27,7 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
     import uvicorn
     from fastapi import FastAPI
 
+    from quarry.server import uvicorn_options
     from quarry.ui import PATH, ui_available
     from quarry.ui import mount_toolbox as mount
 
@@ -40,7 +41,8 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
     mount(app, settings, api_url=api_url, api_key=api_key)
     sock = socket.create_server((host, port))
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
-    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
+    options = uvicorn_options(settings)  # header and body timeouts, keep-alive, the bound on open connections
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -22,6 +22,7 @@ from quarry.kb._chunking import chunk_document
 from quarry.kb._embedding import Embedder
 from quarry.kb._loaders import SUPPORTED_SUFFIXES, load_document
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig
+from quarry.kb._pdf_limits import PdfLimits
 from quarry.kb._store import KnowledgeStore
 
 __all__ = ["IngestProgress", "IngestReport", "Ingestor", "SourceFile", "find_files"]
@@ -115,12 +116,19 @@ class Ingestor:
     """Ingests into one local knowledge base. `parallel_files` documents are extracted and embedded at once."""
 
     def __init__(
-        self, store: KnowledgeStore, embedder: Embedder, config: KnowledgeBaseConfig, *, parallel_files: int = 4
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder,
+        config: KnowledgeBaseConfig,
+        *,
+        parallel_files: int = 4,
+        pdf_limits: PdfLimits | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._config = config
         self._gate = asyncio.Semaphore(parallel_files)
+        self._pdf_limits = pdf_limits or PdfLimits()
 
     async def ingest(
         self,
@@ -166,7 +174,7 @@ class Ingestor:
             report.unchanged.append(file.name)
             return
         config = self._config
-        loaded = await asyncio.to_thread(load_document, data, file.name)
+        loaded = await asyncio.to_thread(load_document, data, file.name, pdf_limits=self._pdf_limits)
         drafts = await asyncio.to_thread(
             chunk_document,
             loaded,

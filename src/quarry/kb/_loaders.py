@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import codecs
 import re
+import time
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
 from quarry.errors import InvalidRequest
 from quarry.kb._docx import DOCX, docx_blocks
 from quarry.kb._models import LoadedDocument, Section
+from quarry.kb._pdf_limits import PdfLimits
 
 __all__ = ["SUPPORTED_SUFFIXES", "full_text", "load_document", "media_type_for"]
 
@@ -52,8 +54,11 @@ def full_text(doc: LoadedDocument) -> str:
     return "\n\n".join(section.text for section in doc.sections)
 
 
-def load_document(data: bytes, name: str, media_type: str | None = None) -> LoadedDocument:
-    """Read a document; InvalidRequest naming `name` when it is of an unsupported type, unreadable or empty."""
+def load_document(
+    data: bytes, name: str, media_type: str | None = None, *, pdf_limits: PdfLimits | None = None
+) -> LoadedDocument:
+    """Read a document; InvalidRequest naming `name` when it is of an unsupported type, unreadable, empty or past
+    one of `pdf_limits` (the defaults when None)."""
     kind = media_type.split(";", 1)[0].strip().lower() if media_type else ""
     kind = _ALIASES.get(kind, kind)
     if kind not in (PDF, MARKDOWN, HTML, TEXT, DOCX):
@@ -62,7 +67,7 @@ def load_document(data: bytes, name: str, media_type: str | None = None) -> Load
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise InvalidRequest(f"{name}: unsupported file type (supported: {supported})", param="file")
     if kind == PDF:
-        doc = _load_pdf(data, name)
+        doc = _load_pdf(data, name, pdf_limits or PdfLimits())
     elif kind == DOCX:
         title, blocks = docx_blocks(data, name)
         doc = LoadedDocument(_sections(_outline(blocks)), kind, title)
@@ -140,11 +145,13 @@ _NUMBER_LINE = r"[-\u2013 ]*(?:page )?\d{1,5}(?: ?(?:/|of) ?\d{1,5})?[-\u2013 ]*
 _PAGE_NUMBER = re.compile(rf"\A{_NUMBER_LINE}\n|\n{_NUMBER_LINE}\Z", re.I)
 
 
-def _load_pdf(data: bytes, name: str) -> LoadedDocument:
+def _load_pdf(data: bytes, name: str, limits: PdfLimits) -> LoadedDocument:
     try:
         import pypdfium2 as pdfium  # type: ignore[import-untyped]  # it ships no type information
     except ImportError:  # pragma: no cover - the kb extra is installed wherever the tests run
         raise InvalidRequest("reading PDFs needs the `kb` extra: pip install 'quarry[kb]'") from None
+    started = time.monotonic()
+    limits.check_streams(data, name)
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as error:
@@ -154,7 +161,9 @@ def _load_pdf(data: bytes, name: str) -> LoadedDocument:
     try:
         title = (pdf.get_metadata_dict(skip_empty=True).get("Title") or "").strip()
         pages = len(pdf)
+        limits.check_pages(pages, name)
         parts: list[_Part] = []
+        text_bytes = 0
         for index in range(pages):
             page = pdf[index]
             try:
@@ -165,6 +174,8 @@ def _load_pdf(data: bytes, name: str) -> LoadedDocument:
                     textpage.close()
             finally:
                 page.close()
+            text_bytes += len(raw.encode("utf-8", "replace"))
+            limits.check_progress(text_bytes, started, name)
             parts.append((_PAGE_NUMBER.sub("", _tidy(_SOFT_HYPHEN.sub("", raw))), index + 1, ()))
     except pdfium.PdfiumError as error:
         raise InvalidRequest(f"{name}: a damaged PDF ({error})", param="file") from None

@@ -15,6 +15,7 @@ from quarry.kb._chunking import check_chunking
 from quarry.kb._embedding import Embedder, check_embedding_model
 from quarry.kb._ingest import Ingestor, IngestProgress, IngestReport, SourceFile
 from quarry.kb._models import DocumentRecord, Hit, KnowledgeBaseConfig, Query, valid_name
+from quarry.kb._pdf_limits import PdfLimits
 from quarry.kb._retrieval import LocalRetriever
 from quarry.kb._store import KnowledgeStore, StoreBackend
 from quarry.settings import KnowledgeSettings, Settings
@@ -111,7 +112,7 @@ class KnowledgeBase:
         self, files: list[SourceFile], *, sync_roots: list[Path] | None = None, progress: IngestProgress | None = None
     ) -> IngestReport:
         store, embedder = self._local()
-        ingestor = Ingestor(store, embedder, self.config)
+        ingestor = Ingestor(store, embedder, self.config, pdf_limits=PdfLimits.from_settings(self._settings))
         return await ingestor.ingest(files, sync_roots=sync_roots or [], progress=progress)
 
     async def counts(self) -> tuple[int, int]:
