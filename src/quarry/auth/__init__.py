@@ -11,6 +11,7 @@ from quarry.auth._authenticator import (
 from quarry.auth._keys import ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
+from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credentials
 
 __all__ = [
     "ApiKey",
@@ -25,6 +26,8 @@ __all__ = [
     "Principal",
     "RedisLimiter",
     "StaticKey",
+    "ToolboxCredentials",
     "bearer_token",
     "hash_key",
+    "toolbox_credentials",
 ]

@@ -18,7 +18,7 @@ from quarry import __version__
 from quarry.api import _admin, _models, anthropic, conversations, openai
 from quarry.api._exchange import exchange_of
 from quarry.api._services import Services
-from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter
+from quarry.auth import InProcessLimiter, KeyAuthenticator, KeyStore, Limiter, RedisLimiter, toolbox_credentials
 from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._usage import UsageRecorder
 from quarry.bedrock import ModelCatalog
@@ -133,7 +133,12 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
-                authenticator=KeyAuthenticator(keys, await bootstrap_key(settings), ttl_s=settings.key_cache_ttl_s),
+                authenticator=KeyAuthenticator(
+                    keys,
+                    await bootstrap_key(settings),
+                    ttl_s=settings.key_cache_ttl_s,
+                    toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
+                ),
                 load_image=_image_loader(fetcher, settings.images.max_bytes),
                 limiter=limiter,
                 keys=keys,
