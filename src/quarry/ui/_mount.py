@@ -43,15 +43,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
-    """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on)."""
-    _in_a_loop(lambda: _mount(app, settings, api_url=api_url, api_key=api_key))
+def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None) -> None:
+    """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on).
+
+    It is given no key: its users call with their own (typed in Settings, or derived from their sign-in)."""
+    _in_a_loop(lambda: _mount(app, settings, api_url=api_url))
 
 
-def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
+def _mount(app: FastAPI, settings: Settings, *, api_url: str | None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
+    from quarry.auth import toolbox_credentials
     from quarry.ui._auth import password_checker, trusted_header_identity
     from quarry.ui._blocks import build_blocks
     from quarry.ui._toolbox import Toolbox, ToolboxConfig
@@ -59,8 +62,9 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: st
     ui = settings.ui
     config = ToolboxConfig(
         api_url=api_url,
-        api_key=api_key,
         default_model=settings.models.default,
+        credentials=toolbox_credentials(settings) if ui.users or ui.trusted_header else None,
+        timeout_s=ui.api_timeout_s,
         compress_after_tokens=ui.compress_after_tokens,
         keep_recent_messages=ui.keep_recent_messages,
         split_tokens=ui.split_tokens,
@@ -109,6 +113,5 @@ def mount_ui(app: FastAPI, settings: Settings) -> bool:
             "toolbox UI not mounted: %s is not loopback and no sign-in is configured ([ui] users)", settings.host
         )
         return False
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    mount_toolbox(app, settings, api_url=None, api_key=key)
+    mount_toolbox(app, settings, api_url=settings.ui.api_url)
     return True
