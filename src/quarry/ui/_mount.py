@@ -79,7 +79,16 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None) -> None:
         sign_in["auth_message"] = "Sign in to the Quarry toolbox."
     _in_a_loop(
         lambda: gr.mount_gradio_app(
-            app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in
+            app,
+            blocks,
+            path=PATH,
+            ssr_mode=False,
+            footer_links=[],
+            show_error=False,
+            # Gradio would keep every event's inputs in the browser (a typed API key among them) and offer to
+            # upload them to a Hugging Face bucket: nothing a user types is kept outside Quarry.
+            run_history=False,
+            **sign_in,
         )
     )
 
