@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.conftest import png
+from tests.conftest import offline_environment, png
 
 WAIT = 60_000  # ms: a loaded 2-core machine; every wait is on what the user waits for
 LEAVE = "# Leave\n\nEvery employee gets 25 days of paid annual leave each year.\n"
@@ -132,3 +135,36 @@ def test_each_tab_answers_before_the_page_has_loaded(
 ) -> None:
     ACTIONS[name](held_page, tmp_path)
     assert "Error" not in held_page.locator("#chat-status").inner_text()
+
+
+def test_an_api_that_does_not_answer_is_said_so(browser: Browser, tmp_path: Path) -> None:
+    """The toolbox waits as long as a person would (`ui.api_timeout_s`), not the SDK's ten minutes."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connections are accepted by the kernel, never answered
+        api = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = offline_environment(tmp_path) | {"QUARRY_UI__API_TIMEOUT_S": "2"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "quarry", "ui", "--api-url", api, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        assert process.stdout is not None
+        context = browser.new_context()
+        context.set_default_timeout(WAIT)
+        try:
+            match = re.search(r"Quarry toolbox (http://127\.0\.0\.1:\d+)/ui/", process.stdout.readline())
+            assert match
+            page = context.new_page()
+            page.goto(f"{match.group(1)}/ui/")
+            box = page.locator("#chat-input textarea")
+            box.fill("Anyone there?")
+            box.press("Enter")
+            said = f"The Quarry API at {api} did not answer in time"
+            expect(page.locator("#chat-status")).to_contain_text(said, timeout=WAIT)
+            expect(page.locator("#toolbox-banner")).to_contain_text("did not answer in time", timeout=WAIT)
+        finally:
+            context.close()
+            process.terminate()
+            process.wait(timeout=30)
+            process.stdout.close()
