@@ -248,6 +248,22 @@ class UISettings(BaseModel):
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],
         description="Addresses or CIDRs whose `trusted_header` is believed.",
     )
+    api_url: str | None = Field(
+        default=None,
+        description="The Quarry the toolbox calls (and sends its users' credentials to); unset: the server it is "
+        "mounted on. Set by the operator only: users cannot change it.",
+    )
+    credential_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret the per-user credentials of signed-in toolbox users are derived with; the toolbox and "
+        "the Quarry it calls must share it. Unset: a random one kept in the data dir (`toolbox-credential.key`).",
+    )
+    api_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the toolbox waits for the API: to connect (at most 10 s) and between two pieces of "
+        "an answer (streams send a keep-alive every `keepalive_s`), before it says the API is not answering.",
+    )
     compress_after_tokens: int = Field(
         default=8000, ge=200, description="Chat history size past which older turns are summarised into a memory."
     )

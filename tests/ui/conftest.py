@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,32 +33,41 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 GIF = bytes.fromhex("4749463839610100010080000000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
 
-@pytest.fixture(scope="session")
-def toolbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`quarry serve` as a user starts it with no AWS credentials; small limits so splitting is exercised."""
-    home = tmp_path_factory.mktemp("toolbox")
-    env = offline_environment(home) | {
-        "QUARRY_UI__SPLIT_TOKENS": "120",
-        "QUARRY_UI__COMPRESS_AFTER_TOKENS": "200",
-        "QUARRY_UI__KEEP_RECENT_MESSAGES": "2",
-    }
-    log = (tmp_path_factory.mktemp("toolbox-log") / "serve.log").open("w")  # the JSON log, read when a test fails
+@contextmanager
+def running_quarry(home: Path, env: dict[str, str]) -> Iterator[str]:
+    """`quarry serve --port 0` in the offline environment of `home` plus `env`; yields its URL."""
+    environment = offline_environment(home) | env
+    log = (home / "serve.log").open("w")  # the JSON log, read when a test fails
     process = subprocess.Popen(
         [sys.executable, "-m", "quarry", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
-        env=env,
+        env=environment,
     )
     assert process.stdout is not None
-    banner = process.stdout.readline()
-    match = re.search(r"Quarry (http://127\.0\.0\.1:\d+)", banner)
-    assert match, banner
-    yield match.group(1)
-    process.terminate()
-    process.wait(timeout=30)
-    process.stdout.close()
-    log.close()
+    try:
+        banner = process.stdout.readline()
+        match = re.search(r"Quarry (http://127\.0\.0\.1:\d+)", banner)
+        assert match, banner
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def toolbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`quarry serve` as a user starts it with no AWS credentials; small limits so splitting is exercised."""
+    env = {
+        "QUARRY_UI__SPLIT_TOKENS": "120",
+        "QUARRY_UI__COMPRESS_AFTER_TOKENS": "200",
+        "QUARRY_UI__KEEP_RECENT_MESSAGES": "2",
+    }
+    with running_quarry(tmp_path_factory.mktemp("toolbox"), env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

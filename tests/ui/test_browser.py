@@ -235,7 +235,7 @@ def test_settings_are_saved_per_user(browser: Browser, toolbox_url: str, page: P
 
 def test_quarry_ui_runs_alone_against_any_quarry(browser: Browser, toolbox_url: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "quarry", "ui", "--api-url", toolbox_url, "--api-key", "any", "--port", "0"],
+        [sys.executable, "-m", "quarry", "ui", "--api-url", toolbox_url, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

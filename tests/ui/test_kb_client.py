@@ -162,7 +162,8 @@ def test_a_refused_key_and_an_unreachable_server_read_as_sentences(gateway: str)
         return kb_error(refused.value), kb_error(unreachable.value)
 
     refused, unreachable = run(gateway, scenario)
-    assert refused.startswith("⚠️ The API key was refused")
+    assert refused.startswith("⚠️ Quarry refused the credential")
+    assert "type yours in Settings" in refused
     assert "Cannot reach the Quarry API" in unreachable
 
 

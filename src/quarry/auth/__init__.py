@@ -19,6 +19,7 @@ from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
+from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credentials
 from quarry.auth._usage import UsageRecorder, usage_report
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Principal",
     "RedisLimiter",
     "StaticKey",
+    "ToolboxCredentials",
     "UsageRecorder",
     "bearer_token",
     "bootstrap_key",
@@ -44,5 +46,6 @@ __all__ = [
     "knowledge_base_model",
     "may_use_knowledge_base",
     "may_use_model",
+    "toolbox_credentials",
     "usage_report",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from quarry.auth._keys import ApiKey, KeyStore, hash_key
+from quarry.auth._toolbox_credentials import ToolboxCredentials
 from quarry.errors import AuthenticationFailed
 
 __all__ = [
@@ -30,12 +31,14 @@ _MISSING = "Missing API key: send it as `Authorization: Bearer <key>` or `x-api-
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller a request acts for: a team key (with its scopes and limits), or the bootstrap key (admin)."""
+    """The caller a request acts for: a team key (with its scopes and limits), the bootstrap key (admin), or a
+    toolbox user's derived credential (bound to `user`: its `X-Quarry-User` is always that)."""
 
     key_id: str
     name: str
     key: ApiKey | None = None
     admin: bool = False
+    user: str | None = None
 
 
 class Authenticator(Protocol):
@@ -74,8 +77,16 @@ class KeyAuthenticator:
 
     With no bootstrap key and no team key at all, every caller is let in, as `OpenAccess` (loopback only)."""
 
-    def __init__(self, keys: KeyStore, bootstrap: str | None, *, ttl_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        keys: KeyStore,
+        bootstrap: str | None,
+        *,
+        ttl_s: float = 0.5,
+        toolbox: ToolboxCredentials | None = None,
+    ) -> None:
         self._keys = keys
+        self._toolbox = toolbox
         self._bootstrap = StaticKey(bootstrap) if bootstrap else None
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
@@ -101,7 +112,15 @@ class KeyAuthenticator:
             self._open = (time.monotonic() + self._ttl_s, is_open)
         return is_open
 
+    def _toolbox_user(self, token: str) -> Principal:
+        user = self._toolbox.user_of(token) if self._toolbox is not None else None
+        if user is None:  # refused even in keyless mode: a forged one must not pass for anyone
+            raise AuthenticationFailed("Incorrect toolbox credential.", code="invalid_api_key")
+        return Principal(key_id="toolbox", name=f"toolbox {user}", user=user)
+
     async def authenticate(self, token: str | None) -> Principal:
+        if token and ToolboxCredentials.looks_like(token):
+            return self._toolbox_user(token)
         if token and self._bootstrap is not None:
             try:
                 return await self._bootstrap.authenticate(token)

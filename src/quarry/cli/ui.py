@@ -12,14 +12,20 @@ __all__ = ["ui"]
 
 
 @click.group(invoke_without_command=True)
-@click.option("--api-url", default="http://127.0.0.1:8080", show_default=True, help="The Quarry the toolbox calls.")
-@click.option("--api-key", envvar="QUARRY_API_KEY", default="", help="Its API key.  [env: QUARRY_API_KEY]")
+@click.option(
+    "--api-url",
+    default=None,
+    help="The Quarry the toolbox calls; users cannot change it.  [default: QUARRY_UI__API_URL, else "
+    "http://127.0.0.1:8080]",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=int, default=7860, show_default=True, help="Port to listen on; 0 picks a free one.")
 @click.pass_context
-def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int) -> None:
-    """Serve the toolbox web UI at /ui, calling the Quarry at --api-url with --api-key.
+def ui(context: click.Context, api_url: str | None, host: str, port: int) -> None:
+    """Serve the toolbox web UI at /ui, calling the Quarry at --api-url.
 
+    It holds no key of its own: each user types theirs in Settings, or, signed in, calls with a credential
+    derived from their sign-in, which that Quarry accepts when both share `ui.credential_secret` (or the data dir).
     On any interface but loopback, sign-in must be configured ([ui] users or trusted_header).
     """
     if context.invoked_subcommand is not None:
@@ -27,6 +33,7 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
     import uvicorn
     from fastapi import FastAPI
 
+    from quarry.auth import toolbox_credentials
     from quarry.server import uvicorn_options
     from quarry.ui import PATH, ui_available
     from quarry.ui import mount_toolbox as mount
@@ -34,11 +41,12 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
     if not ui_available():
         raise click.UsageError("the toolbox needs the `ui` extra: pip install 'quarry[ui]'")
     settings = Settings(host=host, port=port)
+    api_url = api_url or settings.ui.api_url or "http://127.0.0.1:8080"
     exposed = host not in ("127.0.0.1", "::1", "localhost")
     if exposed and not (settings.ui.users or settings.ui.trusted_header):
         raise click.UsageError(f"refusing to serve the toolbox on {host} without sign-in: configure [ui] users.")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    mount(app, settings, api_url=api_url, api_key=api_key)
+    mount(app, settings, api_url=api_url, credentials=toolbox_credentials(settings))
     sock = socket.create_server((host, port))
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
     options = uvicorn_options(settings)  # header and body timeouts, keep-alive, the bound on open connections

@@ -35,6 +35,7 @@ from quarry.auth import (
     RedisLimiter,
     UsageRecorder,
     bootstrap_key,
+    toolbox_credentials,
 )
 from quarry.bedrock import Backend, ModelCatalog
 from quarry.conversations import ConversationStore
@@ -151,7 +152,12 @@ def create_app(
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
-                authenticator=KeyAuthenticator(keys, await bootstrap_key(settings), ttl_s=settings.key_cache_ttl_s),
+                authenticator=KeyAuthenticator(
+                    keys,
+                    await bootstrap_key(settings),
+                    ttl_s=settings.key_cache_ttl_s,
+                    toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
+                ),
                 load_image=_image_loader(fetcher, settings.images.max_bytes),
                 limiter=limiter,
                 keys=keys,
@@ -215,5 +221,7 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error_response(request, QuarryError("Quarry failed to handle the request; see the server log."))
 
-    ui_mounted = mount_ui(app, settings)  # read by the lifespan, which runs later
+    ui_mounted = mount_ui(
+        app, settings, credentials=toolbox_credentials(settings)
+    )  # read by the lifespan, which runs later
     return app

@@ -5,72 +5,80 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+import openai
 
 from quarry.ui._chat import build_chat, conversation_choices, style_choices
 from quarry.ui._code_tab import build_code
 from quarry.ui._errors import readable_error
 from quarry.ui._formatter_tab import build_formatter
 from quarry.ui._knowledge_tab import build_knowledge
+from quarry.ui._session import Sessions, open_session
 from quarry.ui._settings_tab import build_settings, settings_values
 from quarry.ui._text_tabs import build_rewrite, build_summary, build_translate
-from quarry.ui._toolbox import Session, Toolbox, new_browser_id, user_id
+from quarry.ui._toolbox import Session, Toolbox, browser_id_for
 from quarry.ui._vision_tab import build_vision
 
 __all__ = ["build_blocks"]
 
+NEEDS_KEY = (
+    "🔑 This Quarry needs an API key. Open **Settings**, type your key (a team key from `quarry keys create`, "
+    "or the server's `QUARRY_API_KEY`) and press **Save**."
+)
+
+
+def _trouble(toolbox: Toolbox, session: Session, exc: Exception) -> str:
+    """The banner's note when the session's first calls fail: for a refused credential, what to do about it."""
+    if isinstance(exc, openai.AuthenticationError):
+        if toolbox.typed_key(session):
+            return "🔑 Quarry refused the key saved in **Settings**: type a valid one there and press **Save**."
+        if toolbox.derived(session):
+            return (
+                "🔑 Quarry refused your sign-in credential: the toolbox and the Quarry it calls need the same "
+                "`ui.credential_secret` (ask the operator), or type a key in **Settings**."
+            )
+        return NEEDS_KEY
+    return f"⚠️ {readable_error(exc)}"
+
 
 def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
     with gr.Blocks(title="Quarry toolbox", analytics_enabled=False) as blocks:
+        # The browser's id only, never a key: Gradio seals it with a secret that is itself sent to the page.
         browser = gr.BrowserState(None, storage_key="quarry-toolbox-browser", secret=browser_secret)
-        session = gr.State(None)
+        session = gr.State(None)  # kept on the server: its value never reaches the browser
+        sessions = Sessions(toolbox, session, browser)
         banner = gr.Markdown("", elem_id="toolbox-banner")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chat = build_chat(toolbox, session)
+                chat = build_chat(toolbox, sessions)
             with gr.Tab("Translate", id="translate"):
-                build_translate(toolbox, session)
+                build_translate(toolbox, sessions)
             with gr.Tab("Rewrite", id="rewrite"):
-                build_rewrite(toolbox, session)
+                build_rewrite(toolbox, sessions)
             with gr.Tab("Summary", id="summary"):
-                build_summary(toolbox, session)
+                build_summary(toolbox, sessions)
             with gr.Tab("Vision", id="vision"):
-                build_vision(toolbox, session)
+                build_vision(toolbox, sessions)
             with gr.Tab("Code", id="code"):
-                build_code(toolbox, session)
+                build_code(toolbox, sessions)
             with gr.Tab("Formatter", id="formatter"):
-                build_formatter(toolbox, session)
+                build_formatter(toolbox, sessions)
             with gr.Tab("Knowledge", id="knowledge") as knowledge:
-                build_knowledge(toolbox, session, knowledge)
+                build_knowledge(toolbox, sessions, knowledge)
             with gr.Tab("Settings", id="settings"):
-                settings = build_settings(toolbox, session, chat)
+                settings = build_settings(toolbox, sessions, chat)
 
-        async def open_session(browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
-            browser_id = browser_id or new_browser_id()
-            scope = getattr(getattr(request, "request", None), "scope", None)
-            home = toolbox.home_url(scope)
-            config = toolbox.config
-            value = Session(
-                user=user_id(request.username, browser_id),
-                home_url=home,
-                api_url=home,
-                api_key=config.api_key,
-                model=config.default_model,
-                signed_in=request.username,
-            )
+        async def load_session(browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+            browser_id = browser_id or browser_id_for(request.session_hash)
+            value = await open_session(toolbox, browser_id, request)
             models: list[str] = []
             listing: list[dict[str, Any]] = []
             note = ""
             try:
-                stored = await toolbox.home(value).user_settings()
-                value.api_url = stored.get("api_url") or home
-                value.api_key = stored.get("api_key") or config.api_key
-                value.model = stored.get("default_model") or config.default_model
-                value.presets = stored.get("presets") or {}
                 client = toolbox.client(value)
                 models = await client.models()
                 listing = await client.conversations()
             except Exception as exc:
-                note = f"⚠️ {readable_error(exc)}"
+                note = _trouble(toolbox, value, exc)
             who = value.signed_in or "this browser"
             note = note or f"**Quarry toolbox** · {who} · default model `{value.model}`"
             if value.model not in models:
@@ -79,14 +87,15 @@ def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
                 browser_id,
                 value,
                 note,
-                gr.update(choices=conversation_choices(listing), value=None),
+                # Choices only: a conversation a message started before this ran stays the one shown.
+                gr.update(choices=conversation_choices(listing)),
                 gr.update(choices=models, value=value.model),
                 gr.update(choices=style_choices(value), value="normal"),
-                *settings_values(value, models),
+                *settings_values(toolbox, value, models),
             )
 
         blocks.load(
-            open_session,
+            load_session,
             [browser],
             [
                 browser,
@@ -95,11 +104,8 @@ def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
                 chat.conversations,
                 chat.model,
                 chat.style,
-                settings.who,
-                settings.api_url,
-                settings.api_key,
-                settings.model,
-                settings.presets,
+                *settings.loaded,
             ],
+            show_progress="hidden",  # no spinner over controls that already work
         )
     return blocks  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

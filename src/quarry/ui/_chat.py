@@ -14,6 +14,7 @@ from quarry.ui._export import export_files
 from quarry.ui._media import image_part, image_paths
 from quarry.ui._memory import plan_compression, request_messages, summary_request, text_of
 from quarry.ui._prompts import STYLES
+from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["ChatTab", "build_chat", "conversation_choices", "style_choices"]
@@ -74,7 +75,7 @@ def _title(text: str) -> str:
     return (words[:60] + "…" if len(words) > 60 else words) or "Image chat"
 
 
-def build_chat(toolbox: Toolbox, session: gr.State) -> ChatTab:
+def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
     conversation = gr.State(None)  # the open conversation, as the API returned it
     with gr.Row():
         with gr.Column(scale=1, min_width=220):
@@ -195,8 +196,8 @@ def build_chat(toolbox: Toolbox, session: gr.State) -> ChatTab:
             yield gr.skip(), view(), current, gr.skip(), f"⚠️ {readable_error(exc)}"
 
     submitted = box.submit(
-        send,
-        [session, conversation, box, model, style, temperature, top_p, top_k, max_tokens, thinking],
+        sessions.bind(send),
+        [*sessions.inputs, conversation, box, model, style, temperature, top_p, top_k, max_tokens, thinking],
         [box, chatbot, conversation, conversations, status],
         trigger_mode="always_last",  # a message sent while the last turn is being saved waits, not vanishes
     )
@@ -221,7 +222,9 @@ def build_chat(toolbox: Toolbox, session: gr.State) -> ChatTab:
         ]
         return found, _display(found["messages"]), "", *values
 
-    conversations.input(open_conversation, [session, conversations], [conversation, chatbot, status, *settings])
+    conversations.input(
+        sessions.bind(open_conversation), [*sessions.inputs, conversations], [conversation, chatbot, status, *settings]
+    )
 
     def new_chat() -> tuple[Any, ...]:
         return None, [], gr.update(value=None), ""
@@ -238,7 +241,7 @@ def build_chat(toolbox: Toolbox, session: gr.State) -> ChatTab:
             return gr.skip(), gr.skip(), f"⚠️ {readable_error(exc)}"
         return updated, [], "Forgotten: the model no longer remembers this conversation."
 
-    forget.click(forget_memory, [session, conversation], [conversation, chatbot, status])
+    forget.click(sessions.bind(forget_memory), [*sessions.inputs, conversation], [conversation, chatbot, status])
 
     async def delete_conversation(session_value: Session, current: Conversation | None) -> tuple[Any, ...]:
         client = toolbox.client(session_value)
@@ -250,7 +253,11 @@ def build_chat(toolbox: Toolbox, session: gr.State) -> ChatTab:
             return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {readable_error(exc)}"
         return None, [], gr.update(choices=conversation_choices(listing), value=None), "Deleted."
 
-    delete.click(delete_conversation, [session, conversation], [conversation, chatbot, conversations, status])
+    delete.click(
+        sessions.bind(delete_conversation),
+        [*sessions.inputs, conversation],
+        [conversation, chatbot, conversations, status],
+    )
 
     def export_conversation(current: Conversation | None) -> tuple[Any, str]:
         if current is None:

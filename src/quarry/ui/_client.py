@@ -26,7 +26,9 @@ class Delta:
 class ToolboxClient:
     """One user's view of a Quarry: the official `openai` SDK, with the user named in `X-Quarry-User`."""
 
-    def __init__(self, api_url: str, api_key: str, user: str, http: httpx2.AsyncClient) -> None:
+    def __init__(
+        self, api_url: str, api_key: str, user: str, http: httpx2.AsyncClient, timeout_s: float = 60.0
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         # Kept for the knowledge-base client, which calls the same Quarry with the same key, user and pool.
         self.api_key = api_key or "no-key"
@@ -37,6 +39,8 @@ class ToolboxClient:
             api_key=self.api_key,
             default_headers={USER_HEADER: user},
             http_client=http,
+            # The SDK's own default (10 minutes) would override the pool's: a person waits far less.
+            timeout=httpx2.Timeout(timeout_s, connect=min(10.0, timeout_s)),
             max_retries=1,
         )
 

@@ -11,6 +11,7 @@ import gradio as gr
 from quarry.ui._errors import readable_error
 from quarry.ui._long import stream_answer
 from quarry.ui._prompts import CODE_LANGUAGES, architect_prompt, developer_prompt
+from quarry.ui._session import Sessions
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -35,7 +36,7 @@ def extract_code(answer: str) -> str:
     return max(blocks, key=len).strip() if blocks else answer.strip()
 
 
-def build_code(toolbox: Toolbox, session: gr.State) -> None:
+def build_code(toolbox: Toolbox, sessions: Sessions) -> None:
     with gr.Row():
         language = gr.Dropdown(CODE_LANGUAGES, value="Python", label="Language", elem_id="code-language")
     task = gr.Textbox(label="Task", lines=4, elem_id="code-input")
@@ -70,4 +71,4 @@ def build_code(toolbox: Toolbox, session: gr.State) -> None:
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip(), gr.skip(), gr.skip()
 
-    wire_run(run, stop, handle, [session, language, task], [status, design, development, code])
+    wire_run(run, stop, sessions.bind(handle), [*sessions.inputs, language, task], [status, design, development, code])

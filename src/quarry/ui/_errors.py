@@ -20,12 +20,24 @@ def _detail(exc: openai.APIStatusError) -> str:
     return exc.message
 
 
+def _where(exc: openai.APIConnectionError) -> str:
+    """The server a failed call went to (scheme, host and port only)."""
+    request = getattr(exc, "request", None)
+    if request is None:
+        return "its address"
+    url = request.url
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+
+
 def readable_error(exc: BaseException) -> str:
     """What went wrong and what the user can do about it."""
     if isinstance(exc, openai.RateLimitError):
         return f"Rate limited: the model is busy right now. Wait a moment and try again. ({_detail(exc)})"
     if isinstance(exc, openai.AuthenticationError):
-        return f"The API key was refused: check it in Settings. ({_detail(exc)})"
+        return (
+            f"Quarry refused the credential ({_detail(exc)}). If this Quarry needs an API key, type yours in "
+            "Settings → API key and press Save."
+        )
     if isinstance(exc, openai.PermissionDeniedError):
         return f"Access denied: this key or account may not use that model. ({_detail(exc)})"
     if isinstance(exc, openai.NotFoundError):
@@ -33,9 +45,9 @@ def readable_error(exc: BaseException) -> str:
     if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
         return f"The request was refused: {_detail(exc)}"
     if isinstance(exc, openai.APITimeoutError):
-        return "The model took too long to answer. Try again, or ask for a shorter answer."
+        return f"The Quarry API at {_where(exc)} did not answer in time. Try again in a moment."
     if isinstance(exc, openai.APIConnectionError):
-        return "Cannot reach the Quarry API: check the API URL in Settings and that the server is running."
+        return f"Cannot reach the Quarry API at {_where(exc)}: is it running? Try again once it is."
     if isinstance(exc, openai.APIStatusError):
         return f"The model service failed (HTTP {exc.status_code}): {_detail(exc)} Try again in a moment."
     if isinstance(exc, openai.APIError):

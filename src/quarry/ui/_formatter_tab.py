@@ -11,13 +11,14 @@ from quarry.ui._errors import readable_error
 from quarry.ui._formatting import FormatProblem, check_document, load_schema
 from quarry.ui._long import stream_answer
 from quarry.ui._prompts import formatter_prompt, repair_prompt
+from quarry.ui._session import Sessions
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_formatter"]
 
 
-def build_formatter(toolbox: Toolbox, session: gr.State) -> None:
+def build_formatter(toolbox: Toolbox, sessions: Sessions) -> None:
     text = gr.Textbox(label="Text", lines=6, elem_id="formatter-input")
     with gr.Row():
         target = gr.Radio(["JSON", "YAML"], value="JSON", label="Into", elem_id="formatter-target")
@@ -79,4 +80,4 @@ def build_formatter(toolbox: Toolbox, session: gr.State) -> None:
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip(), gr.skip()
 
-    wire_run(run, stop, handle, [session, text, target, schema_box], [status, raw, result])
+    wire_run(run, stop, sessions.bind(handle), [*sessions.inputs, text, target, schema_box], [status, raw, result])

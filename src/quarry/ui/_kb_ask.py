@@ -11,6 +11,7 @@ import gradio as gr
 
 from quarry.ui._kb_client import KnowledgeClient
 from quarry.ui._kb_format import CITE_PREFIX, answer_markdown, kb_error, passage_markdown, plural, source_choices
+from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_ask"]
@@ -47,7 +48,7 @@ def _passage(sources: Sources, number: Any) -> tuple[Any, str]:
     return gr.skip(), ""
 
 
-def build_ask(toolbox: Toolbox, session: gr.State, choose: gr.Dropdown) -> None:
+def build_ask(toolbox: Toolbox, sessions: Sessions, choose: gr.Dropdown) -> None:
     sources = gr.State([])  # the last answer's sources, as the API sent them
     question = gr.Textbox(label="Question", lines=2, placeholder="Ask the chosen knowledge base", elem_id="kb-question")
     with gr.Row():
@@ -87,9 +88,9 @@ def build_ask(toolbox: Toolbox, session: gr.State, choose: gr.Dropdown) -> None:
         except Exception as exc:
             yield kb_error(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    inputs = [session, choose, question]
-    asked = ask.click(ask_question, inputs, outputs)
-    submitted = question.submit(ask_question, inputs, outputs)
+    inputs = [*sessions.inputs, choose, question]
+    asked = ask.click(sessions.bind(ask_question), inputs, outputs)
+    submitted = question.submit(sessions.bind(ask_question), inputs, outputs)
     stop.click(None, None, None, cancels=[asked, submitted])  # cancelling the run closes its HTTP stream
 
     def open_citation(found: Sources, event: gr.EventData) -> tuple[Any, str]:

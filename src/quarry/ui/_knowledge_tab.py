@@ -12,6 +12,7 @@ import gradio as gr
 from quarry.ui._kb_ask import build_ask
 from quarry.ui._kb_client import KnowledgeClient
 from quarry.ui._kb_format import document_rows, kb_error, plural, progress_line, report_markdown
+from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_knowledge"]
@@ -45,7 +46,7 @@ def _paths(files: list[Any]) -> list[Path]:
     return [Path(file if isinstance(file, str) else file.name) for file in files]
 
 
-def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
+def build_knowledge(toolbox: Toolbox, sessions: Sessions, tab: gr.Tab) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
             with gr.Row():
@@ -69,12 +70,10 @@ def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
                 document = gr.Dropdown(label="Document", choices=[], scale=3, elem_id="kb-document")
                 delete = gr.Button("Delete document", variant="stop", size="sm", scale=1, elem_id="kb-delete")
         with gr.Column(scale=3):
-            build_ask(toolbox, session, choose)
+            build_ask(toolbox, sessions, choose)
     library = [about, documents, document]
 
-    async def refresh_list(session_value: Session | None, current: str | None) -> tuple[Any, str]:
-        if session_value is None:  # the page is still opening its session
-            return gr.skip(), ""
+    async def refresh_list(session_value: Session, current: str | None) -> tuple[Any, str]:
         try:
             bases = await KnowledgeClient(toolbox.client(session_value)).knowledge_bases()
         except Exception as exc:
@@ -86,18 +85,18 @@ def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
         # The value is left alone: setting it, even to itself, could fire `change` and clear the answer shown.
         return gr.update(choices=names), note
 
-    refresh.click(refresh_list, [session, choose], [choose, status])
-    tab.select(refresh_list, [session, choose], [choose, status])
+    refresh.click(sessions.bind(refresh_list), [*sessions.inputs, choose], [choose, status])
+    tab.select(sessions.bind(refresh_list), [*sessions.inputs, choose], [choose, status])
 
-    async def open_base(session_value: Session | None, chosen: str | None) -> tuple[Any, ...]:
-        if session_value is None or not chosen:
+    async def open_base(session_value: Session, chosen: str | None) -> tuple[Any, ...]:
+        if not chosen:
             return gr.skip(), *_empty_library()
         try:  # the status is left alone: it may say the knowledge base was just created
             return gr.skip(), *await _library(KnowledgeClient(toolbox.client(session_value)), chosen)
         except Exception as exc:
             return kb_error(exc), *_empty_library()
 
-    choose.change(open_base, [session, choose], [status, *library])
+    choose.change(sessions.bind(open_base), [*sessions.inputs, choose], [status, *library])
 
     async def create_base(session_value: Session, new_name: str, new_description: str) -> tuple[Any, ...]:
         new_name = new_name.strip()
@@ -111,7 +110,7 @@ def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
             return gr.skip(), kb_error(exc), gr.skip(), gr.skip()
         return gr.update(choices=names, value=new_name), f"Created **{new_name}**: add documents below.", "", ""
 
-    create.click(create_base, [session, name, description], [choose, status, name, description])
+    create.click(sessions.bind(create_base), [*sessions.inputs, name, description], [choose, status, name, description])
 
     async def upload_files(
         session_value: Session, chosen: str | None, added: list[Any] | None
@@ -137,7 +136,7 @@ def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
         except Exception as exc:
             yield kb_error(exc), *unchanged
 
-    upload.click(upload_files, [session, choose, files], [progress, *library, files])
+    upload.click(sessions.bind(upload_files), [*sessions.inputs, choose, files], [progress, *library, files])
 
     def pick_row(event: gr.SelectData) -> Any:
         row = event.row_value or []
@@ -157,4 +156,4 @@ def build_knowledge(toolbox: Toolbox, session: gr.State, tab: gr.Tab) -> None:
         except Exception as exc:
             return kb_error(exc), *(gr.skip() for _ in library)
 
-    delete.click(delete_document, [session, choose, document], [progress, *library])
+    delete.click(sessions.bind(delete_document), [*sessions.inputs, choose, document], [progress, *library])

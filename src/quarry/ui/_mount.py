@@ -16,6 +16,8 @@ from quarry.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from quarry.ui._toolbox import CredentialIssuer
+
 __all__ = ["PATH", "browser_secret", "mount_toolbox", "mount_ui", "ui_available"]
 
 log = logging.getLogger("quarry.ui")
@@ -43,12 +45,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def mount_toolbox(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
-    """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on)."""
-    _in_a_loop(lambda: _mount(app, settings, api_url=api_url, api_key=api_key))
+def mount_toolbox(
+    app: FastAPI, settings: Settings, *, api_url: str | None, credentials: CredentialIssuer | None = None
+) -> None:
+    """Mount the toolbox at /ui of `app`, calling Quarry at `api_url` (None: the server it is mounted on).
+
+    It is given no key: its users call with their own (typed in Settings, or derived from their sign-in by
+    `credentials`, used only when sign-in is configured)."""
+    _in_a_loop(lambda: _mount(app, settings, api_url=api_url, credentials=credentials))
 
 
-def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: str) -> None:
+def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, credentials: CredentialIssuer | None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -59,8 +66,9 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: st
     ui = settings.ui
     config = ToolboxConfig(
         api_url=api_url,
-        api_key=api_key,
         default_model=settings.models.default,
+        credentials=credentials if ui.users or ui.trusted_header else None,
+        timeout_s=ui.api_timeout_s,
         compress_after_tokens=ui.compress_after_tokens,
         keep_recent_messages=ui.keep_recent_messages,
         split_tokens=ui.split_tokens,
@@ -75,7 +83,16 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: st
         sign_in["auth_message"] = "Sign in to the Quarry toolbox."
     _in_a_loop(
         lambda: gr.mount_gradio_app(
-            app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in
+            app,
+            blocks,
+            path=PATH,
+            ssr_mode=False,
+            footer_links=[],
+            show_error=False,
+            # Gradio would keep every event's inputs in the browser (a typed API key among them) and offer to
+            # upload them to a Hugging Face bucket: nothing a user types is kept outside Quarry.
+            run_history=False,
+            **sign_in,
         )
     )
 
@@ -97,7 +114,7 @@ def _in_a_loop(build: Callable[[], object]) -> None:
         build()
 
 
-def mount_ui(app: FastAPI, settings: Settings) -> bool:
+def mount_ui(app: FastAPI, settings: Settings, *, credentials: CredentialIssuer | None = None) -> bool:
     """Mount the toolbox inside `quarry serve` when the `ui` extra is installed and it is safe to; say why not."""
     if not settings.ui.enabled:
         return False
@@ -109,6 +126,5 @@ def mount_ui(app: FastAPI, settings: Settings) -> bool:
             "toolbox UI not mounted: %s is not loopback and no sign-in is configured ([ui] users)", settings.host
         )
         return False
-    key = settings.api_key.get_secret_value() if settings.api_key else ""
-    mount_toolbox(app, settings, api_url=None, api_key=key)
+    mount_toolbox(app, settings, api_url=settings.ui.api_url, credentials=credentials)
     return True

@@ -19,6 +19,7 @@ from quarry.ui._prompts import (
     summary_prompt,
     translate_prompt,
 )
+from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_rewrite", "build_summary", "build_translate", "wire_run"]
@@ -38,7 +39,7 @@ def wire_run(
     stop.click(None, None, None, cancels=[event])
 
 
-def _text_tab(toolbox: Toolbox, session: gr.State, name: str, options: list[Any], prompts: Prompts) -> None:
+def _text_tab(toolbox: Toolbox, sessions: Sessions, name: str, options: list[Any], prompts: Prompts) -> None:
     text = gr.Textbox(label="Text", lines=8, elem_id=f"{name}-input")
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id=f"{name}-run")
@@ -65,10 +66,10 @@ def _text_tab(toolbox: Toolbox, session: gr.State, name: str, options: list[Any]
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip()
 
-    wire_run(run, stop, handle, [session, text, *options], [status, output])
+    wire_run(run, stop, sessions.bind(handle), [*sessions.inputs, text, *options], [status, output])
 
 
-def build_translate(toolbox: Toolbox, session: gr.State) -> None:
+def build_translate(toolbox: Toolbox, sessions: Sessions) -> None:
     with gr.Row():
         target = gr.Dropdown(LANGUAGES, value="English", label="Into", elem_id="translate-target")
         other = gr.Textbox(label="Or any other language", placeholder="e.g. Italian", elem_id="translate-other")
@@ -77,19 +78,19 @@ def build_translate(toolbox: Toolbox, session: gr.State) -> None:
     def prompts(chosen: str, typed: str) -> tuple[str, None]:
         return translate_prompt(typed.strip() or chosen), None
 
-    _text_tab(toolbox, session, "translate", [target, other], prompts)
+    _text_tab(toolbox, sessions, "translate", [target, other], prompts)
 
 
-def build_rewrite(toolbox: Toolbox, session: gr.State) -> None:
+def build_rewrite(toolbox: Toolbox, sessions: Sessions) -> None:
     style = gr.Dropdown(REWRITE_STYLES, value="concise", label="Style", allow_custom_value=True)
 
     def prompts(chosen: str) -> tuple[str, None]:
         return rewrite_prompt(chosen), None
 
-    _text_tab(toolbox, session, "rewrite", [style], prompts)
+    _text_tab(toolbox, sessions, "rewrite", [style], prompts)
 
 
-def build_summary(toolbox: Toolbox, session: gr.State) -> None:
+def build_summary(toolbox: Toolbox, sessions: Sessions) -> None:
     with gr.Row():
         length = gr.Radio(SUMMARY_LENGTHS, value="medium", label="Length")
         form = gr.Radio(SUMMARY_FORMATS, value="paragraph", label="Format")
@@ -97,4 +98,4 @@ def build_summary(toolbox: Toolbox, session: gr.State) -> None:
     def prompts(chosen_length: str, chosen_form: str) -> tuple[str, str]:
         return summary_prompt(chosen_length, chosen_form), summary_combine_prompt(chosen_length, chosen_form)
 
-    _text_tab(toolbox, session, "summary", [length, form], prompts)
+    _text_tab(toolbox, sessions, "summary", [length, form], prompts)

@@ -10,6 +10,7 @@ import gradio as gr
 from quarry.ui._errors import readable_error
 from quarry.ui._long import stream_answer
 from quarry.ui._media import image_part
+from quarry.ui._session import Sessions
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -21,7 +22,7 @@ _SYSTEM = (
 )
 
 
-def build_vision(toolbox: Toolbox, session: gr.State) -> None:
+def build_vision(toolbox: Toolbox, sessions: Sessions) -> None:
     images = gr.File(
         label="Images (JPEG, PNG, GIF, WebP)", file_count="multiple", file_types=["image"], elem_id="vision-images"
     )
@@ -54,4 +55,4 @@ def build_vision(toolbox: Toolbox, session: gr.State) -> None:
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip()
 
-    wire_run(run, stop, handle, [session, images, instruction], [status, output])
+    wire_run(run, stop, sessions.bind(handle), [*sessions.inputs, images, instruction], [status, output])

@@ -32,7 +32,8 @@ def _json(body: object, status: int = 200) -> Response:
 async def _owner(request: Request) -> tuple[Owner, ConversationStore]:
     services = services_of(request)
     principal = await services.authenticate(request)
-    user = request.headers.get(USER_HEADER, "default")
+    # A toolbox user's own credential is bound to that user: whatever header it sends, it sees its own data only.
+    user = principal.user or request.headers.get(USER_HEADER, "default")
     if not _USER.fullmatch(user):
         raise InvalidRequest(
             "The X-Quarry-User header must be 1 to 128 letters, digits or ._@+:=- and start with a letter or digit.",
