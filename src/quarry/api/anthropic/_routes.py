@@ -10,7 +10,6 @@ import base64
 from contextlib import AsyncExitStack
 from typing import Any
 
-import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +18,7 @@ from quarry.api._body import read_json, read_model
 from quarry.api._context import services_of
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse
+from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
@@ -28,10 +28,6 @@ from quarry.bedrock import ResolvedModel
 from quarry.exchange import exchange_of
 
 __all__ = ["router"]
-
-
-def _json(body: object) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _is_claude(model: ResolvedModel) -> bool:
@@ -62,7 +58,7 @@ async def messages(request: Request) -> Response:
         if not body.stream:
             message = (await runtime.invoke_model(model.id, native)).body
             exchange.anthropic_usage(message.get("usage", {}))
-            return _json(message)
+            return json_response(message)
         events = await resources.enter_async_context(runtime.invoke_model_stream(model.id, native))
         events = watch_anthropic(events, exchange)
         return services.stream(
@@ -72,7 +68,7 @@ async def messages(request: Request) -> Response:
     if not body.stream:
         answer = await runtime.converse(model.id, converse)
         exchange.converse_usage(answer.get("usage", {}))
-        return _json(to_message(answer, body))
+        return json_response(to_message(answer, body))
     events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
     writer = StreamWriter(body)
     events = watch_converse(events, exchange)
@@ -101,7 +97,7 @@ async def count_tokens(request: Request) -> Response:
         converse = await converse_request(body, model, services.load_image)
         shape = {"converse": {k: v for k, v in converse.items() if k in ("messages", "system", "toolConfig")}}
     # CountTokens names the foundation model, even for models served through inference profiles.
-    return _json({"input_tokens": await services.runtime.count_tokens(model.base_id, shape)})
+    return json_response({"input_tokens": await services.runtime.count_tokens(model.base_id, shape)})
 
 
 # Plain Starlette routes, like the OpenAI dialect's. Claude Code adds `?beta=true`, which changes nothing here.

@@ -14,6 +14,7 @@ from quarry.api._context import services_of
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
+from quarry.api._responses import json_response
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
@@ -25,10 +26,6 @@ from quarry.exchange import exchange_of
 __all__ = ["router"]
 
 _DONE = b"data: [DONE]\n\n"
-
-
-def _json(body: object) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
 
 
 async def chat_completions(request: Request) -> Response:
@@ -63,7 +60,7 @@ async def chat_completions(request: Request) -> Response:
         body = completion(plan, answer)
         if turn is not None:
             body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
-        return _json(body)
+        return json_response(body)
     resources = AsyncExitStack()
     if turn is not None and canned:
         events = canned_events(turn.nothing_found())
@@ -93,7 +90,7 @@ async def embeddings(request: Request) -> Response:
     await services.admit(request, principal, model, estimate_tokens(raw, 0))
     result = await embed(services.runtime, model, body)
     exchange.input_tokens = result["usage"]["prompt_tokens"]
-    return _json(result)
+    return json_response(result)
 
 
 # Plain Starlette routes: these endpoints use none of FastAPI's per-request machinery (dependencies, body
