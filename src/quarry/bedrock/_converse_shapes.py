@@ -23,12 +23,15 @@ __all__ = [
     "ConverseResponse",
     "ConverseStreamEvent",
     "ConverseStreamMetadataEvent",
+    "ConverseTokensRequest",
+    "CountTokensInput",
     "Document",
     "DocumentBlock",
     "DocumentFormat",
     "ImageBlock",
     "ImageFormat",
     "InferenceConfiguration",
+    "InvokeModelTokensRequest",
     "JsonSchemaDefinition",
     "MessageStartEvent",
     "MessageStopEvent",
@@ -46,8 +49,6 @@ __all__ = [
     "ToolResultContentBlock",
     "ToolSpecification",
     "ToolUseBlock",
-    "converse_event",
-    "converse_response",
 ]
 
 # The service model's `Document` type: free JSON (tool inputs, JSON schemas, model-specific request fields).
@@ -298,6 +299,29 @@ class ConverseStreamEvent(TypedDict, total=False):
     contentBlockStop: ContentBlockStopEvent
     messageStop: MessageStopEvent
     metadata: ConverseStreamMetadataEvent
+
+
+class ConverseTokensRequest(TypedDict, total=False):
+    """What CountTokens counts of a Converse request."""
+
+    messages: list[ConverseMessage]
+    system: list[SystemContentBlock]
+    toolConfig: ToolConfiguration
+    additionalModelRequestFields: Document
+
+
+class InvokeModelTokensRequest(TypedDict):
+    body: str  # base64 of the InvokeModel body
+
+
+class CountTokensInput(TypedDict, total=False):
+    """CountTokens' `input`: exactly one member set."""
+
+    converse: ConverseTokensRequest
+    invokeModel: InvokeModelTokensRequest
+
+
+# The runtime views Bedrock's decoded JSON as these shapes (not exported: callers get typed values from it).
 
 
 def converse_response(data: Mapping[str, Any]) -> ConverseResponse:

@@ -30,7 +30,6 @@ __all__ = [
     "MessagesThinkingBlock",
     "MessagesToolUseBlock",
     "MessagesUsage",
-    "messages_event",
 ]
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -156,6 +155,11 @@ class MessagesStreamEvent(TypedDict, total=False):
     content_block: MessagesBlock
     delta: MessagesDelta | _StopDelta
     usage: MessagesUsage
+
+
+def messages_response(data: Mapping[str, Any]) -> MessagesResponse:
+    """Claude's InvokeModel answer as its shape: Anthropic's Messages response, relayed by Bedrock, not re-checked."""
+    return cast(MessagesResponse, data)
 
 
 def messages_event(data: Mapping[str, Any]) -> MessagesStreamEvent:

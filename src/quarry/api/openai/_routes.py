@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._context import services_of
+from quarry.api._core import Usage
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
@@ -56,7 +57,7 @@ async def chat_completions(request: Request) -> Response:
             answer = canned_answer(turn.nothing_found())
         else:
             answer = await services.runtime.converse(model.id, plan.body)
-        exchange.converse_usage(answer.get("usage", {}))
+        exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         body = completion(plan, answer)
         if turn is not None:
             body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
