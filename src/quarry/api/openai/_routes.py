@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import Usage
+from quarry.api._core import Usage, output_reserve
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
@@ -43,7 +43,7 @@ async def chat_completions(request: Request) -> Response:
         chat = knowledge.chat
     model = await services.catalog.resolve(chat.model)
     exchange.model, exchange.stream = model.id, chat.stream
-    max_output = chat.max_completion_tokens or chat.max_tokens or model.facts.max_output_tokens or 4096
+    max_output = output_reserve(model, chat.max_completion_tokens or chat.max_tokens)
     passages = knowledge.passage_tokens if knowledge is not None else 0
     await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages)
     turn = await knowledge.search() if knowledge is not None else None
