@@ -12,7 +12,6 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -173,10 +172,10 @@ class BedrockRuntime:
         return int(data["inputTokens"])
 
     @asynccontextmanager
-    async def _streaming(self, response: aiohttp.ClientResponse) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def _streaming(self, response: aiohttp.ClientResponse) -> AsyncIterator[AsyncIterator[dict[str, Document]]]:
         finished = False
 
-        async def events() -> AsyncIterator[dict[str, Any]]:
+        async def events() -> AsyncIterator[dict[str, Document]]:
             nonlocal finished
             try:
                 async for event in decode_events(response.content.iter_any()):

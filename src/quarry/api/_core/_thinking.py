@@ -8,7 +8,7 @@ their own request fields), `adaptive` (models that think only adaptively, `adapt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from quarry.api._core._output import DEFAULT_OUTPUT
 from quarry.bedrock import ConverseRequest, Document, ResolvedModel
@@ -41,7 +41,7 @@ def thinking_mode(model: ResolvedModel) -> ThinkingMode:
     return "budget" if model.base_id.startswith("anthropic.") else "effort"
 
 
-def thinking_on(thinking: Mapping[str, Any] | None) -> bool:
+def thinking_on(thinking: Mapping[str, object] | None) -> bool:
     """Whether an Anthropic-style `thinking` setting turns thinking on."""
     return thinking is not None and thinking.get("type") in ("enabled", "adaptive")
 

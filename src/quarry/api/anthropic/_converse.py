@@ -4,7 +4,6 @@ answer and its stream rendered in Anthropic's shapes, so callers cannot tell the
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from typing import Any
 
 from quarry.api._core import (
@@ -218,7 +217,7 @@ def _content_block(block: ContentBlock) -> MessagesBlock | None:
     return None
 
 
-def _stop(reason: str | None, request: MessagesRequest, extra: Mapping[str, Any] | None) -> Stop:
+def _stop(reason: str | None, request: MessagesRequest, extra: Document | None) -> Stop:
     anthropic = stop_reason(reason)
     if anthropic != "stop_sequence":
         return anthropic, None
