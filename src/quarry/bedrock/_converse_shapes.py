@@ -7,8 +7,7 @@ members Quarry writes or reads. Blobs (`bytes`, `redactedContent`) travel as bas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 __all__ = [
     "CachePointBlock",
@@ -319,16 +318,3 @@ class CountTokensInput(TypedDict, total=False):
 
     converse: ConverseTokensRequest
     invokeModel: InvokeModelTokensRequest
-
-
-# The runtime views Bedrock's decoded JSON as these shapes (not exported: callers get typed values from it).
-
-
-def converse_response(data: Mapping[str, Any]) -> ConverseResponse:
-    """Converse's decoded JSON as its shape: Bedrock's answers follow its service model, so they are not re-checked."""
-    return cast(ConverseResponse, data)
-
-
-def converse_event(data: Mapping[str, Any]) -> ConverseStreamEvent:
-    """A decoded ConverseStream event as its shape (not re-checked, as `converse_response`)."""
-    return cast(ConverseStreamEvent, data)

@@ -9,8 +9,7 @@ https://platform.claude.com/docs/build-with-claude/streaming. Content blocks Qua
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast
+from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 from quarry.bedrock._converse_shapes import Document
 
@@ -155,13 +154,3 @@ class MessagesStreamEvent(TypedDict, total=False):
     content_block: MessagesBlock
     delta: MessagesDelta | _StopDelta
     usage: MessagesUsage
-
-
-def messages_response(data: Mapping[str, Any]) -> MessagesResponse:
-    """Claude's InvokeModel answer as its shape: Anthropic's Messages response, relayed by Bedrock, not re-checked."""
-    return cast(MessagesResponse, data)
-
-
-def messages_event(data: Mapping[str, Any]) -> MessagesStreamEvent:
-    """A decoded Claude stream event as its shape: Bedrock relays Anthropic's events, so they are not re-checked."""
-    return cast(MessagesStreamEvent, data)
