@@ -2,20 +2,30 @@
 The server's middleware opens it and closes it when the last byte has gone (for a stream, when the stream ends);
 routes fill it in; what runs when it closes (usage records, metrics, the access log) reads it. Never prompt or
 answer text. It sits below `quarry.api`, `quarry.auth` and `quarry.observability` and imports none of them (nor
-`quarry.bedrock`: usage arrives as a plain mapping in Converse's or Anthropic's field names)."""
+`quarry.bedrock`: usage arrives as a plain mapping in the record's own names, mapped from Converse's or Anthropic's
+once, by the translation core)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from starlette.requests import Request
 
 from quarry.errors import QuarryError
 
-__all__ = ["Exchange", "exchange_of"]
+__all__ = ["Exchange", "TokenCounts", "exchange_of"]
+
+
+class TokenCounts(TypedDict):
+    """An answer's tokens in the record's names; `input_tokens` excludes the cached ones."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
 
 
 @dataclass(slots=True)
@@ -64,23 +74,12 @@ class Exchange:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
 
-    def converse_usage(self, usage: Mapping[str, Any]) -> None:
-        """Usage in Bedrock's Converse shape (`inputTokens`, …)."""
-        self.input_tokens = int(usage.get("inputTokens", 0))
-        self.output_tokens = int(usage.get("outputTokens", 0))
-        self.cache_read_tokens = int(usage.get("cacheReadInputTokens", 0))
-        self.cache_write_tokens = int(usage.get("cacheWriteInputTokens", 0))
-
-    def anthropic_usage(self, usage: Mapping[str, Any]) -> None:
-        """Usage in Anthropic's shape; fields that are absent or null keep what was known."""
-        for source, target in (
-            ("input_tokens", "input_tokens"),
-            ("output_tokens", "output_tokens"),
-            ("cache_read_input_tokens", "cache_read_tokens"),
-            ("cache_creation_input_tokens", "cache_write_tokens"),
-        ):
-            if usage.get(source) is not None:
-                setattr(self, target, int(usage[source]))
+    def note_usage(self, usage: TokenCounts) -> None:
+        """The answer's tokens so far (a stream's later counts replace its earlier ones)."""
+        self.input_tokens = usage["input_tokens"]
+        self.output_tokens = usage["output_tokens"]
+        self.cache_read_tokens = usage["cache_read_tokens"]
+        self.cache_write_tokens = usage["cache_write_tokens"]
 
 
 def exchange_of(request: Request) -> Exchange:

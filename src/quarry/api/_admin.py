@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-import orjson
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
@@ -13,6 +12,7 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._context import context_of, services_of
+from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.auth import KeyStore, Limits, usage_report
 from quarry.errors import InvalidRequest, PermissionDenied
@@ -27,10 +27,6 @@ class NewKey(BaseModel):
     tpm: int | None = Field(default=None, ge=1)
     max_concurrency: int | None = Field(default=None, ge=1)
     expires: datetime | None = None
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 async def _admin(request: Request) -> tuple[Services, KeyStore]:
@@ -49,18 +45,18 @@ async def create_key(request: Request) -> Response:
     expires = body.expires.replace(tzinfo=body.expires.tzinfo or UTC).timestamp() if body.expires else None
     limits = Limits(body.rpm, body.tpm, body.max_concurrency)
     key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
-    return _json(key.public() | {"key": secret}, 201)
+    return json_response(key.public() | {"key": secret}, 201)
 
 
 async def list_keys(request: Request) -> Response:
     _, keys = await _admin(request)
     include_revoked = request.query_params.get("include_revoked", "").lower() in ("1", "true", "yes")
-    return _json({"data": [key.public() for key in await keys.list(include_revoked=include_revoked)]})
+    return json_response({"data": [key.public() for key in await keys.list(include_revoked=include_revoked)]})
 
 
 async def revoke_key(request: Request) -> Response:
     _, keys = await _admin(request)
-    return _json((await keys.revoke(request.path_params["key_id"])).public())
+    return json_response((await keys.revoke(request.path_params["key_id"])).public())
 
 
 async def usage(request: Request) -> Response:
@@ -76,7 +72,7 @@ async def usage(request: Request) -> Response:
     context = context_of(request)
     await context.usage.flush()  # what is still queued belongs in the answer
     grouping: Literal["key", "model", "day", "api"] = by  # type: ignore[assignment]  # checked above
-    return _json({"data": await usage_report(context.database, grouping, since=start)})
+    return json_response({"data": await usage_report(context.database, grouping, since=start)})
 
 
 router = APIRouter()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
+from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
     ModelNotFound,
@@ -52,4 +52,4 @@ def error_response(error: QuarryError) -> Response:
     headers = dict(error.headers)
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return Response(orjson.dumps(error_body(error)), error.status, headers, media_type="application/json")
+    return json_response(error_body(error), error.status, headers)

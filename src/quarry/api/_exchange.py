@@ -1,34 +1,44 @@
 """Upstream streams watched for the request's Exchange: events passed on untouched, noting the first token and the
-usage as they go by (the record itself, `quarry.exchange`, knows no Bedrock shape)."""
+usage as they go by. The usage is mapped by the core's `Usage`, so the record itself, `quarry.exchange`, knows no
+Bedrock shape."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
+from quarry.api._core import Usage
+from quarry.bedrock import ConverseStreamEvent, MessagesStreamEvent
 from quarry.exchange import Exchange
 
 __all__ = ["watch_anthropic", "watch_converse"]
 
 
-async def watch_converse(events: AsyncIterator[dict[str, Any]], exchange: Exchange) -> AsyncIterator[dict[str, Any]]:
+async def watch_converse(
+    events: AsyncIterator[ConverseStreamEvent], exchange: Exchange
+) -> AsyncIterator[ConverseStreamEvent]:
     """ConverseStream events, passed on untouched, noting the first token and the usage."""
     async for event in events:
         if "contentBlockDelta" in event:
             exchange.first_token()
         elif "metadata" in event:
-            exchange.converse_usage(event["metadata"].get("usage", {}))
+            exchange.note_usage(Usage.from_converse(event["metadata"].get("usage")).counts())
         yield event
 
 
-async def watch_anthropic(events: AsyncIterator[dict[str, Any]], exchange: Exchange) -> AsyncIterator[dict[str, Any]]:
-    """Anthropic stream events (Claude on InvokeModel), passed on untouched, noting the first token and usage."""
+async def watch_anthropic(
+    events: AsyncIterator[MessagesStreamEvent], exchange: Exchange
+) -> AsyncIterator[MessagesStreamEvent]:
+    """Anthropic stream events (Claude on InvokeModel), passed on untouched, noting the first token and the usage
+    (message_start's, then message_delta's over it)."""
+    usage = Usage()
     async for event in events:
         kind = event.get("type")
         if kind == "content_block_delta":
             exchange.first_token()
-        elif kind == "message_start":
-            exchange.anthropic_usage(event.get("message", {}).get("usage", {}))
+        elif kind == "message_start" and "message" in event:
+            usage = Usage.from_messages(event["message"].get("usage"), usage)
+            exchange.note_usage(usage.counts())
         elif kind == "message_delta":
-            exchange.anthropic_usage(event.get("usage", {}))
+            usage = Usage.from_messages(event.get("usage"), usage)
+            exchange.note_usage(usage.counts())
         yield event

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._context import context_of, services_of
+from quarry.api._responses import json_response
 from quarry.auth import knowledge_base_model, may_use_knowledge_base, may_use_model
 from quarry.bedrock import ModelEntry
 from quarry.errors import ModelNotFound
@@ -31,10 +31,6 @@ def _anthropic(entry: ModelEntry) -> dict[str, object]:
     return {"type": "model", "id": entry.id, "display_name": entry.id, "created_at": created}
 
 
-def _json(body: object) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
 async def list_models(request: Request) -> Response:
     services = services_of(request)
     principal = await services.authenticate(request, "models")
@@ -44,7 +40,7 @@ async def list_models(request: Request) -> Response:
     if wants_anthropic(request):
         data = [_anthropic(entry) for entry in entries]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
-        return _json({"data": data, "has_more": False, "first_id": first, "last_id": last})
+        return json_response({"data": data, "has_more": False, "first_id": first, "last_id": last})
     data = [_openai(entry) for entry in entries]
     knowledge = context_of(request).knowledge
     if knowledge is not None:  # chat UIs offer what /v1/models lists: `kb:NAME` answers from a knowledge base
@@ -52,7 +48,7 @@ async def list_models(request: Request) -> Response:
             if may_use_knowledge_base(principal, config.name):
                 name = knowledge_base_model(config.name)
                 data.append({"id": name, "object": "model", "created": int(config.created_at), "owned_by": "quarry"})
-    return _json({"object": "list", "data": data})
+    return json_response({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
@@ -63,7 +59,7 @@ async def get_model(request: Request) -> Response:
     entry = await services.catalog.get(model_id)
     if entry is None:
         raise ModelNotFound(f"The model `{model_id}` does not exist.", param="model")
-    return _json(_anthropic(entry) if wants_anthropic(request) else _openai(entry))
+    return json_response(_anthropic(entry) if wants_anthropic(request) else _openai(entry))
 
 
 router = APIRouter()

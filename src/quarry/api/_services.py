@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -18,6 +18,8 @@ from quarry.exchange import Exchange, exchange_of
 from quarry.settings import Settings
 
 __all__ = ["Services"]
+
+Event = TypeVar("Event")
 
 
 @dataclass(slots=True)
@@ -68,8 +70,8 @@ class Services:
         self,
         request: Request,
         resources: AsyncExitStack,
-        events: AsyncIterator[dict[str, Any]],
-        render: Render,
+        events: AsyncIterator[Event],
+        render: Render[Event],
         *,
         finish: Callable[[], bytes],
         render_error: RenderError,

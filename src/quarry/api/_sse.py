@@ -7,7 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import TypeAlias, TypeVar
 
 import orjson
 from starlette.responses import StreamingResponse
@@ -21,7 +21,8 @@ log = logging.getLogger("quarry.sse")
 _QUEUE_SIZE = 256
 _END = b""
 
-Render = Callable[[dict[str, Any]], list[bytes]]
+Event = TypeVar("Event")  # one upstream event: a ConverseStream event, a Messages stream event, a route's own
+Render: TypeAlias = Callable[[Event], list[bytes]]
 RenderError = Callable[[QuarryError], bytes]
 StreamHook = Callable[[int], None]  # told +1 when a stream starts and -1 when it ends (metrics' active streams)
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
@@ -33,8 +34,8 @@ def named_event(kind: str, data: object) -> bytes:
 
 
 async def relay(
-    events: AsyncIterator[dict[str, Any]],
-    render: Render,
+    events: AsyncIterator[Event],
+    render: Render[Event],
     *,
     finish: Callable[[], bytes],
     render_error: RenderError,

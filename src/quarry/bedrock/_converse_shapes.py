@@ -7,8 +7,7 @@ members Quarry writes or reads. Blobs (`bytes`, `redactedContent`) travel as bas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 __all__ = [
     "CachePointBlock",
@@ -23,12 +22,15 @@ __all__ = [
     "ConverseResponse",
     "ConverseStreamEvent",
     "ConverseStreamMetadataEvent",
+    "ConverseTokensRequest",
+    "CountTokensInput",
     "Document",
     "DocumentBlock",
     "DocumentFormat",
     "ImageBlock",
     "ImageFormat",
     "InferenceConfiguration",
+    "InvokeModelTokensRequest",
     "JsonSchemaDefinition",
     "MessageStartEvent",
     "MessageStopEvent",
@@ -46,8 +48,6 @@ __all__ = [
     "ToolResultContentBlock",
     "ToolSpecification",
     "ToolUseBlock",
-    "converse_event",
-    "converse_response",
 ]
 
 # The service model's `Document` type: free JSON (tool inputs, JSON schemas, model-specific request fields).
@@ -300,11 +300,21 @@ class ConverseStreamEvent(TypedDict, total=False):
     metadata: ConverseStreamMetadataEvent
 
 
-def converse_response(data: Mapping[str, Any]) -> ConverseResponse:
-    """Converse's decoded JSON as its shape: Bedrock's answers follow its service model, so they are not re-checked."""
-    return cast(ConverseResponse, data)
+class ConverseTokensRequest(TypedDict, total=False):
+    """What CountTokens counts of a Converse request."""
+
+    messages: list[ConverseMessage]
+    system: list[SystemContentBlock]
+    toolConfig: ToolConfiguration
+    additionalModelRequestFields: Document
 
 
-def converse_event(data: Mapping[str, Any]) -> ConverseStreamEvent:
-    """A decoded ConverseStream event as its shape (not re-checked, as `converse_response`)."""
-    return cast(ConverseStreamEvent, data)
+class InvokeModelTokensRequest(TypedDict):
+    body: str  # base64 of the InvokeModel body
+
+
+class CountTokensInput(TypedDict, total=False):
+    """CountTokens' `input`: exactly one member set."""
+
+    converse: ConverseTokensRequest
+    invokeModel: InvokeModelTokensRequest

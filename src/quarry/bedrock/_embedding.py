@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, NotRequired, TypedDict
 
 import orjson
 
@@ -12,6 +12,22 @@ __all__ = ["COHERE_BATCH", "CohereInput", "embed_cohere", "embed_titan", "embedd
 
 COHERE_BATCH = 96
 CohereInput = Literal["search_document", "search_query", "classification", "clustering"]
+
+
+class _TitanBody(TypedDict):
+    """Titan Text Embeddings' InvokeModel body (v2 takes `dimensions`)."""
+
+    inputText: str
+    dimensions: NotRequired[int]
+
+
+class _CohereBody(TypedDict):
+    """Cohere Embed's InvokeModel body (v4 takes `output_dimension`)."""
+
+    texts: list[str]
+    input_type: CohereInput
+    embedding_types: list[Literal["float"]]
+    output_dimension: NotRequired[int]
 
 
 def embedding_family(model_id: str) -> Literal["titan", "cohere"] | None:
@@ -28,7 +44,7 @@ async def embed_titan(
     runtime: BedrockRuntime, model_id: str, text: str, dimensions: int | None
 ) -> tuple[list[float], int]:
     """One Titan embedding and its input token count."""
-    body: dict[str, Any] = {"inputText": text}
+    body: _TitanBody = {"inputText": text}
     if dimensions is not None:
         body["dimensions"] = dimensions
     answer = await runtime.invoke_model(model_id, orjson.dumps(body))
@@ -39,7 +55,7 @@ async def embed_cohere(
     runtime: BedrockRuntime, model_id: str, texts: list[str], input_type: CohereInput, dimensions: int | None
 ) -> tuple[list[list[float]], int]:
     """Cohere embeddings of up to COHERE_BATCH texts and their input token count."""
-    body: dict[str, Any] = {"texts": texts, "input_type": input_type, "embedding_types": ["float"]}
+    body: _CohereBody = {"texts": texts, "input_type": input_type, "embedding_types": ["float"]}
     if dimensions is not None:
         body["output_dimension"] = dimensions
     answer = await runtime.invoke_model(model_id, orjson.dumps(body))

@@ -8,14 +8,16 @@ from typing import Any, cast
 import orjson
 from botocore.eventstream import EventStreamBuffer
 
+from quarry.bedrock._converse_shapes import Document
 from quarry.bedrock._errors import error_from_stream
 from quarry.errors import UpstreamError
 
 __all__ = ["decode_events"]
 
 
-async def decode_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
-    """Events as botocore shapes them, `{"contentBlockDelta": {...}}`; exception frames are raised."""
+async def decode_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Document]]:
+    """Events as botocore shapes them, `{"contentBlockDelta": {...}}` (Converse) or `{"chunk": {"bytes": …}}`
+    (InvokeModel), for the caller to view as its shape; exception frames are raised."""
     buffer = EventStreamBuffer()
     async for chunk in chunks:
         buffer.add_data(chunk)

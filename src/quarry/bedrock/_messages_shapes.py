@@ -9,8 +9,7 @@ https://platform.claude.com/docs/build-with-claude/streaming. Content blocks Qua
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, cast
+from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 from quarry.bedrock._converse_shapes import Document
 
@@ -30,7 +29,6 @@ __all__ = [
     "MessagesThinkingBlock",
     "MessagesToolUseBlock",
     "MessagesUsage",
-    "messages_event",
 ]
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -156,8 +154,3 @@ class MessagesStreamEvent(TypedDict, total=False):
     content_block: MessagesBlock
     delta: MessagesDelta | _StopDelta
     usage: MessagesUsage
-
-
-def messages_event(data: Mapping[str, Any]) -> MessagesStreamEvent:
-    """A decoded Claude stream event as its shape: Bedrock relays Anthropic's events, so they are not re-checked."""
-    return cast(MessagesStreamEvent, data)

@@ -12,7 +12,7 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -21,8 +21,20 @@ from yarl import URL
 
 from quarry import __version__
 from quarry.bedrock._aws import resolve_aws
+from quarry.bedrock._converse_shapes import (
+    ConverseRequest,
+    ConverseResponse,
+    ConverseStreamEvent,
+    CountTokensInput,
+    Document,
+)
 from quarry.bedrock._errors import error_from_response, is_retryable
 from quarry.bedrock._eventstream import decode_events
+from quarry.bedrock._messages_shapes import (
+    MessagesBody,
+    MessagesResponse,
+    MessagesStreamEvent,
+)
 from quarry.bedrock._signing import RequestSigner
 from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from quarry.settings import BedrockSettings
@@ -35,9 +47,10 @@ _BACKOFF_CAP_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
-    """An InvokeModel answer: the decoded JSON body and the headers (token counts live there)."""
+    """An InvokeModel answer for a model's own body (embeddings): the decoded JSON, in that model's shape rather than
+    a Converse or Messages one, and the headers (token counts live there)."""
 
-    body: dict[str, Any]
+    body: Document
     headers: Mapping[str, str]
 
 
@@ -91,26 +104,40 @@ class BedrockRuntime:
             await self._session.close()
             self._session = None
 
-    async def converse(self, model_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def converse(self, model_id: str, body: ConverseRequest) -> ConverseResponse:
         """Converse: one whole answer."""
         response = await self._send(f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False)
         async with response:
-            data: dict[str, Any] = orjson.loads(await self._read(response))
-        return data
+            # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
+            return cast(ConverseResponse, orjson.loads(await self._read(response)))
 
     @asynccontextmanager
     async def converse_stream(
-        self, model_id: str, body: Mapping[str, Any]
-    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        self, model_id: str, body: ConverseRequest
+    ) -> AsyncIterator[AsyncIterator[ConverseStreamEvent]]:
         """ConverseStream: events as botocore shapes them. Leaving the block early drops the upstream request."""
         response = await self._send(f"/model/{_label(model_id)}/converse-stream", orjson.dumps(body), stream=True)
-        async with self._streaming(response) as events:
-            yield events
+        async with self._streaming(response) as frames:
+            # Viewed as their shape in one cast, not one call per event: the hot path of every stream.
+            yield cast(AsyncIterator[ConverseStreamEvent], frames)
+
+    async def invoke_claude(self, model_id: str, body: MessagesBody) -> MessagesResponse:
+        """InvokeModel with Claude's Messages body: Anthropic's Messages response."""
+        answer = await self.invoke_model(model_id, orjson.dumps(body))
+        return cast(MessagesResponse, answer.body)  # Anthropic's response, relayed by Bedrock: viewed, not checked
+
+    @asynccontextmanager
+    async def invoke_claude_stream(
+        self, model_id: str, body: MessagesBody
+    ) -> AsyncIterator[AsyncIterator[MessagesStreamEvent]]:
+        """InvokeModelWithResponseStream with Claude's Messages body: Anthropic's stream events."""
+        async with self.invoke_model_stream(model_id, orjson.dumps(body)) as events:
+            yield cast(AsyncIterator[MessagesStreamEvent], events)  # Anthropic's events, relayed: viewed, not checked
 
     async def invoke_model(
         self, model_id: str, body: bytes, *, extra_headers: Mapping[str, str] | None = None
     ) -> Invocation:
-        """InvokeModel with a JSON body (embeddings, native Anthropic requests)."""
+        """InvokeModel with a model's own JSON body (embeddings; Claude's goes through `invoke_claude`)."""
         response = await self._send(f"/model/{_label(model_id)}/invoke", body, stream=False, extra=extra_headers)
         async with response:
             data = orjson.loads(await self._read(response))
@@ -119,14 +146,15 @@ class BedrockRuntime:
     @asynccontextmanager
     async def invoke_model_stream(
         self, model_id: str, body: bytes, *, extra_headers: Mapping[str, str] | None = None
-    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        """InvokeModelWithResponseStream: the model's own events (for Claude, Anthropic's stream events), decoded
-        from the `chunk` frames. Leaving the block early drops the upstream request."""
+    ) -> AsyncIterator[AsyncIterator[Document]]:
+        """InvokeModelWithResponseStream: the model's own events, decoded from the `chunk` frames (JSON in the
+        model's own shape; Claude's are typed by `invoke_claude_stream`). Leaving the block early drops the upstream
+        request."""
         path = f"/model/{_label(model_id)}/invoke-with-response-stream"
         response = await self._send(path, body, stream=True, extra=extra_headers)
         async with self._streaming(response) as frames:
 
-            async def events() -> AsyncIterator[dict[str, Any]]:
+            async def events() -> AsyncIterator[Document]:
                 async for frame in frames:
                     chunk = frame.get("chunk")
                     if chunk is not None:
@@ -134,7 +162,7 @@ class BedrockRuntime:
 
             yield events()
 
-    async def count_tokens(self, model_id: str, body: Mapping[str, Any]) -> int:
+    async def count_tokens(self, model_id: str, body: CountTokensInput) -> int:
         """CountTokens: input tokens of a Converse-shaped (`{"converse": …}`) or InvokeModel-shaped input."""
         response = await self._send(
             f"/model/{_label(model_id)}/count-tokens", orjson.dumps({"input": body}), stream=False
@@ -144,10 +172,10 @@ class BedrockRuntime:
         return int(data["inputTokens"])
 
     @asynccontextmanager
-    async def _streaming(self, response: aiohttp.ClientResponse) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def _streaming(self, response: aiohttp.ClientResponse) -> AsyncIterator[AsyncIterator[dict[str, Document]]]:
         finished = False
 
-        async def events() -> AsyncIterator[dict[str, Any]]:
+        async def events() -> AsyncIterator[dict[str, Document]]:
             nonlocal finished
             try:
                 async for event in decode_events(response.content.iter_any()):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from quarry.bedrock import BedrockRuntime
+from quarry.bedrock import BedrockRuntime, ConverseRequest
 from quarry.kb._models import Hit
 
 __all__ = [
@@ -110,7 +110,7 @@ class Answer:
         return {"answer": self.text, "citations": self.citations, "sources": self.sources(), "usage": self.usage}
 
 
-def answer_body(name: str, question: str, hits: Sequence[Hit], *, max_tokens: int) -> dict[str, Any]:
+def answer_body(name: str, question: str, hits: Sequence[Hit], *, max_tokens: int) -> ConverseRequest:
     """The Converse request that answers `question` from `hits`."""
     return {
         "system": [{"text": system_prompt(name, hits)}],
@@ -132,14 +132,14 @@ async def stream_answer(
     async with runtime.converse_stream(model_id, answer_body(name, question, hits, max_tokens=max_tokens)) as events:
         async for event in events:
             if "contentBlockDelta" in event:
-                piece = event["contentBlockDelta"].get("delta", {}).get("text")
+                piece = event["contentBlockDelta"]["delta"].get("text")
                 if piece:
                     answer.text += piece
                     yield piece
             elif "messageStop" in event:
-                answer.stop_reason = event["messageStop"].get("stopReason")
+                answer.stop_reason = event["messageStop"]["stopReason"]
             elif "metadata" in event:
-                usage = event["metadata"].get("usage", {})
+                usage = event["metadata"]["usage"]
                 answer.usage = {
                     "input_tokens": usage.get("inputTokens", 0),
                     "output_tokens": usage.get("outputTokens", 0),

@@ -39,7 +39,8 @@ def test_claude_names_from_bedrock_ids() -> None:
 
 async def _body(raw: dict[str, Any], model: str = "anthropic.claude-sonnet-4-5-20250929-v1:0") -> dict[str, Any]:
     base = {"model": "x", "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]}
-    body: dict[str, Any] = orjson.loads(await native_body(base | raw, [], facts_for(model), _no_images))
+    # Through JSON, as the body goes to Bedrock.
+    body: dict[str, Any] = orjson.loads(orjson.dumps(await native_body(base | raw, [], facts_for(model), _no_images)))
     return body
 
 

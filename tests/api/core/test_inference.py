@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from quarry.api._core import inference_config, messages_sampling, top_k_fields
+from quarry.api._core import (
+    DEFAULT_OUTPUT,
+    inference_config,
+    messages_sampling,
+    output_limit,
+    output_reserve,
+    top_k_fields,
+)
 from tests.api.core.conftest import LLAMA3, NOVA_PRO, SONNET_37, SONNET_45, UNKNOWN, model
 
 
@@ -41,6 +48,22 @@ from tests.api.core.conftest import LLAMA3, NOVA_PRO, SONNET_37, SONNET_45, UNKN
 )
 def test_inference_config(model_id: str, asked: dict[str, Any], expected: dict[str, Any]) -> None:
     assert inference_config(model(model_id), **asked) == expected
+
+
+@pytest.mark.parametrize(
+    ("model_id", "asked", "limit", "reserve"),
+    [
+        pytest.param(SONNET_37, 10, 10, 10, id="what the request asks"),
+        pytest.param(SONNET_37, None, 64000, 64000, id="the model's limit"),
+        pytest.param(UNKNOWN, None, None, DEFAULT_OUTPUT, id="Bedrock's default, reserved as the default output"),
+        pytest.param(UNKNOWN, 7, 7, 7, id="asked, for an unknown model"),
+    ],
+)
+def test_output_limit(model_id: str, asked: int | None, limit: int | None, reserve: int) -> None:
+    """One rule for the maxTokens sent and the output tokens reserved at admission."""
+    assert output_limit(model(model_id), asked) == limit
+    assert output_reserve(model(model_id), asked) == reserve
+    assert inference_config(model(model_id), max_tokens=asked).get("maxTokens") == limit
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Usage and stop reasons from Converse, and reasoning blocks both ways."""
+"""Usage (from Converse and Messages) and stop reasons from Converse, and reasoning blocks both ways."""
 
 from __future__ import annotations
 
@@ -42,6 +42,35 @@ def test_stop_reason(converse: str | None, messages: str) -> None:
 def test_usage(converse: Any, usage: Usage, prompt: int) -> None:
     assert Usage.from_converse(converse) == usage
     assert usage.prompt == prompt
+
+
+@pytest.mark.parametrize(
+    ("messages", "known", "usage"),
+    [
+        (None, Usage(3, 4, 10, 5), Usage(3, 4, 10, 5)),
+        ({"input_tokens": 3, "output_tokens": 1}, Usage(), Usage(3, 1)),
+        (
+            {"input_tokens": 3, "output_tokens": 1, "cache_read_input_tokens": 10, "cache_creation_input_tokens": 5},
+            Usage(),
+            Usage(3, 1, 10, 5),
+        ),
+        # A stream's message_delta: only the output so far, or nulls; message_start's counts stand.
+        ({"output_tokens": 42}, Usage(3, 1, 10, 5), Usage(3, 42, 10, 5)),
+        ({"input_tokens": None, "output_tokens": 42, "cache_read_input_tokens": None}, Usage(3, 1, 9), Usage(3, 42, 9)),
+        ({"input_tokens": 0, "output_tokens": 42}, Usage(3, 1), Usage(0, 42)),  # a zero is a count, not absence
+    ],
+)
+def test_usage_from_messages(messages: Any, known: Usage, usage: Usage) -> None:
+    assert Usage.from_messages(messages, known) == usage
+
+
+def test_usage_as_the_record_takes_it() -> None:
+    assert Usage(3, 4, 10, 5).counts() == {
+        "input_tokens": 3,
+        "output_tokens": 4,
+        "cache_read_tokens": 10,
+        "cache_write_tokens": 5,
+    }
 
 
 def test_usage_in_messages_terms() -> None:

@@ -9,6 +9,7 @@ from quarry.api._core._fit import fit_to_model
 from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
 from quarry.api._core._media import IMAGE_TYPES, ImageLoader, Media
+from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
 from quarry.api._core._thinking import (
     MIN_BUDGET,
@@ -24,6 +25,7 @@ from quarry.api._core._tools import NO_TOOLS_NOTE, ToolChoiceKind, tool_config, 
 from quarry.api._core._usage import Usage, stop_reason
 
 __all__ = [
+    "DEFAULT_OUTPUT",
     "IMAGE_TYPES",
     "MIN_BUDGET",
     "NO_TOOLS_NOTE",
@@ -44,6 +46,8 @@ __all__ = [
     "level_for_budget",
     "messages_sampling",
     "normalise",
+    "output_limit",
+    "output_reserve",
     "redacted_reasoning",
     "signed_reasoning",
     "stop_reason",

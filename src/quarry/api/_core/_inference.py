@@ -3,6 +3,7 @@ body alike."""
 
 from __future__ import annotations
 
+from quarry.api._core._output import output_limit
 from quarry.api._core._thinking import thinking_on
 from quarry.bedrock import Document, InferenceConfiguration, MessagesBody, ModelFacts, ResolvedModel
 
@@ -21,7 +22,7 @@ def inference_config(
 ) -> InferenceConfiguration:
     """Converse's inferenceConfig; `max_tokens` falls back to the model's output limit."""
     config: InferenceConfiguration = {}
-    limit = max_tokens or model.facts.max_output_tokens
+    limit = output_limit(model, max_tokens)
     if limit:
         config["maxTokens"] = limit
     if temperature is not None:

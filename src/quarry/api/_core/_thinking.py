@@ -8,8 +8,9 @@ their own request fields), `adaptive` (models that think only adaptively, `adapt
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
+from quarry.api._core._output import DEFAULT_OUTPUT
 from quarry.bedrock import ConverseRequest, Document, ResolvedModel
 
 __all__ = [
@@ -27,7 +28,6 @@ ThinkingMode = Literal["none", "budget", "effort", "adaptive"]
 Level = Literal["low", "medium", "high"]
 # Anthropic's smallest budget_tokens: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
 MIN_BUDGET = 1024
-_DEFAULT_OUTPUT = 4096
 # The levels callers ask for (OpenAI's reasoning_effort) as those the models take; `none` is no thinking.
 _LEVELS: dict[str, Level] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 
@@ -41,7 +41,7 @@ def thinking_mode(model: ResolvedModel) -> ThinkingMode:
     return "budget" if model.base_id.startswith("anthropic.") else "effort"
 
 
-def thinking_on(thinking: Mapping[str, Any] | None) -> bool:
+def thinking_on(thinking: Mapping[str, object] | None) -> bool:
     """Whether an Anthropic-style `thinking` setting turns thinking on."""
     return thinking is not None and thinking.get("type") in ("enabled", "adaptive")
 
@@ -87,7 +87,7 @@ def _claude_budget(model: ResolvedModel, request: ConverseRequest, fields: Docum
         return
     config = request.setdefault("inferenceConfig", {})
     budget = int(thinking.get("budget_tokens") or MIN_BUDGET)
-    asked_max = config.get("maxTokens", _DEFAULT_OUTPUT)
+    asked_max = config.get("maxTokens", DEFAULT_OUTPUT)
     ceiling = model.facts.max_output_tokens or budget + asked_max
     if config.get("maxTokens", 0) <= budget:
         # max_tokens below the budget counts the answer alone: thinking comes on top, within the model's limit.

@@ -1,10 +1,12 @@
-"""Token usage and stop reasons from Converse, in the terms every dialect renders from."""
+"""Token usage and stop reasons from Converse and Messages, in the terms every dialect (and the per-request record)
+takes them in: the one mapping of Bedrock's usage fields."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from quarry.bedrock import MessagesStopReason, MessagesUsage, TokenUsage
+from quarry.exchange import TokenCounts
 
 __all__ = ["Usage", "stop_reason"]
 
@@ -44,6 +46,20 @@ class Usage:
             cache_write=usage.get("cacheWriteInputTokens", 0),
         )
 
+    @classmethod
+    def from_messages(cls, usage: MessagesUsage | None, known: Usage | None = None) -> Usage:
+        """Anthropic's usage over what is `known`: a stream's message_delta may omit (or null) the counts that
+        message_start gave, which then stand."""
+        known = known or cls()
+        if usage is None:
+            return known
+        return cls(
+            input=_given(usage.get("input_tokens"), known.input),
+            output=_given(usage.get("output_tokens"), known.output),
+            cache_read=_given(usage.get("cache_read_input_tokens"), known.cache_read),
+            cache_write=_given(usage.get("cache_creation_input_tokens"), known.cache_write),
+        )
+
     @property
     def prompt(self) -> int:
         """Every prompt token, cached or not."""
@@ -56,3 +72,16 @@ class Usage:
             "cache_read_input_tokens": self.cache_read,
             "output_tokens": self.output,
         }
+
+    def counts(self) -> TokenCounts:
+        """The tokens as the per-request record (`quarry.exchange`) takes them."""
+        return {
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "cache_read_tokens": self.cache_read,
+            "cache_write_tokens": self.cache_write,
+        }
+
+
+def _given(value: int | None, known: int) -> int:
+    return known if value is None else value

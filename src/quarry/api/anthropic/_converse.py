@@ -4,7 +4,6 @@ answer and its stream rendered in Anthropic's shapes, so callers cannot tell the
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from typing import Any
 
 from quarry.api._core import (
@@ -35,6 +34,7 @@ from quarry.bedrock import (
     ContentBlockDeltaEvent,
     ConverseRequest,
     ConverseResponse,
+    ConverseStreamEvent,
     Document,
     ImageBlock,
     MessagesBlock,
@@ -48,8 +48,6 @@ from quarry.bedrock import (
     Tool,
     ToolResultBlock,
     ToolResultContentBlock,
-    converse_event,
-    converse_response,
 )
 from quarry.errors import InvalidRequest
 
@@ -219,7 +217,7 @@ def _content_block(block: ContentBlock) -> MessagesBlock | None:
     return None
 
 
-def _stop(reason: str | None, request: MessagesRequest, extra: Mapping[str, Any] | None) -> Stop:
+def _stop(reason: str | None, request: MessagesRequest, extra: Document | None) -> Stop:
     anthropic = stop_reason(reason)
     if anthropic != "stop_sequence":
         return anthropic, None
@@ -229,9 +227,8 @@ def _stop(reason: str | None, request: MessagesRequest, extra: Mapping[str, Any]
     return anthropic, sequence
 
 
-def to_message(raw: Mapping[str, Any], request: MessagesRequest) -> MessagesResponse:
+def to_message(answer: ConverseResponse, request: MessagesRequest) -> MessagesResponse:
     """The Anthropic message for a Converse answer."""
-    answer: ConverseResponse = converse_response(raw)
     message = answer.get("output", {}).get("message")
     content = message["content"] if message else []
     reason, sequence = _stop(answer.get("stopReason"), request, answer.get("additionalModelResponseFields"))
@@ -260,8 +257,7 @@ class StreamWriter:
         self._stop: Stop | None = None
         self._finished = False
 
-    def event(self, raw: dict[str, Any]) -> list[bytes]:
-        event = converse_event(raw)
+    def event(self, event: ConverseStreamEvent) -> list[bytes]:
         if "contentBlockDelta" in event:
             return self._delta(event["contentBlockDelta"])
         if "contentBlockStart" in event:

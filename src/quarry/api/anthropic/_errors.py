@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
     NotFound,
@@ -50,7 +51,7 @@ def error_response(error: QuarryError) -> Response:
     headers = dict(error.headers)
     if isinstance(error, RateLimited):
         headers["retry-after"] = str(max(1, round(error.retry_after)))
-    return Response(orjson.dumps(error_body(error)), status, headers, media_type="application/json")
+    return json_response(error_body(error), status, headers)
 
 
 def error_event(error: QuarryError) -> bytes:

@@ -11,8 +11,6 @@ import base64
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-import orjson
-
 from quarry.api._core import ImageLoader, Media, messages_sampling
 from quarry.api._sse import named_event
 from quarry.bedrock import (
@@ -21,8 +19,8 @@ from quarry.bedrock import (
     ImageFormat,
     MessagesBody,
     MessagesMessage,
+    MessagesStreamEvent,
     ModelFacts,
-    messages_event,
 )
 from quarry.errors import InvalidRequest
 
@@ -50,7 +48,7 @@ def betas(header: str | None, body_betas: Any, accepted: Collection[str]) -> lis
     return [flag for flag in dict.fromkeys(flags) if flag in accepted]
 
 
-async def native_body(raw: Document, beta_flags: list[str], facts: ModelFacts, load_image: ImageLoader) -> bytes:
+async def native_body(raw: Document, beta_flags: list[str], facts: ModelFacts, load_image: ImageLoader) -> MessagesBody:
     """The InvokeModel body for a (validated) Messages request."""
     body: MessagesBody = {"anthropic_version": BEDROCK_ANTHROPIC_VERSION}
     if beta_flags:
@@ -70,7 +68,7 @@ async def native_body(raw: Document, beta_flags: list[str], facts: ModelFacts, l
     media = Media(load_image)
     _inline_media(body["messages"], media)
     await media.resolve()
-    return orjson.dumps(body)
+    return body
 
 
 def _sourced_blocks(messages: list[MessagesMessage]) -> Iterator[tuple[str, Document]]:
@@ -109,9 +107,8 @@ def _inliner(block: Document) -> Callable[[ImageFormat, bytes], None]:
     return inline
 
 
-def sse_event(raw: dict[str, Any]) -> list[bytes]:
+def sse_event(event: MessagesStreamEvent) -> list[bytes]:
     """One of Bedrock's Claude stream events as Anthropic sends it; a ping follows message_start, as there."""
-    event = messages_event(raw)
     kind = event.get("type", "")
     if kind == "message_stop":
         event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`

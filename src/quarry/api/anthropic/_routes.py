@@ -17,31 +17,39 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._context import services_of
+from quarry.api._core import Usage
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse
+from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, native_body, sse_event
 from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
-from quarry.bedrock import ResolvedModel
+from quarry.bedrock import ConverseRequest, ConverseTokensRequest, CountTokensInput, MessagesBody, ResolvedModel
 from quarry.exchange import exchange_of
 
 __all__ = ["router"]
-
-
-def _json(body: object) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def _is_claude(model: ResolvedModel) -> bool:
     return model.base_id.startswith("anthropic.claude")
 
 
-async def _native_body(request: Request, services: Services, model: ResolvedModel, raw: dict[str, Any]) -> bytes:
+async def _native_body(request: Request, services: Services, model: ResolvedModel, raw: dict[str, Any]) -> MessagesBody:
     accepted = services.settings.models.anthropic_betas
     flags = betas(request.headers.get("anthropic-beta"), raw.get("anthropic_beta"), accepted)
     return await native_body(raw, flags, model.facts, services.load_image)
+
+
+def _countable(converse: ConverseRequest) -> ConverseTokensRequest:
+    """What CountTokens takes of a Converse request: not inferenceConfig, which adds no input tokens."""
+    counted: ConverseTokensRequest = {"messages": converse.get("messages", [])}
+    if "system" in converse:
+        counted["system"] = converse["system"]
+    if "toolConfig" in converse:
+        counted["toolConfig"] = converse["toolConfig"]
+    return counted
 
 
 async def messages(request: Request) -> Response:
@@ -60,24 +68,34 @@ async def messages(request: Request) -> Response:
     if _is_claude(model):
         native = await _native_body(request, services, model, raw)
         if not body.stream:
-            message = (await runtime.invoke_model(model.id, native)).body
-            exchange.anthropic_usage(message.get("usage", {}))
-            return _json(message)
-        events = await resources.enter_async_context(runtime.invoke_model_stream(model.id, native))
-        events = watch_anthropic(events, exchange)
+            message = await runtime.invoke_claude(model.id, native)
+            exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
+            return json_response(message)
+        claude_events = await resources.enter_async_context(runtime.invoke_claude_stream(model.id, native))
         return services.stream(
-            request, resources, events, sse_event, finish=lambda: b"", render_error=error_event, keepalive=PING
+            request,
+            resources,
+            watch_anthropic(claude_events, exchange),
+            sse_event,
+            finish=lambda: b"",
+            render_error=error_event,
+            keepalive=PING,
         )
     converse = await converse_request(body, model, services.load_image)
     if not body.stream:
         answer = await runtime.converse(model.id, converse)
-        exchange.converse_usage(answer.get("usage", {}))
-        return _json(to_message(answer, body))
+        exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
+        return json_response(to_message(answer, body))
     events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
     writer = StreamWriter(body)
-    events = watch_converse(events, exchange)
     return services.stream(
-        request, resources, events, writer.event, finish=writer.finish, render_error=error_event, keepalive=PING
+        request,
+        resources,
+        watch_converse(events, exchange),
+        writer.event,
+        finish=writer.finish,
+        render_error=error_event,
+        keepalive=PING,
     )
 
 
@@ -96,12 +114,12 @@ async def count_tokens(request: Request) -> Response:
         # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
         budget = (body.thinking or {}).get("budget_tokens")
         native = await _native_body(request, services, model, raw | {"max_tokens": int(budget or 0) + 1})
-        shape: dict[str, Any] = {"invokeModel": {"body": base64.b64encode(native).decode()}}
+        shape: CountTokensInput = {"invokeModel": {"body": base64.b64encode(orjson.dumps(native)).decode()}}
     else:
         converse = await converse_request(body, model, services.load_image)
-        shape = {"converse": {k: v for k, v in converse.items() if k in ("messages", "system", "toolConfig")}}
+        shape = {"converse": _countable(converse)}
     # CountTokens names the foundation model, even for models served through inference profiles.
-    return _json({"input_tokens": await services.runtime.count_tokens(model.base_id, shape)})
+    return json_response({"input_tokens": await services.runtime.count_tokens(model.base_id, shape)})
 
 
 # Plain Starlette routes, like the OpenAI dialect's. Claude Code adds `?beta=true`, which changes nothing here.

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._context import context_of, services_of
+from quarry.api._responses import json_response
 from quarry.conversations import ConversationPatch, ConversationStore, Owner, UserSettings
 from quarry.errors import InvalidRequest, NotFound
 
@@ -23,10 +23,6 @@ __all__ = ["USER_HEADER", "router"]
 USER_HEADER = "x-quarry-user"
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+:=-]{0,127}")
 _ID = re.compile(r"conv_[0-9a-f]{24}")
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 async def _owner(request: Request) -> tuple[Owner, ConversationStore]:
@@ -57,14 +53,14 @@ async def _patch(request: Request) -> ConversationPatch:
 async def list_conversations(request: Request) -> Response:
     owner, store = await _owner(request)
     summaries = await store.list(owner)
-    return _json({"object": "list", "data": [summary.model_dump() for summary in summaries]})
+    return json_response({"object": "list", "data": [summary.model_dump() for summary in summaries]})
 
 
 async def create_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     patch = await _patch(request)
     conversation = await store.create(owner, patch, default_model=services_of(request).settings.models.default)
-    return _json(conversation.model_dump(), status=201)
+    return json_response(conversation.model_dump(), status=201)
 
 
 async def get_conversation(request: Request) -> Response:
@@ -73,7 +69,7 @@ async def get_conversation(request: Request) -> Response:
     conversation = await store.get(owner, conversation_id)
     if conversation is None:
         raise NotFound(f"No conversation `{conversation_id}`.", param="conversation_id", code="conversation_not_found")
-    return _json(conversation.model_dump())
+    return json_response(conversation.model_dump())
 
 
 async def update_conversation(request: Request) -> Response:
@@ -82,7 +78,7 @@ async def update_conversation(request: Request) -> Response:
     conversation = await store.update(owner, conversation_id, await _patch(request))
     if conversation is None:
         raise NotFound(f"No conversation `{conversation_id}`.", param="conversation_id", code="conversation_not_found")
-    return _json(conversation.model_dump())
+    return json_response(conversation.model_dump())
 
 
 async def delete_conversation(request: Request) -> Response:
@@ -90,20 +86,20 @@ async def delete_conversation(request: Request) -> Response:
     conversation_id = _conversation_id(request)
     if not await store.delete(owner, conversation_id):
         raise NotFound(f"No conversation `{conversation_id}`.", param="conversation_id", code="conversation_not_found")
-    return _json({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+    return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
 
 async def get_user_settings(request: Request) -> Response:
     owner, store = await _owner(request)
     stored = UserSettings.model_validate(await store.get_settings(owner))
-    return _json(stored.model_dump())
+    return json_response(stored.model_dump())
 
 
 async def put_user_settings(request: Request) -> Response:
     owner, store = await _owner(request)
     settings = read_model(await read_json(request, services_of(request).settings.max_body_bytes), UserSettings)
     await store.put_settings(owner, settings.model_dump())
-    return _json(settings.model_dump())
+    return json_response(settings.model_dump())
 
 
 router = APIRouter()

@@ -23,6 +23,8 @@ from quarry.api._body import read_json, read_model
 from quarry.api._context import context_of, services_of
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
+from quarry.api._responses import json_response
+from quarry.api._sse import named_event
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
 from quarry.auth import Principal, check_knowledge_base, may_use_knowledge_base
 from quarry.emulator import local_knowledge_base_id
@@ -42,14 +44,6 @@ from quarry.kb import (
 __all__ = ["router"]
 
 _MAX_FILES = 1000
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def _sse(event: str, data: object) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
@@ -81,7 +75,7 @@ async def list_knowledge_bases(request: Request) -> Response:
     for config in await knowledge.list():
         if may_use_knowledge_base(principal, config.name):
             data.append(await describe(await knowledge.get(config.name)))
-    return _json({"object": "list", "data": data})
+    return json_response({"object": "list", "data": data})
 
 
 async def create_knowledge_base(request: Request) -> Response:
@@ -102,29 +96,29 @@ async def create_knowledge_base(request: Request) -> Response:
             parent_tokens=body.parent_tokens,
             description=body.description,
         )
-    return _json(await describe(await knowledge.get(body.name)), 201)
+    return json_response(await describe(await knowledge.get(body.name)), 201)
 
 
 async def show_knowledge_base(request: Request) -> Response:
-    return _json(await describe((await _base(request, "kb.get"))[0]))
+    return json_response(await describe((await _base(request, "kb.get"))[0]))
 
 
 async def delete_knowledge_base(request: Request) -> Response:
     name: str = request.path_params["name"]
     knowledge, _ = await _knowledge(request, "kb.delete", name)
     await knowledge.delete(name)
-    return _json({"object": "knowledge_base.deleted", "name": name, "deleted": True})
+    return json_response({"object": "knowledge_base.deleted", "name": name, "deleted": True})
 
 
 async def list_documents(request: Request) -> Response:
     base = (await _base(request, "kb.documents"))[0]
-    return _json({"object": "list", "data": [document.to_json() for document in await base.documents()]})
+    return json_response({"object": "list", "data": [document.to_json() for document in await base.documents()]})
 
 
 async def delete_document(request: Request) -> Response:
     base = (await _base(request, "kb.documents.delete"))[0]
     document = await base.remove(request.path_params["document"])
-    return _json({"object": "document.deleted", "id": document.id, "name": document.name, "deleted": True})
+    return json_response({"object": "document.deleted", "id": document.id, "name": document.name, "deleted": True})
 
 
 async def _uploads(request: Request, limit: int) -> tuple[list[SourceFile], bool]:
@@ -169,7 +163,7 @@ async def upload_documents(request: Request) -> Response:
     if not stream:
         report = await base.ingest(files)
         exchange.input_tokens = report.embedding_tokens  # recorded as usage, and settled against the key's tokens
-        return _json({"object": "ingest.report", **report.to_json()})
+        return json_response({"object": "ingest.report", **report.to_json()})
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     def changed(progress: IngestProgress) -> None:
@@ -195,9 +189,9 @@ async def upload_documents(request: Request) -> Response:
         request,
         AsyncExitStack(),
         events(),
-        lambda event: [_sse(event["event"], event["data"])],
+        lambda event: [named_event(event["event"], event["data"])],
         finish=lambda: b"",
-        render_error=lambda error: _sse("error", error_body(error)),
+        render_error=lambda error: named_event("error", error_body(error)),
     )
 
 
@@ -224,7 +218,7 @@ async def retrieve(request: Request) -> Response:
         min_score=body.minScore,
     )  # fmt: skip
     hits = await base.retrieve(query)
-    return _json({"retrievalResults": [retrieval_result(hit, base.name) for hit in hits]})
+    return json_response({"retrievalResults": [retrieval_result(hit, base.name) for hit in hits]})
 
 
 async def answer(request: Request) -> Response:
@@ -252,7 +246,7 @@ async def answer(request: Request) -> Response:
     if not body.stream:
         async for item in pieces:
             if isinstance(item, Answer):
-                return _json(finished(item))
+                return json_response(finished(item))
         raise AssertionError("answer_stream ends with the Answer")
 
     async def events() -> AsyncIterator[dict[str, Any]]:
@@ -269,9 +263,9 @@ async def answer(request: Request) -> Response:
         request,
         AsyncExitStack(),
         events(),
-        lambda event: [_sse(event["event"], event["data"])],
+        lambda event: [named_event(event["event"], event["data"])],
         finish=lambda: b"",
-        render_error=lambda error: _sse("error", error_body(error)),
+        render_error=lambda error: named_event("error", error_body(error)),
     )
 
 

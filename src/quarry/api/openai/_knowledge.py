@@ -12,6 +12,7 @@ from starlette.requests import Request
 from quarry.api._context import context_of
 from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
 from quarry.auth import KB_PREFIX, Principal, check_knowledge_base
+from quarry.bedrock import ConverseResponse, ConverseStreamEvent
 from quarry.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ async def knowledge_chat(request: Request, principal: Principal, chat: ChatCompl
     return KnowledgeChat(chat.model_copy(update={"model": answering}), base, question, passage_tokens)
 
 
-def canned_answer(text: str) -> dict[str, Any]:
+def canned_answer(text: str) -> ConverseResponse:
     """A Converse answer Quarry writes itself (nothing relevant was found: no model is asked to guess)."""
     return {
         "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
@@ -99,7 +100,7 @@ def canned_answer(text: str) -> dict[str, Any]:
     }
 
 
-async def canned_events(text: str) -> AsyncIterator[dict[str, Any]]:
+async def canned_events(text: str) -> AsyncIterator[ConverseStreamEvent]:
     """The same answer as ConverseStream events."""
     yield {"messageStart": {"role": "assistant"}}
     yield {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": text}}}

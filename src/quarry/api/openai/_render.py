@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -15,13 +14,13 @@ from quarry.api.openai._request import ChatPlan
 from quarry.bedrock import (
     ContentBlockDeltaEvent,
     ContentBlockStartEvent,
+    ConverseResponse,
+    ConverseStreamEvent,
     MessagesRedactedThinkingBlock,
     MessagesStopReason,
     MessagesThinkingBlock,
     ReasoningContentBlockDelta,
     TokenUsage,
-    converse_event,
-    converse_response,
 )
 from quarry.errors import UpstreamError
 
@@ -75,9 +74,8 @@ def extract_json(text: str) -> str:
     raise UpstreamError("The model did not answer with valid JSON; try again or use a model with tool use.")
 
 
-def completion(plan: ChatPlan, raw: Mapping[str, Any]) -> dict[str, Any]:
+def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
     """The chat.completion object for a Converse answer."""
-    answer = converse_response(raw)
     texts: list[str] = []
     thinking: list[MessagesThinkingBlock | MessagesRedactedThinkingBlock] = []
     calls: list[dict[str, Any]] = []
@@ -147,9 +145,8 @@ class ChunkWriter:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return b"data: " + self._prefix + b'"choices":[' + orjson.dumps(choice) + b"]}\n\n"
 
-    def event(self, raw: dict[str, Any]) -> list[bytes]:
+    def event(self, event: ConverseStreamEvent) -> list[bytes]:
         """The SSE lines for one ConverseStream event (often one, sometimes none)."""
-        event = converse_event(raw)
         if "contentBlockDelta" in event:
             return self._delta(event["contentBlockDelta"])
         if "contentBlockStart" in event:

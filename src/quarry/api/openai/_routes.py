@@ -11,9 +11,11 @@ from starlette.responses import Response
 
 from quarry.api._body import read_json, read_model
 from quarry.api._context import services_of
+from quarry.api._core import Usage, output_reserve
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
+from quarry.api._responses import json_response
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
@@ -25,10 +27,6 @@ from quarry.exchange import exchange_of
 __all__ = ["router"]
 
 _DONE = b"data: [DONE]\n\n"
-
-
-def _json(body: object) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
 
 
 async def chat_completions(request: Request) -> Response:
@@ -45,7 +43,7 @@ async def chat_completions(request: Request) -> Response:
         chat = knowledge.chat
     model = await services.catalog.resolve(chat.model)
     exchange.model, exchange.stream = model.id, chat.stream
-    max_output = chat.max_completion_tokens or chat.max_tokens or model.facts.max_output_tokens or 4096
+    max_output = output_reserve(model, chat.max_completion_tokens or chat.max_tokens)
     passages = knowledge.passage_tokens if knowledge is not None else 0
     await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages)
     turn = await knowledge.search() if knowledge is not None else None
@@ -59,11 +57,11 @@ async def chat_completions(request: Request) -> Response:
             answer = canned_answer(turn.nothing_found())
         else:
             answer = await services.runtime.converse(model.id, plan.body)
-        exchange.converse_usage(answer.get("usage", {}))
+        exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         body = completion(plan, answer)
         if turn is not None:
             body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
-        return _json(body)
+        return json_response(body)
     resources = AsyncExitStack()
     if turn is not None and canned:
         events = canned_events(turn.nothing_found())
@@ -93,7 +91,7 @@ async def embeddings(request: Request) -> Response:
     await services.admit(request, principal, model, estimate_tokens(raw, 0))
     result = await embed(services.runtime, model, body)
     exchange.input_tokens = result["usage"]["prompt_tokens"]
-    return _json(result)
+    return json_response(result)
 
 
 # Plain Starlette routes: these endpoints use none of FastAPI's per-request machinery (dependencies, body
