@@ -263,6 +263,11 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Interface `quarry serve` binds.")
     port: int = Field(default=8080, ge=0, le=65535)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="`Host` names Quarry answers to besides loopback's (`quarry.example.com`, `*.example.com`, "
+        "`name:port`; `*`: any). Empty: loopback names only on a loopback bind, any host on other binds.",
+    )
     api_key: SecretStr | None = Field(
         default=None, description="Bootstrap (admin) API key; team keys are made with `quarry keys create`."
     )

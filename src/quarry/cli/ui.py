@@ -27,6 +27,7 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
     import uvicorn
     from fastapi import FastAPI
 
+    from quarry.server import HostGuard, HostPolicy
     from quarry.ui._mount import PATH, ui_available
     from quarry.ui._mount import mount_toolbox as mount
 
@@ -38,6 +39,7 @@ def ui(context: click.Context, api_url: str, api_key: str, host: str, port: int)
         raise click.UsageError(f"refusing to serve the toolbox on {host} without sign-in: configure [ui] users.")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     mount(app, settings, api_url=api_url, api_key=api_key)
+    app.add_middleware(HostGuard, policy=HostPolicy.of(settings))  # the DNS-rebinding guard `quarry serve` has
     sock = socket.create_server((host, port))
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)

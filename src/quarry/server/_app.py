@@ -27,6 +27,7 @@ from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import Backend, open_backend
 from quarry.server._cors import add_cors
+from quarry.server._hosts import HostGuard, HostPolicy
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
 from quarry.settings import Settings
@@ -149,6 +150,9 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[Backend]
     listeners: list[Listener] = []
     app.state.listeners = listeners
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
+    # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
+    guard = HostPolicy.of(settings)
+    app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=(*_PREFIXES, "/admin"))
     app.add_middleware(ExchangeMiddleware, listeners=listeners)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     knowledge_router = _knowledge_router()
