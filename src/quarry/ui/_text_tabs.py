@@ -19,6 +19,7 @@ from quarry.ui._prompts import (
     summary_prompt,
     translate_prompt,
 )
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_rewrite", "build_summary", "build_translate", "wire_run"]
@@ -61,7 +62,7 @@ def _text_tab(toolbox: Toolbox, session: gr.State, name: str, options: list[Any]
                 max_tokens=toolbox.config.split_tokens,
                 combine_system=combine,
             ):
-                yield progress, answer
+                yield progress, safe_markdown(answer)
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip()
 
