@@ -232,6 +232,15 @@ class UISettings(BaseModel):
         default_factory=dict,
         description="Sign-in users: name → password hash from `quarry ui hash-password` (pbkdf2_sha256).",
     )
+    login_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins for one user name before it is locked out for a while."
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one client address before it is locked out for a while."
+    )
+    login_lockout_s: float = Field(
+        default=30.0, gt=0, description="The first lockout; each further failure doubles it (at most an hour)."
+    )
     trusted_header: str | None = Field(
         default=None, description="Header naming the signed-in user, set by a proxy in front (e.g. an ALB's OIDC)."
     )
