@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -319,6 +319,15 @@ class Settings(BaseSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     ui: UISettings = Field(default_factory=UISettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        # A URL or a path here is a common slip, and would never match a `Host` header.
+        for host in hosts:
+            if not host.strip() or any(mark in host for mark in ("/", " ", "@", "?", "#")):
+                raise ValueError(f"{host!r} is not a host name: give `quarry.example.com`, `name:port` or `*`")
+        return hosts
 
     @classmethod
     def settings_customise_sources(

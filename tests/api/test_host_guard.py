@@ -158,3 +158,8 @@ def test_standalone_toolbox_has_the_guard(open_url: str) -> None:
         process.terminate()
         process.wait(timeout=30)
         process.stdout.close()
+
+
+def test_a_url_is_not_a_host_name() -> None:
+    with pytest.raises(ValueError, match="is not a host name"):
+        Settings(allowed_hosts=["https://quarry.example.com"])
