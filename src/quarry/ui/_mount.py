@@ -76,7 +76,8 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, api_key: st
         throttle = Throttle(lockout_s=ui.login_lockout_s)
         limits = {"per_user": ui.login_failures, "per_address": ui.login_failures_per_address}
         app.add_middleware(LoginThrottle, path=PATH, throttle=throttle, **limits)
-        sign_in["auth_message"] = "Sign in to the Quarry toolbox."
+        # Gradio's page shows only its own "incorrect credentials" (for a 400), so the lockout is announced here.
+        sign_in["auth_message"] = "Sign in to the Quarry toolbox. After repeated failures, sign-in pauses for a while."
     _in_a_loop(
         lambda: gr.mount_gradio_app(
             app, blocks, path=PATH, ssr_mode=False, footer_links=[], show_error=False, **sign_in
