@@ -69,6 +69,25 @@ def test_the_failure_after_the_limit_is_throttled_with_a_clear_message(signed_in
     assert login(signed_in_url, "ada", "wrong").status_code == 400  # another user is not locked out
 
 
+def multipart_login(url: str, user: str, password: str) -> httpx.Response:
+    """As Gradio's sign-in page posts: a FormData body, multipart with no files."""
+    boundary = "----quarry-test"
+    parts = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in (("username", user), ("password", password))
+    )
+    body = f"{parts}--{boundary}--\r\n".encode()
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    return httpx.post(f"{url}/ui/login", content=body, headers=headers)
+
+
+def test_the_sign_in_page_form_is_throttled_by_user_too(signed_in_url: str) -> None:
+    for n in range(5):
+        assert multipart_login(signed_in_url, "grace", f"wrong-{n}").status_code == 400
+    assert multipart_login(signed_in_url, "grace", "right").status_code == 429
+    assert multipart_login(signed_in_url, "ada", "wrong").status_code == 400
+
+
 def test_a_successful_sign_in_forgives_the_users_failures(signed_in_url: str) -> None:
     for n in range(4):
         assert login(signed_in_url, "grace", f"wrong-{n}").status_code == 400

@@ -11,9 +11,10 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import parse_qs
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["LoginThrottle", "Throttle"]
@@ -100,8 +101,7 @@ class LoginThrottle:
                 return
             if not message.get("more_body", False):
                 break
-        form = parse_qs(body.decode("latin-1"), max_num_fields=8)
-        user = (form.get("username") or [""])[0].strip()[:256]
+        user = await _user_name(scope, body)
         address = scope["client"][0] if scope.get("client") else ""
         keys: list[Key] = [("user", user, self.per_user), ("address", address, self.per_address)]
         refused = self.throttle.begin(keys)
@@ -131,6 +131,20 @@ class LoginThrottle:
         await self.app(scope, replay, watch)
         if status == 200:  # Gradio answers 200 only when the password matched
             self.throttle.succeeded(keys)
+
+
+async def _user_name(scope: Scope, body: bytes) -> str:
+    """The form's `username`: Gradio's page posts multipart form data, other clients may post urlencoded."""
+
+    async def once() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(scope, once).form(max_files=0, max_fields=8)
+    except (HTTPException, ValueError, KeyError):  # malformed: Gradio refuses it too; counted under the empty name
+        return ""
+    value = form.get("username")
+    return value.strip()[:256] if isinstance(value, str) else ""
 
 
 async def _answer(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
