@@ -11,6 +11,7 @@ Gradio renders in the browser, and Gradio's own sanitiser lets an SVG `<a href="
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from typing import Any
@@ -52,10 +53,12 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 # A Markdown link or image destination, or a link reference definition's: the part that can name a scheme.
 _DESTINATION = re.compile(r"(\]\(\s*|^[ \t]{0,3}\[[^\]\n]+\]:[ \t]*(?:\n[ \t]*)?)([^\s()<>]+)", re.MULTILINE)
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
+_TICK_OR_ESCAPE = re.compile(r"\\.|`+")
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f\\]")  # what browsers and Markdown drop from a URL before reading it
 # A line whose first thing is a tag (after list and quote markers): in Markdown it may open an HTML block, which runs
 # to the next blank line; code found there might be read as HTML, so it is not left as written.
 _HTML_LINE = re.compile(r"^[ \t>*+\-0-9.)]*<(?:/|[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$))", re.MULTILINE)
+_BLANK_LINE = re.compile(r"^[ \t]*$", re.MULTILINE)
 _AUTOLINK = re.compile(r"<(?:(?:https?|mailto):[^\s<>`]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>", re.IGNORECASE)
 
 
@@ -82,34 +85,20 @@ def _clean_text(text: str) -> str:
 def _code_spans(line: str) -> list[tuple[int, int]]:
     """Where one line's code spans are: backtick runs closed by a run of the same length, escapes honoured."""
     spans: list[tuple[int, int]] = []
-    i, n = 0, len(line)
-    while i < n:
-        if line[i] == "\\":
-            i += 2
+    if "`" not in line:
+        return spans
+    i = 0
+    while (opening := _TICK_OR_ESCAPE.search(line, i)) is not None:
+        i = opening.end()
+        if opening.group()[0] == "\\":  # an escaped character opens nothing (inside a span it would be literal)
             continue
-        if line[i] != "`":
-            i += 1
-            continue
-        end = i
-        while end < n and line[end] == "`":
-            end += 1
-        run, k = end - i, end
-        closed = None
-        while (k := line.find("`", k)) >= 0:
-            stop = k
-            while stop < n and line[stop] == "`":
-                stop += 1
-            if stop - k == run:
-                closed = stop
-                break
-            k = stop
-        if closed is None:
-            i = end
+        closing = re.compile(rf"(?<!`)`{{{len(opening.group())}}}(?!`)").search(line, i)
+        if closing is None:
             continue
         # A table cell ends at `|` even inside backticks, so such a span is not trusted to be code.
-        if "|" not in line[i:closed]:
-            spans.append((i, closed))
-        i = closed
+        if "|" not in line[opening.start() : closing.end()]:
+            spans.append((opening.start(), closing.end()))
+        i = closing.end()
     return spans
 
 
@@ -128,9 +117,13 @@ def _pieces(text: str) -> list[tuple[bool, str]]:
         fence = opening.group(1)
         closing = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
         end = next((j for j in range(i + 1, len(lines)) if closing.match(lines[j].rstrip("\n"))), len(lines) - 1)
-        if not _holds(lines[i], lines[i + 1 : end]):
+        if not _holds(lines[i], lines[i + 1 : end]):  # not code past the item's end: its lines are read anew
             prose.append(lines[i])
             i += 1
+            continue
+        if not _altered("".join(lines[i : end + 1])):  # code that cleaning leaves as it is, fences and all
+            prose += lines[i : end + 1]
+            i = end + 1
             continue
         pieces += _inline_pieces("".join(prose))
         prose = []
@@ -138,6 +131,11 @@ def _pieces(text: str) -> list[tuple[bool, str]]:
         i = end + 1
     pieces += _inline_pieces("".join(prose))
     return [piece for piece in pieces if piece[1]]
+
+
+def _altered(code: str) -> bool:
+    """Whether cleaning would change this code's text (`>` it leaves alone; see `_clean_text`)."""
+    return "<" in code or "&" in code or "\u00a0" in code
 
 
 def _indent(line: str) -> int:
@@ -154,37 +152,64 @@ def _inline_pieces(text: str) -> list[tuple[bool, str]]:
     start = 0
     offset = 0
     for line in text.splitlines(keepends=True):
-        protected = [(m.start(), m.end()) for m in _AUTOLINK.finditer(line)]
-        protected += [span for span in _code_spans(line) if not any(a <= span[0] < b for a, b in protected)]
-        for left, right in sorted(protected):
-            pieces.append((False, text[start : offset + left]))
-            pieces.append((True, line[left:right]))
-            start = offset + right
+        if "`" in line or "<" in line:  # most lines have neither: nothing to keep as written
+            spans = sorted([*((m.start(), m.end()) for m in _AUTOLINK.finditer(line)), *_code_spans(line)])
+            taken = 0
+            for left, right in spans:
+                if left < taken:  # inside the one before (a link in code is code): the leftmost wins
+                    continue
+                if not _altered(line[left:right]):  # cleaning leaves it as it is: it need not be set apart
+                    continue
+                pieces.append((False, text[start : offset + left]))
+                pieces.append((True, line[left:right]))
+                start, taken = offset + right, right
         offset += len(line)
     pieces.append((False, text[start:]))
     return pieces
 
 
-def _in_html_block(before: str) -> bool:
-    """Whether the end of `before` may lie in a Markdown HTML block: after a line starting with a tag, before a
-    blank line."""
-    blank = max(before.rfind("\n\n"), before.rfind("\n \n"), before.rfind("\n\t\n"))
-    return _HTML_LINE.search(before, blank + 1 if blank >= 0 else 0) is not None
+def _in_html_block(text: str, positions: list[int]) -> bool:
+    """Whether any of `positions` may lie in a Markdown HTML block: from a line starting with a tag to a blank line."""
+    if not positions:
+        return False
+    marks = [(match.start(), True) for match in _HTML_LINE.finditer(text)]
+    marks += [(match.start(), False) for match in _BLANK_LINE.finditer(text)]
+    if not any(opens for _, opens in marks):
+        return False
+    inside, ordered = False, iter(sorted(marks))
+    mark = next(ordered, None)
+    for position in sorted(positions):
+        while mark is not None and mark[0] < position:
+            inside = mark[1]
+            mark = next(ordered, None)
+        if inside:
+            return True
+    return False
 
 
 def safe_markdown(text: str) -> str:
     """Markdown whose rendering can run no script and load nothing but http(s) (see the module's docstring)."""
+    return _safe_markdown(text)
+
+
+# A pure function's memo: a chat re-renders its whole history on every streamed delta, and only the growing answer
+# is new; bounded, and holding nothing but text the page shows anyway.
+@functools.lru_cache(maxsize=256)
+def _safe_markdown(text: str) -> str:
     text = text.replace("\r\n", "\n")
     pieces = _pieces(text)
     out: list[str] = []
+    code_at: list[int] = []
+    length = 0
     for is_code, piece in pieces:
+        shown = piece if is_code else _clean_text(piece)
         if is_code:
-            if _in_html_block("".join(out)):
-                return _clean_text(text)  # raw HTML around code: clean everything, code included
-            out.append(piece)
-        else:
-            out.append(_clean_text(piece))
+            code_at.append(length)
+        out.append(shown)
+        length += len(shown)
     result = "".join(out)
+    if _in_html_block(result, code_at):
+        return _clean_text(text)  # raw HTML around code: clean everything, code included
     # Cleaning must not have changed which stretches are code (an entity decoded into a `\`, say): else clean all.
     if [piece for piece in _pieces(result) if piece[0]] != [piece for piece in pieces if piece[0]]:
         return _clean_text(text)
