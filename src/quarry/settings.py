@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -241,6 +241,15 @@ class UISettings(BaseModel):
         default_factory=dict,
         description="Sign-in users: name → password hash from `quarry ui hash-password` (pbkdf2_sha256).",
     )
+    login_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins for one user name before it is locked out for a while."
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one client address before it is locked out for a while."
+    )
+    login_lockout_s: float = Field(
+        default=30.0, gt=0, description="The first lockout; each further failure doubles it (at most an hour)."
+    )
     trusted_header: str | None = Field(
         default=None, description="Header naming the signed-in user, set by a proxy in front (e.g. an ALB's OIDC)."
     )
@@ -288,6 +297,11 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Interface `quarry serve` binds.")
     port: int = Field(default=8080, ge=0, le=65535)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="`Host` names Quarry answers to besides loopback's (`quarry.example.com`, `*.example.com`, "
+        "`name:port`; `*`: any). Empty: loopback names only on a loopback bind, any host on other binds.",
+    )
     api_key: SecretStr | None = Field(
         default=None, description="Bootstrap (admin) API key; team keys are made with `quarry keys create`."
     )
@@ -348,6 +362,15 @@ class Settings(BaseSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     ui: UISettings = Field(default_factory=UISettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        # A URL or a path here is a common slip, and would never match a `Host` header.
+        for host in hosts:
+            if not host.strip() or any(mark in host for mark in ("/", " ", "@", "?", "#")):
+                raise ValueError(f"{host!r} is not a host name: give `quarry.example.com`, `name:port` or `*`")
+        return hosts
 
     @classmethod
     def settings_customise_sources(

@@ -34,7 +34,7 @@ def ui(context: click.Context, api_url: str | None, host: str, port: int) -> Non
     from fastapi import FastAPI
 
     from quarry.auth import toolbox_credentials
-    from quarry.server import uvicorn_options
+    from quarry.server import HostGuard, HostPolicy, uvicorn_options
     from quarry.ui import PATH, ui_available
     from quarry.ui import mount_toolbox as mount
 
@@ -47,6 +47,7 @@ def ui(context: click.Context, api_url: str | None, host: str, port: int) -> Non
         raise click.UsageError(f"refusing to serve the toolbox on {host} without sign-in: configure [ui] users.")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     mount(app, settings, api_url=api_url, credentials=toolbox_credentials(settings))
+    app.add_middleware(HostGuard, policy=HostPolicy.of(settings))  # the DNS-rebinding guard `quarry serve` has
     sock = socket.create_server((host, port))
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
     options = uvicorn_options(settings)  # header and body timeouts, keep-alive, the bound on open connections

@@ -44,6 +44,7 @@ from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import open_backend
 from quarry.server._cors import add_cors
+from quarry.server._hosts import HostGuard, HostPolicy
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
 from quarry.settings import Settings
@@ -182,6 +183,9 @@ def create_app(
 
     app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
+    # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
+    guard = HostPolicy.of(settings)
+    app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=(*_PREFIXES, "/admin"))
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     knowledge_router = _knowledge_router()

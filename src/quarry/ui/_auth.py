@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
@@ -36,15 +37,20 @@ def verify_password(password: str, encoded: str) -> bool:
         return False
 
 
-def password_checker(users: dict[str, str]) -> Callable[[str, str], bool]:
-    """Gradio's `auth` callable over the configured users."""
+def password_checker(users: dict[str, str], *, concurrency: int = 2) -> Callable[[str, str], Awaitable[bool]]:
+    """Gradio's `auth` callable over the configured users, async (Gradio awaits a coroutine function).
+
+    A hash takes a CPU for a good part of a second by design, so it runs in a worker thread, never on the event
+    loop, and at most `concurrency` at once, so a burst of logins cannot take every worker thread either.
+    """
     # A stand-in hash, so that an unknown user costs the same time as a wrong password.
     decoy = hash_password(secrets.token_hex(8), iterations=_ITERATIONS)
+    hashing = asyncio.Semaphore(concurrency)  # bound to the server's loop when first waited on
 
-    def check(username: str, password: str) -> bool:
-        known = username in users
-        matched = verify_password(password, users.get(username, decoy))
-        return known and matched
+    async def check(username: str, password: str) -> bool:
+        async with hashing:
+            matched = await asyncio.to_thread(verify_password, password, users.get(username, decoy))
+        return username in users and matched
 
     return check
 

@@ -14,6 +14,7 @@ from quarry.ui._export import export_files
 from quarry.ui._media import image_part, image_paths
 from quarry.ui._memory import plan_compression, request_messages, summary_request, text_of
 from quarry.ui._prompts import STYLES
+from quarry.ui._sanitize import safe_messages
 from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -56,7 +57,7 @@ def _display(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     }
                 )
             shown.append({"role": "assistant", "content": text_of(message["content"]) or "…"})
-    return shown
+    return safe_messages(shown)  # model and user text become HTML in the browser
 
 
 def _parameters(temperature: float | None, top_p: float | None, top_k: float | None, max_tokens: float | None,
@@ -136,7 +137,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         def view(note: str = "") -> list[dict[str, Any]]:
             shown = _display(messages)
             if messages[-1]["role"] == "assistant":  # the answer is in the messages already
-                return shown
+                return shown  # made safe by _display
             if reasoning:
                 state = "done" if answer else "pending"
                 shown.append(
@@ -144,7 +145,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 )
             if answer or not reasoning:
                 shown.append({"role": "assistant", "content": answer or note or "…"})
-            return shown
+            return safe_messages(shown)
 
         async def save() -> Conversation:
             assert current is not None

@@ -11,6 +11,7 @@ import gradio as gr
 from quarry.ui._errors import readable_error
 from quarry.ui._long import stream_answer
 from quarry.ui._prompts import CODE_LANGUAGES, architect_prompt, developer_prompt
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
@@ -61,11 +62,11 @@ def build_code(toolbox: Toolbox, sessions: Sessions) -> None:
         try:
             plan = ""
             async for plan in stream_answer(client, session_value.model, architect_prompt(chosen), text):
-                yield "Architect designing…", plan, "", gr.update(value="")
+                yield "Architect designing…", safe_markdown(plan), "", gr.update(value="")
             brief = f"Task:\n{text}\n\nDesign:\n{plan}"
             answer = ""
             async for answer in stream_answer(client, session_value.model, developer_prompt(chosen), brief):
-                yield "Developer writing…", gr.skip(), answer, gr.skip()
+                yield "Developer writing…", gr.skip(), safe_markdown(answer), gr.skip()
             highlighted = gr.update(value=extract_code(answer), language=_HIGHLIGHT.get(chosen))
             yield "Done.", gr.skip(), gr.skip(), highlighted
         except Exception as exc:

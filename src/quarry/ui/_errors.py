@@ -6,6 +6,8 @@ import logging
 
 import openai
 
+from quarry.ui._sanitize import safe_markdown
+
 __all__ = ["readable_error"]
 
 log = logging.getLogger("quarry.ui")
@@ -30,7 +32,11 @@ def _where(exc: openai.APIConnectionError) -> str:
 
 
 def readable_error(exc: BaseException) -> str:
-    """What went wrong and what the user can do about it."""
+    """What went wrong and what the user can do about it, as Markdown safe to show (messages echo what was sent)."""
+    return safe_markdown(_sentence(exc))
+
+
+def _sentence(exc: BaseException) -> str:
     if isinstance(exc, openai.RateLimitError):
         return f"Rate limited: the model is busy right now. Wait a moment and try again. ({_detail(exc)})"
     if isinstance(exc, openai.AuthenticationError):

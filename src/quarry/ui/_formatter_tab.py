@@ -11,6 +11,7 @@ from quarry.ui._errors import readable_error
 from quarry.ui._formatting import FormatProblem, check_document, load_schema
 from quarry.ui._long import stream_answer
 from quarry.ui._prompts import formatter_prompt, repair_prompt
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
@@ -55,22 +56,24 @@ def build_formatter(toolbox: Toolbox, sessions: Sessions) -> None:
             async for draft in stream_answer(
                 client, session_value.model, formatter_prompt(chosen, schema_text or ""), source, **extra
             ):
-                yield "Formatting…", f"```{language}\n{draft}\n```", gr.skip()
+                yield "Formatting…", safe_markdown(f"```{language}\n{draft}\n```"), gr.skip()
             try:
                 document = check_document(draft, chosen, schema)
             except FormatProblem as problem:
-                first_problem = str(problem)
+                first_problem = safe_markdown(str(problem))  # it may quote the answer
             else:
                 yield f"Valid {chosen}.", gr.skip(), gr.update(value=document, language=language)
                 return
             repair = repair_prompt(chosen, schema_text or "", draft, first_problem)
             fixed = ""
             async for fixed in stream_answer(client, session_value.model, "You repair documents.", repair, **extra):
-                yield f"Repairing: the first answer was {first_problem}…", f"```{language}\n{fixed}\n```", gr.skip()
+                shown = safe_markdown(f"```{language}\n{fixed}\n```")
+                yield f"Repairing: the first answer was {first_problem}…", shown, gr.skip()
             try:
                 document = check_document(fixed, chosen, schema)
             except FormatProblem as problem:
-                yield f"⚠️ Still invalid after a repair: {problem}", gr.skip(), gr.update(value=fixed, language=language)
+                note = safe_markdown(f"⚠️ Still invalid after a repair: {problem}")
+                yield note, gr.skip(), gr.update(value=fixed, language=language)
                 return
             yield (
                 f"Repaired: the first answer was {first_problem}.",

@@ -9,6 +9,7 @@ from typing import Any
 import openai
 
 from quarry.ui._errors import readable_error
+from quarry.ui._sanitize import safe_markdown
 
 __all__ = [
     "CITE_PREFIX",
@@ -29,7 +30,7 @@ _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")  # [2] or [1, 3], as quarry.
 def kb_error(exc: BaseException) -> str:
     """A failed knowledge-base call as one sentence for the page."""
     if isinstance(exc, openai.ConflictError):  # its message says what exists already
-        return f"⚠️ {exc.message}"
+        return safe_markdown(f"⚠️ {exc.message}")
     return f"⚠️ {readable_error(exc)}"
 
 
@@ -44,7 +45,7 @@ def progress_line(progress: dict[str, Any]) -> str:
         f"{progress.get('chunks', 0)} chunks · {progress.get('embedded', 0)} embedded"
     )
     current = progress.get("current")
-    return f"{line} · {current}" if current else line
+    return safe_markdown(f"{line} · {current}") if current else line
 
 
 def _names(names: list[str]) -> str:
@@ -65,7 +66,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     head = f"Done: {plural(ok, 'file')} ingested, {plural(report.get('chunks', 0), 'chunk')} written."
     if failed:
         head += f" {plural(len(failed), 'file')} failed."
-    return "\n".join([head, "", *lines])
+    return safe_markdown("\n".join([head, "", *lines]))  # names and reasons come from uploads
 
 
 def document_rows(documents: list[dict[str, Any]]) -> list[list[Any]]:
@@ -89,7 +90,7 @@ def answer_markdown(text: str, sources: int) -> str:
             return match.group(0)
         return "".join(_link(number) for number in numbers)
 
-    return _CITATION.sub(links, text)
+    return _CITATION.sub(links, safe_markdown(text))  # the links are added after cleaning: they are Quarry's own
 
 
 def _place(source: dict[str, Any]) -> str:
@@ -118,4 +119,4 @@ def source_choices(sources: list[dict[str, Any]]) -> list[tuple[str, int]]:
 def passage_markdown(source: dict[str, Any]) -> str:
     """One source's passage in full, under its document, page and headings."""
     quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in source.get("text", "").strip().splitlines())
-    return f"#### Source [{source['n']}]\n{_place(source)}\n\n{quoted}"
+    return safe_markdown(f"#### Source [{source['n']}]\n{_place(source)}\n\n{quoted}")

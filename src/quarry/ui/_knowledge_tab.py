@@ -12,6 +12,7 @@ import gradio as gr
 from quarry.ui._kb_ask import build_ask
 from quarry.ui._kb_client import KnowledgeClient
 from quarry.ui._kb_format import document_rows, kb_error, plural, progress_line, report_markdown
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -25,7 +26,7 @@ def _about(base: dict[str, Any]) -> str:
     counts = f"{plural(base.get('documents', 0), 'document')} · {plural(base.get('chunks', 0), 'chunk')}"
     model = f" · embeddings `{base['embedding_model']}`" if base.get("embedding_model") else ""
     description = f"{base['description']}  \n" if base.get("description") else ""
-    return f"{description}{counts}{model}"
+    return safe_markdown(f"{description}{counts}{model}")  # anyone who can create one writes its description
 
 
 async def _library(client: KnowledgeClient, name: str) -> tuple[str, dict[str, Any], Any]:
@@ -152,7 +153,7 @@ def build_knowledge(toolbox: Toolbox, sessions: Sessions, tab: gr.Tab) -> None:
         client = KnowledgeClient(toolbox.client(session_value))
         try:
             await client.delete_document(chosen, doomed)
-            return f"Deleted `{doomed}`.", *await _library(client, chosen)
+            return safe_markdown(f"Deleted `{doomed}`."), *await _library(client, chosen)
         except Exception as exc:
             return kb_error(exc), *(gr.skip() for _ in library)
 

@@ -61,6 +61,7 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, credentials
 
     from quarry.ui._auth import password_checker, trusted_header_identity
     from quarry.ui._blocks import build_blocks
+    from quarry.ui._login_throttle import LoginThrottle, Throttle
     from quarry.ui._toolbox import Toolbox, ToolboxConfig
 
     ui = settings.ui
@@ -80,7 +81,11 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, credentials
         sign_in["auth_dependency"] = trusted_header_identity(ui.trusted_header, ui.trusted_proxies)
     elif ui.users:
         sign_in["auth"] = password_checker(ui.users)
-        sign_in["auth_message"] = "Sign in to the Quarry toolbox."
+        throttle = Throttle(lockout_s=ui.login_lockout_s)
+        limits = {"per_user": ui.login_failures, "per_address": ui.login_failures_per_address}
+        app.add_middleware(LoginThrottle, path=PATH, throttle=throttle, **limits)
+        # Gradio's page shows only its own "incorrect credentials" (for a 400), so the lockout is announced here.
+        sign_in["auth_message"] = "Sign in to the Quarry toolbox. After repeated failures, sign-in pauses for a while."
     _in_a_loop(
         lambda: gr.mount_gradio_app(
             app,

@@ -19,6 +19,7 @@ from quarry.ui._prompts import (
     summary_prompt,
     translate_prompt,
 )
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -62,7 +63,7 @@ def _text_tab(toolbox: Toolbox, sessions: Sessions, name: str, options: list[Any
                 max_tokens=toolbox.config.split_tokens,
                 combine_system=combine,
             ):
-                yield progress, answer
+                yield progress, safe_markdown(answer)
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip()
 

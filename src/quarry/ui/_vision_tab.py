@@ -10,6 +10,7 @@ import gradio as gr
 from quarry.ui._errors import readable_error
 from quarry.ui._long import stream_answer
 from quarry.ui._media import image_part
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
@@ -50,7 +51,7 @@ def build_vision(toolbox: Toolbox, sessions: Sessions) -> None:
         content = [{"type": "text", "text": text.strip() or "Describe these images."}, *parts]
         try:
             async for answer in stream_answer(toolbox.client(session_value), session_value.model, _SYSTEM, content):
-                yield f"Looking at {len(parts)} image(s)…", answer
+                yield f"Looking at {len(parts)} image(s)…", safe_markdown(answer)
             yield "Done.", gr.skip()
         except Exception as exc:
             yield f"⚠️ {readable_error(exc)}", gr.skip()
