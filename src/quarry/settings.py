@@ -17,6 +17,7 @@ from pydantic_settings import (
 __all__ = [
     "BedrockSettings",
     "CorsSettings",
+    "EmbeddingSettings",
     "EmulatorSettings",
     "ImageSettings",
     "KnowledgeSettings",
@@ -85,6 +86,11 @@ class KnowledgeSettings(BaseModel):
     max_answer_tokens: int = Field(default=2048, gt=0)
     embed_concurrency: int = Field(default=8, ge=1, le=64, description="Embedding calls in flight during ingest.")
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest file accepted by upload.")
+    max_upload_total_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        gt=0,
+        description="Largest multipart upload body (all its files and fields), counted while it is read.",
+    )
     max_pdf_pages: int = Field(default=2000, ge=1, description="Pages a PDF may have.")
     max_pdf_stream_bytes: int = Field(
         default=16 * 1024 * 1024,
@@ -94,6 +100,17 @@ class KnowledgeSettings(BaseModel):
     )
     max_text_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="Text (UTF-8) read from one PDF.")
     max_parse_s: float = Field(default=120.0, gt=0, description="Time reading one PDF may take, checked per page.")
+
+
+class EmbeddingSettings(BaseModel):
+    """POST /v1/embeddings (`[embeddings]`, `QUARRY_EMBEDDINGS__*`)."""
+
+    max_inputs: int = Field(
+        default=2048,
+        ge=1,
+        description="Inputs in one request (OpenAI's own limit: an array of 1 to 2048 items); Titan embeds one "
+        "input per upstream call.",
+    )
 
 
 class BedrockSettings(BaseModel):
@@ -224,7 +241,18 @@ class ModelSettings(BaseModel):
 class ImageSettings(BaseModel):
     """Fetching `image_url` http(s) images (`[images]`, `QUARRY_IMAGES__*`)."""
 
-    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest single image (URL or data: URL).")
+    max_per_request: int = Field(
+        default=20,
+        ge=1,
+        description="Images by URL (data: URLs included) in one request; Converse takes at most 20 images per request.",
+    )
+    max_total_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Bytes of all the images fetched for one request; fetching stops once they pass it.",
+    )
+    fetch_concurrency: int = Field(default=4, ge=1, le=64, description="Image URLs of one request fetched at once.")
     timeout_s: float = Field(default=10.0, gt=0)
     max_redirects: int = Field(default=3, ge=0)
     allow_hosts: list[str] = Field(
@@ -360,6 +388,7 @@ class Settings(BaseSettings):
     bedrock: BedrockSettings = Field(default_factory=BedrockSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ui: UISettings = Field(default_factory=UISettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
+from quarry.api._core import BoundedLoader, ImageLimits
 from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
 from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token, may_use_model
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
@@ -33,6 +34,13 @@ class Services:
     keys: KeyStore | None = None
     on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # Every dialect hands `load_image` to its request's Media: the settings' per-request image limits go with it.
+        if not isinstance(self.load_image, BoundedLoader):
+            images = self.settings.images
+            limits = ImageLimits(images.max_per_request, images.max_total_bytes, images.fetch_concurrency)
+            self.load_image = BoundedLoader(self.load_image, limits)
 
     def check_scope(self, principal: Principal, model: ResolvedModel) -> None:
         """PermissionDenied unless the caller's key may use the model."""

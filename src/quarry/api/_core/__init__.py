@@ -8,7 +8,7 @@ from quarry.api._core._cache import add_cache_points, cache_point, strip_cache_p
 from quarry.api._core._fit import fit_to_model
 from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
-from quarry.api._core._media import IMAGE_TYPES, ImageLoader, Media
+from quarry.api._core._media import IMAGE_TYPES, BoundedLoader, ImageLimits, ImageLoader, Media
 from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
 from quarry.api._core._thinking import (
@@ -29,7 +29,9 @@ __all__ = [
     "IMAGE_TYPES",
     "MIN_BUDGET",
     "NO_TOOLS_NOTE",
+    "BoundedLoader",
     "ConverseHistory",
+    "ImageLimits",
     "ImageLoader",
     "Level",
     "Media",

@@ -13,9 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
-import orjson
 from fastapi import APIRouter
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,9 +24,9 @@ from quarry.api._estimate import estimate_tokens
 from quarry.api._responses import json_response
 from quarry.api._sse import named_event
 from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
+from quarry.api.knowledge._upload import read_uploads
 from quarry.auth import Principal, check_knowledge_base, may_use_knowledge_base
 from quarry.emulator import local_knowledge_base_id
-from quarry.errors import InvalidRequest, PayloadTooLarge
 from quarry.exchange import exchange_of
 from quarry.kb import (
     Answer,
@@ -36,14 +34,11 @@ from quarry.kb import (
     KnowledgeBase,
     KnowledgeBases,
     Query,
-    SourceFile,
     retrieval_result,
     source_json,
 )
 
 __all__ = ["router"]
-
-_MAX_FILES = 1000
 
 
 async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
@@ -121,44 +116,15 @@ async def delete_document(request: Request) -> Response:
     return json_response({"object": "document.deleted", "id": document.id, "name": document.name, "deleted": True})
 
 
-async def _uploads(request: Request, limit: int) -> tuple[list[SourceFile], bool]:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidRequest("Upload documents as multipart/form-data with one or more `file` parts.")
-    form = await request.form(max_files=_MAX_FILES)
-    try:
-        tags = tuple(
-            tag.strip() for value in form.getlist("tags") if isinstance(value, str) for tag in value.split(",")
-        )
-        raw_metadata = form.get("metadata")
-        metadata: Any = orjson.loads(raw_metadata) if isinstance(raw_metadata, str) and raw_metadata else {}
-        if not isinstance(metadata, dict):
-            raise InvalidRequest("`metadata` must be a JSON object.", param="metadata")
-        files: list[SourceFile] = []
-        for part in [*form.getlist("file"), *form.getlist("files")]:
-            if not isinstance(part, UploadFile) or not part.filename:
-                raise InvalidRequest("Each `file` part must be a file with a file name.", param="file")
-            if part.size is not None and part.size > limit:
-                raise PayloadTooLarge(f"{part.filename} is {part.size} bytes; the limit is {limit}.")
-            data = await part.read()
-            name = part.filename.replace("\\", "/").rsplit("/", 1)[-1]
-            files.append(
-                SourceFile(source=name, name=name, data=data, tags=tuple(t for t in tags if t), metadata=metadata)
-            )
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("`metadata` is not valid JSON.", param="metadata") from None
-    finally:
-        await form.close()
-    if not files:
-        raise InvalidRequest("No files: send one or more `file` parts.", param="file")
-    return files, request.query_params.get("stream", "").lower() in ("1", "true")
-
-
 async def upload_documents(request: Request) -> Response:
     base, principal = await _base(request, "kb.documents.upload")
     services = services_of(request)
     # Embedding tokens are not known before the files are read and split; the request and a concurrency slot are.
     await services.limit(request, principal, 0)
-    files, stream = await _uploads(request, services.settings.kb.max_upload_bytes)
+    kb = services.settings.kb
+    files, stream = await read_uploads(
+        request, max_file_bytes=kb.max_upload_bytes, max_total_bytes=kb.max_upload_total_bytes
+    )
     exchange = exchange_of(request)
     if not stream:
         report = await base.ingest(files)

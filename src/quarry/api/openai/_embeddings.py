@@ -11,16 +11,26 @@ from quarry.api.openai._schemas import EmbeddingRequest
 from quarry.bedrock import COHERE_BATCH, BedrockRuntime, ResolvedModel, embed_cohere, embed_titan
 from quarry.errors import InvalidRequest
 
-__all__ = ["embed"]
+__all__ = ["MAX_INPUTS", "embed"]
 
+# OpenAI's own limit: `input` is an array of 1 to 2048 items (API reference, Create embeddings). Titan embeds one
+# text per upstream call, so without a cap one request buys thousands of them. The setting is embeddings.max_inputs.
+MAX_INPUTS = 2048
 _PARALLEL_CALLS = 8
 _TITAN_V2_DIMENSIONS = (256, 512, 1024)
 _COHERE_V4_DIMENSIONS = (256, 512, 1024, 1536)
 
 
-def _texts(request: EmbeddingRequest) -> list[str]:
+def _texts(request: EmbeddingRequest, max_inputs: int) -> list[str]:
     raw = request.input
     texts = [raw] if isinstance(raw, str) else raw
+    if len(texts) > max_inputs:  # before anything else is looked at, let alone sent upstream
+        raise InvalidRequest(
+            f"input has {len(texts)} items; the limit is {max_inputs} per request "
+            "(embeddings.max_inputs, QUARRY_EMBEDDINGS__MAX_INPUTS).",
+            param="input",
+            code="too_many_inputs",
+        )
     if not texts or not all(isinstance(text, str) for text in texts):
         raise InvalidRequest(
             "input must be a string or a list of strings (token arrays are not supported).", param="input"
@@ -72,9 +82,11 @@ def _encode(vector: list[float], encoding: str) -> list[float] | str:
     return vector
 
 
-async def embed(runtime: BedrockRuntime, model: ResolvedModel, request: EmbeddingRequest) -> dict[str, Any]:
-    """The OpenAI embeddings list for a request."""
-    texts = _texts(request)
+async def embed(
+    runtime: BedrockRuntime, model: ResolvedModel, request: EmbeddingRequest, *, max_inputs: int = MAX_INPUTS
+) -> dict[str, Any]:
+    """The OpenAI embeddings list for a request of at most `max_inputs` texts."""
+    texts = _texts(request, max_inputs)
     if model.base_id.startswith("cohere.embed"):
         vectors, tokens = await _cohere(runtime, model, texts, request.dimensions)
     elif model.base_id.startswith("amazon.titan-embed"):
