@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import openai
 import pytest
 
 from quarry.api.openai import _embeddings
-from quarry.settings import EmbeddingSettings
+from quarry.server import create_app
+from quarry.settings import EmbeddingSettings, Settings
 
 _LIMIT = EmbeddingSettings().max_inputs
 
@@ -26,3 +30,12 @@ def test_more_inputs_than_the_limit_are_refused(client: openai.OpenAI) -> None:
 def test_the_limit_itself_is_served(client: openai.OpenAI) -> None:
     result = client.embeddings.create(model="cohere.embed-english-v3", input=["a cat"] * _LIMIT)
     assert len(result.data) == _LIMIT
+
+
+def test_the_operators_setting_is_the_limit(serve: Any, aws_environment: None, tmp_path: Path) -> None:
+    settings = Settings(backend="bedrock", embeddings=EmbeddingSettings(max_inputs=3), data_dir=tmp_path)  # type: ignore[arg-type]
+    url = serve(create_app(settings), lifespan="on").url
+    with openai.OpenAI(base_url=f"{url}/v1", api_key="any", max_retries=0) as client:
+        assert len(client.embeddings.create(model="amazon.titan-embed-text-v2:0", input=["a"] * 3).data) == 3
+        with pytest.raises(openai.BadRequestError, match="QUARRY_EMBEDDINGS__MAX_INPUTS"):
+            client.embeddings.create(model="amazon.titan-embed-text-v2:0", input=["a"] * 4)

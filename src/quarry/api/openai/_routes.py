@@ -89,7 +89,7 @@ async def embeddings(request: Request) -> Response:
     model = await services.catalog.resolve(body.model, purpose="embedding")
     exchange.model = model.id
     await services.admit(request, principal, model, estimate_tokens(raw, 0))
-    result = await embed(services.runtime, model, body)
+    result = await embed(services.runtime, model, body, max_inputs=services.settings.embeddings.max_inputs)
     exchange.input_tokens = result["usage"]["prompt_tokens"]
     return json_response(result)
 
