@@ -151,10 +151,16 @@ async def upload_documents(request: Request) -> Response:
         finally:
             task.cancel()
 
-    return services.stream(
+    return _event_stream(request, events())
+
+
+def _event_stream(request: Request, events: AsyncIterator[dict[str, Any]]) -> Response:
+    """Server-sent events named by each item's `event`, with the keep-alives, cancellation and error event of every
+    stream Quarry relays."""
+    return services_of(request).stream(
         request,
         AsyncExitStack(),
-        events(),
+        events,
         lambda event: [named_event(event["event"], event["data"])],
         finish=lambda: b"",
         render_error=lambda error: named_event("error", error_body(error)),
@@ -225,14 +231,7 @@ async def answer(request: Request) -> Response:
                 exchange.first_token()
                 yield {"event": "delta", "data": {"text": item}}
 
-    return services.stream(
-        request,
-        AsyncExitStack(),
-        events(),
-        lambda event: [named_event(event["event"], event["data"])],
-        finish=lambda: b"",
-        render_error=lambda error: named_event("error", error_body(error)),
-    )
+    return _event_stream(request, events())
 
 
 router = APIRouter()
