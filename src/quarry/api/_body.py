@@ -1,4 +1,11 @@
-"""Reading a JSON request body with a size limit; failures are Quarry errors, rendered by each dialect."""
+"""Reading a JSON request body with a size limit; failures are Quarry errors, rendered by each dialect.
+
+Which declared types are read as JSON: `application/json` and any `+json` type; no Content-Type at all (raw HTTP
+clients omit it; the OpenAI and Anthropic SDKs always send `application/json`); and
+`application/x-www-form-urlencoded`, because that is what `curl -d` declares and every "curl -d '{...}'" copied
+without its `-H` would otherwise fail; the body must still parse as JSON, and a browser page cannot use that type to
+smuggle a request past the key check or the Host/Origin guard. Anything else (text/plain, multipart, XML) is a 415
+that says what to send."""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
-from quarry.errors import InvalidRequest, PayloadTooLarge
+from quarry.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = ["MAX_JSON_DEPTH", "read_json", "read_model"]
 
@@ -16,10 +23,14 @@ Model = TypeVar("Model", bound=BaseModel)
 # Deeper than any real request (tool schemas included); code that walks bodies recursively stays far from Python's
 # recursion limit, and a 1,000-level body is a 400, not a 500.
 MAX_JSON_DEPTH = 64
+_JSON = "application/json"
+_READ_AS_JSON = frozenset({_JSON, "application/x-www-form-urlencoded"})
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The decoded JSON body; 413 past `limit` bytes (checked while reading), 400 when it is not JSON."""
+    """The decoded JSON body; 415 when declared as another type, 413 past `limit` bytes (checked while reading),
+    400 when it is not JSON."""
+    _check_media_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
@@ -40,6 +51,18 @@ async def read_json(request: Request, limit: int) -> Any:
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _depth_exceeds(decoded, MAX_JSON_DEPTH):
         raise InvalidRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
     return decoded
+
+
+def _check_media_type(declared: str | None) -> None:
+    if declared is None:
+        return
+    media_type = declared.partition(";")[0].strip().lower()
+    if media_type in _READ_AS_JSON or (media_type.startswith("application/") and media_type.endswith("+json")):
+        return
+    raise UnsupportedMediaType(
+        f"The request body must be JSON, sent with Content-Type: {_JSON} (it was declared as {declared[:100]!r}).",
+        accept=_JSON,
+    )
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
