@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import orjson
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -48,6 +49,7 @@ from quarry.server._cors import add_cors
 from quarry.server._hosts import HostGuard, HostPolicy
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
+from quarry.server._openapi import openapi_document
 from quarry.settings import Settings
 from quarry.store import open_database
 from quarry.ui import mount_ui
@@ -203,7 +205,10 @@ def create_app(
             # Lifespan state: Starlette hands each request a shallow copy, read through `context_of`.
             yield {CONTEXT_KEY: context}
 
-    app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    # The schema and its page are served below, behind the API's key check: FastAPI's own are open to anyone.
+    app = FastAPI(
+        title="Quarry", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
     # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
     guard = HostPolicy.of(settings)
@@ -211,14 +216,28 @@ def create_app(
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     knowledge_router = _knowledge_router()
-    for prefix in _PREFIXES:
-        app.include_router(knowledge_router, prefix=prefix)
-        app.include_router(models_router, prefix=prefix)
-        app.include_router(openai.router, prefix=prefix)
-        app.include_router(anthropic.router, prefix=prefix)
-        app.include_router(conversations.router, prefix=prefix)
+    routers = [
+        *(
+            (prefix, router)
+            for prefix in _PREFIXES
+            for router in (knowledge_router, models_router, openai.router, anthropic.router, conversations.router)
+        ),
+        ("/admin", admin_router),
+    ]
+    for prefix, router in routers:
+        app.include_router(router, prefix=prefix)
+    schema = openapi_document(app.title, app.version, routers)
 
-    app.include_router(admin_router, prefix="/admin")
+    async def openapi_json(request: Request) -> Response:
+        await context_of(request).services.authenticate(request, "openapi")
+        return Response(orjson.dumps(schema), media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        await context_of(request).services.authenticate(request, "openapi")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Quarry API")
+
+    app.add_route("/openapi.json", openapi_json, include_in_schema=False)
+    app.add_route("/docs", docs, include_in_schema=False)
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> Response:
