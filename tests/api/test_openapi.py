@@ -3,6 +3,7 @@ are behind the API's key check when keys are set."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -49,6 +50,31 @@ def test_the_schema_lists_every_route(schema: dict[str, Any]) -> None:
     assert schema["paths"]["/v1/chat/completions"]["post"]["requestBody"]["required"] is True
     upload = schema["paths"]["/v1/knowledge-bases/{name}/documents"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "model", "field"),
+    [
+        ("/v1/chat/completions", "post", "ChatCompletionRequest", "messages"),
+        ("/api/v1/embeddings", "post", "EmbeddingRequest", "input"),
+        ("/v1/messages", "post", "MessagesRequest", "max_tokens"),
+        ("/v1/messages/count_tokens", "post", "CountTokensRequest", "messages"),
+        ("/v1/conversations/{conversation_id}", "patch", "ConversationPatch", "title"),
+        ("/admin/keys", "post", "NewKey", "name"),
+    ],
+)
+def test_request_bodies_are_the_dialects_models(
+    schema: dict[str, Any], path: str, method: str, model: str, field: str
+) -> None:
+    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": f"#/components/schemas/{model}"}
+    assert field in schema["components"]["schemas"][model]["properties"]
+
+
+def test_every_reference_resolves(schema: dict[str, Any]) -> None:
+    references = set(re.findall(r'"\$ref":\s*"#/components/schemas/([^"]+)"', json.dumps(schema)))
+    assert references
+    assert references <= set(schema["components"]["schemas"])
 
 
 def test_the_schemas_methods_are_the_ones_served(gateway: str, schema: dict[str, Any]) -> None:

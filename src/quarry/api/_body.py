@@ -9,6 +9,7 @@ that says what to send."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -17,9 +18,10 @@ from starlette.requests import ClientDisconnect, Request
 
 from quarry.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["MAX_JSON_DEPTH", "read_json", "read_model"]
+__all__ = ["MAX_JSON_DEPTH", "json_body", "read_json", "read_model", "request_model_of"]
 
 Model = TypeVar("Model", bound=BaseModel)
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 # Deeper than any real request (tool schemas included); code that walks bodies recursively stays far from Python's
 # recursion limit, and a 1,000-level body is a 400, not a 500.
 MAX_JSON_DEPTH = 64
@@ -77,6 +79,25 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
             return True
         pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+_REQUEST_MODELS: dict[Callable[..., Any], type[BaseModel]] = {}
+
+
+def json_body(model: type[BaseModel]) -> Callable[[Endpoint], Endpoint]:
+    """Declares the model an endpoint reads its JSON body as, for the published OpenAPI document. Validation stays
+    the endpoint's own (read_model, in its dialect's envelope); this only says what to publish."""
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        _REQUEST_MODELS[endpoint] = model
+        return endpoint
+
+    return declare
+
+
+def request_model_of(endpoint: Callable[..., Any]) -> type[BaseModel] | None:
+    """The model `endpoint` declared with `json_body`, if any."""
+    return _REQUEST_MODELS.get(endpoint)
 
 
 def read_model(raw: Any, model: type[Model]) -> Model:

@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.routing import Route
+
+from quarry.api import request_model_of
 
 __all__ = ["openapi_document"]
 
@@ -22,7 +25,18 @@ _MULTIPART = "/knowledge-bases/{name}/documents"
 _ERROR = {"description": "An error, in the caller's API envelope (OpenAI's, or Anthropic's on /messages)."}
 
 
-def _operation(prefix: str, route: Route, path: str, method: str) -> dict[str, Any]:
+def _component(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """A reference to `model` in `components`, added with its nested definitions. Those are named after the model
+    that holds them: both dialects have a `Message`, and they are not the same."""
+    owner = model.__name__
+    schema = model.model_json_schema(ref_template=f"#/components/schemas/{owner}__{{model}}")
+    for name, definition in schema.pop("$defs", {}).items():
+        components[f"{owner}__{name}"] = definition
+    components[owner] = schema
+    return {"$ref": f"#/components/schemas/{owner}"}
+
+
+def _operation(prefix: str, route: Route, path: str, method: str, components: dict[str, Any]) -> dict[str, Any]:
     doc = (route.endpoint.__doc__ or "").strip()
     operation: dict[str, Any] = {
         "operationId": f"{method.lower()}{re.sub(r'[^0-9A-Za-z]+', '_', path).rstrip('_')}",
@@ -37,17 +51,21 @@ def _operation(prefix: str, route: Route, path: str, method: str) -> dict[str, A
     if parameters:
         operation["parameters"] = parameters
     if method in _WITH_BODY:
+        media: dict[str, Any]
         if route.path == _MULTIPART:
             files = {"type": "array", "items": {"type": "string", "format": "binary"}}
             media = {"multipart/form-data": {"schema": {"type": "object", "properties": {"files": files}}}}
         else:
-            media = {"application/json": {"schema": {"type": "object"}}}
+            model = request_model_of(route.endpoint)
+            body: dict[str, Any] = _component(model, components) if model is not None else {"type": "object"}
+            media = {"application/json": {"schema": body}}
         operation["requestBody"] = {"required": True, "content": media}
     return operation
 
 
 def openapi_document(title: str, version: str, routers: Sequence[tuple[str, APIRouter]]) -> dict[str, Any]:
     """OpenAPI 3.1 for every route of `routers`, each `(prefix, router)` as the app includes it, plus /health."""
+    components: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {
         "/health": {
             "get": {
@@ -64,16 +82,17 @@ def openapi_document(title: str, version: str, routers: Sequence[tuple[str, APIR
                 continue
             path = prefix + _PARAMETER.sub(r"{\1}", route.path)
             for method in sorted(route.methods - {"HEAD"}):
-                paths.setdefault(path, {})[method.lower()] = _operation(prefix, route, path, method)
+                paths.setdefault(path, {})[method.lower()] = _operation(prefix, route, path, method, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
+            "schemas": components,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},  # how Anthropic's clients send it
-            }
+            },
         },
         "security": [{"bearer": []}, {"apiKey": []}],
     }
