@@ -61,6 +61,9 @@ def test_the_schema_lists_every_route(schema: dict[str, Any]) -> None:
         ("/v1/messages/count_tokens", "post", "CountTokensRequest", "messages"),
         ("/v1/conversations/{conversation_id}", "patch", "ConversationPatch", "title"),
         ("/admin/keys", "post", "NewKey", "name"),
+        ("/v1/knowledge-bases", "post", "CreateKnowledgeBase", "name"),
+        ("/v1/knowledge-bases/{name}/retrieve", "post", "RetrieveRequest", "retrievalQuery"),
+        ("/v1/knowledge-bases/{name}/answer", "post", "AnswerRequest", "question"),
     ],
 )
 def test_request_bodies_are_the_dialects_models(
