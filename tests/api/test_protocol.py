@@ -107,7 +107,8 @@ def test_json_declared_as_json_or_undeclared_is_served(gateway: str, headers: di
         raw.headers[name] = value
     if "Content-Type" not in headers:
         assert "content-type" not in raw.headers
-    response = httpx.Client().send(raw)
+    with httpx.Client() as client:  # closed: a leaked socket is a ResourceWarning that fails a later test
+        response = client.send(raw)
     assert response.status_code == 200, response.text
     assert response.json()["object"] == "chat.completion"
 
