@@ -11,12 +11,14 @@ __all__ = [
     "Conflict",
     "InvalidRequest",
     "KnowledgeBaseNotAllowed",
+    "MethodNotAllowed",
     "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
     "QuarryError",
     "RateLimited",
+    "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
@@ -69,12 +71,33 @@ class Conflict(QuarryError):
     status = 409
 
 
+class MethodNotAllowed(QuarryError):
+    """The path exists but not for this method; `Allow` names the methods it has (RFC 9110 15.5.6)."""
+
+    status = 405
+
+    def __init__(self, method: str, path: str, allowed: list[str]) -> None:
+        message = f"{path} does not accept {method}; it accepts {', '.join(allowed)}."
+        super().__init__(message, code="method_not_allowed")
+        self.headers["Allow"] = ", ".join(allowed)
+
+
 class ModelNotFound(NotFound):
     """No model, inference profile or alias of that name."""
 
 
 class PayloadTooLarge(QuarryError):
     status = 413
+
+
+class UnsupportedMediaType(QuarryError):
+    """The body is declared as a type the route does not read; `Accept` names the one it does (RFC 9110 15.5.16)."""
+
+    status = 415
+
+    def __init__(self, message: str, *, accept: str) -> None:
+        super().__init__(message, code="unsupported_media_type")
+        self.headers["Accept"] = accept
 
 
 class RateLimited(QuarryError):

@@ -2,6 +2,7 @@
 the server wires together and every dialect shares: the app's context, the admin and models routes."""
 
 from quarry.api._admin import router as admin_router
+from quarry.api._body import request_model_of
 from quarry.api._context import CONTEXT_KEY, AppContext, context_of, services_of
 from quarry.api._models import router as models_router
 from quarry.api._models import wants_anthropic
@@ -14,6 +15,7 @@ __all__ = [
     "admin_router",
     "context_of",
     "models_router",
+    "request_model_of",
     "services_of",
     "wants_anthropic",
 ]

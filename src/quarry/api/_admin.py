@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._body import read_json, read_model
+from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
 from quarry.api._responses import json_response
 from quarry.api._services import Services
@@ -39,6 +39,7 @@ async def _admin(request: Request) -> tuple[Services, KeyStore]:
     return services, services.keys
 
 
+@json_body(NewKey)
 async def create_key(request: Request) -> Response:
     services, keys = await _admin(request)
     body = read_model(await read_json(request, services.settings.max_body_bytes), NewKey)

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 import orjson
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Match
 
 from quarry import __version__
 from quarry.api import (
@@ -39,7 +41,7 @@ from quarry.auth import (
 )
 from quarry.bedrock import Backend, ModelCatalog
 from quarry.conversations import ConversationStore
-from quarry.errors import InvalidRequest, NotFound, QuarryError
+from quarry.errors import InvalidRequest, MethodNotAllowed, NotFound, QuarryError
 from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import open_backend
@@ -47,6 +49,7 @@ from quarry.server._cors import add_cors
 from quarry.server._hosts import HostGuard, HostPolicy
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
+from quarry.server._openapi import openapi_document
 from quarry.settings import Settings
 from quarry.store import open_database
 from quarry.ui import mount_ui
@@ -59,6 +62,8 @@ __all__ = ["create_app"]
 log = logging.getLogger("quarry")
 _PREFIXES = ("/v1", "/api/v1")
 _ANTHROPIC_PATHS = tuple(f"{prefix}/messages" for prefix in _PREFIXES)
+_API_PREFIXES = (*_PREFIXES, "/admin")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _image_loader(fetcher: ImageFetcher, max_bytes: int) -> Callable[[str], Awaitable[tuple[str, bytes]]]:
@@ -82,6 +87,25 @@ def _error_response(request: Request, error: QuarryError) -> Response:
     if path.startswith(_ANTHROPIC_PATHS) or wants_anthropic(request):
         return anthropic.error_response(error)
     return openai.error_response(error)
+
+
+def _routing_error(request: Request, error: QuarryError) -> Response:
+    """A routing failure (no such path, wrong method): the API's envelope on its paths, plain text off them."""
+    if request.url.path.startswith(_API_PREFIXES):
+        return _error_response(request, error)
+    exchange_of(request).fail(error)
+    return PlainTextResponse(error.message, status_code=error.status, headers=error.headers)
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route serves the path with. Starlette's own 405 names only the first route that matched the
+    path, and a path here is often split over several routes (one per method); asking each route whether it fully
+    matches the request under each method relies on nothing but the public `matches`."""
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in app.router.routes)
+    ]
 
 
 async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> KnowledgeBases | None:
@@ -181,22 +205,39 @@ def create_app(
             # Lifespan state: Starlette hands each request a shallow copy, read through `context_of`.
             yield {CONTEXT_KEY: context}
 
-    app = FastAPI(title="Quarry", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    # The schema and its page are served below, behind the API's key check: FastAPI's own are open to anyone.
+    app = FastAPI(
+        title="Quarry", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
     # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
     guard = HostPolicy.of(settings)
-    app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=(*_PREFIXES, "/admin"))
+    app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=_API_PREFIXES)
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     knowledge_router = _knowledge_router()
-    for prefix in _PREFIXES:
-        app.include_router(knowledge_router, prefix=prefix)
-        app.include_router(models_router, prefix=prefix)
-        app.include_router(openai.router, prefix=prefix)
-        app.include_router(anthropic.router, prefix=prefix)
-        app.include_router(conversations.router, prefix=prefix)
+    routers = [
+        *(
+            (prefix, router)
+            for prefix in _PREFIXES
+            for router in (knowledge_router, models_router, openai.router, anthropic.router, conversations.router)
+        ),
+        ("/admin", admin_router),
+    ]
+    for prefix, router in routers:
+        app.include_router(router, prefix=prefix)
+    schema = openapi_document(app.title, app.version, routers)
 
-    app.include_router(admin_router, prefix="/admin")
+    async def openapi_json(request: Request) -> Response:
+        await context_of(request).services.authenticate(request, "openapi")
+        return Response(orjson.dumps(schema), media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        await context_of(request).services.authenticate(request, "openapi")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Quarry API")
+
+    app.add_route("/openapi.json", openapi_json, include_in_schema=False)
+    app.add_route("/docs", docs, include_in_schema=False)
 
     @app.get("/health", include_in_schema=False)
     async def health(request: Request) -> Response:
@@ -215,7 +256,10 @@ def create_app(
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return _error_response(request, NotFound(f"No route for {request.method} {request.url.path}."))
+            return _routing_error(request, NotFound(f"No route for {request.method} {request.url.path}."))
+        if exc.status_code == 405:
+            allowed = _allowed_methods(app, request)
+            return _routing_error(request, MethodNotAllowed(request.method, request.url.path, allowed))
         error = QuarryError(str(exc.detail))
         error.status = exc.status_code
         return _error_response(request, error)

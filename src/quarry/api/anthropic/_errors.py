@@ -10,11 +10,13 @@ from starlette.responses import Response
 from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
     QuarryError,
     RateLimited,
+    UnsupportedMediaType,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -27,6 +29,9 @@ _KINDS: tuple[tuple[type[QuarryError], int, str], ...] = (
     (AuthenticationFailed, 401, "authentication_error"),
     (PermissionDenied, 403, "permission_error"),
     (NotFound, 404, "not_found_error"),
+    # Anthropic names no type of its own for these; their statuses still matter to clients and proxies.
+    (MethodNotAllowed, 405, "invalid_request_error"),
+    (UnsupportedMediaType, 415, "invalid_request_error"),
     (PayloadTooLarge, 413, "request_too_large"),
     (RateLimited, 429, "rate_limit_error"),
     (UpstreamUnavailable, 529, "overloaded_error"),

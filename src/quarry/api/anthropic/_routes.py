@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._body import read_json, read_model
+from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
 from quarry.api._core import Usage
 from quarry.api._estimate import estimate_tokens
@@ -52,6 +52,7 @@ def _countable(converse: ConverseRequest) -> ConverseTokensRequest:
     return counted
 
 
+@json_body(MessagesRequest)
 async def messages(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
@@ -99,6 +100,7 @@ async def messages(request: Request) -> Response:
     )
 
 
+@json_body(CountTokensRequest)
 async def count_tokens(request: Request) -> Response:
     services = services_of(request)
     principal = await services.authenticate(request, "messages.count_tokens")

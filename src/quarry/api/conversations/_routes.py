@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._body import read_json, read_model
+from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
 from quarry.api._responses import json_response
 from quarry.conversations import ConversationPatch, ConversationStore, Owner, UserSettings
@@ -56,6 +56,7 @@ async def list_conversations(request: Request) -> Response:
     return json_response({"object": "list", "data": [summary.model_dump() for summary in summaries]})
 
 
+@json_body(ConversationPatch)
 async def create_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     patch = await _patch(request)
@@ -72,6 +73,7 @@ async def get_conversation(request: Request) -> Response:
     return json_response(conversation.model_dump())
 
 
+@json_body(ConversationPatch)
 async def update_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     conversation_id = _conversation_id(request)
@@ -95,6 +97,7 @@ async def get_user_settings(request: Request) -> Response:
     return json_response(stored.model_dump())
 
 
+@json_body(UserSettings)
 async def put_user_settings(request: Request) -> Response:
     owner, store = await _owner(request)
     settings = read_model(await read_json(request, services_of(request).settings.max_body_bytes), UserSettings)

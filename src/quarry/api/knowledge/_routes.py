@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._body import read_json, read_model
+from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
@@ -73,6 +73,7 @@ async def list_knowledge_bases(request: Request) -> Response:
     return json_response({"object": "list", "data": data})
 
 
+@json_body(CreateKnowledgeBase)
 async def create_knowledge_base(request: Request) -> Response:
     body = read_model(await read_json(request, services_of(request).settings.max_body_bytes), CreateKnowledgeBase)
     knowledge, _ = await _knowledge(request, "kb.create", body.name)
@@ -177,6 +178,7 @@ def _progress(progress: IngestProgress) -> dict[str, Any]:
     }
 
 
+@json_body(RetrieveRequest)
 async def retrieve(request: Request) -> Response:
     base, principal = await _base(request, "kb.retrieve")
     services = services_of(request)
@@ -193,6 +195,7 @@ async def retrieve(request: Request) -> Response:
     return json_response({"retrievalResults": [retrieval_result(hit, base.name) for hit in hits]})
 
 
+@json_body(AnswerRequest)
 async def answer(request: Request) -> Response:
     base, principal = await _base(request, "kb.answer")
     services = services_of(request)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from quarry.api._body import read_json, read_model
+from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
 from quarry.api._core import Usage, output_reserve
 from quarry.api._errors import error_body
@@ -29,6 +29,7 @@ __all__ = ["router"]
 _DONE = b"data: [DONE]\n\n"
 
 
+@json_body(ChatCompletionRequest)
 async def chat_completions(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
@@ -80,6 +81,7 @@ async def chat_completions(request: Request) -> Response:
     )
 
 
+@json_body(EmbeddingRequest)
 async def embeddings(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)

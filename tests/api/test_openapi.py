@@ -1,0 +1,111 @@
+"""`/openapi.json` publishes every route the gateway serves, with the methods it serves them with; it and `/docs`
+are behind the API's key check when keys are set."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import KEY
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+EXPECTED = {
+    "/chat/completions",
+    "/embeddings",
+    "/messages",
+    "/messages/count_tokens",
+    "/models",
+    "/models/{model_id}",
+    "/conversations",
+    "/conversations/{conversation_id}",
+    "/user/settings",
+    "/knowledge-bases",
+    "/knowledge-bases/{name}",
+    "/knowledge-bases/{name}/documents",
+    "/knowledge-bases/{name}/documents/{document}",
+    "/knowledge-bases/{name}/retrieve",
+    "/knowledge-bases/{name}/answer",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(gateway: str) -> dict[str, Any]:
+    response = httpx.get(gateway + "/openapi.json", headers=AUTH)
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_the_schema_lists_every_route(schema: dict[str, Any]) -> None:
+    paths = set(schema["paths"])
+    expected = {prefix + path for prefix in ("/v1", "/api/v1") for path in EXPECTED}
+    expected |= {"/admin/keys", "/admin/keys/{key_id}", "/admin/usage", "/health"}
+    assert paths == expected
+    operation_ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
+    assert len(operation_ids) == len(set(operation_ids))  # unique, as OpenAPI requires
+    assert schema["paths"]["/v1/chat/completions"]["post"]["requestBody"]["required"] is True
+    upload = schema["paths"]["/v1/knowledge-bases/{name}/documents"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "model", "field"),
+    [
+        ("/v1/chat/completions", "post", "ChatCompletionRequest", "messages"),
+        ("/api/v1/embeddings", "post", "EmbeddingRequest", "input"),
+        ("/v1/messages", "post", "MessagesRequest", "max_tokens"),
+        ("/v1/messages/count_tokens", "post", "CountTokensRequest", "messages"),
+        ("/v1/conversations/{conversation_id}", "patch", "ConversationPatch", "title"),
+        ("/admin/keys", "post", "NewKey", "name"),
+        ("/v1/knowledge-bases", "post", "CreateKnowledgeBase", "name"),
+        ("/v1/knowledge-bases/{name}/retrieve", "post", "RetrieveRequest", "retrievalQuery"),
+        ("/v1/knowledge-bases/{name}/answer", "post", "AnswerRequest", "question"),
+    ],
+)
+def test_request_bodies_are_the_dialects_models(
+    schema: dict[str, Any], path: str, method: str, model: str, field: str
+) -> None:
+    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": f"#/components/schemas/{model}"}
+    assert field in schema["components"]["schemas"][model]["properties"]
+
+
+def test_every_reference_resolves(schema: dict[str, Any]) -> None:
+    references = set(re.findall(r'"\$ref":\s*"#/components/schemas/([^"]+)"', json.dumps(schema)))
+    assert references
+    assert references <= set(schema["components"]["schemas"])
+
+
+def test_the_schemas_methods_are_the_ones_served(gateway: str, schema: dict[str, Any]) -> None:
+    """For each published path, the live server's 405 names exactly the methods the schema lists (plus HEAD)."""
+    for path, item in schema["paths"].items():
+        concrete = re.sub(r"{\w+}", "x", path)
+        response = httpx.request("TRACE", gateway + concrete, headers=AUTH)
+        assert response.status_code == 405, (path, response.text)
+        served = set(response.headers["allow"].split(", ")) - {"HEAD"}
+        assert served == {method.upper() for method in item}, path
+        for operation in item.values():
+            names = [parameter["name"] for parameter in operation.get("parameters", [])]
+            assert names == re.findall(r"{(\w+)}", path)
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer sk-wrong"}, {"x-api-key": "sk-wrong"}], ids=["none", "bearer", "x-api"]
+)
+def test_the_schema_and_docs_need_a_key(gateway: str, path: str, headers: dict[str, str]) -> None:
+    response = httpx.get(gateway + path, headers=headers)
+    assert response.status_code == 401, response.text
+    assert "paths" not in response.text
+
+
+@pytest.mark.parametrize("headers", [AUTH, {"x-api-key": KEY}])
+def test_the_docs_page_is_served_with_a_key(gateway: str, headers: dict[str, str]) -> None:
+    response = httpx.get(gateway + "/docs", headers=headers)
+    assert response.status_code == 200
+    assert "swagger-ui" in response.text
+    assert "/openapi.json" in response.text
