@@ -48,7 +48,7 @@ def _as_tuple(kinds: _Kinds) -> tuple[type, ...]:
 
 def _refuse(where: str, kinds: _Kinds) -> InvalidRequest:
     names = " or ".join(_NAMES[kind] for kind in _as_tuple(kinds))
-    return InvalidRequest(f"Invalid value for `{where}`: must be {names}.", param=where)
+    return InvalidRequest(f"{where}: must be {names}.", param=where)
 
 
 def _check_fields(value: Block, fields: dict[str, tuple[_Kinds, bool]], where: str) -> None:
