@@ -16,7 +16,7 @@ from tests.api.conftest import HAIKU, KEY, SONNET_45, WEATHER_TOOL
 NOVA = "amazon.nova-lite-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-WRONG: list[Any] = [7, "abc", [1], {"x": 1}, None, True]
+WRONG: list[Any] = [7, "abc", [1], {"x": 1}, None, True, 2**70]  # the last: no 64-bit integer holds it
 Path = tuple[str | int, ...]
 
 _CHAT: dict[str, Any] = {
