@@ -1,10 +1,16 @@
-"""The OpenAI request shapes Quarry reads. Unknown fields are kept, not refused, as OpenAI's clients expect."""
+"""The OpenAI request shapes Quarry reads. Unknown fields are kept, not refused, as OpenAI's clients expect.
+
+Content parts, thinking blocks and the `thinking` setting stay plain dicts (their many shapes are translated
+later), but each field Quarry reads from them is checked for its JSON type here: a caller's mistake is a 400
+naming the field, never a crash deeper in."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from quarry.errors import InvalidRequest
 
 __all__ = [
     "ChatCompletionRequest",
@@ -15,6 +21,46 @@ __all__ = [
     "Tool",
     "ToolCall",
 ]
+
+
+_Kinds = type | tuple[type, ...]
+_NAMES = {str: "a string", dict: "an object", int: "an integer"}
+# The fields read from each content part type, thinking block and `thinking` setting: (JSON type, required).
+_PART_FIELDS: dict[str, dict[str, tuple[_Kinds, bool]]] = {
+    "text": {"text": (str, True)},
+    "image_url": {"image_url": ((str, dict), True)},
+}
+_THINKING_BLOCK_FIELDS: dict[str, tuple[_Kinds, bool]] = {
+    "type": (str, False), "thinking": (str, False), "signature": (str, False), "data": (str, False),
+}  # fmt: skip
+_THINKING_FIELDS: dict[str, tuple[_Kinds, bool]] = {"type": (str, True), "budget_tokens": (int, False)}
+
+
+def _check(value: dict[str, Any], fields: dict[str, tuple[_Kinds, bool]], where: str) -> None:
+    for key, (kinds, required) in fields.items():
+        field = value.get(key)
+        if field is None and not required:
+            continue
+        # JSON's true and false are not numbers, whatever Python's bool says.
+        if not isinstance(field, kinds) or isinstance(field, bool):
+            names = " or ".join(_NAMES[kind] for kind in (kinds if isinstance(kinds, tuple) else (kinds,)))
+            raise InvalidRequest(f"Invalid value for `{where}.{key}`: must be {names}.", param=f"{where}.{key}")
+
+
+def _check_part(part: dict[str, Any], where: str) -> None:
+    kind = part.get("type")
+    if not isinstance(kind, str):
+        raise InvalidRequest(f"Invalid value for `{where}.type`: must be a string.", param=f"{where}.type")
+    _check(part, _PART_FIELDS.get(kind, {}) | {"cache_control": (dict, False)}, where)
+    image = part.get("image_url")
+    if kind == "image_url" and isinstance(image, dict):
+        _check(image, {"url": (str, True)}, f"{where}.image_url")
+
+
+def _check_thinking(thinking: object, where: str) -> None:
+    if not isinstance(thinking, dict):
+        raise InvalidRequest(f"Invalid value for `{where}`: must be an object.", param=where)
+    _check(thinking, _THINKING_FIELDS, where)
 
 
 class _Open(BaseModel):
@@ -105,6 +151,29 @@ class ChatCompletionRequest(_Open):
     seed: int | None = None
     additional_model_request_fields: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None  # bedrock-access-gateway's spelling of the passthrough
+
+    # InvalidRequest is not a ValueError, so pydantic lets it through as it is: the 400 names the exact field
+    # (`messages[1].content[0].text`), which a pydantic error raised from here could not.
+    @model_validator(mode="after")
+    def _check_read_fields(self) -> ChatCompletionRequest:
+        for i, message in enumerate(self.messages):
+            for n, part in enumerate(message.content if isinstance(message.content, list) else ()):
+                _check_part(part, f"messages[{i}].content[{n}]")
+            for n, block in enumerate(message.thinking_blocks or ()):
+                _check(block, _THINKING_BLOCK_FIELDS, f"messages[{i}].thinking_blocks[{n}]")
+        if self.thinking is not None:
+            _check_thinking(self.thinking, "thinking")
+        # The passthrough fields join the request's own; Quarry reads the thinking setting and Nova's inferenceConfig
+        # among them.
+        for name, fields in (("extra_body", self.extra_body), ("additional_model_request_fields",
+                                                               self.additional_model_request_fields)):  # fmt: skip
+            if fields and fields.get("thinking") is not None:
+                _check_thinking(fields["thinking"], f"{name}.thinking")
+            if fields and fields.get("inferenceConfig") is not None and not isinstance(fields["inferenceConfig"], dict):
+                raise InvalidRequest(
+                    f"Invalid value for `{name}.inferenceConfig`: must be an object.", param=f"{name}.inferenceConfig"
+                )
+        return self
 
 
 class EmbeddingRequest(_Open):
