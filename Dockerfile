@@ -13,13 +13,13 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY requirements/all.txt ./requirements/all.txt
+COPY requirements-all.txt ./requirements-all.txt
 COPY src ./src
 # Dependencies from the lock (exact versions, hashes checked), then Quarry's own wheel without resolving again.
 # Every dependency ships manylinux wheels for x86_64 and arm64, so no compiler is needed even here.
 RUN python -m venv /opt/quarry \
  && /opt/quarry/bin/pip install --upgrade pip \
- && /opt/quarry/bin/pip install --require-hashes -r requirements/all.txt \
+ && /opt/quarry/bin/pip install --require-hashes -r requirements-all.txt \
  && /opt/quarry/bin/pip wheel --no-deps --wheel-dir /wheels . \
  && /opt/quarry/bin/pip install --no-deps "$(ls /wheels/quarry-*.whl)" \
  && /opt/quarry/bin/pip uninstall --yes pip

@@ -1,4 +1,4 @@
-"""The lock in requirements/ covers what pyproject.toml declares, and this venv is what the lock says."""
+"""The lock (requirements-*.txt) covers what pyproject.toml declares, and this venv is what the lock says."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?)
 def _locked(name: str) -> dict[str, str]:
     """Package → version pinned for this interpreter and platform (markers evaluated)."""
     pins: dict[str, str] = {}
-    for line in (ROOT / "requirements" / name).read_text().splitlines():
+    for line in (ROOT / f"requirements-{name}.txt").read_text().splitlines():
         match = PIN.match(line)
         if match and (match[3] is None or Marker(match[3]).evaluate()):
             pins[canonicalize_name(match[1])] = match[2]
@@ -46,19 +46,19 @@ def _declared(*extras: str) -> list[Requirement]:
     return [r for r in found if r.marker is None or r.marker.evaluate()]
 
 
-@pytest.mark.parametrize(("lock", "extra"), [("all.txt", "all"), ("dev.txt", "dev")])
+@pytest.mark.parametrize(("lock", "extra"), [("all", "all"), ("dev", "dev")])
 def test_the_lock_pins_every_declared_dependency_within_its_range(lock: str, extra: str) -> None:
     pins = _locked(lock)
     for requirement in _declared(extra):
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{requirement} is declared but not in requirements/{lock}: run scripts/lock"
+        assert name in pins, f"{requirement} is declared but not in requirements-{lock}.txt: run scripts/lock"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
-            f"requirements/{lock} pins {name}=={pins[name]}, outside {requirement}: run scripts/lock"
+            f"requirements-{lock}.txt pins {name}=={pins[name]}, outside {requirement}: run scripts/lock"
         )
 
 
 def test_all_and_dev_agree_on_every_version_they_share() -> None:
-    runtime, dev = _locked("all.txt"), _locked("dev.txt")
+    runtime, dev = _locked("all"), _locked("dev")
     differing = {name: (version, dev[name]) for name, version in runtime.items() if dev.get(name) != version}
     assert differing == {}
 
@@ -68,7 +68,7 @@ def test_this_venv_is_what_the_dev_lock_says() -> None:
     installed = {canonicalize_name(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
     wrong = {
         name: (version, installed.get(name))
-        for name, version in _locked("dev.txt").items()
+        for name, version in _locked("dev").items()
         if installed.get(name) != version
     }
     assert wrong == {}

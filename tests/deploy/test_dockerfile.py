@@ -118,7 +118,7 @@ def test_the_build_stage_installs_the_lock_then_the_wheel_without_resolving_agai
     (build,) = [stage for stage in stages if stage.name == "build"]
     script = " ".join(args for word, args in build.instructions if word == "RUN")
     assert "python -m venv /opt/quarry" in script
-    lock = script.index("pip install --require-hashes -r requirements/all.txt")
+    lock = script.index("pip install --require-hashes -r requirements-all.txt")
     assert "pip wheel --no-deps --wheel-dir /wheels ." in script
     wheel = script.index('pip install --no-deps "$(ls /wheels/quarry-*.whl)"')
     assert lock < wheel
@@ -171,7 +171,7 @@ def test_dockerignore_keeps_out_local_state_but_not_what_the_build_copies(
         if word == "COPY" and not args.startswith("--from=")
         for source in args.split()[:-1]
     }
-    assert copied == {"pyproject.toml", "README.md", "requirements/all.txt", "src"}
+    assert copied == {"pyproject.toml", "README.md", "requirements-all.txt", "src"}
     assert not copied & patterns
 
 
