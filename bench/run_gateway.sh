@@ -64,7 +64,7 @@ litellm_venv=bench/.venv-litellm
 
 if [[ ! -x .venv/bin/quarry ]]; then
     echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
-    echo "quarry[dev], then runs the checks), or: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'" >&2
+    echo "quarry[dev] from the lock, then runs the checks)" >&2
     exit 1
 fi
 python=.venv/bin/python
