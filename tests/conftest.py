@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +150,23 @@ def serve() -> Iterator[Any]:
     yield start
     for server in running:
         server.__exit__()
+
+
+@contextmanager
+def standalone_toolbox(api_url: str) -> Iterator[str]:
+    """`quarry ui --api-url API_URL` in a process of its own, on a free port; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quarry", "ui", "--api-url", api_url, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        match = re.search(r"Quarry toolbox (http://127\.0\.0\.1:\d+)/ui/", process.stdout.readline())
+        assert match, "quarry ui did not print its address"
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()

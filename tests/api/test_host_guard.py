@@ -4,9 +4,6 @@ work; `quarry ui` alone has the same guard."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -15,7 +12,7 @@ import pytest
 from quarry.server import HostPolicy, create_app
 from quarry.settings import CorsSettings, Settings
 from tests.api.conftest import HAIKU
-from tests.conftest import SDKs
+from tests.conftest import SDKs, standalone_toolbox
 
 REBOUND = "attacker.example:8080"  # what a browser sends after the attacker's name was rebound to 127.0.0.1
 PAGE = "http://attacker.example:8080"
@@ -137,27 +134,13 @@ def test_non_loopback_binds_accept_any_host_unless_names_are_listed() -> None:
 
 
 def test_standalone_toolbox_has_the_guard(open_url: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quarry", "ui", "--api-url", open_url, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        match = re.search(r"Quarry toolbox (http://127\.0\.0\.1:\d+)/ui/", process.stdout.readline())
-        assert match
-        url = match.group(1)
+    with standalone_toolbox(open_url) as url:
         refused = httpx.get(f"{url}/ui/", headers={"Host": REBOUND})
         assert refused.status_code == 400
         assert "does not answer to the host" in refused.text
         posted = httpx.post(f"{url}/ui/gradio_api/queue/join", json={}, headers={"Origin": PAGE})
         assert posted.status_code == 403
         assert httpx.get(f"{url}/ui/", follow_redirects=True).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stdout.close()
 
 
 def test_a_url_is_not_a_host_name() -> None:

@@ -3,14 +3,11 @@ memory, isolation between browsers, and readable errors."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import png
+from tests.conftest import png, standalone_toolbox
 from tests.ui.conftest import GIF, open_toolbox, seen, watch
 
 STREAM = "[[emulator: words=60, tps=150]]"
@@ -234,21 +231,8 @@ def test_settings_are_saved_per_user(browser: Browser, toolbox_url: str, page: P
 
 
 def test_quarry_ui_runs_alone_against_any_quarry(browser: Browser, toolbox_url: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quarry", "ui", "--api-url", toolbox_url, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        match = re.search(r"Quarry toolbox (http://127\.0\.0\.1:\d+)/ui/", process.stdout.readline())
-        assert match
-        context, page = open_toolbox(browser, match.group(1))
+    with standalone_toolbox(toolbox_url) as url:
+        context, page = open_toolbox(browser, url)
         send_chat(page, "Hello from the standalone toolbox")
         expect(page.locator("#chat-bot")).to_contain_text('You said: "Hello from the standalone toolbox"')
         context.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        process.stdout.close()
