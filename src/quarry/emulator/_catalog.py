@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from quarry.emulator._errors import ResourceNotFoundException, ValidationException
 
-__all__ = ["ACCOUNT_ID", "Catalog", "InferenceProfile", "Model", "Resolved"]
+__all__ = ["ACCOUNT_ID", "Catalog", "ClaudeRules", "InferenceProfile", "Model", "Resolved"]
 
 ACCOUNT_ID = "123456789012"
 _CREATED = datetime(2024, 8, 1, tzinfo=UTC).isoformat()
@@ -53,6 +53,44 @@ def _geography_serves(geography: str, region: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaudeRules:
+    """What a Claude model takes, as Bedrock enforces it (the `claude` object of a catalog entry; sources in
+    docs/bedrock-models-2026.md). Models without the object keep the rules of the Claude models before 4.6."""
+
+    thinking: tuple[str, ...] = ("enabled", "disabled")  # the `thinking.type` values accepted
+    thinking_default: str | None = None  # the thinking a request gets when it says nothing: None = none
+    effort: tuple[str, ...] = ()  # `output_config.effort` levels; () = no effort parameter
+    effort_default: str | None = None
+    disabled_max_effort: str | None = None  # with thinking disabled, effort may be at most this
+    between_tools_max_effort: str | None = None  # likewise for `thinking: {type: between_tools}`
+    sampling_default_only: bool = False  # temperature/top_p/top_k refused unless at their defaults
+    prefill: bool = True  # a conversation may end with an assistant message
+    forced_tool_choice: bool = True  # tool_choice `any` / `tool` accepted
+    system_messages: bool = False  # `role: system` messages inside `messages`
+    min_cache_tokens: int = 1024  # the shortest prefix a cache checkpoint caches
+    api_versions: tuple[str, ...] = ("2023-06-01",)  # `anthropic-version` values on the Messages endpoint
+    messages_api: bool = False  # served on `/anthropic/v1/messages`
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClaudeRules:
+        return cls(
+            thinking=tuple(data.get("thinking", ("enabled", "disabled"))),
+            thinking_default=data.get("thinkingDefault"),
+            effort=tuple(data.get("effort", ())),
+            effort_default=data.get("effortDefault"),
+            disabled_max_effort=data.get("disabledMaxEffort"),
+            between_tools_max_effort=data.get("betweenToolsMaxEffort"),
+            sampling_default_only=bool(data.get("samplingDefaultOnly", False)),
+            prefill=bool(data.get("prefill", True)),
+            forced_tool_choice=bool(data.get("forcedToolChoice", True)),
+            system_messages=bool(data.get("systemMessages", False)),
+            min_cache_tokens=int(data.get("minCacheTokens", 1024)),
+            api_versions=tuple(data.get("apiVersions", ("2023-06-01",))),
+            messages_api=bool(data.get("messagesApi", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     """One foundation model and what it can do."""
 
@@ -71,6 +109,7 @@ class Model:
     geographies: tuple[str, ...]
     embedding_dimensions: tuple[int, ...] = ()
     max_input_tokens: int = 0
+    claude: ClaudeRules = ClaudeRules()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Model:
@@ -90,6 +129,7 @@ class Model:
             geographies=tuple(data.get("profiles", ())),
             embedding_dimensions=tuple(data.get("embeddingDimensions", ())),
             max_input_tokens=int(data.get("maxInputTokens", 0)),
+            claude=ClaudeRules.from_json(data.get("claude", {})),
         )
 
     def supports(self, feature: str) -> bool:
