@@ -99,7 +99,13 @@ class KnowledgeSettings(BaseModel):
         "decompression bomb is refused by it before it is parsed (pdfium needs ~13 bytes of memory per byte).",
     )
     max_text_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="Text (UTF-8) read from one PDF.")
-    max_parse_s: float = Field(default=120.0, gt=0, description="Time reading one PDF may take, checked per page.")
+    max_parse_s: float = Field(default=120.0, gt=0, description="Time reading one PDF may take.")
+    max_pdf_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=64 * 1024 * 1024,
+        description="Memory reading one PDF may take (on Linux): PDFs are read in a child process whose address space "
+        "is capped, since an encrypted stream cannot be measured before pdfium inflates it.",
+    )
 
 
 class EmbeddingSettings(BaseModel):

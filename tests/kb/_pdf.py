@@ -8,9 +8,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.pdfencrypt import StandardEncryption
 from reportlab.pdfgen.canvas import Canvas
 
-__all__ = ["write_bomb", "write_pdf"]
+__all__ = ["write_bomb", "write_encrypted_bomb", "write_pdf"]
 
 
 def write_pdf(
@@ -34,6 +35,21 @@ def write_pdf(
             text.textLine(line)
         canvas.drawText(text)
         canvas.showPage()
+    canvas.save()
+    return path
+
+
+def write_encrypted_bomb(path: Path, lines: int) -> Path:
+    """A PDF at `path` encrypted with an owner password only (it opens without one), whose one page draws `lines`
+    lines of text: its compressed content stream is ciphertext, so it cannot be measured before pdfium decrypts and
+    inflates it. 400,000 lines are a 12 KiB file that took pdfium ~600 MB and 5 s."""
+    encryption = StandardEncryption("", ownerPassword="owner", strength=128)
+    canvas = Canvas(str(path), pagesize=A4, encrypt=encryption, invariant=True, pageCompression=1)
+    text = canvas.beginText(72, 720)
+    for _ in range(lines):
+        text.textLine("AAAAAAAA")
+    canvas.drawText(text)
+    canvas.showPage()
     canvas.save()
     return path
 

@@ -15,7 +15,7 @@ from quarry.errors import InvalidRequest
 from quarry.kb._loaders import load_document
 from quarry.kb._pdf_limits import PdfLimits
 from quarry.settings import KnowledgeSettings
-from tests.kb._pdf import write_bomb, write_pdf
+from tests.kb._pdf import write_bomb, write_encrypted_bomb, write_pdf
 
 MiB = 1024 * 1024
 
@@ -84,8 +84,10 @@ def test_reading_past_the_time_limit_is_refused(tmp_path: Path) -> None:
 
 
 def test_limits_come_from_the_knowledge_settings() -> None:
-    settings = KnowledgeSettings(max_pdf_pages=3, max_pdf_stream_bytes=4096, max_text_bytes=5, max_parse_s=6)
-    assert PdfLimits.from_settings(settings) == PdfLimits(3, 4096, 5, 6)
+    settings = KnowledgeSettings(
+        max_pdf_pages=3, max_pdf_stream_bytes=4096, max_text_bytes=5, max_parse_s=6, max_pdf_memory_bytes=128 * MiB
+    )
+    assert PdfLimits.from_settings(settings) == PdfLimits(3, 4096, 5, 6, 128 * MiB)
     assert PdfLimits.from_settings(KnowledgeSettings()) == PdfLimits()
 
 
@@ -95,3 +97,53 @@ def test_a_content_stream_under_the_limit_is_read(tmp_path: Path, options: dict[
     data = write_bomb(tmp_path / "odd.pdf", MiB, **options).read_bytes()
     document = load_document(data, "odd.pdf", pdf_limits=PdfLimits(max_stream_bytes=2 * MiB))
     assert "AAAAAAAA" in document.sections[0].text
+
+
+@pytest.fixture(scope="module")
+def encrypted_bomb(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return write_encrypted_bomb(tmp_path_factory.mktemp("encrypted") / "bomb.pdf", 400_000).read_bytes()
+
+
+def test_an_encrypted_bomb_is_stopped_by_the_readers_memory_ceiling(encrypted_bomb: bytes) -> None:
+    # Its streams are ciphertext, so measuring them first finds nothing; read in this process it took ~600 MB.
+    # pdfium runs in a reader process whose address space is capped: the reader fails, the server does not grow.
+    assert len(encrypted_bomb) < 64 * 1024
+    with peak_rss_growth() as growth, pytest.raises(InvalidRequest) as refused:
+        load_document(encrypted_bomb, "bomb.pdf", pdf_limits=PdfLimits(max_memory_bytes=128 * MiB))
+    assert refused.value.status == 400
+    assert refused.value.message.startswith("bomb.pdf: reading the PDF needed more than 134217728 bytes of memory")
+    assert "QUARRY_KB__MAX_PDF_MEMORY_BYTES" in refused.value.message
+    assert growth[0] < 64 * MiB
+
+
+def test_a_page_pdfium_cannot_leave_is_stopped_at_the_deadline(encrypted_bomb: bytes) -> None:
+    # One page that takes pdfium seconds: the checks between pages never run, so the reader is killed at the
+    # deadline (plus a grace second) instead.
+    with pytest.raises(InvalidRequest, match=r"bomb.pdf: reading the PDF took longer than 0.2 s.*MAX_PARSE_S"):
+        load_document(encrypted_bomb, "bomb.pdf", pdf_limits=PdfLimits(max_seconds=0.2))
+
+
+def test_pdfs_are_read_again_after_a_reader_was_killed(tmp_path: Path, encrypted_bomb: bytes) -> None:
+    limits = PdfLimits(max_memory_bytes=128 * MiB)
+    honest = write_pdf(tmp_path / "a.pdf", [["First page."], ["Second page."]]).read_bytes()
+    for _ in range(2):
+        with pytest.raises(InvalidRequest, match="memory"):
+            load_document(encrypted_bomb, "bomb.pdf", pdf_limits=limits)
+        document = load_document(honest, "a.pdf", pdf_limits=limits)
+        assert [section.text for section in document.sections] == ["First page.", "Second page."]
+
+
+def test_many_pdfs_at_once_are_all_read(tmp_path: Path) -> None:
+    # More callers than reader processes: the others wait for a reader, none is refused or mixed up.
+    files = [write_pdf(tmp_path / f"{n}.pdf", [[f"Document {n}."]]).read_bytes() for n in range(6)]
+    texts: dict[int, str] = {}
+
+    def read(n: int) -> None:
+        texts[n] = load_document(files[n], f"{n}.pdf").sections[0].text
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert texts == {n: f"Document {n}." for n in range(6)}

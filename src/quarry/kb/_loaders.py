@@ -8,8 +8,8 @@ in that text, which is what chunks' offsets and citations point into.
 from __future__ import annotations
 
 import codecs
+import importlib.util
 import re
-import time
 from collections.abc import Iterable
 from html.parser import HTMLParser
 
@@ -17,6 +17,7 @@ from quarry.errors import InvalidRequest
 from quarry.kb._docx import DOCX, docx_blocks
 from quarry.kb._models import LoadedDocument, Section
 from quarry.kb._pdf_limits import PdfLimits
+from quarry.kb._pdf_process import read_pdf_text
 
 __all__ = ["SUPPORTED_SUFFIXES", "full_text", "load_document", "media_type_for"]
 
@@ -146,43 +147,16 @@ _PAGE_NUMBER = re.compile(rf"\A{_NUMBER_LINE}\n|\n{_NUMBER_LINE}\Z", re.I)
 
 
 def _load_pdf(data: bytes, name: str, limits: PdfLimits) -> LoadedDocument:
-    try:
-        import pypdfium2 as pdfium  # type: ignore[import-untyped]  # it ships no type information
-    except ImportError:  # pragma: no cover - the kb extra is installed wherever the tests run
-        raise InvalidRequest("reading PDFs needs the `kb` extra: pip install 'quarry[kb]'") from None
-    started = time.monotonic()
-    limits.check_streams(data, name)
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as error:
-        if "password" in str(error).lower():
-            raise InvalidRequest(f"{name}: the PDF is encrypted (password-protected)", param="file") from None
-        raise InvalidRequest(f"{name}: not a readable PDF ({error})", param="file") from None
-    try:
-        title = (pdf.get_metadata_dict(skip_empty=True).get("Title") or "").strip()
-        pages = len(pdf)
-        limits.check_pages(pages, name)
-        parts: list[_Part] = []
-        text_bytes = 0
-        for index in range(pages):
-            page = pdf[index]
-            try:
-                textpage = page.get_textpage()
-                try:
-                    raw = textpage.get_text_range()
-                finally:
-                    textpage.close()
-            finally:
-                page.close()
-            text_bytes += len(raw.encode("utf-8", "replace"))
-            limits.check_progress(text_bytes, started, name)
-            parts.append((_PAGE_NUMBER.sub("", _tidy(_SOFT_HYPHEN.sub("", raw))), index + 1, ()))
-    except pdfium.PdfiumError as error:
-        raise InvalidRequest(f"{name}: a damaged PDF ({error})", param="file") from None
-    finally:
-        pdf.close()
+    if importlib.util.find_spec("pypdfium2") is None:  # pragma: no cover - the tests run with the kb extra
+        raise InvalidRequest("reading PDFs needs the `kb` extra: pip install 'quarry[kb]'")
+    limits.check_streams(data, name)  # the common bomb, refused with its own message before any process starts
+    read = read_pdf_text(data, name, limits)
+    parts: list[_Part] = [
+        (_PAGE_NUMBER.sub("", _tidy(_SOFT_HYPHEN.sub("", raw))), number, ()) for number, raw in enumerate(read.pages, 1)
+    ]
+    title = read.title.strip()
     # "untitled" is what several writers (reportlab among them) put there when nobody gave a title.
-    return LoadedDocument(_sections(parts), PDF, title if title.lower() not in ("", "untitled") else None, pages)
+    return LoadedDocument(_sections(parts), PDF, title if title.lower() not in ("", "untitled") else None, len(parts))
 
 
 # --- headings --------------------------------------------------------------------------------------------------------

@@ -37,10 +37,22 @@ class PdfLimits:
     max_stream_bytes: int = 16 * 1024 * 1024
     max_text_bytes: int = 32 * 1024 * 1024
     max_seconds: float = 120.0
+    max_memory_bytes: int = 1024 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings) -> PdfLimits:
-        return cls(settings.max_pdf_pages, settings.max_pdf_stream_bytes, settings.max_text_bytes, settings.max_parse_s)
+        return cls(
+            settings.max_pdf_pages,
+            settings.max_pdf_stream_bytes,
+            settings.max_text_bytes,
+            settings.max_parse_s,
+            settings.max_pdf_memory_bytes,
+        )
+
+    def too_slow(self, name: str) -> str:
+        return (
+            f"{name}: reading the PDF took longer than {self.max_seconds:g} s (kb.max_parse_s, QUARRY_KB__MAX_PARSE_S)"
+        )
 
     def check_streams(self, data: bytes, name: str) -> None:
         """Refuse when a compressed stream inflates past `max_stream_bytes`, before pdfium inflates it whole.
@@ -82,7 +94,7 @@ class PdfLimits:
 
     def check_progress(self, text_bytes: int, started: float, name: str) -> None:
         """Called after each page: refuse when the text so far, or the time since `started` (monotonic), is past its
-        limit. A page pdfium is reading cannot be interrupted: the stream limit bounds how long one takes."""
+        limit. A page pdfium is reading cannot be interrupted from within: the parent kills the reading process."""
         if text_bytes > self.max_text_bytes:
             raise InvalidRequest(
                 f"{name}: the PDF's text is longer than {self.max_text_bytes} bytes "
@@ -90,11 +102,7 @@ class PdfLimits:
                 param="file",
             )
         if time.monotonic() - started > self.max_seconds:
-            raise InvalidRequest(
-                f"{name}: reading the PDF took longer than {self.max_seconds:g} s "
-                "(kb.max_parse_s, QUARRY_KB__MAX_PARSE_S)",
-                param="file",
-            )
+            raise InvalidRequest(self.too_slow(name), param="file")
 
 
 def _slices(view: memoryview) -> Iterator[memoryview]:
