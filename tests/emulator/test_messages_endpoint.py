@@ -19,7 +19,8 @@ from quarry.emulator import EmulatorApp, EmulatorConfig
 from tests.conftest import SDKs, png
 from tests.emulator.conftest import CREDENTIALS
 
-OPUS_55 = "us.anthropic.claude-opus-5-5"  # serves 2023-06-01 and 2026-10-21
+OPUS_55 = "us.anthropic.claude-opus-5-5"  # serves 2023-06-01 and 2026-10-21; thinks by default once the rules land
+OPUS_48 = "us.anthropic.claude-opus-4-8"  # serves both versions and thinks only when asked: exact event sequences
 OPUS_46 = "global.anthropic.claude-opus-4-6-v1"  # serves 2023-06-01 only
 OLD_VERSION = {"anthropic-version": "2023-06-01"}
 KEY = "bedrock-api-key-test"
@@ -124,7 +125,7 @@ def test_sdk_stream_has_anthropics_event_order_and_final_message(claude: Any) ->
 
 
 def test_raw_stream_is_server_sent_events(base: str) -> None:
-    response = post(base, ask("Raw", stream=True))
+    response = post(base, ask("Raw", model=OPUS_48, stream=True))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = list(sse(response.text))
@@ -412,7 +413,7 @@ def test_sdk_sees_a_throttle_as_rate_limit_error(claude: Any) -> None:
 
 def test_mid_stream_fault_is_an_sse_error_event(base: str, claude: Any) -> None:
     text = "[[emulator: stream-error=ServiceUnavailableException, stream-error-after=3]] hello there"
-    response = post(base, ask(text, stream=True))
+    response = post(base, ask(text, model=OPUS_48, stream=True))
     assert response.status_code == 200
     events = list(sse(response.text))
     assert [kind for kind, _ in events] == ["message_start", "content_block_start", "ping", "error"]
@@ -427,6 +428,21 @@ def test_mid_stream_fault_is_an_sse_error_event(base: str, claude: Any) -> None:
             )
         )
     assert "overloaded_error" in str(excinfo.value)
+
+
+async def test_async_sdk_streams_text(base: str) -> None:
+    async with anthropic.AsyncAnthropic(base_url=base, api_key=KEY, max_retries=0) as claude:
+        request = {
+            "model": OPUS_48,
+            "max_tokens": 256,
+            "messages": [{"role": "user", "content": "[[emulator: words=40]]"}],
+        }
+        async with claude.messages.stream(**request) as stream:
+            pieces = [text async for text in stream.text_stream]
+            final = await stream.get_final_message()
+    assert len(pieces) >= 40
+    assert "".join(pieces) == texts(final)
+    assert final.usage.output_tokens > 0
 
 
 def test_fault_rate_applies_to_the_route_and_counts_the_call(serve: Callable[[Any], Any]) -> None:
