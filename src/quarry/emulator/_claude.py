@@ -163,6 +163,7 @@ def _check_thinking(view: _View, model: Model, effort: str | None) -> ClaudeRequ
     if kind == "disabled":
         if effort is not None and _above(effort, rules.disabled_max_effort):
             # Converse's service model: "When extended thinking is disabled, the effort level is capped at `high`."
+            # (doc §4); no source publishes the refusal's text, so the wording is ours.
             raise ClaudeRuleError(
                 f'output_config.effort: "{effort}" requires thinking; with "thinking.type.disabled" the effort can '
                 f'be at most "{rules.disabled_max_effort}".'
@@ -174,6 +175,7 @@ def _check_thinking(view: _View, model: Model, effort: str | None) -> ClaudeRequ
     if "budget_tokens" in thinking:
         raise ClaudeRuleError(f"thinking.{kind}.budget_tokens: Extra inputs are not permitted")
     if kind == "between_tools" and effort is not None and _above(effort, rules.between_tools_max_effort):
+        # Sonnet 5.5 allows `between_tools` at low/medium/high only (doc §1.3); the wording is ours.
         raise ClaudeRuleError(
             f'output_config.effort: "{effort}" is not available with "thinking.type.between_tools"; use an effort '
             f'of at most "{rules.between_tools_max_effort}" or "thinking.type.adaptive".'
