@@ -378,7 +378,8 @@ def test_body_rules_are_invoke_models(base: str) -> None:
     no_tokens = anthropic_error(post(base, {"model": OPUS_55, "messages": [{"role": "user", "content": "x"}]}), 400,
                                 "invalid_request_error", "ValidationException")  # fmt: skip
     assert "required key [max_tokens] not found" in no_tokens
-    assistant_first = ask("x") | {"messages": [{"role": "assistant", "content": "x"}]}
+    # Ends with a user turn: on Opus 5.5 a final assistant turn is refused first, as prefill.
+    assistant_first = ask("x") | {"messages": [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}]}
     message = anthropic_error(post(base, assistant_first), 400, "invalid_request_error", "ValidationException")
     assert "must start with a user message" in message
 
