@@ -229,9 +229,9 @@ def list_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
             base = await session.knowledge.get(name)
             return [document.to_json() for document in await base.documents()]
         rows = []
-        for config in await session.knowledge.list():
-            documents, chunks = await (await session.knowledge.get(config.name)).counts()
-            rows.append({**config.to_json(), "documents": documents, "chunks": chunks})
+        for entry in await session.knowledge.list():
+            documents, chunks = await (await session.knowledge.open(entry)).counts()
+            rows.append({**entry.config.to_json(), "documents": documents, "chunks": chunks})
         return rows
 
     rows = _run(ctx, work)
