@@ -171,6 +171,12 @@ class SQLiteStore:
         self._searches = _Connection(path)  # the index's: searches run beside reads of documents and chunks
         self._index = SearchIndex(config.dimensions)
 
+    async def ownership(self) -> Ownership:
+        """As the file holds it now (another process may have shared or given it away since it was opened)."""
+        sql = "SELECT value FROM meta WHERE key = 'ownership'"
+        row = await self._reader.run(lambda db: db.execute(sql).fetchone())
+        return Ownership.from_json(json.loads(row[0])) if row else Ownership()
+
     async def documents(self) -> list[DocumentRecord]:
         sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY added_at, rowid"
         return [_document(row) for row in await self._reader.run(lambda db: db.execute(sql).fetchall())]
@@ -278,6 +284,9 @@ class SQLiteBackend:
     async def registered(self, name: str) -> Registered | None:
         if not valid_name(name) or not self._path(name).exists():
             return None
+        store = self._open.get(name)
+        if store is not None:  # asked on every request: its open reader answers in a fraction of a new connection
+            return Registered(store.config, await store.ownership())
         return await asyncio.to_thread(_read_registered, self._path(name))
 
     async def create(self, config: KnowledgeBaseConfig, ownership: Ownership | None = None) -> None:
