@@ -64,7 +64,7 @@ async def _knowledge(request: Request, api: str) -> tuple[KnowledgeBases, Princi
 
 
 async def _entry(request: Request, api: str, *, change: bool) -> tuple[KnowledgeBases, Registered, Principal]:
-    """The knowledge base the path names, once the caller is known to may read it (or, `change`, change it)."""
+    """The knowledge base the path names, once the caller may read it (with `change`: change it)."""
     name: str = request.path_params["name"]
     knowledge, principal = await _knowledge(request, api)
     check_knowledge_base(principal, name)  # before the lookup: a name the key's patterns exclude is not confirmed
