@@ -11,6 +11,8 @@ __all__ = [
     "Conflict",
     "InvalidRequest",
     "KnowledgeBaseNotAllowed",
+    "KnowledgeBaseNotFound",
+    "KnowledgeBaseReadOnly",
     "MethodNotAllowed",
     "ModelNotFound",
     "NotFound",
@@ -61,8 +63,28 @@ class KnowledgeBaseNotAllowed(PermissionDenied):
         self.name = name
 
 
+class KnowledgeBaseReadOnly(PermissionDenied):
+    """The caller may read this knowledge base (it is shared with it) but not change it: that is for its owner."""
+
+    def __init__(self, name: str) -> None:
+        message = (
+            f"The knowledge base `{name}` is shared with this API key to read; only its owner or the admin may "
+            "change it."
+        )
+        super().__init__(message, code="knowledge_base_read_only")
+        self.name = name
+
+
 class NotFound(QuarryError):
     status = 404
+
+
+class KnowledgeBaseNotFound(NotFound):
+    """No knowledge base of that name, or none the caller may see: the same answer, so names do not leak."""
+
+    def __init__(self, name: str, *, param: str | None = "name") -> None:
+        super().__init__(f"There is no knowledge base named {name!r}.", param=param)
+        self.name = name
 
 
 class Conflict(QuarryError):

@@ -34,13 +34,15 @@ class Gateway:
     emulator: EmulatorApp
 
     def key(self, **fields: Any) -> httpx.Client:
-        """A client with a new team key made through the admin API."""
-        made = httpx.post(
-            f"{self.url}/admin/keys",
-            json={"name": "admission"} | fields,
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        )
+        """A client with a new team key made through the admin API. `handbook` is shared with every key; `inbox`,
+        where uploads go, is given to the newest key (only its owner may change it)."""
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        made = httpx.post(f"{self.url}/admin/keys", json={"name": "admission"} | fields, headers=admin)
         assert made.status_code == 201, made.text
+        given = httpx.patch(
+            f"{self.url}/v1/knowledge-bases/inbox", json={"owner": made.json()["id"]}, headers=admin, timeout=30
+        )
+        assert given.status_code == 200, given.text
         headers = {"Authorization": f"Bearer {made.json()['key']}"}
         return httpx.Client(base_url=f"{self.url}/v1", headers=headers, timeout=30)
 
@@ -65,6 +67,8 @@ def gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     with httpx.Client(base_url=f"{url}/v1", headers=admin, timeout=30) as client:
         for name in ("handbook", "inbox"):
             assert client.post("/knowledge-bases", json={"name": name}).status_code == 201
+        shared = client.patch("/knowledge-bases/handbook", json={"shared_with": [{"grantee": "*"}]})
+        assert shared.status_code == 200, shared.text
         uploaded = client.post("/knowledge-bases/handbook/documents", files=[("file", ("leave.md", LEAVE))])
         assert uploaded.status_code == 200, uploaded.text
         assert client.get("/models").status_code == 200  # the model catalog is fetched once, then cached

@@ -62,6 +62,7 @@ def test_the_schema_lists_every_route(schema: dict[str, Any]) -> None:
         ("/v1/conversations/{conversation_id}", "patch", "ConversationPatch", "title"),
         ("/admin/keys", "post", "NewKey", "name"),
         ("/v1/knowledge-bases", "post", "CreateKnowledgeBase", "name"),
+        ("/v1/knowledge-bases/{name}", "patch", "ChangeKnowledgeBase", "shared_with"),
         ("/v1/knowledge-bases/{name}/retrieve", "post", "RetrieveRequest", "retrievalQuery"),
         ("/v1/knowledge-bases/{name}/answer", "post", "AnswerRequest", "question"),
     ],

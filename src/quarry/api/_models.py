@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from quarry.api._context import context_of, services_of
 from quarry.api._responses import json_response
-from quarry.auth import knowledge_base_model, may_use_knowledge_base, may_use_model
+from quarry.auth import knowledge_base_model, may_read, may_use_model
 from quarry.bedrock import ModelEntry
 from quarry.errors import ModelNotFound
 
@@ -44,10 +44,10 @@ async def list_models(request: Request) -> Response:
     data = [_openai(entry) for entry in entries]
     knowledge = context_of(request).knowledge
     if knowledge is not None:  # chat UIs offer what /v1/models lists: `kb:NAME` answers from a knowledge base
-        for config in await knowledge.list():
-            if may_use_knowledge_base(principal, config.name):
-                name = knowledge_base_model(config.name)
-                data.append({"id": name, "object": "model", "created": int(config.created_at), "owned_by": "quarry"})
+        for entry in await knowledge.list():
+            if may_read(principal, entry):
+                name, created = knowledge_base_model(entry.name), int(entry.config.created_at)
+                data.append({"id": name, "object": "model", "created": created, "owned_by": "quarry"})
     return json_response({"object": "list", "data": data})
 
 

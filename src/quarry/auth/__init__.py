@@ -2,8 +2,13 @@
 
 from quarry.auth._access import (
     KB_PREFIX,
+    Owned,
+    check_change,
     check_knowledge_base,
+    check_read,
     knowledge_base_model,
+    may_change,
+    may_read,
     may_use_knowledge_base,
     may_use_model,
 )
@@ -16,6 +21,7 @@ from quarry.auth._authenticator import (
     bearer_token,
 )
 from quarry.auth._bootstrap import bootstrap_key
+from quarry.auth._grantees import ADMIN, EVERYONE, is_admin, owner_of, parse_grantee, parse_owner, shown_owner
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_limits import RedisLimiter
@@ -23,6 +29,8 @@ from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credent
 from quarry.auth._usage import UsageRecorder, usage_report
 
 __all__ = [
+    "ADMIN",
+    "EVERYONE",
     "KB_PREFIX",
     "MAX_LIMIT",
     "ApiKey",
@@ -34,6 +42,7 @@ __all__ = [
     "Limiter",
     "Limits",
     "OpenAccess",
+    "Owned",
     "Principal",
     "RedisLimiter",
     "StaticKey",
@@ -41,11 +50,20 @@ __all__ = [
     "UsageRecorder",
     "bearer_token",
     "bootstrap_key",
+    "check_change",
     "check_knowledge_base",
+    "check_read",
     "hash_key",
+    "is_admin",
     "knowledge_base_model",
+    "may_change",
+    "may_read",
     "may_use_knowledge_base",
     "may_use_model",
+    "owner_of",
+    "parse_grantee",
+    "parse_owner",
+    "shown_owner",
     "toolbox_credentials",
     "usage_report",
 ]

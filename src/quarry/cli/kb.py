@@ -97,7 +97,8 @@ def _percent(value: str) -> float:
 )
 @click.pass_context
 def kb(ctx: click.Context, backend: str | None) -> None:
-    """Knowledge bases: create, ingest, list, search, ask, evaluate."""
+    """Knowledge bases: create, ingest, list, search, ask, evaluate, share. The CLI acts as the admin: what it
+    creates is the admin's, and it sees and changes every knowledge base."""
     try:
         ctx.obj = Settings(**({"backend": backend} if backend else {}))  # type: ignore[arg-type]  # pydantic checks
     except ValidationError as exc:
@@ -228,10 +229,13 @@ def list_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
         if name is not None:
             base = await session.knowledge.get(name)
             return [document.to_json() for document in await base.documents()]
+        from quarry.auth import shown_owner
+
         rows = []
-        for config in await session.knowledge.list():
-            documents, chunks = await (await session.knowledge.get(config.name)).counts()
-            rows.append({**config.to_json(), "documents": documents, "chunks": chunks})
+        for entry in await session.knowledge.list():
+            documents, chunks = await (await session.knowledge.open(entry)).counts()
+            owner = {"owner": shown_owner(entry.owner), "shared_with": entry.ownership.to_json()["shared_with"]}
+            rows.append({**entry.config.to_json(), "documents": documents, "chunks": chunks, **owner})
         return rows
 
     rows = _run(ctx, work)
@@ -251,7 +255,65 @@ def list_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
                 if row["kind"] == "bedrock"
                 else f"{row['documents']} documents, {row['chunks']} chunks, {row['embedding_model']}"
             )
-            click.echo(f"{row['name']:<24} {what}")
+            shared = ", ".join(grant["grantee"] for grant in row["shared_with"])
+            sharing = f", shared with {shared}" if shared else ""
+            click.echo(f"{row['name']:<24} {what}; owner {row['owner']}{sharing}")
+
+
+def _shared(grants: Any) -> str:
+    return ", ".join(grant.grantee for grant in grants) or "no one"
+
+
+async def _share(session: _Session, name: str, grantees: tuple[str, ...], *, add: bool) -> Any:
+    from quarry.auth import parse_grantee
+    from quarry.kb import Grant, Ownership
+
+    entry = await session.knowledge.entry(name)
+    named = [parse_grantee(grantee, param="grantee") for grantee in grantees]
+    kept = [grant for grant in entry.shared_with if grant.grantee not in named]
+    shared = (*kept, *(Grant(grantee) for grantee in named)) if add else tuple(kept)
+    return await session.knowledge.set_ownership(name, Ownership(owner=entry.owner, shared_with=shared))
+
+
+@kb.command("share")
+@click.argument("name")
+@click.argument("grantees", nargs=-1, required=True)
+@click.pass_context
+def share(ctx: click.Context, name: str, grantees: tuple[str, ...]) -> None:
+    """Let others read a knowledge base: key ids (`key_…`), `user:ID` (a toolbox user) or `*` (every caller)."""
+    ownership = _run(ctx, lambda s: _share(s, name, grantees, add=True))
+    click.echo(f"{name} is shared with {_shared(ownership.shared_with)}.")
+
+
+@kb.command("unshare")
+@click.argument("name")
+@click.argument("grantees", nargs=-1, required=True)
+@click.pass_context
+def unshare(ctx: click.Context, name: str, grantees: tuple[str, ...]) -> None:
+    """Stop sharing a knowledge base with these grantees."""
+    ownership = _run(ctx, lambda s: _share(s, name, grantees, add=False))
+    click.echo(f"{name} is shared with {_shared(ownership.shared_with)}.")
+
+
+async def _transfer(session: _Session, name: str, owner: str) -> Any:
+    from quarry.auth import parse_owner
+    from quarry.kb import Ownership
+
+    entry = await session.knowledge.entry(name)
+    new = Ownership(owner=parse_owner(owner), shared_with=entry.shared_with)
+    return await session.knowledge.set_ownership(name, new)
+
+
+@kb.command("transfer")
+@click.argument("name")
+@click.argument("owner")
+@click.pass_context
+def transfer(ctx: click.Context, name: str, owner: str) -> None:
+    """Give a knowledge base to another owner: a key id (`key_…`), `user:ID`, or `admin`."""
+    from quarry.auth import shown_owner
+
+    ownership = _run(ctx, lambda s: _transfer(s, name, owner))
+    click.echo(f"{name} belongs to {shown_owner(ownership.owner)}.")
 
 
 @kb.command("rm")

@@ -10,10 +10,13 @@ __all__ = [
     "ChunkDraft",
     "ChunkRecord",
     "DocumentRecord",
+    "Grant",
     "Hit",
     "KnowledgeBaseConfig",
     "LoadedDocument",
+    "Ownership",
     "Query",
+    "Registered",
     "ScoredChunk",
     "Section",
     "valid_name",
@@ -51,6 +54,54 @@ class KnowledgeBaseConfig:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> KnowledgeBaseConfig:
         return cls(**{key: value for key, value in data.items() if key in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Access to a knowledge base given to `grantee` (a string `quarry.auth` reads: `key:ID`, `user:ID`, `*`)."""
+
+    grantee: str
+    access: Literal["read"] = "read"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"grantee": self.grantee, "access": self.access}
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Who a knowledge base belongs to and who else may read it. Unlike the config it changes (sharing, a transfer);
+    `owner` None is the admin's, which every knowledge base made before owners were recorded is."""
+
+    owner: str | None = None
+    shared_with: tuple[Grant, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"owner": self.owner, "shared_with": [grant.to_json() for grant in self.shared_with]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Ownership:
+        grants = tuple(Grant(grant["grantee"], grant.get("access", "read")) for grant in data.get("shared_with", []))
+        return cls(owner=data.get("owner"), shared_with=grants)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A knowledge base as the register knows it: its config and its ownership, nothing opened."""
+
+    config: KnowledgeBaseConfig
+    ownership: Ownership
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def owner(self) -> str | None:
+        return self.ownership.owner
+
+    @property
+    def shared_with(self) -> tuple[Grant, ...]:
+        return self.ownership.shared_with
 
 
 @dataclass(frozen=True, slots=True)

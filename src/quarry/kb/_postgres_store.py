@@ -3,7 +3,8 @@
 Tables (the `postgres` extra, asyncpg); the register and the documents table are made by the store's migrations
 (`quarry.store`), the chunk and postings tables here, when a knowledge base is created:
 
-- `quarry_knowledge_bases (name PRIMARY KEY, config jsonb, created_at)`: the register, managed ones included.
+- `quarry_knowledge_bases (name PRIMARY KEY, config jsonb, created_at, owner, shared_with jsonb)`: the register,
+  managed ones included; `owner` NULL is the admin's (every row made before owners were recorded).
 - `quarry_kb_documents (kb, id, source, name, content_hash, media_type, chunks, pages, title, tags text[],
   metadata jsonb, added_at, rows_stored, seq)`: every local knowledge base's documents.
 - One chunk table per local knowledge base, `quarry_kb."<name>"` (a schema of its own: no name can clash with
@@ -53,7 +54,15 @@ import numpy as np
 import numpy.typing as npt
 
 from quarry.errors import Conflict, InvalidRequest, NotFound
-from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
+from quarry.kb._models import (
+    ChunkRecord,
+    DocumentRecord,
+    KnowledgeBaseConfig,
+    Ownership,
+    Registered,
+    ScoredChunk,
+    valid_name,
+)
 from quarry.kb._store import BM25_B, BM25_K1, Vectors, bm25_idf, informative, search_terms
 from quarry.store import MIGRATIONS, PostgresDatabase
 
@@ -450,18 +459,38 @@ class PostgresBackend:
         data = await pool.fetchval("SELECT config FROM quarry_knowledge_bases WHERE name = $1", name)
         return KnowledgeBaseConfig.from_json(json.loads(data)) if data is not None else None
 
-    async def create(self, config: KnowledgeBaseConfig) -> None:
+    async def registered(self, name: str) -> Registered | None:
+        pool = await self._connected()
+        row = await pool.fetchrow("SELECT config, owner, shared_with FROM quarry_knowledge_bases WHERE name = $1", name)
+        if row is None:
+            return None
+        ownership = Ownership.from_json({"owner": row["owner"], "shared_with": json.loads(row["shared_with"])})
+        return Registered(KnowledgeBaseConfig.from_json(json.loads(row["config"])), ownership)
+
+    async def set_ownership(self, name: str, ownership: Ownership) -> bool:
+        pool = await self._connected()
+        shared = json.dumps(ownership.to_json()["shared_with"])
+        changed = await pool.execute(
+            "UPDATE quarry_knowledge_bases SET owner = $2, shared_with = $3 WHERE name = $1",
+            name, ownership.owner, shared,
+        )  # fmt: skip
+        return not changed.endswith(" 0")
+
+    async def create(self, config: KnowledgeBaseConfig, ownership: Ownership | None = None) -> None:
         import asyncpg
 
         if not valid_name(config.name):
             raise InvalidRequest(f"invalid knowledge base name {config.name!r}", param="name")
         pool = await self._connected()
         table = _table(config.name)
+        ownership = ownership or Ownership()
         async with pool.acquire() as connection, connection.transaction():
             # of two concurrent creates, the second waits on the first's row here, then inserts nothing
             added = await connection.execute(
-                "INSERT INTO quarry_knowledge_bases VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                config.name, json.dumps(config.to_json()), config.created_at,
+                "INSERT INTO quarry_knowledge_bases (name, config, created_at, owner, shared_with)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                config.name, json.dumps(config.to_json()), config.created_at, ownership.owner,
+                json.dumps(ownership.to_json()["shared_with"]),
             )  # fmt: skip
             if added.endswith(" 0"):
                 raise Conflict(f"knowledge base {config.name!r} exists already", param="name")

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Protocol
 
 from quarry.bedrock import BedrockAgentRuntime, BedrockRuntime
-from quarry.errors import Conflict, InvalidRequest, NotFound
+from quarry.errors import Conflict, InvalidRequest, KnowledgeBaseNotFound, NotFound
 from quarry.kb._answers import Answer, relevant_hits, stream_answer
 from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._chunking import check_chunking
 from quarry.kb._embedding import Embedder, check_embedding_model
 from quarry.kb._ingest import Ingestor, IngestProgress, IngestReport, SourceFile
-from quarry.kb._models import DocumentRecord, Hit, KnowledgeBaseConfig, Query, valid_name
+from quarry.kb._models import DocumentRecord, Grant, Hit, KnowledgeBaseConfig, Ownership, Query, Registered, valid_name
 from quarry.kb._pdf_limits import PdfLimits
 from quarry.kb._retrieval import LocalRetriever
 from quarry.kb._store import KnowledgeStore, StoreBackend
@@ -62,8 +62,10 @@ class KnowledgeBase:
         store: KnowledgeStore | None = None,
         embedder: Embedder | None = None,
         settings: KnowledgeSettings,
+        ownership: Ownership | None = None,
     ) -> None:
         self.config = config
+        self.ownership = ownership or Ownership()
         self.retriever = retriever
         self.store = store
         self._embedder = embedder
@@ -72,6 +74,14 @@ class KnowledgeBase:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def owner(self) -> str | None:
+        return self.ownership.owner
+
+    @property
+    def shared_with(self) -> tuple[Grant, ...]:
+        return self.ownership.shared_with
 
     def _local(self) -> tuple[KnowledgeStore, Embedder]:
         if self.store is None or self._embedder is None:
@@ -169,7 +179,9 @@ class KnowledgeBases:
         hierarchical: bool = False,
         parent_tokens: int | None = None,
         description: str = "",
+        owner: str | None = None,
     ) -> KnowledgeBaseConfig:
+        """A new local knowledge base, belonging to `owner` (None: the admin)."""
         _check_name(name)
         defaults = self.settings
         config = KnowledgeBaseConfig(
@@ -185,11 +197,17 @@ class KnowledgeBases:
         )
         check_embedding_model(config.embedding_model, config.dimensions)
         check_chunking(config.chunk_tokens, config.overlap, config.hierarchical, config.parent_tokens)
-        await self._create(config)
+        await self._create(config, owner)
         return config
 
     async def add_bedrock(
-        self, name: str, knowledge_base_id: str, *, search_type: str | None = None, description: str = ""
+        self,
+        name: str,
+        knowledge_base_id: str,
+        *,
+        search_type: str | None = None,
+        description: str = "",
+        owner: str | None = None,
     ) -> KnowledgeBaseConfig:
         """Register a managed Bedrock knowledge base, searched through bedrock-agent-runtime Retrieve."""
         _check_name(name)
@@ -205,36 +223,56 @@ class KnowledgeBases:
             description=description,
             created_at=time.time(),
         )
-        await self._create(config)
+        await self._create(config, owner)
         return config
 
-    async def _create(self, config: KnowledgeBaseConfig) -> None:
+    async def _create(self, config: KnowledgeBaseConfig, owner: str | None) -> None:
         if await self.backend.config(config.name) is not None:
             raise Conflict(f"A knowledge base named {config.name} exists already.", param="name")
-        await self.backend.create(config)
+        await self.backend.create(config, Ownership(owner=owner))
 
-    async def list(self) -> list[KnowledgeBaseConfig]:
-        configs = [await self.backend.config(name) for name in await self.backend.names()]
-        return [config for config in configs if config is not None]
+    async def list(self) -> list[Registered]:
+        """Every knowledge base with its ownership, by name; who may see which is `quarry.auth`'s to say."""
+        entries = [await self.backend.registered(name) for name in await self.backend.names()]
+        return [entry for entry in entries if entry is not None]
+
+    async def entry(self, name: str) -> Registered:
+        """A knowledge base's config and ownership, without opening it; KnowledgeBaseNotFound."""
+        entry = await self.backend.registered(name) if valid_name(name) else None
+        if entry is None:
+            raise KnowledgeBaseNotFound(name)
+        return entry
 
     async def get(self, name: str) -> KnowledgeBase:
-        config = await self.backend.config(name) if valid_name(name) else None
-        if config is None:
-            raise NotFound(f"There is no knowledge base named {name!r}.", param="name")
+        return await self.open(await self.entry(name))
+
+    async def open(self, entry: Registered) -> KnowledgeBase:
+        """The knowledge base `entry` registers, ready to search (and, when local, to change)."""
+        config, ownership = entry.config, entry.ownership
         if config.kind == "bedrock":
             if self._managed is None:
-                raise InvalidRequest(f"{name} is a Bedrock knowledge base, and no Bedrock agent runtime is set up.")
-            return KnowledgeBase(config, self._managed(config), settings=self.settings)
-        store = await self.backend.open(name)
+                raise InvalidRequest(
+                    f"{config.name} is a Bedrock knowledge base, and no Bedrock agent runtime is set up."
+                )
+            return KnowledgeBase(config, self._managed(config), settings=self.settings, ownership=ownership)
+        store = await self.backend.open(config.name)
         embedder = Embedder(self.runtime, config, concurrency=self.settings.embed_concurrency)
         retriever = LocalRetriever(
             store, embedder, rrf_k=self.settings.rrf_k, keyword_weight=self.settings.keyword_weight
         )
-        return KnowledgeBase(config, retriever, store=store, embedder=embedder, settings=self.settings)
+        return KnowledgeBase(
+            config, retriever, store=store, embedder=embedder, settings=self.settings, ownership=ownership
+        )
+
+    async def set_ownership(self, name: str, ownership: Ownership) -> Ownership:
+        """Replace a knowledge base's owner and sharing (the caller has checked that it may)."""
+        if not (valid_name(name) and await self.backend.set_ownership(name, ownership)):
+            raise KnowledgeBaseNotFound(name)
+        return ownership
 
     async def delete(self, name: str) -> None:
         if not (valid_name(name) and await self.backend.drop(name)):
-            raise NotFound(f"There is no knowledge base named {name!r}.", param="name")
+            raise KnowledgeBaseNotFound(name)
 
     async def close(self) -> None:
         await self.backend.close()

@@ -1,9 +1,10 @@
 """Knowledge bases in SQLite: one file per knowledge base, `<root>/<name>.sqlite`, holding its own config.
 
-Tables: `meta` (the config JSON), `documents`, `chunks` (vectors as float32 blobs) and `chunks_fts`, an FTS5 index
-over the chunks' text (porter stemming over unicode61) kept by triggers. Searches run on an in-memory index that
-follows the file (`_sqlite_index`): int8 vectors, and BM25 over FTS5's postings — Python's sqlite3 cannot load
-extensions such as sqlite-vec.
+Tables: `meta` (the config JSON, and the ownership JSON, which files made before owners lack: they are the admin's),
+`documents`, `chunks` (vectors as float32 blobs) and `chunks_fts`, an FTS5 index over the chunks' text (porter
+stemming over unicode61) kept by triggers. Searches run on an in-memory index that follows the file
+(`_sqlite_index`): int8 vectors, and BM25 over FTS5's postings — Python's sqlite3 cannot load extensions such as
+sqlite-vec.
 
 Each store has three connections — reader, writer, and the index's — each used by one thread of its own, so the
 event loop hands SQLite whole units of work and never waits on a lock; in WAL mode the server can search while the
@@ -29,7 +30,15 @@ import numpy as np
 import numpy.typing as npt
 
 from quarry.errors import Conflict, InvalidRequest, NotFound
-from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk, valid_name
+from quarry.kb._models import (
+    ChunkRecord,
+    DocumentRecord,
+    KnowledgeBaseConfig,
+    Ownership,
+    Registered,
+    ScoredChunk,
+    valid_name,
+)
 from quarry.kb._sqlite_index import TOKENIZE, SearchIndex
 from quarry.kb._store import Vectors, search_terms
 
@@ -75,17 +84,44 @@ def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
     return result
 
 
-def _read_config(path: Path) -> KnowledgeBaseConfig | None:
+def _read_meta(path: Path) -> dict[str, Any]:
+    """The `meta` table's values, decoded; empty when the file is gone (dropped since it was listed)."""
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-    except sqlite3.OperationalError:  # gone (dropped) since it was listed
-        return None
+    except sqlite3.OperationalError:
+        return {}
     try:
         db.execute("PRAGMA busy_timeout = 10000")
-        row = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        rows = db.execute("SELECT key, value FROM meta WHERE key IN ('config', 'ownership')").fetchall()
     finally:
         db.close()
-    return KnowledgeBaseConfig.from_json(json.loads(row[0])) if row else None
+    return {key: json.loads(value) for key, value in rows}
+
+
+def _read_config(path: Path) -> KnowledgeBaseConfig | None:
+    meta = _read_meta(path)
+    return KnowledgeBaseConfig.from_json(meta["config"]) if "config" in meta else None
+
+
+def _read_registered(path: Path) -> Registered | None:
+    meta = _read_meta(path)
+    if "config" not in meta:
+        return None
+    ownership = Ownership.from_json(meta["ownership"]) if "ownership" in meta else Ownership()
+    return Registered(KnowledgeBaseConfig.from_json(meta["config"]), ownership)
+
+
+def _write_ownership(path: Path, ownership: Ownership) -> bool:
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, isolation_level=None)
+    except sqlite3.OperationalError:
+        return False
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('ownership', ?)", (json.dumps(ownership.to_json()),))
+    finally:
+        db.close()
+    return True
 
 
 class _Connection:
@@ -134,6 +170,12 @@ class SQLiteStore:
         self._writer = _Connection(path)
         self._searches = _Connection(path)  # the index's: searches run beside reads of documents and chunks
         self._index = SearchIndex(config.dimensions)
+
+    async def ownership(self) -> Ownership:
+        """As the file holds it now (another process may have shared or given it away since it was opened)."""
+        sql = "SELECT value FROM meta WHERE key = 'ownership'"
+        row = await self._reader.run(lambda db: db.execute(sql).fetchone())
+        return Ownership.from_json(json.loads(row[0])) if row else Ownership()
 
     async def documents(self) -> list[DocumentRecord]:
         sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY added_at, rowid"
@@ -239,9 +281,22 @@ class SQLiteBackend:
             return None
         return await asyncio.to_thread(_read_config, self._path(name))
 
-    async def create(self, config: KnowledgeBaseConfig) -> None:
+    async def registered(self, name: str) -> Registered | None:
+        if not valid_name(name) or not self._path(name).exists():
+            return None
+        store = self._open.get(name)
+        if store is not None:  # asked on every request: its open reader answers in a fraction of a new connection
+            return Registered(store.config, await store.ownership())
+        return await asyncio.to_thread(_read_registered, self._path(name))
+
+    async def create(self, config: KnowledgeBaseConfig, ownership: Ownership | None = None) -> None:
         path = self._path(config.name)
-        await asyncio.to_thread(_create, path, config)
+        await asyncio.to_thread(_create, path, config, ownership or Ownership())
+
+    async def set_ownership(self, name: str, ownership: Ownership) -> bool:
+        if not valid_name(name) or not self._path(name).exists():
+            return False
+        return await asyncio.to_thread(_write_ownership, self._path(name), ownership)
 
     async def open(self, name: str) -> SQLiteStore:
         async with self._opening:
@@ -277,7 +332,7 @@ def _remove_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _create(path: Path, config: KnowledgeBaseConfig) -> None:
+def _create(path: Path, config: KnowledgeBaseConfig, ownership: Ownership) -> None:
     """Build the file under a temporary name, then link it into place: the name appears complete or not at all,
     and of two processes creating the same name, one gets Conflict."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -289,7 +344,10 @@ def _create(path: Path, config: KnowledgeBaseConfig) -> None:
             db.execute("PRAGMA journal_mode = DELETE")  # everything in the one file when it is linked into place
             db.execute("BEGIN")
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            db.execute("INSERT INTO meta VALUES ('config', ?), ('schema', '1')", (json.dumps(config.to_json()),))
+            db.execute(
+                "INSERT INTO meta VALUES ('config', ?), ('ownership', ?), ('schema', '1')",
+                (json.dumps(config.to_json()), json.dumps(ownership.to_json())),
+            )
             if config.kind == "local":
                 for statement in _SCHEMA:
                     db.execute(statement)

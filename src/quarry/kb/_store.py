@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, ScoredChunk
+from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig, Ownership, Registered, ScoredChunk
 
 __all__ = ["BM25_B", "BM25_K1", "KnowledgeStore", "StoreBackend", "Vectors", "bm25_idf", "informative", "search_terms"]
 
@@ -92,7 +92,7 @@ class KnowledgeStore(Protocol):
 
 
 class StoreBackend(Protocol):
-    """Where knowledge bases live, and the register of them (their configs, managed ones included)."""
+    """Where knowledge bases live, and the register of them (their configs and ownership, managed ones included)."""
 
     async def names(self) -> list[str]:
         """Every knowledge base, by name, sorted."""
@@ -100,9 +100,17 @@ class StoreBackend(Protocol):
 
     async def config(self, name: str) -> KnowledgeBaseConfig | None: ...
 
-    async def create(self, config: KnowledgeBaseConfig) -> None:
-        """Register a knowledge base (and make its storage when `config.kind == "local"`).
+    async def registered(self, name: str) -> Registered | None:
+        """The config and the ownership, read now (another process may have changed the ownership)."""
+        ...
+
+    async def create(self, config: KnowledgeBaseConfig, ownership: Ownership | None = None) -> None:
+        """Register a knowledge base with its owner, the admin when None (and make its storage when local).
         Raises `quarry.errors.Conflict` when the name is taken."""
+        ...
+
+    async def set_ownership(self, name: str, ownership: Ownership) -> bool:
+        """Replace who owns a knowledge base and whom it is shared with; False when there is none."""
         ...
 
     async def open(self, name: str) -> KnowledgeStore:

@@ -36,9 +36,9 @@ class EmulatedKnowledge:
     ) -> list[dict[str, Any]] | None:
         knowledge = await self._bases()
         names = [
-            config.name
-            for config in await knowledge.list()
-            if config.kind == "local" and knowledge_base_id in (config.name, local_knowledge_base_id(config.name))
+            entry.name
+            for entry in await knowledge.list()
+            if entry.config.kind == "local" and knowledge_base_id in (entry.name, local_knowledge_base_id(entry.name))
         ]
         if not names:
             return None

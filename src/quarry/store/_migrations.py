@@ -32,6 +32,13 @@ _KNOWLEDGE_BASES = [
         PRIMARY KEY (kb, id))""",
 ]
 
+# Knowledge bases have owners: NULL is the admin, so every knowledge base made before this step is the admin's.
+# SQLite keeps no register here (each knowledge base's file holds its own ownership, the admin's when it has none).
+_KNOWLEDGE_BASE_OWNERS = [
+    "ALTER TABLE quarry_knowledge_bases ADD COLUMN owner text",
+    "ALTER TABLE quarry_knowledge_bases ADD COLUMN shared_with jsonb NOT NULL DEFAULT '[]'",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -67,4 +74,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     },
     {"sqlite": _CONVERSATIONS, "postgresql": _CONVERSATIONS},  # 2: the toolbox's conversations and user settings
     {"sqlite": [], "postgresql": _KNOWLEDGE_BASES},  # 3: the knowledge bases' register and documents
+    {"sqlite": [], "postgresql": _KNOWLEDGE_BASE_OWNERS},  # 4: who owns each knowledge base, whom it is shared with
 ]

@@ -1,9 +1,10 @@
-"""/v1/knowledge-bases: list, create, show, delete; documents (list, multipart upload, delete); retrieve in
-Bedrock's Retrieve shape; answers with citations, whole or as SSE.
+"""/v1/knowledge-bases: list, create, show, change (owner, sharing), delete; documents (list, multipart upload,
+delete); retrieve in Bedrock's Retrieve shape; answers with citations, whole or as SSE.
 
-Access follows model scopes (`quarry.auth.may_use_knowledge_base`, the one rule every route asks): a key may use
-knowledge base NAME when its model patterns allow `kb:NAME`. Whatever calls Bedrock (upload embeds, retrieve
-embeds or calls Retrieve, answer calls a model) is admitted under the key's limits first.
+Access is `quarry.auth`'s one rule (`check_read`, `check_change`): the key's model patterns must allow `kb:NAME`,
+and the caller must own the knowledge base, have it shared with it (to read) or be the admin; one it may not see
+is a 404 like one that does not exist. Whatever calls Bedrock (upload embeds, retrieve embeds or calls Retrieve,
+answer calls a model) is admitted under the key's limits first.
 """
 
 from __future__ import annotations
@@ -23,17 +24,33 @@ from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._responses import json_response
 from quarry.api._sse import named_event
-from quarry.api.knowledge._schemas import AnswerRequest, CreateKnowledgeBase, RetrieveRequest
+from quarry.api.knowledge._schemas import AnswerRequest, ChangeKnowledgeBase, CreateKnowledgeBase, RetrieveRequest
 from quarry.api.knowledge._upload import read_uploads
-from quarry.auth import Principal, check_knowledge_base, may_use_knowledge_base
+from quarry.auth import (
+    Principal,
+    check_change,
+    check_knowledge_base,
+    check_read,
+    is_admin,
+    may_change,
+    may_read,
+    owner_of,
+    parse_grantee,
+    parse_owner,
+    shown_owner,
+)
 from quarry.emulator import local_knowledge_base_id
+from quarry.errors import PermissionDenied
 from quarry.exchange import exchange_of
 from quarry.kb import (
     Answer,
+    Grant,
     IngestProgress,
     KnowledgeBase,
     KnowledgeBases,
+    Ownership,
     Query,
+    Registered,
     retrieval_result,
     source_json,
 )
@@ -41,45 +58,64 @@ from quarry.kb import (
 __all__ = ["router"]
 
 
-async def _knowledge(request: Request, api: str, name: str | None = None) -> tuple[KnowledgeBases, Principal]:
+async def _knowledge(request: Request, api: str) -> tuple[KnowledgeBases, Principal]:
     principal = await services_of(request).authenticate(request, api)
-    knowledge = context_of(request).knowledge_bases()
-    if name is not None:
-        check_knowledge_base(principal, name)
-    return knowledge, principal
+    return context_of(request).knowledge_bases(), principal
 
 
-async def _base(request: Request, api: str) -> tuple[KnowledgeBase, Principal]:
+async def _entry(request: Request, api: str, *, change: bool) -> tuple[KnowledgeBases, Registered, Principal]:
+    """The knowledge base the path names, once the caller may read it (with `change`: change it)."""
     name: str = request.path_params["name"]
-    knowledge, principal = await _knowledge(request, api, name)
-    return await knowledge.get(name), principal
+    knowledge, principal = await _knowledge(request, api)
+    check_knowledge_base(principal, name)  # before the lookup: a name the key's patterns exclude is not confirmed
+    entry = await knowledge.entry(name)
+    (check_change if change else check_read)(principal, entry)
+    return knowledge, entry, principal
 
 
-async def describe(base: KnowledgeBase) -> dict[str, Any]:
+async def _base(request: Request, api: str, *, change: bool = False) -> tuple[KnowledgeBase, Principal]:
+    knowledge, entry, principal = await _entry(request, api, change=change)
+    return await knowledge.open(entry), principal
+
+
+async def describe(base: KnowledgeBase, principal: Principal) -> dict[str, Any]:
     documents, chunks = await base.counts()
     body = {"object": "knowledge_base", **base.config.to_json(), "documents": documents, "chunks": chunks}
     if base.config.kind == "local":
         # The id the offline emulator's Retrieve knows it by (Bedrock ids are ten letters and digits).
         body["emulator_knowledge_base_id"] = local_knowledge_base_id(base.name)
+    if may_change(principal, base):  # who else may read it is the owner's business, not a reader's
+        body["owner"] = shown_owner(base.owner)
+        body["shared_with"] = [grant.to_json() for grant in base.shared_with]
     return body
 
 
 async def list_knowledge_bases(request: Request) -> Response:
     knowledge, principal = await _knowledge(request, "kb.list")
     data = []
-    for config in await knowledge.list():
-        if may_use_knowledge_base(principal, config.name):
-            data.append(await describe(await knowledge.get(config.name)))
+    for entry in await knowledge.list():
+        if may_read(principal, entry):
+            data.append(await describe(await knowledge.open(entry), principal))
     return json_response({"object": "list", "data": data})
 
 
 @json_body(CreateKnowledgeBase)
 async def create_knowledge_base(request: Request) -> Response:
     body = read_model(await read_json(request, services_of(request).settings.max_body_bytes), CreateKnowledgeBase)
-    knowledge, _ = await _knowledge(request, "kb.create", body.name)
+    knowledge, principal = await _knowledge(request, "kb.create")
+    check_knowledge_base(principal, body.name)
+    owner = owner_of(principal)
+    if body.knowledge_base_id is not None and not is_admin(principal):
+        # It reaches whatever the gateway's AWS credentials reach, another owner's knowledge base included (in the
+        # emulator, any local one by its id): the admin registers it, then gives or shares it.
+        raise PermissionDenied("Only the admin may register a Bedrock knowledge base.", code="admin_only")
     if body.knowledge_base_id is not None:
         await knowledge.add_bedrock(
-            body.name, body.knowledge_base_id, search_type=body.search_type, description=body.description
+            body.name,
+            body.knowledge_base_id,
+            search_type=body.search_type,
+            description=body.description,
+            owner=owner,
         )
     else:
         await knowledge.create(
@@ -91,19 +127,38 @@ async def create_knowledge_base(request: Request) -> Response:
             hierarchical=body.hierarchical,
             parent_tokens=body.parent_tokens,
             description=body.description,
+            owner=owner,
         )
-    return json_response(await describe(await knowledge.get(body.name)), 201)
+    return json_response(await describe(await knowledge.get(body.name), principal), 201)
 
 
 async def show_knowledge_base(request: Request) -> Response:
-    return json_response(await describe((await _base(request, "kb.get"))[0]))
+    base, principal = await _base(request, "kb.get")
+    return json_response(await describe(base, principal))
+
+
+@json_body(ChangeKnowledgeBase)
+async def change_knowledge_base(request: Request) -> Response:
+    """Share a knowledge base (the list given replaces the one it had), or, for the admin, give it to a new owner."""
+    body = read_model(await read_json(request, services_of(request).settings.max_body_bytes), ChangeKnowledgeBase)
+    knowledge, entry, principal = await _entry(request, "kb.update", change=True)
+    owner = entry.owner
+    if body.owner is not None:
+        if not is_admin(principal):
+            raise PermissionDenied("Only the admin may give a knowledge base to another owner.", code="admin_only")
+        owner = parse_owner(body.owner)
+    shared = entry.shared_with
+    if body.shared_with is not None:
+        grants = {parse_grantee(grant.grantee): grant.access for grant in body.shared_with}
+        shared = tuple(Grant(grantee, access) for grantee, access in grants.items())
+    ownership = await knowledge.set_ownership(entry.name, Ownership(owner=owner, shared_with=shared))
+    return json_response(await describe(await knowledge.open(Registered(entry.config, ownership)), principal))
 
 
 async def delete_knowledge_base(request: Request) -> Response:
-    name: str = request.path_params["name"]
-    knowledge, _ = await _knowledge(request, "kb.delete", name)
-    await knowledge.delete(name)
-    return json_response({"object": "knowledge_base.deleted", "name": name, "deleted": True})
+    knowledge, entry, _ = await _entry(request, "kb.delete", change=True)
+    await knowledge.delete(entry.name)
+    return json_response({"object": "knowledge_base.deleted", "name": entry.name, "deleted": True})
 
 
 async def list_documents(request: Request) -> Response:
@@ -112,13 +167,13 @@ async def list_documents(request: Request) -> Response:
 
 
 async def delete_document(request: Request) -> Response:
-    base = (await _base(request, "kb.documents.delete"))[0]
+    base = (await _base(request, "kb.documents.delete", change=True))[0]
     document = await base.remove(request.path_params["document"])
     return json_response({"object": "document.deleted", "id": document.id, "name": document.name, "deleted": True})
 
 
 async def upload_documents(request: Request) -> Response:
-    base, principal = await _base(request, "kb.documents.upload")
+    base, principal = await _base(request, "kb.documents.upload", change=True)
     services = services_of(request)
     # Embedding tokens are not known before the files are read and split; the request and a concurrency slot are.
     await services.limit(request, principal, 0)
@@ -241,6 +296,7 @@ router = APIRouter()
 router.add_route("/knowledge-bases", list_knowledge_bases, methods=["GET"])
 router.add_route("/knowledge-bases", create_knowledge_base, methods=["POST"])
 router.add_route("/knowledge-bases/{name}", show_knowledge_base, methods=["GET"])
+router.add_route("/knowledge-bases/{name}", change_knowledge_base, methods=["PATCH"])
 router.add_route("/knowledge-bases/{name}", delete_knowledge_base, methods=["DELETE"])
 router.add_route("/knowledge-bases/{name}/documents", list_documents, methods=["GET"])
 router.add_route("/knowledge-bases/{name}/documents", upload_documents, methods=["POST"])

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AnswerRequest",
+    "ChangeKnowledgeBase",
     "CreateKnowledgeBase",
     "RetrieveRequest",
 ]
@@ -27,6 +28,22 @@ class CreateKnowledgeBase(BaseModel):
     # A managed Bedrock knowledge base instead of a local one:
     knowledge_base_id: str | None = None
     search_type: Literal["HYBRID", "SEMANTIC"] | None = None
+
+
+class GrantRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grantee: str = Field(min_length=1, description="`key:ID` (or a bare key id), `user:ID`, or `*` for every caller.")
+    access: Literal["read"] = "read"
+
+
+class ChangeKnowledgeBase(BaseModel):
+    """PATCH /v1/knowledge-bases/{name}: what is left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shared_with: list[GrantRequest] | None = Field(default=None, max_length=1000, description="Replaces the list.")
+    owner: str | None = Field(default=None, description="The admin only: `admin`, `key:ID` or `user:ID`.")
 
 
 class _RetrievalQuery(BaseModel):
