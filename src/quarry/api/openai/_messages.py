@@ -113,17 +113,28 @@ def _tool_result(message: ChatMessage, where: str) -> ContentBlock:
     return {"toolResult": {"toolUseId": tool_id, "content": content}}
 
 
-async def to_converse(messages: list[ChatMessage], load: ImageLoader) -> ConverseHistory:
-    """Translate and normalise; raises InvalidRequest naming the message at fault."""
+async def to_converse(
+    messages: list[ChatMessage], load: ImageLoader, *, system_messages: bool = False
+) -> ConverseHistory:
+    """Translate and normalise; raises InvalidRequest naming the message at fault.
+
+    System and developer messages before the conversation are the system prompt; later ones stay where they are,
+    as Converse `system` messages, on models that take them (`system_messages`), and join the system prompt on
+    others."""
     history = ConverseHistory()
     media = Media(load)
     turns: list[tuple[Role, list[ContentBlock]]] = []
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         if message.role in ("system", "developer"):
-            history.system.extend(_system(_text_of(message.content, where)))
+            blocks = _text_of(message.content, where)
             if message.cache_control:
-                history.system.append({"cachePoint": cache_point()})
+                blocks.append({"cachePoint": cache_point()})
+            if system_messages and turns:
+                if any("text" in b for b in blocks):
+                    turns.append(("system", blocks))
+            else:
+                history.system.extend(_system(blocks))
             continue
         role: Role
         if message.role == "user":
