@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from quarry.api.openai._messages import ConverseHistory
+from quarry.api.openai._messages import ConverseHistory, to_converse
 from quarry.api.openai._request import plan_chat
-from quarry.api.openai._schemas import ChatCompletionRequest
+from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
 from quarry.bedrock import ResolvedModel, facts_for
 from quarry.settings import ModelSettings
 
@@ -110,3 +110,28 @@ def test_refused_sampling_is_dropped_and_named() -> None:
     assert plan.dropped == ("temperature", "top_k")
     assert "temperature" not in plan.body.get("inferenceConfig", {})
     assert "top_k" not in plan.body.get("additionalModelRequestFields", {})
+
+
+async def _no_images(url: str) -> Any:
+    raise AssertionError(url)
+
+
+async def test_signed_thinking_without_text_goes_back() -> None:
+    # Opus 4.7 and later omit the thinking text by default; the signed block must still come back to the model.
+    messages = [
+        ChatMessage(role="user", content="q"),
+        ChatMessage(
+            role="assistant",
+            content="a",
+            thinking_blocks=[
+                {"type": "thinking", "thinking": "", "signature": "sig"},
+                {"type": "thinking", "thinking": "x"},
+            ],
+        ),
+        ChatMessage(role="user", content="more"),
+    ]
+    history = await to_converse(messages, _no_images)
+    assert history.messages[1]["content"][0] == {
+        "reasoningContent": {"reasoningText": {"text": "", "signature": "sig"}}
+    }
+    assert len(history.messages[1]["content"]) == 2  # the unsigned block is left out

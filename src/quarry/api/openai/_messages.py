@@ -84,11 +84,13 @@ def _arguments(raw: str | Document | None) -> Document:
 def _assistant_blocks(message: ChatMessage, where: str) -> list[ContentBlock]:
     blocks: list[ContentBlock] = []
     for thinking in message.thinking_blocks or ():
-        # Clients replay what they were sent; an unsigned block cannot go back to Claude, so it is left out.
+        # Clients replay what they were sent; an unsigned block cannot go back to Claude, so it is left out. A signed
+        # block with no text is kept: Opus 4.7 and later omit the thinking text by default and sign it all the same
+        # (`thinking.display` "omitted", docs/bedrock-models-2026.md §1.3), and the block must come back.
         if thinking.get("type") == "redacted_thinking" and thinking.get("data"):
             blocks.append(redacted_reasoning(thinking["data"]))
-        elif thinking.get("thinking") and thinking.get("signature"):
-            blocks.append(signed_reasoning(thinking["thinking"], thinking["signature"]))
+        elif thinking.get("signature"):
+            blocks.append(signed_reasoning(thinking.get("thinking") or "", thinking["signature"]))
     blocks.extend(_text_of(message.content, where))
     for call in message.tool_calls or ():
         blocks.append(
