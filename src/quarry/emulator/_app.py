@@ -216,6 +216,8 @@ class EmulatorApp:
         method = scope["method"]
         if path == b"/ping" and method == "GET":
             return _json_result({"status": "ok"})
+        if path == b"/" and method == "HEAD":  # clients probe the endpoint before their first call
+            return _Result(headers=[(b"content-type", _JSON)])
         authorization = headers.get("authorization", "")
         if not authorization:
             raise MissingAuthenticationTokenException()
