@@ -234,6 +234,13 @@ def test_adaptive_thinking_under_a_forced_tool(
     assert request["outputConfig"]["effort"] == effort
 
 
+def test_a_forced_tool_without_a_level_turns_default_thinking_off() -> None:
+    request = _request(toolConfig=FORCED)
+    converse_thinking(model(HAIKU_55), request, level=None, budgets=BUDGETS)
+    assert request["additionalModelRequestFields"]["thinking"] == OFF
+    assert "outputConfig" not in request
+
+
 def test_a_callers_budget_on_opus_46_is_kept() -> None:
     request = _request(
         inferenceConfig={"maxTokens": 8000},

@@ -102,8 +102,11 @@ def _adaptive(model: ResolvedModel, request: ConverseRequest, fields: Document, 
     facts = model.facts
     own = fields.get("thinking")
     if level is None:
-        # No level asked: the caller's own `thinking` setting, else the model's default, go as they are.
-        if thinking_on(own) or (own is None and facts.thinks_by_default):
+        # No level asked: the caller's own `thinking` setting, else the model's default, go as they are; but a model
+        # that thinks by default is told not to where thinking is not allowed (a forced tool), if it can be told.
+        if own is None and facts.thinks_by_default and not facts.thinking_always_on and not _thinking_allowed(request):
+            fields["thinking"] = {"type": "disabled"}
+        elif thinking_on(own) or (own is None and facts.thinks_by_default):
             _drop_sampling(request, fields)
         return
     effort = effort_level(facts, level)
