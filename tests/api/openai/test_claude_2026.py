@@ -259,6 +259,7 @@ def test_system_messages_join_the_system_prompt_on_older_models(watched: openai.
         ("claude-opus-4-7", "us.anthropic.claude-opus-4-7"),
         ("claude-fable-5-1", "us.anthropic.claude-fable-5-1"),
         ("claude-opus-4-6", OPUS_46),
+        ("claude-sonnet-4-6", "us.anthropic.claude-sonnet-4-6"),
         ("gpt-4o", SONNET_55),  # OpenAI's names: the default model, the current Sonnet
         ("global.anthropic.claude-opus-5-5", "global.anthropic.claude-opus-5-5"),
     ],
