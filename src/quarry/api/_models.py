@@ -19,7 +19,7 @@ from quarry.api._context import context_of, services_of
 from quarry.api._core import thinking_mode
 from quarry.api._responses import json_response
 from quarry.auth import knowledge_base_model, may_use_knowledge_base, may_use_model
-from quarry.bedrock import ModelEntry, ResolvedModel, facts_for
+from quarry.bedrock import ModelEntry, ResolvedModel, base_model_id, facts_for
 from quarry.errors import ModelNotFound
 
 __all__ = ["router", "wants_anthropic"]
@@ -56,7 +56,12 @@ async def list_models(request: Request) -> Response:
     principal = await services.authenticate(request, "models")
     await services.limit(request, principal, 0)  # the catalog may have to ask Bedrock's control plane
     entries = await services.catalog.entries()
-    entries = [entry for entry in entries if may_use_model(principal, entry.id, entry.target or "")]
+    # The names admission checks (Services.check_scope): requested, called, and the foundation model behind it.
+    entries = [
+        entry
+        for entry in entries
+        if may_use_model(principal, entry.id, entry.target or "", base_model_id(entry.target or entry.id))
+    ]
     if wants_anthropic(request):
         data = [_anthropic(entry) for entry in entries]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
