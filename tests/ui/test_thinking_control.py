@@ -44,6 +44,7 @@ def run(gateway: str, scenario: Callable[[ToolboxClient], Awaitable[T]]) -> T:
 def test_effort_levels_of_adaptive_models_and_none_for_budget_models(gateway: str) -> None:
     async def scenario(client: ToolboxClient) -> list[tuple[list[str], str | None]]:
         names = ["us.anthropic.claude-opus-5-5", "sonnet", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"]
+        assert {*names, "opus", "haiku", "us.anthropic.claude-haiku-5-5"} <= set(await client.models())  # the picker
         return [await client.effort_levels(name) for name in names]
 
     opus, sonnet, older = run(gateway, scenario)
