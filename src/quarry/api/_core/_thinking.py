@@ -7,7 +7,8 @@ their own request fields), `adaptive` (Claude 4.6 and later: `thinking: {type: a
 
 Adaptive thinking on Converse (docs/bedrock-models-2026.md §1.3, §4): the thinking type has no Converse field and
 goes in `additionalModelRequestFields.thinking`; the level goes in Converse's own `outputConfig.effort` (botocore's
-bedrock-runtime service model, 2026-07-31). Where a model thinks by default, "no thinking" must be said
+bedrock-runtime service model, 2026-07-31; the locked botocore 1.43.117 has it, though BedrockRuntime sends the JSON
+body as built and uses botocore only to sign it). Where a model thinks by default, "no thinking" must be said
 (`{type: disabled}`); where it always thinks (Opus 5.5, Sonnet 5.5, Fable 5.1), it cannot be said, and `none` asks
 for the least effort instead. Without thinking the effort is capped at `high`, as Bedrock requires.
 """
