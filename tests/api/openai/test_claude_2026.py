@@ -99,16 +99,9 @@ def _expected(model: str, level: str) -> tuple[dict[str, Any] | None, str | None
     return None, None
 
 
-def _effort_cases() -> list[Any]:
-    cases = []
-    for model in (OPUS_55, SONNET_55, HAIKU_55, OPUS_46, SONNET_45_PROFILE):
-        for level in LEVELS:
-            cases.append(pytest.param(model, level, id=f"{model}-{level}"))
-    return cases
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
-@pytest.mark.parametrize(("model", "level"), _effort_cases())
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("model", [OPUS_55, SONNET_55, HAIKU_55, OPUS_46, SONNET_45_PROFILE])
 def test_every_reasoning_effort(
     watched: openai.OpenAI, recorder: Recorder, model: str, level: str, stream: bool
 ) -> None:
