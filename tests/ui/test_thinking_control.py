@@ -15,8 +15,9 @@ import pytest
 from quarry.conversations._models import Parameters
 from quarry.server import create_app
 from quarry.settings import Settings
-from quarry.ui._chat import _parameters, _thinking_shown
+from quarry.ui._chat import _parameters
 from quarry.ui._client import ToolboxClient
+from quarry.ui._thinking import shown_thinking
 
 KEY = "sk-thinking-ui"
 T = TypeVar("T")
@@ -69,4 +70,4 @@ def test_the_control_is_stored_with_the_conversation(shown: str | None, stored: 
     parameters = _parameters(None, None, None, None, shown)
     assert parameters["thinking"] == stored
     assert Parameters.model_validate(parameters).thinking == stored
-    assert _thinking_shown(stored) == (shown or "off")
+    assert shown_thinking(stored) == (shown or "off")

@@ -16,6 +16,7 @@ from quarry.ui._memory import plan_compression, request_messages, summary_reques
 from quarry.ui._prompts import STYLES
 from quarry.ui._sanitize import safe_messages
 from quarry.ui._session import Sessions
+from quarry.ui._thinking import build_thinking, shown_thinking, stored_thinking, thinking_choices
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["ChatTab", "build_chat", "conversation_choices", "style_choices"]
@@ -67,13 +68,8 @@ def _parameters(temperature: float | None, top_p: float | None, top_k: float | N
         "top_p": top_p,
         "top_k": int(top_k) if top_k else None,
         "max_tokens": int(max_tokens) if max_tokens else None,
-        # The Thinking control: off, on (a budget), or the effort level a model with adaptive thinking lists.
-        "thinking": True if thinking == "on" else thinking if thinking and thinking != "off" else False,
+        "thinking": stored_thinking(thinking),
     }
-
-
-def _thinking_shown(stored: bool | str) -> str:
-    return stored if isinstance(stored, str) else "on" if stored else "off"
 
 
 def _title(text: str) -> str:
@@ -98,13 +94,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 top_p = gr.Number(label="top_p", minimum=0, maximum=1, value=None)
                 top_k = gr.Number(label="top_k", minimum=1, maximum=500, precision=0, value=None)
                 max_tokens = gr.Number(label="max_tokens", minimum=1, precision=0, value=None)
-                thinking = gr.Dropdown(
-                    label="Thinking (shown folded)",
-                    choices=["off", "on"],
-                    value="off",
-                    allow_custom_value=True,  # a conversation's stored level shows before its model's levels load
-                    elem_id="chat-thinking",
-                )
+                thinking = build_thinking()
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(label="Chat", height=480, elem_id="chat-bot", buttons=["copy"])
             status = gr.Markdown("", elem_id="chat-status")
@@ -230,7 +220,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             p["top_p"],
             p["top_k"],
             p["max_tokens"],
-            _thinking_shown(p["thinking"]),
+            shown_thinking(p["thinking"]),
         ]
         return found, _display(found["messages"]), "", *values
 
@@ -238,21 +228,10 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         sessions.bind(open_conversation), [*sessions.inputs, conversations], [conversation, chatbot, status, *settings]
     )
 
-    async def thinking_choices(session_value: Session, model_name: str | None, current: str | None) -> Any:
-        """Effort levels for models with adaptive thinking, on/off for the others."""
-        try:
-            levels, default = (
-                await toolbox.client(session_value).effort_levels(model_name) if model_name else ([], None)
-            )
-        except Exception:
-            levels, default = [], None  # an unknown or custom model name: plain on/off
-        choices = ["off", *levels] if levels else ["off", "on"]
-        if current in choices:
-            return gr.update(choices=choices)
-        on = default or (levels[0] if levels else "on")
-        return gr.update(choices=choices, value="off" if current in (None, "", "off") else on)
+    async def levels_of(session_value: Session, model_name: str | None, current: str | None) -> Any:
+        return await thinking_choices(toolbox.client(session_value), model_name, current)
 
-    model.change(sessions.bind(thinking_choices), [*sessions.inputs, model, thinking], [thinking])
+    model.change(sessions.bind(levels_of), [*sessions.inputs, model, thinking], [thinking])
 
     def new_chat() -> tuple[Any, ...]:
         return None, [], gr.update(value=None), ""
