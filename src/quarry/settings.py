@@ -176,6 +176,7 @@ def _exposed_headers() -> list[str]:
         "x-ratelimit-remaining-tokens",
         "x-ratelimit-reset-requests",
         "x-ratelimit-reset-tokens",
+        "x-quarry-dropped-params",
     ]
 
 
@@ -194,11 +195,18 @@ class CorsSettings(BaseModel):
     max_age_s: int = Field(default=600, ge=0, description="How long a browser may cache a preflight answer.")
 
 
-ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 def _default_budgets() -> dict[ReasoningEffort, int]:
-    return {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+    # xhigh and max: more than high; a budget past a model's output limit is fitted under it (max: all it can).
+    return {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 65536}
+
+
+def _family_aliases() -> dict[str, str]:
+    # The newest of each family on Bedrock in December 2026 (docs/bedrock-models-2026.md §1.1); Anthropic's names
+    # resolve to the region's inference profile.
+    return {"opus": "claude-opus-5-5", "sonnet": "claude-sonnet-5-5", "haiku": "claude-haiku-5-5"}
 
 
 def _bedrock_betas() -> list[str]:
@@ -224,24 +232,44 @@ class ModelSettings(BaseModel):
     """Which models requests land on (`[models]`, `QUARRY_MODELS__*`)."""
 
     default: str = Field(
-        default="anthropic.claude-sonnet-4-5-20250929-v1:0",
+        default="anthropic.claude-sonnet-5-5",
         description="Model for `gpt-*` and other OpenAI names; upgraded to the region's inference profile.",
     )
     default_embedding: str = Field(
         default="amazon.titan-embed-text-v2:0", description="Model for `text-embedding-*` names."
     )
     aliases: dict[str, str] = Field(default_factory=dict, description="Extra model names → Bedrock ids.")
+    family_aliases: dict[str, str] = Field(
+        default_factory=_family_aliases,
+        description="`opus`, `sonnet`, `haiku` → the newest model of each family (Anthropic names or Bedrock ids); "
+        "`aliases` win over these.",
+    )
     prompt_cache: list[Literal["system", "tools", "messages"]] = Field(
         default_factory=list, description="Where to add cache points on models that cache prompts."
     )
     reasoning_budgets: dict[ReasoningEffort, int] = Field(
         default_factory=_default_budgets,
-        description="Thinking budget tokens for each `reasoning_effort`.",
+        description="Thinking budget tokens for each `reasoning_effort` on models that think with a budget; levels "
+        "left out keep their defaults.",
+    )
+    strict_parameters: bool = Field(
+        default=False,
+        description="Refuse (400) sampling parameters a model takes only at their defaults, instead of dropping them "
+        "and naming them in `x-quarry-dropped-params`.",
     )
     anthropic_betas: list[str] = Field(
         default_factory=_bedrock_betas,
         description="`anthropic-beta` flags passed on to Bedrock for Claude; other flags are dropped.",
     )
+
+    @field_validator("reasoning_budgets")
+    @classmethod
+    def _budgets_for_every_level(cls, budgets: dict[ReasoningEffort, int]) -> dict[ReasoningEffort, int]:
+        return {**_default_budgets(), **budgets}
+
+    def all_aliases(self) -> dict[str, str]:
+        """Every extra model name: the family aliases, then the configured ones (an empty target drops a name)."""
+        return {name: target for name, target in {**self.family_aliases, **self.aliases}.items() if target}
 
 
 class ImageSettings(BaseModel):

@@ -1,5 +1,11 @@
 """`GET /v1/models`: the model catalog in OpenAI's shape, or in Anthropic's when the caller is an Anthropic client
-(it sends `anthropic-version`)."""
+(it sends `anthropic-version`).
+
+OpenAI's shape carries `id`, `object`, `created`, `owned_by`; for the models Quarry has facts on, fields beside
+them say what a caller may ask of the model (OpenAI's clients keep unknown fields: openai-python's models allow
+extras): `context_window`, `max_output_tokens`, `thinking` (`adaptive`, `budget`, `effort` or `none`: how
+`reasoning_effort` is served), `thinking_always_on`, `effort_levels` and `default_effort`. An alias shows the
+model it calls."""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._context import context_of, services_of
+from quarry.api._core import thinking_mode
 from quarry.api._responses import json_response
 from quarry.auth import knowledge_base_model, may_read, may_use_model
-from quarry.bedrock import ModelEntry
+from quarry.bedrock import ModelEntry, ResolvedModel, base_model_id, facts_for
 from quarry.errors import ModelNotFound
 
 __all__ = ["router", "wants_anthropic"]
@@ -23,7 +30,20 @@ def wants_anthropic(request: Request) -> bool:
 
 
 def _openai(entry: ModelEntry) -> dict[str, object]:
-    return {"id": entry.id, "object": "model", "created": entry.created, "owned_by": entry.owned_by}
+    model: dict[str, object] = {"id": entry.id, "object": "model", "created": entry.created, "owned_by": entry.owned_by}
+    called = entry.target or entry.id
+    facts = facts_for(called)
+    if not facts.known or "embeddings" in facts.features:
+        return model
+    if entry.target:
+        model["target"] = entry.target
+    model["context_window"] = facts.context_window
+    model["max_output_tokens"] = facts.max_output_tokens
+    model["thinking"] = thinking_mode(ResolvedModel(requested=called, id=called, facts=facts))
+    model["thinking_always_on"] = facts.thinking_always_on
+    model["effort_levels"] = list(facts.effort_levels)
+    model["default_effort"] = facts.default_effort
+    return model
 
 
 def _anthropic(entry: ModelEntry) -> dict[str, object]:
@@ -36,7 +56,12 @@ async def list_models(request: Request) -> Response:
     principal = await services.authenticate(request, "models")
     await services.limit(request, principal, 0)  # the catalog may have to ask Bedrock's control plane
     entries = await services.catalog.entries()
-    entries = [entry for entry in entries if may_use_model(principal, entry.id, entry.target or "")]
+    # The names admission checks (Services.check_scope): requested, called, and the foundation model behind it.
+    entries = [
+        entry
+        for entry in entries
+        if may_use_model(principal, entry.id, entry.target or "", base_model_id(entry.target or entry.id))
+    ]
     if wants_anthropic(request):
         data = [_anthropic(entry) for entry in entries]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)

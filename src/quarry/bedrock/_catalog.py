@@ -91,7 +91,7 @@ class ModelCatalog:
         requested = name.strip()
         if not requested:
             raise InvalidRequest("`model` must name a model.", param="model")
-        target = self._settings.aliases.get(requested, requested)
+        target = self._settings.all_aliases().get(requested, requested)
         if _OPENAI_EMBEDDING.match(target):
             target = self._settings.default_embedding
         elif _OPENAI_CHAT.match(target):
@@ -115,13 +115,20 @@ class ModelCatalog:
         entries = await self._current(required=False)
         if entries is None:
             return model_id  # No list to check against: let Bedrock judge.
-        entry = entries.get(model_id)
-        if entry is None:
+        found = self._in_region(entries, model_id)
+        if found is None:
             raise ModelNotFound(
                 f"The model `{requested}` does not exist here; GET /v1/models lists the models you can use.",
                 param="model",
                 code="model_not_found",
             )
+        return found
+
+    def _in_region(self, entries: dict[str, ModelEntry], model_id: str) -> str | None:
+        """The id to call for a listed model: its region's inference profile where it has no on-demand service."""
+        entry = entries.get(model_id)
+        if entry is None:
+            return None
         if entry.kind == "foundation" and not entry.on_demand:
             # Newer models are served only through inference profiles: pick the one for this region.
             for geography in _preferred_geographies(self._region):
@@ -161,8 +168,13 @@ class ModelCatalog:
                 profile_id = profile["inferenceProfileId"]
                 owner = base_model_id(profile_id).split(".", 1)[0]
                 entries[profile_id] = ModelEntry(profile_id, "profile", owner, stamp)
-        for alias, target in self._settings.aliases.items():
-            entries[alias] = ModelEntry(alias, "alias", "quarry", now, target=target)
+        claude = claude_models([e.id for e in entries.values() if e.kind == "foundation"])
+        for alias, target in self._settings.all_aliases().items():
+            # Listed with the id it calls, so scopes and the model's facts read the same as for a request.
+            called = self._in_region(entries, claude.get(target, target)) if entries else target
+            if called is None and alias not in self._settings.aliases:
+                continue  # a family's newest model not served in this region
+            entries[alias] = ModelEntry(alias, "alias", "quarry", now, target=called or target)
         return entries
 
 

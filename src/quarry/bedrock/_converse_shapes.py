@@ -53,7 +53,8 @@ __all__ = [
 # The service model's `Document` type: free JSON (tool inputs, JSON schemas, model-specific request fields).
 Document: TypeAlias = dict[str, Any]
 
-Role = Literal["user", "assistant"]
+# `system`: a system message inside the conversation, on the models that take them (ConversationRole, 2026-05-28).
+Role = Literal["user", "assistant", "system"]
 ImageFormat = Literal["png", "jpeg", "gif", "webp"]
 DocumentFormat = Literal["pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"]
 StopReason = Literal[
@@ -203,6 +204,7 @@ class _OutputFormat(TypedDict):
 
 class OutputConfig(TypedDict, total=False):
     textFormat: _OutputFormat
+    effort: str  # low, medium, high, xhigh, max (botocore's OutputConfigEffortString, added 2026-07-31)
 
 
 class ConverseRequest(TypedDict, total=False):

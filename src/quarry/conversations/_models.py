@@ -35,7 +35,8 @@ class Parameters(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=1, le=500)
     max_tokens: int | None = Field(default=None, ge=1, le=200_000)
-    thinking: bool = False
+    # Off or on (a thinking budget), or an effort level on models with adaptive thinking (GET /v1/models lists them).
+    thinking: bool | Literal["low", "medium", "high", "xhigh", "max"] = False
 
 
 class Message(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from quarry.bedrock import BedrockRuntime, ConverseRequest
+from quarry.bedrock import BedrockRuntime, ConverseRequest, facts_for
 from quarry.kb._models import Hit
 
 __all__ = [
@@ -129,7 +129,10 @@ async def stream_answer(
         yield answer.text
         yield answer
         return
-    async with runtime.converse_stream(model_id, answer_body(name, question, hits, max_tokens=max_tokens)) as events:
+    body = answer_body(name, question, hits, max_tokens=max_tokens)
+    if facts_for(model_id).sampling_default_only:  # Claude 4.7 and later refuse any temperature but the default
+        body["inferenceConfig"].pop("temperature")
+    async with runtime.converse_stream(model_id, body) as events:
         async for event in events:
             if "contentBlockDelta" in event:
                 piece = event["contentBlockDelta"]["delta"].get("text")

@@ -16,6 +16,7 @@ from quarry.ui._memory import plan_compression, request_messages, summary_reques
 from quarry.ui._prompts import STYLES
 from quarry.ui._sanitize import safe_messages
 from quarry.ui._session import Sessions
+from quarry.ui._thinking import build_thinking, shown_thinking, stored_thinking, thinking_choices
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["ChatTab", "build_chat", "conversation_choices", "style_choices"]
@@ -61,13 +62,13 @@ def _display(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _parameters(temperature: float | None, top_p: float | None, top_k: float | None, max_tokens: float | None,
-                thinking: bool) -> dict[str, Any]:  # fmt: skip
+                thinking: str | None) -> dict[str, Any]:  # fmt: skip
     return {
         "temperature": temperature,
         "top_p": top_p,
         "top_k": int(top_k) if top_k else None,
         "max_tokens": int(max_tokens) if max_tokens else None,
-        "thinking": bool(thinking),
+        "thinking": stored_thinking(thinking),
     }
 
 
@@ -93,7 +94,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 top_p = gr.Number(label="top_p", minimum=0, maximum=1, value=None)
                 top_k = gr.Number(label="top_k", minimum=1, maximum=500, precision=0, value=None)
                 max_tokens = gr.Number(label="max_tokens", minimum=1, precision=0, value=None)
-                thinking = gr.Checkbox(label="Thinking (shown folded)", value=False, elem_id="chat-thinking")
+                thinking = build_thinking()
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(label="Chat", height=480, elem_id="chat-bot", buttons=["copy"])
             status = gr.Markdown("", elem_id="chat-status")
@@ -219,13 +220,18 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             p["top_p"],
             p["top_k"],
             p["max_tokens"],
-            p["thinking"],
+            shown_thinking(p["thinking"]),
         ]
         return found, _display(found["messages"]), "", *values
 
     conversations.input(
         sessions.bind(open_conversation), [*sessions.inputs, conversations], [conversation, chatbot, status, *settings]
     )
+
+    async def levels_of(session_value: Session, model_name: str | None, current: str | None) -> Any:
+        return await thinking_choices(toolbox.client(session_value), model_name, current)
+
+    model.change(sessions.bind(levels_of), [*sessions.inputs, model, thinking], [thinking])
 
     def new_chat() -> tuple[Any, ...]:
         return None, [], gr.update(value=None), ""

@@ -56,6 +56,14 @@ class ToolboxClient:
         page = await self.openai.models.list()
         return [model.id for model in page.data if "embed" not in model.id]
 
+    async def effort_levels(self, model: str) -> tuple[list[str], str | None]:
+        """The effort levels a model thinks at (adaptive thinking) and its default, from `/v1/models/{model}`;
+        `([], None)` for a model that thinks with a budget or not at all."""
+        found = (await self.openai.models.retrieve(model)).model_extra or {}
+        levels = found.get("effort_levels") or []
+        default = found.get("default_effort")
+        return [str(level) for level in levels], str(default) if default else None
+
     async def conversations(self) -> list[dict[str, Any]]:
         listing = await self._call("get", "/conversations")
         data: list[dict[str, Any]] = listing["data"]
@@ -87,8 +95,11 @@ class ToolboxClient:
     async def stream(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> AsyncIterator[Delta]:
         """The answer as it streams; closing the iterator (stop button) closes the HTTP stream."""
         extra: dict[str, Any] = {}
-        if parameters.pop("thinking", False):
-            extra["reasoning_effort"] = "low"
+        thinking = parameters.pop("thinking", False)
+        if isinstance(thinking, str) and thinking:
+            extra["reasoning_effort"] = thinking  # an effort level, on a model with adaptive thinking
+        elif thinking:
+            extra["reasoning_effort"] = "low"  # on: the smallest useful budget
         top_k = parameters.pop("top_k", None)
         body = {k: v for k, v in parameters.items() if v is not None}
         # The parameters arrive as a dict, so the SDK's overloads cannot see `stream=True` picks the stream type.

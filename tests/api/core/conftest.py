@@ -13,6 +13,13 @@ GPT_OSS = "openai.gpt-oss-20b-1:0"
 LLAMA3 = "meta.llama3-8b-instruct-v1:0"
 TITAN = "amazon.titan-text-express-v1"  # no system prompt
 UNKNOWN = "acme.unlisted-v1"
+# The Claude models of 2026 (docs/bedrock-models-2026.md §1.3, §1.4), through their us profiles.
+OPUS_46 = "us.anthropic.claude-opus-4-6-v1"  # adaptive and budgets; no xhigh
+OPUS_48 = "us.anthropic.claude-opus-4-8"  # adaptive only, thinks when asked; system messages
+OPUS_5 = "us.anthropic.claude-opus-5"  # thinks by default, may be turned off
+OPUS_55 = "us.anthropic.claude-opus-5-5"  # always thinks; default effort medium
+SONNET_55 = "us.anthropic.claude-sonnet-5-5"  # always thinks; default effort high
+HAIKU_55 = "us.anthropic.claude-haiku-5-5"  # thinks by default, may be turned off; default effort medium
 
 
 def model(model_id: str, facts: ModelFacts | None = None) -> ResolvedModel:

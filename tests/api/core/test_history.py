@@ -83,3 +83,37 @@ def test_tool_specs_describe_the_tools_a_history_used() -> None:
     assert history.tool_specs() == [
         {"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object", "properties": {}}}}}
     ]
+
+
+NOTE = {"text": "note"}
+
+
+@pytest.mark.parametrize(
+    ("turns", "roles"),
+    [
+        pytest.param(
+            [("user", [{"text": "a"}]), ("system", [NOTE]), ("assistant", [{"text": "b"}]), ("user", [{"text": "c"}])],
+            ["user", "system", "assistant", "user"],
+            id="a system message stays where it was",
+        ),
+        pytest.param(
+            [("user", [{"text": "a"}]), ("assistant", [USE]), ("system", [NOTE]), ("user", [RESULT])],
+            ["user", "assistant", "user", "system"],
+            id="never between a tool call and its result",
+        ),
+        pytest.param(
+            [("user", [{"text": "a"}]), ("system", [NOTE]), ("user", [{"text": "b"}])],
+            ["user", "system"],
+            id="after the user turn it followed; the user turns still merge",
+        ),
+        pytest.param(
+            [("user", [{"text": "a"}]), ("system", [NOTE]), ("system", [NOTE])],
+            ["user", "system"],
+            id="consecutive system messages are one",
+        ),
+    ],
+)
+def test_system_messages_inside_the_conversation(turns: list[Any], roles: list[str]) -> None:
+    messages = normalise(turns)
+    assert [m["role"] for m in messages] == roles
+    assert sum(b == NOTE for m in messages for b in m["content"]) == sum(r == "system" for r, _ in turns)

@@ -41,8 +41,8 @@ def test_system_and_developer_messages_reach_the_model(client: openai.OpenAI) ->
 
 def test_openai_model_names_use_the_default_model_through_its_profile(client: openai.OpenAI) -> None:
     answer = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
-    # The default (Sonnet 4.5) is served only through inference profiles: the us profile is picked for us-east-1.
-    assert answer.model == SONNET_45_PROFILE
+    # The default (the current Sonnet, 5.5) is served only through inference profiles: the us profile for us-east-1.
+    assert answer.model == "us.anthropic.claude-sonnet-5-5"
 
 
 @pytest.mark.parametrize(

@@ -33,3 +33,23 @@ def test_chat_openai_streams(gateway: str) -> None:
     pieces = [chunk.content for chunk in llm.stream("[[emulator: words=30]]")]
     assert len(pieces) > 10
     assert len("".join(str(p) for p in pieces).split()) == 30
+
+
+def test_chat_openai_on_opus_55_out_of_the_box(gateway: str) -> None:
+    # LangChain's own examples set temperature=0, which Opus 5.5 refuses: Quarry drops it and says so.
+    llm = ChatOpenAI(
+        model="claude-opus-5-5",
+        temperature=0,
+        base_url=f"{gateway}/v1",
+        api_key=KEY,  # type: ignore[arg-type]
+        max_retries=0,
+        include_response_headers=True,
+    )
+    answer = llm.invoke("Hi")
+    assert answer.content == 'You said: "Hi"'
+    assert answer.response_metadata["headers"]["x-quarry-dropped-params"] == "temperature"
+    first = llm.bind_tools([get_weather]).invoke("Use get_weather for Lisbon")
+    assert first.tool_calls
+    assert first.tool_calls[0]["name"] == "get_weather"
+    pieces = [chunk.content for chunk in llm.stream("[[emulator: words=12]]")]
+    assert len("".join(str(p) for p in pieces).split()) == 12

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quarry.api.openai._messages import ConverseHistory
+import pytest
+
+from quarry.api.openai._messages import ConverseHistory, to_converse
 from quarry.api.openai._request import plan_chat
-from quarry.api.openai._schemas import ChatCompletionRequest
+from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
 from quarry.bedrock import ResolvedModel, facts_for
 from quarry.settings import ModelSettings
 
@@ -63,3 +65,73 @@ def test_passthrough_fields() -> None:
         extra_body={"top_k": 9},
     )
     assert body["additionalModelRequestFields"] == {"top_k": 9, "anthropic_beta": ["x"]}
+
+
+OPUS_55 = "us.anthropic.claude-opus-5-5"
+SONNET_55 = "us.anthropic.claude-sonnet-5-5"
+HAIKU_55 = "us.anthropic.claude-haiku-5-5"
+OPUS_46 = "us.anthropic.claude-opus-4-6-v1"
+SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "level", "thinking", "effort"),
+    [
+        (OPUS_55, "none", {"type": "adaptive"}, "low"),  # it cannot stop thinking: the least of it
+        (OPUS_55, "minimal", {"type": "adaptive"}, "low"),
+        (OPUS_55, "medium", {"type": "adaptive"}, "medium"),
+        (OPUS_55, "xhigh", {"type": "adaptive"}, "xhigh"),
+        (OPUS_55, "max", {"type": "adaptive"}, "max"),
+        (SONNET_55, "none", {"type": "adaptive"}, "low"),
+        (SONNET_55, "high", {"type": "adaptive"}, "high"),
+        (HAIKU_55, "none", {"type": "disabled"}, None),  # it thinks by default: told not to
+        (HAIKU_55, "low", {"type": "adaptive"}, "low"),
+        (OPUS_46, "none", None, None),
+        (OPUS_46, "xhigh", {"type": "adaptive"}, "high"),  # no xhigh on 4.6: never more than asked
+        (OPUS_46, "max", {"type": "adaptive"}, "max"),
+        (SONNET_45, "max", {"type": "enabled", "budget_tokens": 63999}, None),  # the budget, under the model's limit
+        (SONNET_45, "xhigh", {"type": "enabled", "budget_tokens": 32768}, None),
+    ],
+)
+def test_reasoning_effort_on_the_claude_models_of_2026(
+    model_id: str, level: str, thinking: dict[str, Any] | None, effort: str | None
+) -> None:
+    body = _plan(model_id, ModelSettings(), reasoning_effort=level)
+    assert body.get("additionalModelRequestFields", {}).get("thinking") == thinking
+    assert body.get("outputConfig", {}).get("effort") == effort
+
+
+def test_refused_sampling_is_dropped_and_named() -> None:
+    chat = ChatCompletionRequest.model_validate(
+        {"model": OPUS_55, "messages": [{"role": "user", "content": "x"}], "temperature": 0.2, "top_k": 4}
+    )
+    history = ConverseHistory(messages=[{"role": "user", "content": [{"text": "q"}]}])
+    plan = plan_chat(chat, ResolvedModel(OPUS_55, OPUS_55, facts_for(OPUS_55)), history, ModelSettings())
+    assert plan.dropped == ("temperature", "top_k")
+    assert "temperature" not in plan.body.get("inferenceConfig", {})
+    assert "top_k" not in plan.body.get("additionalModelRequestFields", {})
+
+
+async def _no_images(url: str) -> Any:
+    raise AssertionError(url)
+
+
+async def test_signed_thinking_without_text_goes_back() -> None:
+    # Opus 4.7 and later omit the thinking text by default; the signed block must still come back to the model.
+    messages = [
+        ChatMessage(role="user", content="q"),
+        ChatMessage(
+            role="assistant",
+            content="a",
+            thinking_blocks=[
+                {"type": "thinking", "thinking": "", "signature": "sig"},
+                {"type": "thinking", "thinking": "x"},
+            ],
+        ),
+        ChatMessage(role="user", content="more"),
+    ]
+    history = await to_converse(messages, _no_images)
+    assert history.messages[1]["content"][0] == {
+        "reasoningContent": {"reasoningText": {"text": "", "signature": "sig"}}
+    }
+    assert len(history.messages[1]["content"]) == 2  # the unsigned block is left out

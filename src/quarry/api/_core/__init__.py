@@ -5,12 +5,16 @@ from `quarry.bedrock`; no dialect decides one on its own. Nothing here knows a d
 """
 
 from quarry.api._core._cache import add_cache_points, cache_point, strip_cache_points
+from quarry.api._core._effort import EFFORT_ORDER, ReasoningLevel, capped_effort, effort_level, lowest_effort
 from quarry.api._core._fit import fit_to_model
+from quarry.api._core._forced_tools import refuse_converse_forced_tools, refuse_forced_tools
 from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
 from quarry.api._core._media import IMAGE_TYPES, BoundedLoader, ImageLimits, ImageLoader, Media
 from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
+from quarry.api._core._prefill import PREFILL_REFUSED, refuse_converse_prefill, refuse_prefill
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
+from quarry.api._core._sampling import DROPPED_PARAMS_HEADER, SAMPLING_PARAMS, converse_sampling, strip_sampling
 from quarry.api._core._thinking import (
     MIN_BUDGET,
     Level,
@@ -26,34 +30,48 @@ from quarry.api._core._usage import Usage, stop_reason
 
 __all__ = [
     "DEFAULT_OUTPUT",
+    "DROPPED_PARAMS_HEADER",
+    "EFFORT_ORDER",
     "IMAGE_TYPES",
     "MIN_BUDGET",
     "NO_TOOLS_NOTE",
+    "PREFILL_REFUSED",
+    "SAMPLING_PARAMS",
     "BoundedLoader",
     "ConverseHistory",
     "ImageLimits",
     "ImageLoader",
     "Level",
     "Media",
+    "ReasoningLevel",
     "ThinkingMode",
     "ToolChoiceKind",
     "Usage",
     "add_cache_points",
     "cache_point",
+    "capped_effort",
+    "converse_sampling",
     "converse_thinking",
     "effort_fields",
+    "effort_level",
     "empty_schema",
     "fit_to_model",
     "inference_config",
     "level_for_budget",
+    "lowest_effort",
     "messages_sampling",
     "normalise",
     "output_limit",
     "output_reserve",
     "redacted_reasoning",
+    "refuse_converse_forced_tools",
+    "refuse_converse_prefill",
+    "refuse_forced_tools",
+    "refuse_prefill",
     "signed_reasoning",
     "stop_reason",
     "strip_cache_points",
+    "strip_sampling",
     "thinking_block",
     "thinking_mode",
     "thinking_on",

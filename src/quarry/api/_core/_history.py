@@ -3,6 +3,11 @@
 Bedrock wants: a user turn first, strict user/assistant alternation, every toolUse answered by a toolResult
 in the next user turn, tool results before other content, no blank text, and no trailing whitespace at the end
 of an assistant prefill.
+
+System messages inside the conversation (`role: system`, on the models that take them: Opus 4.8 and later,
+docs/bedrock-models-2026.md §1.4; Converse's ConversationRole has `system` since 2026-05-28, §4) are not turns:
+the user/assistant turns are normalised without them, and each goes back after the turn it followed (after the tool
+results, when that turn called tools, so no call is parted from its result).
 """
 
 from __future__ import annotations
@@ -37,6 +42,43 @@ class ConverseHistory:
 
 
 def normalise(turns: list[tuple[Role, list[ContentBlock]]]) -> list[ConverseMessage]:
+    conversation: list[tuple[Role, list[ContentBlock]]] = [(role, blocks) for role, blocks in turns if role != "system"]
+    merged = _normalise(conversation)
+    if len(conversation) == len(turns) or not merged:
+        return merged
+    return _with_system_messages(turns, merged)
+
+
+def _with_system_messages(
+    turns: list[tuple[Role, list[ContentBlock]]], merged: list[ConverseMessage]
+) -> list[ConverseMessage]:
+    # Where each turn landed: consecutive turns of one role share a message; a user turn may have been put first.
+    offset = 1 if turns and next(r for r, _ in turns if r != "system") == "assistant" else 0
+    after: dict[int, list[ContentBlock]] = {}
+    index, previous = offset - 1, None
+    for role, blocks in turns:
+        if role == "system":
+            if blocks:
+                after.setdefault(max(index, 0), []).extend(blocks)
+            continue
+        if role != previous:
+            index, previous = index + 1, role
+    placed: list[ConverseMessage] = []
+    pending: list[ContentBlock] = []
+    for position, message in enumerate(merged):
+        placed.append(message)
+        pending.extend(after.get(position, ()))
+        calls = message["role"] == "assistant" and any("toolUse" in b for b in message["content"])
+        if pending and not calls:
+            placed.append({"role": "system", "content": pending})
+            pending = []
+    pending.extend(block for position in sorted(after) if position >= len(merged) for block in after[position])
+    if pending:
+        placed.append({"role": "system", "content": pending})
+    return placed
+
+
+def _normalise(turns: list[tuple[Role, list[ContentBlock]]]) -> list[ConverseMessage]:
     merged: list[ConverseMessage] = []
     for role, blocks in turns:
         if merged and merged[-1]["role"] == role:

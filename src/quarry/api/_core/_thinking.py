@@ -1,8 +1,16 @@
 """Thinking: which mode a model thinks in (from its facts), and the one place a request's thinking is decided.
 
 Modes: `budget` (Claude's `thinking: {type: enabled, budget_tokens}`), `effort` (other models' reasoning level in
-their own request fields), `adaptive` (models that think only adaptively, `adaptiveThinking` in models.json),
-`none`. A new mode is a fact in models.json plus a branch in `thinking_mode` and `converse_thinking`.
+their own request fields), `adaptive` (Claude 4.6 and later: `thinking: {type: adaptive}` with an effort level,
+`adaptiveThinking` in models.json), `none`. A new mode is a fact in models.json plus a branch in `thinking_mode` and
+`converse_thinking`.
+
+Adaptive thinking on Converse (docs/bedrock-models-2026.md §1.3, §4): the thinking type has no Converse field and
+goes in `additionalModelRequestFields.thinking`; the level goes in Converse's own `outputConfig.effort` (botocore's
+bedrock-runtime service model, 2026-07-31; the locked botocore 1.43.117 has it, though BedrockRuntime sends the JSON
+body as built and uses botocore only to sign it). Where a model thinks by default, "no thinking" must be said
+(`{type: disabled}`); where it always thinks (Opus 5.5, Sonnet 5.5, Fable 5.1), it cannot be said, and `none` asks
+for the least effort instead. Without thinking the effort is capped at `high`, as Bedrock requires.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from quarry.api._core._effort import capped_effort, effort_level, lowest_effort
 from quarry.api._core._output import DEFAULT_OUTPUT
 from quarry.bedrock import ConverseRequest, Document, ResolvedModel
 
@@ -29,7 +38,11 @@ Level = Literal["low", "medium", "high"]
 # Anthropic's smallest budget_tokens: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
 MIN_BUDGET = 1024
 # The levels callers ask for (OpenAI's reasoning_effort) as those the models take; `none` is no thinking.
-_LEVELS: dict[str, Level] = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+_LEVELS: dict[str, Level] = {
+    "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high",
+}  # fmt: skip
+# Claude's sampling parameters, none of which it takes while it thinks.
+_SAMPLING_CONFIG = ("temperature", "topP")
 
 
 def thinking_mode(model: ResolvedModel) -> ThinkingMode:
@@ -62,9 +75,9 @@ def effort_fields(model: ResolvedModel, level: Level, fields: Document) -> None:
 def converse_thinking(
     model: ResolvedModel, request: ConverseRequest, *, level: str | None, budgets: Mapping[str, int]
 ) -> None:
-    """Thinking on a Converse request: a level (`minimal`…`high`, `none`) and/or Claude's own `thinking` setting
-    already in `additionalModelRequestFields`; the budget (from `budgets` by level) fitted into maxTokens, and
-    sampling parameters dropped while Claude thinks."""
+    """Thinking on a Converse request: a level (`none`, `minimal`…`max`) and/or Claude's own `thinking` setting
+    already in `additionalModelRequestFields`; a budget (from `budgets` by level) fitted into maxTokens, or adaptive
+    thinking at the model's nearest effort level; sampling parameters dropped while Claude thinks."""
     fields = request.setdefault("additionalModelRequestFields", {})
     asked = level not in (None, "none")
     match thinking_mode(model):
@@ -74,9 +87,59 @@ def converse_thinking(
                 effort_fields(model, effort, fields)
         case "budget":
             if asked or "thinking" in fields:
-                _claude_budget(model, request, fields, budgets[level if asked and level else "medium"])
-        case "adaptive" | "none":
-            return  # adaptive thinking: issue 16 adds its branch here
+                _claude_budget(model, request, fields, _budget(budgets, level if asked and level else "medium"))
+        case "adaptive":
+            own = fields.get("thinking")
+            if own is not None and own.get("type") == "enabled" and model.facts.budget_thinking:
+                # A caller's own budget where the model still takes budgets (Opus and Sonnet 4.6): as before.
+                _claude_budget(model, request, fields, budgets.get("medium", MIN_BUDGET))
+            else:
+                _adaptive(model, request, fields, level)
+        case "none":
+            return
+
+
+def _adaptive(model: ResolvedModel, request: ConverseRequest, fields: Document, level: str | None) -> None:
+    facts = model.facts
+    own = fields.get("thinking")
+    if level is None:
+        # No level asked: the caller's own `thinking` setting, else the model's default, go as they are; but a model
+        # that thinks by default is told not to where thinking is not allowed (a forced tool), if it can be told.
+        if own is None and facts.thinks_by_default and not facts.thinking_always_on and not _thinking_allowed(request):
+            fields["thinking"] = {"type": "disabled"}
+        elif thinking_on(own) or (own is None and facts.thinks_by_default):
+            _drop_sampling(request, fields)
+        return
+    effort = effort_level(facts, level)
+    if facts.thinking_always_on or (level != "none" and _thinking_allowed(request)):
+        fields["thinking"] = {"type": "adaptive"}
+        _drop_sampling(request, fields)
+        if level == "none":
+            effort = lowest_effort(facts)  # the model cannot stop thinking: the least of it
+    else:
+        if facts.thinks_by_default:
+            fields["thinking"] = {"type": "disabled"}
+        else:
+            fields.pop("thinking", None)  # thinks only when asked
+        effort = capped_effort(effort)
+    if effort is not None:
+        request.setdefault("outputConfig", {})["effort"] = effort
+
+
+def _drop_sampling(request: ConverseRequest, fields: Document) -> None:
+    config = request.get("inferenceConfig", {})
+    for key in _SAMPLING_CONFIG:
+        config.pop(key, None)  # type: ignore[misc]  # optional keys of a total=False shape
+    fields.pop("top_k", None)
+
+
+def _budget(budgets: Mapping[str, int], level: str) -> int:
+    """The budget for a level; a level the settings lack takes the largest budget configured below it."""
+    if level in budgets:
+        return budgets[level]
+    order = ("minimal", "low", "medium", "high", "xhigh", "max")
+    below = [budgets[name] for name in order[: order.index(level)] if name in budgets] if level in order else []
+    return below[-1] if below else MIN_BUDGET
 
 
 def _claude_budget(model: ResolvedModel, request: ConverseRequest, fields: Document, budget_for_level: int) -> None:
@@ -98,16 +161,14 @@ def _claude_budget(model: ResolvedModel, request: ConverseRequest, fields: Docum
         fields.pop("thinking")
         return
     # Claude thinks only at its own temperature and sampling.
-    config.pop("temperature", None)
-    config.pop("topP", None)
-    fields.pop("top_k", None)
+    _drop_sampling(request, fields)
 
 
 def _thinking_allowed(request: ConverseRequest) -> bool:
     """Thinking needs free tool choice, and signed thinking kept on the assistant turn that called the tools."""
     if "toolChoice" in request.get("toolConfig", {}):
         return False
-    messages = request.get("messages", [])
+    messages = [m for m in request.get("messages", []) if m["role"] != "system"]
     if len(messages) < 2 or not any("toolResult" in block for block in messages[-1]["content"]):
         return True
     return "reasoningContent" in messages[-2]["content"][0]

@@ -84,11 +84,13 @@ def _arguments(raw: str | Document | None) -> Document:
 def _assistant_blocks(message: ChatMessage, where: str) -> list[ContentBlock]:
     blocks: list[ContentBlock] = []
     for thinking in message.thinking_blocks or ():
-        # Clients replay what they were sent; an unsigned block cannot go back to Claude, so it is left out.
+        # Clients replay what they were sent; an unsigned block cannot go back to Claude, so it is left out. A signed
+        # block with no text is kept: Opus 4.7 and later omit the thinking text by default and sign it all the same
+        # (`thinking.display` "omitted", docs/bedrock-models-2026.md §1.3), and the block must come back.
         if thinking.get("type") == "redacted_thinking" and thinking.get("data"):
             blocks.append(redacted_reasoning(thinking["data"]))
-        elif thinking.get("thinking") and thinking.get("signature"):
-            blocks.append(signed_reasoning(thinking["thinking"], thinking["signature"]))
+        elif thinking.get("signature"):
+            blocks.append(signed_reasoning(thinking.get("thinking") or "", thinking["signature"]))
     blocks.extend(_text_of(message.content, where))
     for call in message.tool_calls or ():
         blocks.append(
@@ -113,17 +115,28 @@ def _tool_result(message: ChatMessage, where: str) -> ContentBlock:
     return {"toolResult": {"toolUseId": tool_id, "content": content}}
 
 
-async def to_converse(messages: list[ChatMessage], load: ImageLoader) -> ConverseHistory:
-    """Translate and normalise; raises InvalidRequest naming the message at fault."""
+async def to_converse(
+    messages: list[ChatMessage], load: ImageLoader, *, system_messages: bool = False
+) -> ConverseHistory:
+    """Translate and normalise; raises InvalidRequest naming the message at fault.
+
+    System and developer messages before the conversation are the system prompt; later ones stay where they are,
+    as Converse `system` messages, on models that take them (`system_messages`), and join the system prompt on
+    others."""
     history = ConverseHistory()
     media = Media(load)
     turns: list[tuple[Role, list[ContentBlock]]] = []
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         if message.role in ("system", "developer"):
-            history.system.extend(_system(_text_of(message.content, where)))
+            blocks = _text_of(message.content, where)
             if message.cache_control:
-                history.system.append({"cachePoint": cache_point()})
+                blocks.append({"cachePoint": cache_point()})
+            if system_messages and turns:
+                if any("text" in b for b in blocks):
+                    turns.append(("system", blocks))
+            else:
+                history.system.extend(_system(blocks))
             continue
         role: Role
         if message.role == "user":

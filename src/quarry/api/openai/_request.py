@@ -11,9 +11,12 @@ from quarry.api._core import (
     ConverseHistory,
     ToolChoiceKind,
     add_cache_points,
+    converse_sampling,
     converse_thinking,
     fit_to_model,
     inference_config,
+    refuse_converse_forced_tools,
+    refuse_converse_prefill,
     tool_config,
     tool_spec,
     top_k_fields,
@@ -37,6 +40,7 @@ class ChatPlan:
     body: ConverseRequest
     json_tool: str | None  # a forced tool whose input is the JSON answer
     json_text: bool  # the answer is JSON asked for in the prompt: checked (and extracted) before it is sent
+    dropped: tuple[str, ...] = ()  # parameters the model refuses, left out (named in x-quarry-dropped-params)
 
 
 def _refuse_unsupported(request: ChatCompletionRequest) -> None:
@@ -61,13 +65,17 @@ def _extra_fields(request: ChatCompletionRequest, model: ResolvedModel) -> Docum
     return fields
 
 
-def _tool_config(request: ChatCompletionRequest, history: ConverseHistory, body: ConverseRequest) -> None:
+def _tool_config(
+    request: ChatCompletionRequest, model: ResolvedModel, history: ConverseHistory, body: ConverseRequest
+) -> None:
     tools = [tool_spec(t.function.name, t.function.description, t.function.parameters) for t in request.tools or ()]
     choice = request.tool_choice
     if isinstance(choice, NamedToolChoice):
         tool_config(body, tools, history, "tool", choice.function.name)
+        refuse_converse_forced_tools(model.facts, body, f"tool_choice naming `{choice.function.name}`")
     else:
         tool_config(body, tools, history, _CHOICES[choice or "auto"])
+        refuse_converse_forced_tools(model.facts, body, f"tool_choice `{choice}`")
 
 
 def _json_format(
@@ -123,10 +131,12 @@ def plan_chat(
         ),
         "additionalModelRequestFields": _extra_fields(request, model),
     }
-    _tool_config(request, history, body)
+    refuse_converse_prefill(model.facts, body)
+    dropped = converse_sampling(model, body, strict=settings.strict_parameters)
+    _tool_config(request, model, history, body)
     json_tool, json_text = _json_format(request, model, body)
     budgets = {str(k): v for k, v in settings.reasoning_budgets.items()}
     converse_thinking(model, body, level=request.reasoning_effort, budgets=budgets)
     add_cache_points(model, body, list(settings.prompt_cache))
     fit_to_model(model, body)
-    return ChatPlan(model=model, body=body, json_tool=json_tool, json_text=json_text)
+    return ChatPlan(model=model, body=body, json_tool=json_tool, json_text=json_text, dropped=tuple(dropped))

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import Usage, output_reserve
+from quarry.api._core import DROPPED_PARAMS_HEADER, Usage, output_reserve
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
@@ -50,8 +50,9 @@ async def chat_completions(request: Request) -> Response:
     turn = await knowledge.search() if knowledge is not None else None
     if turn is not None:
         chat = turn.chat
-    history = await to_converse(chat.messages, services.load_image)
+    history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
     plan = plan_chat(chat, model, history, settings.models)
+    dropped = {DROPPED_PARAMS_HEADER: ", ".join(plan.dropped)} if plan.dropped else None
     canned = turn is not None and not turn.hits  # nothing relevant in the knowledge base: no model is asked
     if not chat.stream:
         if turn is not None and canned:
@@ -62,7 +63,7 @@ async def chat_completions(request: Request) -> Response:
         body = completion(plan, answer)
         if turn is not None:
             body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
-        return json_response(body)
+        return json_response(body, headers=dropped)
     resources = AsyncExitStack()
     if turn is not None and canned:
         events = canned_events(turn.nothing_found())
@@ -71,7 +72,7 @@ async def chat_completions(request: Request) -> Response:
         events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     writer = ChunkWriter(plan, include_usage=include_usage, sources=turn.sources() if turn is not None else None)
-    return services.stream(
+    response = services.stream(
         request,
         resources,
         watch_converse(events, exchange),
@@ -79,6 +80,8 @@ async def chat_completions(request: Request) -> Response:
         finish=lambda: _DONE,
         render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
     )
+    response.headers.update(dropped or {})
+    return response
 
 
 @json_body(EmbeddingRequest)

@@ -142,7 +142,8 @@ class ChatCompletionRequest(_Open):
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    # openai-python's ReasoningEffort (docs/bedrock-models-2026.md §6); the core maps it per model.
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     thinking: dict[str, Any] | None = None
     n: int | None = Field(default=None, ge=1)
     logprobs: bool | None = None
