@@ -20,7 +20,8 @@ __all__ = ["BedrockControl"]
 
 
 class BedrockControl:
-    """ListFoundationModels and ListInferenceProfiles. Create inside the running loop; `aclose()` when done."""
+    """ListFoundationModels and ListInferenceProfiles (and any other read, for the Bedrock dialect). Create inside
+    the running loop; `aclose()` when done."""
 
     def __init__(
         self,
@@ -77,6 +78,17 @@ class BedrockControl:
         except (BotoCoreError, ClientError) as exc:
             raise _mapped(exc) from None
         return profiles
+
+    async def read(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One read of the control plane (`get_foundation_model`, `list_inference_profiles`, …) as botocore parses
+        it, for relaying Bedrock's own API; errors mapped, with Bedrock's code kept on them."""
+        try:
+            client = await self._bedrock()
+            answer: dict[str, Any] = await getattr(client, operation)(**params)
+        except (BotoCoreError, ClientError) as exc:
+            raise _mapped(exc) from None
+        answer.pop("ResponseMetadata", None)
+        return answer
 
 
 def _mapped(exc: Exception) -> Exception:
