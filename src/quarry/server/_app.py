@@ -23,6 +23,7 @@ from quarry.api import (
     Services,
     admin_router,
     anthropic,
+    bedrock,
     context_of,
     conversations,
     models_router,
@@ -215,6 +216,7 @@ def create_app(
     app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=_API_PREFIXES)
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.router.routes.extend(bedrock.routes)  # Bedrock's own paths, at the root and under /bedrock
     knowledge_router = _knowledge_router()
     routers = [
         *(
