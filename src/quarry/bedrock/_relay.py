@@ -16,7 +16,7 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
-from botocore.eventstream import EventStreamBuffer
+from botocore.eventstream import EventStreamBuffer, ParserError
 from yarl import URL
 
 from quarry.bedrock._errors import error_from_response
@@ -53,6 +53,7 @@ class Relayed:
     _timeout_s: float
     _buffer: EventStreamBuffer = field(default_factory=EventStreamBuffer)
     finished: bool = False
+    _broken: bool = False
 
     async def read(self) -> bytes:
         try:
@@ -64,17 +65,28 @@ class Relayed:
         self.finished = True
         return body
 
-    async def chunks(self) -> AsyncIterator[tuple[bytes, list[Frame]]]:
-        """The body as it arrives, each piece with the event-stream frames it completes."""
+    async def chunks(self, *, framed: bool = True) -> AsyncIterator[tuple[bytes, list[Frame]]]:
+        """The body as it arrives, each piece with the event-stream frames it completes (none when not `framed`:
+        the Messages endpoint streams SSE). Frames that fail their checksum are the caller's to find: their bytes go
+        on, and reading stops."""
         try:
             async for chunk in self._response.content.iter_any():
-                self._buffer.add_data(chunk)
-                yield chunk, [_frame(message) for message in self._buffer]
+                yield chunk, self._frames(chunk) if framed else []
         except TimeoutError:
             raise UpstreamTimeout(f"Bedrock sent nothing for {self._timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"the Bedrock stream broke off: {exc}") from None
         self.finished = True
+
+    def _frames(self, chunk: bytes) -> list[Frame]:
+        if self._broken:
+            return []
+        self._buffer.add_data(chunk)
+        try:
+            return [_frame(message) for message in self._buffer]
+        except ParserError:
+            self._broken = True
+            return []
 
 
 def _frame(message: Any) -> Frame:

@@ -38,7 +38,7 @@ async def _dispatch(request: Request) -> Response:
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
     path = raw.split(b"?", 1)[0]
     if path == PREFIX.encode() or path.startswith(PREFIX.encode() + b"/"):
-        path = path[len(PREFIX) :]
+        path = path[len(PREFIX) :] or b"/"
     method = request.method
     if method == "POST":
         if runtime := _RUNTIME.match(path):

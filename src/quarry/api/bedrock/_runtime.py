@@ -116,7 +116,7 @@ async def messages(request: Request) -> Response:
         async with relay(services.runtime, MESSAGES_PATH, body, request.headers, stream=False) as relayed:
             return _whole(exchange, "messages", relayed, await relayed.read())
     tap = StreamUsage(exchange)
-    return await _streamed(request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk))
+    return await _streamed(request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False)
 
 
 def _whole(exchange: Exchange, operation: str, relayed: Relayed, body: bytes) -> Response:
@@ -130,7 +130,13 @@ def _whole(exchange: Exchange, operation: str, relayed: Relayed, body: bytes) ->
 
 
 async def _streamed(
-    request: Request, services: Services, path: str, body: bytes, tap: Callable[[bytes, list[Frame]], None]
+    request: Request,
+    services: Services,
+    path: str,
+    body: bytes,
+    tap: Callable[[bytes, list[Frame]], None],
+    *,
+    framed: bool = True,
 ) -> Response:
     """The stream opened before the response starts (so a refusal is a proper HTTP error), then relayed as it
     arrives; the upstream request is closed when the caller goes away."""
@@ -143,7 +149,7 @@ async def _streamed(
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
-            async for chunk, frames in relayed.chunks():
+            async for chunk, frames in relayed.chunks(framed=framed):
                 tap(chunk, frames)
                 yield chunk
         except QuarryError as error:  # the stream broke off: the caller sees it end early, the Exchange says why
