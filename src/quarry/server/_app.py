@@ -63,7 +63,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("quarry")
 _PREFIXES = ("/v1", "/api/v1")
 _ANTHROPIC_PATHS = tuple(f"{prefix}/messages" for prefix in _PREFIXES)
-_API_PREFIXES = (*_PREFIXES, "/admin")
+_API_PREFIXES = (*_PREFIXES, "/admin", *bedrock.PATH_PREFIXES)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -85,6 +85,8 @@ def _error_response(request: Request, error: QuarryError) -> Response:
     """Each caller gets errors in its own API's envelope: Anthropic's on its routes and for its clients."""
     exchange_of(request).fail(error)
     path = request.url.path
+    if path.startswith(bedrock.PATH_PREFIXES):
+        return bedrock.error_response(error)
     if path.startswith(_ANTHROPIC_PATHS) or wants_anthropic(request):
         return anthropic.error_response(error)
     return openai.error_response(error)

@@ -76,3 +76,13 @@ def test_an_unknown_path_is_a_404_in_bedrocks_shape(gateway: Gateway, method: st
     assert response.status_code == 404
     assert response.headers["x-amzn-errortype"].split(":")[0] == "UnknownOperationException"
     assert response.json() == {"message": f"No operation matches {method} {path.removeprefix('/bedrock') or '/'}."}
+
+
+def test_a_refused_host_is_refused_in_bedrocks_shape(gateway: Gateway) -> None:
+    """The DNS-rebinding guard answers before routing; on Bedrock's paths it answers as Bedrock would."""
+    response = httpx.post(
+        f"{gateway.url}/model/{HAIKU}/converse", json={"messages": HELLO}, headers={"Host": "rebound.example"}
+    )
+    assert response.status_code in (400, 403, 421), response.text
+    assert response.headers["x-amzn-errortype"].endswith("/")
+    assert set(response.json()) == {"message"}

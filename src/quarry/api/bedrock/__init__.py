@@ -2,6 +2,6 @@
 and every AWS SDK, the AWS CLI, AnthropicBedrock and Claude Code's Bedrock mode use Quarry as their endpoint."""
 
 from quarry.api.bedrock._errors import error_response
-from quarry.api.bedrock._routes import PREFIX, routes
+from quarry.api.bedrock._routes import PATH_PREFIXES, PREFIX, routes
 
-__all__ = ["PREFIX", "error_response", "routes"]
+__all__ = ["PATH_PREFIXES", "PREFIX", "error_response", "routes"]

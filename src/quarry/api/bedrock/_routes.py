@@ -18,7 +18,7 @@ from quarry.api.bedrock._runtime import MESSAGES_PATH, messages, runtime_operati
 from quarry.errors import NotFound, QuarryError
 from quarry.exchange import exchange_of
 
-__all__ = ["PREFIX", "routes"]
+__all__ = ["PATH_PREFIXES", "PREFIX", "routes"]
 
 log = logging.getLogger("quarry")
 PREFIX = "/bedrock"
@@ -27,6 +27,8 @@ _RUNTIME = re.compile(
 )
 _FOUNDATION_MODELS = re.compile(rb"^/foundation-models(?:/(?P<id>[^/]+))?/?$")
 _INFERENCE_PROFILES = re.compile(rb"^/inference-profiles(?:/(?P<id>[^/]+))?/?$")
+# Where Bedrock's paths begin: every answer under them, Quarry's refusals included, is in Bedrock's shape.
+PATH_PREFIXES = ("/model/", "/anthropic/", "/foundation-models", "/inference-profiles", PREFIX)
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
