@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.api.bedrock.conftest import HAIKU, HELLO, LLAMA3, SONNET_45_PROFILE, Client, Gateway
+from tests.api.bedrock.conftest import ADMIN, HAIKU, HELLO, LLAMA3, SONNET_45_PROFILE, Client, Gateway
 
 CLAUDE_BODY = {
     "anthropic_version": "bedrock-2023-05-31",
@@ -35,6 +35,9 @@ def test_converse(gateway: Gateway, bedrock: Client, base_url: str) -> None:
     assert answer["usage"] == {"inputTokens": 7, "outputTokens": 8, "totalTokens": 15}
     row = gateway.usage_of(key, requests=1)
     assert (row["requests"], row["input_tokens"], row["output_tokens"], row["errors"]) == (1, 7, 8, 0)
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    by_api = httpx.get(f"{gateway.url}/admin/usage?by=api", headers=admin).json()["data"]
+    assert "bedrock.converse" in {r["api"] for r in by_api}
 
 
 def test_converse_stream(gateway: Gateway, bedrock: Client, base_url: str) -> None:
