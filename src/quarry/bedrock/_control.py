@@ -10,10 +10,10 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from quarry.bedrock._errors import error_from_response
-from quarry.errors import UpstreamUnavailable
+from quarry.errors import InvalidRequest, UpstreamUnavailable
 from quarry.settings import BedrockSettings
 
 __all__ = ["BedrockControl"]
@@ -85,6 +85,8 @@ class BedrockControl:
         try:
             client = await self._bedrock()
             answer: dict[str, Any] = await getattr(client, operation)(**params)
+        except ParamValidationError as exc:  # the caller's query, checked against the service model
+            raise InvalidRequest(str(exc).replace("\n", " "), code="ValidationException") from None
         except (BotoCoreError, ClientError) as exc:
             raise _mapped(exc) from None
         answer.pop("ResponseMetadata", None)

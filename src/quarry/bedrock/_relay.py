@@ -30,7 +30,7 @@ __all__ = ["Frame", "Relayed", "model_path", "relay", "relayed_headers"]
 _FORWARDED = ("content-type", "accept", "anthropic-version", "anthropic-beta")
 _FORWARDED_PREFIX = "x-amzn-bedrock-"
 # What goes back from Bedrock's answer: its content type, request id and the `x-amzn-bedrock-*` token counts.
-_RETURNED = ("content-type", "x-amzn-requestid", "x-amzn-errortype", "request-id", "retry-after")
+_RETURNED = ("content-type", "content-encoding", "x-amzn-requestid", "x-amzn-errortype", "request-id", "retry-after")
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,3 +86,12 @@ def test_a_refused_host_is_refused_in_bedrocks_shape(gateway: Gateway) -> None:
     assert response.status_code in (400, 403, 421), response.text
     assert response.headers["x-amzn-errortype"].endswith("/")
     assert set(response.json()) == {"message"}
+
+
+@pytest.mark.parametrize("query", ["type=EVERYTHING", "maxResults=many"])
+def test_a_bad_listing_query_is_a_validation_error(gateway: Gateway, query: str) -> None:
+    key = gateway.key()
+    response = httpx.get(f"{gateway.url}/inference-profiles?{query}", headers={"Authorization": f"Bearer {key.secret}"})
+    assert response.status_code == 400, response.text
+    assert response.headers["x-amzn-errortype"].split(":")[0] == "ValidationException"
+    assert response.json()["message"]
