@@ -31,8 +31,9 @@ def test_claude_code_in_bedrock_mode(gateway: Gateway, tmp_path: Path) -> None:
         "AWS_REGION": "us-east-1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
-        # The emulator's replies carry no thinking blocks for Claude Code to send back, which Bedrock's rule for a
-        # thinking conversation's history then refuses; thinking is not what this test is about.
+        # With thinking on, Claude Code's second turn sends an assistant message starting with text, which the
+        # emulator refuses under Bedrock's rule for a thinking conversation's history — the same 400 when Claude
+        # Code talks to the emulator directly, so not the relay's doing; thinking is not what this test is about.
         "MAX_THINKING_TOKENS": "0",
     }
     done = subprocess.run(
