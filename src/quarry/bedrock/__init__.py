@@ -11,6 +11,7 @@ from quarry.bedrock._converse_shapes import *  # noqa: F403  # the shapes are li
 from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
+from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_headers
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
 
@@ -23,11 +24,13 @@ __all__ = [
     "BedrockControl",
     "BedrockRuntime",
     "CohereInput",
+    "Frame",
     "Invocation",
     "ModelCatalog",
     "ModelEntry",
     "ModelFacts",
     "ModelSource",
+    "Relayed",
     "RequestSigner",
     "ResolvedModel",
     "SigV4Signer",
@@ -39,6 +42,9 @@ __all__ = [
     "embedding_family",
     "facts_for",
     "known_model_ids",
+    "model_path",
+    "relay",
+    "relayed_headers",
     "resolve_aws",
 ]
 __all__ += _converse_shapes.__all__

@@ -10,17 +10,18 @@ from typing import Any
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from quarry.bedrock._errors import error_from_response
-from quarry.errors import UpstreamUnavailable
+from quarry.errors import InvalidRequest, UpstreamUnavailable
 from quarry.settings import BedrockSettings
 
 __all__ = ["BedrockControl"]
 
 
 class BedrockControl:
-    """ListFoundationModels and ListInferenceProfiles. Create inside the running loop; `aclose()` when done."""
+    """ListFoundationModels and ListInferenceProfiles (and any other read, for the Bedrock dialect). Create inside
+    the running loop; `aclose()` when done."""
 
     def __init__(
         self,
@@ -77,6 +78,19 @@ class BedrockControl:
         except (BotoCoreError, ClientError) as exc:
             raise _mapped(exc) from None
         return profiles
+
+    async def read(self, operation: str, **params: Any) -> dict[str, Any]:
+        """One read of the control plane (`get_foundation_model`, `list_inference_profiles`, …) as botocore parses
+        it, for relaying Bedrock's own API; errors mapped, with Bedrock's code kept on them."""
+        try:
+            client = await self._bedrock()
+            answer: dict[str, Any] = await getattr(client, operation)(**params)
+        except ParamValidationError as exc:  # the caller's query, checked against the service model
+            raise InvalidRequest(str(exc).replace("\n", " "), code="ValidationException") from None
+        except (BotoCoreError, ClientError) as exc:
+            raise _mapped(exc) from None
+        answer.pop("ResponseMetadata", None)
+        return answer
 
 
 def _mapped(exc: Exception) -> Exception:

@@ -23,6 +23,7 @@ from quarry.api import (
     Services,
     admin_router,
     anthropic,
+    bedrock,
     context_of,
     conversations,
     models_router,
@@ -62,7 +63,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("quarry")
 _PREFIXES = ("/v1", "/api/v1")
 _ANTHROPIC_PATHS = tuple(f"{prefix}/messages" for prefix in _PREFIXES)
-_API_PREFIXES = (*_PREFIXES, "/admin")
+_API_PREFIXES = (*_PREFIXES, "/admin", *bedrock.PATH_PREFIXES)
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -84,6 +85,8 @@ def _error_response(request: Request, error: QuarryError) -> Response:
     """Each caller gets errors in its own API's envelope: Anthropic's on its routes and for its clients."""
     exchange_of(request).fail(error)
     path = request.url.path
+    if path.startswith(bedrock.PATH_PREFIXES):
+        return bedrock.error_response(error)
     if path.startswith(_ANTHROPIC_PATHS) or wants_anthropic(request):
         return anthropic.error_response(error)
     return openai.error_response(error)
@@ -215,6 +218,7 @@ def create_app(
     app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=_API_PREFIXES)
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.router.routes.extend(bedrock.routes)  # Bedrock's own paths, at the root and under /bedrock
     knowledge_router = _knowledge_router()
     routers = [
         *(

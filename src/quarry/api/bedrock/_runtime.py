@@ -1,0 +1,180 @@
+"""bedrock-runtime's operations relayed: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream,
+CountTokens and the Messages endpoint. The caller's body goes to Bedrock as sent (only a Quarry alias in it is
+replaced by its Bedrock id), after the key's scopes and limits admitted it; the answer comes back as Bedrock gave it,
+streams frame by frame, with the usage read on the way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+
+from quarry.api._context import context_of
+from quarry.api._core import output_reserve
+from quarry.api._estimate import estimate_tokens
+from quarry.api._services import Services
+from quarry.api.bedrock._usage import StreamUsage, note_answer
+from quarry.auth import Principal
+from quarry.bedrock import Frame, Relayed, ResolvedModel, model_path, relay
+from quarry.errors import InvalidRequest, PayloadTooLarge, QuarryError
+from quarry.exchange import Exchange, exchange_of
+
+__all__ = ["MESSAGES_PATH", "OPERATIONS", "messages", "runtime_operation"]
+
+MESSAGES_PATH = "/anthropic/v1/messages"
+# The path's operation → (the API name the Exchange records, whether Bedrock answers with an event stream).
+OPERATIONS: dict[str, tuple[str, bool]] = {
+    "converse": ("bedrock.converse", False),
+    "converse-stream": ("bedrock.converse_stream", True),
+    "invoke": ("bedrock.invoke_model", False),
+    "invoke-with-response-stream": ("bedrock.invoke_model_with_response_stream", True),
+    "count-tokens": ("bedrock.count_tokens", False),
+}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The body as sent (InvokeModel's need not be JSON), up to `limit` bytes."""
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+    except ClientDisconnect:
+        raise InvalidRequest("The client disconnected before the whole request body arrived.") from None
+    return bytes(body)
+
+
+def _decoded(body: bytes) -> dict[str, Any]:
+    """The body as JSON, for estimating its tokens; {} when it is something else (Bedrock judges it)."""
+    try:
+        value = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _asked_output(body: dict[str, Any]) -> int | None:
+    config = body.get("inferenceConfig")
+    asked = config.get("maxTokens") if isinstance(config, dict) else body.get("max_tokens")
+    return asked if isinstance(asked, int) else None
+
+
+async def _read(request: Request, api: str) -> tuple[Services, Principal, bytes]:
+    """The caller (authenticated before its body is read) and the body."""
+    services = context_of(request).services
+    principal = await services.authenticate(request, api)
+    return services, principal, await _body(request, services.settings.max_body_bytes)
+
+
+async def _admit(
+    request: Request, services: Services, principal: Principal, body: dict[str, Any], name: str, *, stream: bool
+) -> ResolvedModel:
+    """The model resolved and the call admitted (scopes, limits) before Bedrock sees it."""
+    model = await services.catalog.resolve(name)
+    exchange = exchange_of(request)
+    exchange.model, exchange.stream = model.id, stream
+    counting = exchange.api == "bedrock.count_tokens"
+    tokens = 0 if counting else estimate_tokens(body, output_reserve(model, _asked_output(body)))
+    await services.admit(request, principal, model, tokens)
+    return model
+
+
+async def runtime_operation(request: Request, model_id: str, operation: str) -> Response:
+    """POST /model/{modelId}/{operation}."""
+    api, streaming = OPERATIONS[operation]
+    services, principal, body = await _read(request, api)
+    model = await _admit(request, services, principal, _decoded(body), model_id, stream=streaming)
+    # CountTokens names the foundation model, even for a model served through inference profiles.
+    upstream = model.base_id if operation == "count-tokens" and not model.id.startswith("arn:") else model.id
+    path = model_path(upstream, operation)
+    exchange = exchange_of(request)
+    if not streaming:
+        async with relay(services.runtime, path, body, request.headers, stream=False) as relayed:
+            return _whole(exchange, operation, relayed, await relayed.read())
+    tap = StreamUsage(exchange)
+    return await _streamed(request, services, path, body, lambda _, frames: tap.frames(frames))
+
+
+async def messages(request: Request) -> Response:
+    """POST /anthropic/v1/messages: Bedrock's Messages endpoint, the model named in the body."""
+    services, principal, body = await _read(request, "bedrock.messages")
+    decoded = _decoded(body)
+    name = decoded.get("model")
+    if not isinstance(name, str):
+        raise InvalidRequest("model: Field required")
+    stream = decoded.get("stream") is True
+    model = await _admit(request, services, principal, decoded, name, stream=stream)
+    if model.id != name:  # a Quarry alias or an Anthropic name: Bedrock takes its own id
+        body = orjson.dumps(decoded | {"model": model.id})
+    exchange = exchange_of(request)
+    if not stream:
+        async with relay(services.runtime, MESSAGES_PATH, body, request.headers, stream=False) as relayed:
+            return _whole(exchange, "messages", relayed, await relayed.read())
+    tap = StreamUsage(exchange)
+    return await _streamed(request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False)
+
+
+def _whole(exchange: Exchange, operation: str, relayed: Relayed, body: bytes) -> Response:
+    if relayed.status < 300:
+        note_answer(exchange, operation, body, relayed.headers)
+    else:
+        # Bedrock's own error, relayed as it came: its name is the Exchange's error type.
+        named = {name.lower(): value for name, value in relayed.headers.items()}.get("x-amzn-errortype", "")
+        exchange.error_type = named.split(":", 1)[0] or f"HTTP {relayed.status}"
+    return Response(body, relayed.status, relayed.headers)
+
+
+async def _streamed(
+    request: Request,
+    services: Services,
+    path: str,
+    body: bytes,
+    tap: Callable[[bytes, list[Frame]], None],
+    *,
+    framed: bool = True,
+) -> Response:
+    """The stream opened before the response starts (so a refusal is a proper HTTP error), then relayed as it
+    arrives; the upstream request is closed when the caller goes away."""
+    resources = AsyncExitStack()
+    relayed = await resources.enter_async_context(relay(services.runtime, path, body, request.headers, stream=True))
+    exchange = exchange_of(request)
+    if relayed.status >= 300:
+        async with resources:
+            return _whole(exchange, "stream", relayed, await relayed.read())
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for chunk, frames in relayed.chunks(framed=framed):
+                tap(chunk, frames)
+                yield chunk
+        except QuarryError as error:  # the stream broke off: the caller sees it end early, the Exchange says why
+            exchange.fail(error)
+
+    return _Relay(chunks(), relayed, resources, services)
+
+
+class _Relay(StreamingResponse):
+    """Bedrock's stream relayed with its own status and headers; the upstream answer is always released, even if
+    the response never starts, and the active-streams gauge follows it."""
+
+    def __init__(
+        self, content: AsyncIterator[bytes], relayed: Relayed, resources: AsyncExitStack, services: Services
+    ) -> None:
+        super().__init__(content, relayed.status, relayed.headers)
+        self._resources = resources
+        self._on_stream = services.on_stream
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._on_stream is not None:
+            self._on_stream(1)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._on_stream is not None:
+                self._on_stream(-1)
+            await self._resources.aclose()

@@ -1,0 +1,155 @@
+"""Bedrock's own API relayed: a caller's bedrock-runtime request sent on as it came, signed with Quarry's identity,
+and the answer handed back as Bedrock gave it — errors included, stream frames as they arrive.
+
+The relay is the runtime client's other face: the same connection pool, signer and timeouts (so the same
+`BedrockRuntime` owns them), but no retries and no mapping of errors, because the caller's own SDK retries and
+reads Bedrock's errors itself. Frames are split (botocore's CRC-checked decoder) only to let the caller of the
+relay read usage on the way; their bytes go on untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, cast
+from urllib.parse import quote
+
+import aiohttp
+from botocore.eventstream import EventStreamBuffer, ParserError
+from yarl import URL
+
+from quarry.bedrock._errors import error_from_response
+from quarry.bedrock._runtime import BedrockRuntime
+from quarry.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+__all__ = ["Frame", "Relayed", "model_path", "relay", "relayed_headers"]
+
+# What a caller's request may carry on to Bedrock besides its body: InvokeModel's content negotiation, guardrail,
+# trace, latency and tier headers, and the Messages endpoint's Anthropic headers. Authorization never goes on.
+_FORWARDED = ("content-type", "accept", "anthropic-version", "anthropic-beta")
+_FORWARDED_PREFIX = "x-amzn-bedrock-"
+# What goes back from Bedrock's answer: its content type, request id and the `x-amzn-bedrock-*` token counts.
+_RETURNED = ("content-type", "content-encoding", "x-amzn-requestid", "x-amzn-errortype", "request-id", "retry-after")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One event-stream frame's head and payload, for reading usage: `kind` is the event type (`metadata`,
+    `chunk`, …) or, for an exception frame, the exception type."""
+
+    kind: str
+    exception: bool
+    payload: bytes
+
+
+@dataclass(slots=True)
+class Relayed:
+    """Bedrock's answer: status and headers at once, then the body (`read()`) or its chunks (`chunks()`)."""
+
+    status: int
+    headers: dict[str, str]
+    _response: aiohttp.ClientResponse
+    _timeout_s: float
+    _buffer: EventStreamBuffer = field(default_factory=EventStreamBuffer)
+    finished: bool = False
+    _broken: bool = False
+
+    async def read(self) -> bytes:
+        try:
+            body = await self._response.read()
+        except TimeoutError:
+            raise UpstreamTimeout("Bedrock did not finish its answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"reading Bedrock's answer failed: {exc}") from None
+        self.finished = True
+        return body
+
+    async def chunks(self, *, framed: bool = True) -> AsyncIterator[tuple[bytes, list[Frame]]]:
+        """The body as it arrives, each piece with the event-stream frames it completes (none when not `framed`:
+        the Messages endpoint streams SSE). Frames that fail their checksum are the caller's to find: their bytes go
+        on, and reading stops."""
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk, self._frames(chunk) if framed else []
+        except TimeoutError:
+            raise UpstreamTimeout(f"Bedrock sent nothing for {self._timeout_s:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"the Bedrock stream broke off: {exc}") from None
+        self.finished = True
+
+    def _frames(self, chunk: bytes) -> list[Frame]:
+        if self._broken:
+            return []
+        self._buffer.add_data(chunk)
+        try:
+            return [_frame(message) for message in self._buffer]
+        except ParserError:
+            self._broken = True
+            return []
+
+
+def _frame(message: Any) -> Frame:
+    headers = cast(dict[str, Any], message.headers)  # botocore-stubs mistype it
+    if headers.get(":message-type") == "exception":
+        return Frame(str(headers.get(":exception-type", "")), True, message.payload)
+    return Frame(str(headers.get(":event-type", "")), False, message.payload)
+
+
+def relayed_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of Bedrock's answer that go back to the caller."""
+    return {
+        name: value
+        for name, value in headers.items()
+        if (lowered := name.lower()) in _RETURNED or lowered.startswith(_FORWARDED_PREFIX)
+    }
+
+
+@asynccontextmanager
+async def relay(
+    runtime: BedrockRuntime, path: str, body: bytes, headers: Mapping[str, str], *, stream: bool
+) -> AsyncIterator[Relayed]:
+    """POST `path` (e.g. `/model/{id}/invoke`, built with `model_path`) to bedrock-runtime with the caller's body
+    and forwarded headers, signed as Quarry. Any status comes back; only an unreachable Bedrock raises. Leaving
+    the block before the body is read drops the upstream request rather than pooling it."""
+    # The runtime's own pool, signer and timeouts: one set of connections to Bedrock, however it is called.
+    settings = runtime._settings  # same package: the relay is the runtime's second face
+    url = runtime.endpoint_url + path
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=settings.connect_timeout_s,
+        sock_read=settings.idle_timeout_s if stream else settings.first_byte_timeout_s,
+    )
+    sent = {"Host": runtime._host, "Content-Type": "application/json"}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in _FORWARDED or lowered.startswith(_FORWARDED_PREFIX):
+            sent[_title(lowered)] = value
+    signed = await runtime._signer.sign("POST", url, sent, body)
+    try:
+        response = await runtime._pool().post(URL(url, encoded=True), data=body, headers=signed, timeout=timeout)
+    except TimeoutError:
+        raise UpstreamTimeout("Bedrock did not answer in time") from None
+    except aiohttp.ClientConnectionError as exc:
+        raise UpstreamUnavailable(f"cannot reach Bedrock at {runtime.endpoint_url}: {exc}") from None
+    relayed = Relayed(response.status, relayed_headers(response.headers), response, settings.idle_timeout_s)
+    try:
+        yield relayed
+    finally:
+        if relayed.finished:
+            response.release()
+        else:
+            response.close()
+        if response.status >= 300 and runtime.on_upstream_error is not None:
+            # Counted like the runtime's own upstream errors (throttling above all); the body is the caller's.
+            named = response.headers.get("x-amzn-ErrorType")
+            runtime.on_upstream_error(error_from_response(response.status, named, b""))
+
+
+def model_path(model_id: str, operation: str) -> str:
+    """`/model/{modelId}/{operation}` with the id as one path segment, encoded as botocore encodes it."""
+    return f"/model/{quote(model_id, safe='')}/{operation}"
+
+
+def _title(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
