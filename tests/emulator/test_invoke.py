@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+import anthropic
 import pytest
 
 from tests.emulator.conftest import HAIKU
@@ -144,3 +145,28 @@ def test_cohere_bodies_are_checked(runtime: Any, body: Any, message: str) -> Non
     with pytest.raises(runtime.exceptions.ValidationException) as excinfo:
         runtime.invoke_model(modelId="cohere.embed-english-v3", body=json.dumps(body))
     assert message in excinfo.value.response["Error"]["Message"]
+
+
+def test_invoke_takes_the_anthropic_api_version_the_model_takes(runtime: Any) -> None:
+    # The anthropic SDK 2.x's AnthropicBedrock puts its own API version, 2026-10-21, in the InvokeModel body; Bedrock
+    # takes it for Claude 4.7 and later (docs/bedrock-models-2026.md §2.1) and then applies that version's rules.
+    ask = {"max_tokens": 200, "messages": [{"role": "user", "content": "Hi"}]}
+    message, _ = invoke(runtime, "us.anthropic.claude-opus-5-5", ask | {"anthropic_version": "2026-10-21"})
+    assert message["content"][-1] == {"type": "text", "text": 'You said: "Hi"'}
+    with pytest.raises(runtime.exceptions.ValidationException, match=r"temperature: Extra inputs are not permitted"):
+        invoke(runtime, "us.anthropic.claude-opus-5-5", ask | {"anthropic_version": "2026-10-21", "temperature": 1})
+    older = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    with pytest.raises(runtime.exceptions.ValidationException, match=r"invalid anthropic_version: '2026-10-21'"):
+        invoke(runtime, older, ask | {"anthropic_version": "2026-10-21"})
+    message, _ = invoke(runtime, older, ask | {"anthropic_version": "bedrock-2023-05-31"})
+    assert message["content"] == [{"type": "text", "text": 'You said: "Hi"'}]
+
+
+def test_anthropic_bedrock_sdk_with_its_default_version(emulator_url: str) -> None:
+    client = anthropic.AnthropicBedrock(
+        base_url=emulator_url, aws_region="us-east-1", aws_access_key="AKIDEXAMPLE", aws_secret_key="secret"
+    )
+    message = client.messages.create(
+        model="us.anthropic.claude-opus-5-5", max_tokens=300, messages=[{"role": "user", "content": "Hello"}]
+    )
+    assert message.content[-1].text == 'You said: "Hello"'

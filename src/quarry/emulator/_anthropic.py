@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from quarry.emulator._api_versions import V2026_10_21, check_2026_10_21
 from quarry.emulator._catalog import Resolved
 from quarry.emulator._claude import check_claude_request
 from quarry.emulator._conversation import Conversation
@@ -172,8 +173,12 @@ def parse_anthropic(raw: bytes, resolved: Resolved, *, streaming: bool) -> Conve
     for key in ("anthropic_version", "max_tokens", "messages"):
         if key not in body:
             raise malformed_input(f"#: required key [{key}] not found")
-    if body["anthropic_version"] != ANTHROPIC_VERSION:
-        raise ValidationException(f"invalid anthropic_version: {body['anthropic_version']!r}; use {ANTHROPIC_VERSION}")
+    version = body["anthropic_version"]
+    # Bedrock's own spelling, or an Anthropic API version the model takes (what AnthropicBedrock 2.x sends).
+    if version != ANTHROPIC_VERSION and version not in resolved.model.claude.api_versions:
+        raise ValidationException(f"invalid anthropic_version: {version!r}; use {ANTHROPIC_VERSION}")
+    if version == V2026_10_21:
+        check_2026_10_21(body)
     flags = body.get("anthropic_beta", [])
     if not isinstance(flags, list) or not all(flag in _BETAS for flag in flags):
         raise ValidationException("invalid beta flag")

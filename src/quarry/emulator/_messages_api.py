@@ -22,6 +22,7 @@ from urllib.parse import unquote
 import orjson
 
 from quarry.emulator._anthropic import ANTHROPIC_VERSION, parse_anthropic
+from quarry.emulator._api_versions import KNOWN_VERSIONS, V2026_10_21, check_2026_10_21
 from quarry.emulator._catalog import Catalog, Resolved
 from quarry.emulator._conversation import Conversation
 from quarry.emulator._errors import BedrockError, ValidationException
@@ -41,9 +42,6 @@ MESSAGES_PATH = b"/anthropic/v1/messages"
 MESSAGES_OPERATION = "Messages"  # the name RequestCounts files these calls under (the route has no AWS operation)
 # Every `anthropic-version` Anthropic has published that Bedrock serves; which one a model takes is its
 # `ClaudeRules.api_versions` (2026-10-21: "On Amazon Bedrock, it's available for Claude 4.7 and later models").
-_KNOWN_VERSIONS = ("2023-06-01", "2026-10-21")
-_V2026 = "2026-10-21"
-_SAMPLING = ("temperature", "top_p", "top_k")
 # Fields of InvokeModel's body that the Messages API carries elsewhere (headers), so a body holding them is refused.
 _HEADER_FIELDS = ("anthropic_version", "anthropic_beta")
 
@@ -83,44 +81,9 @@ def _version(headers: Mapping[str, str]) -> str:
     version = headers.get("anthropic-version", "").strip()
     if not version:
         raise ValidationException("anthropic-version: header is required")
-    if version not in _KNOWN_VERSIONS:
+    if version not in KNOWN_VERSIONS:
         raise ValidationException(f"anthropic-version: {version!r} is not a valid version")
     return version
-
-
-def _user_citations(block: Any) -> bool:
-    """A user text block with non-empty `citations`, directly or inside a `search_result` block."""
-    if not isinstance(block, dict):
-        return False
-    if block.get("type") == "text":
-        return bool(block.get("citations"))
-    if block.get("type") == "search_result":
-        return any(_user_citations(inner) for inner in block.get("content") or [])
-    return False
-
-
-def _check_2026_10_21(body: dict[str, Any]) -> None:
-    """The breaking changes of API version 2026-10-21 (docs/bedrock-models-2026.md §2.1), only under that header.
-    The messages are ours: the migration guide names the rules, not their wording."""
-    for name in _SAMPLING:
-        if name in body:  # refused "even if the value is the default"
-            raise ValidationException(
-                f"{name}: Extra inputs are not permitted (removed in anthropic-version 2026-10-21)"
-            )
-    for i, message in enumerate(body.get("messages") or []):
-        if not isinstance(message, dict) or not isinstance(message.get("content"), list):
-            continue
-        for j, block in enumerate(message["content"]):
-            if message.get("role") == "assistant" and isinstance(block, dict) and block.get("type") == "document":
-                raise ValidationException(
-                    f"messages.{i}.content.{j}: `document` blocks are not allowed in assistant messages in "
-                    "anthropic-version 2026-10-21"
-                )
-            if message.get("role") == "user" and _user_citations(block):
-                raise ValidationException(
-                    f"messages.{i}.content.{j}: `citations` on text blocks in user messages are not allowed in "
-                    "anthropic-version 2026-10-21"
-                )
 
 
 def _betas(headers: Mapping[str, str]) -> list[str]:
@@ -159,8 +122,8 @@ def parse_messages(raw: bytes, headers: Mapping[str, str], catalog: Catalog, reg
             f"anthropic-version {version} is not supported for {model} on Amazon Bedrock; it accepts "
             f"{', '.join(rules.api_versions)}."
         )
-    if version == _V2026:
-        _check_2026_10_21(body)
+    if version == V2026_10_21:
+        check_2026_10_21(body)
     invoke = {k: v for k, v in body.items() if k not in ("model", "stream")}
     invoke["anthropic_version"] = ANTHROPIC_VERSION
     if betas := _betas(headers):
