@@ -11,6 +11,7 @@ from quarry.api._core._inference import inference_config, messages_sampling, top
 from quarry.api._core._media import IMAGE_TYPES, BoundedLoader, ImageLimits, ImageLoader, Media
 from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
+from quarry.api._core._system_messages import fold_system_messages, top_level_system
 from quarry.api._core._thinking import (
     MIN_BUDGET,
     Level,
@@ -44,6 +45,7 @@ __all__ = [
     "effort_fields",
     "empty_schema",
     "fit_to_model",
+    "fold_system_messages",
     "inference_config",
     "level_for_budget",
     "messages_sampling",
@@ -60,4 +62,5 @@ __all__ = [
     "tool_config",
     "tool_spec",
     "top_k_fields",
+    "top_level_system",
 ]

@@ -24,7 +24,7 @@ from quarry.bedrock import (
 )
 from quarry.errors import InvalidRequest
 
-__all__ = ["PING", "betas", "native_body", "sse_event"]
+__all__ = ["PING", "betas", "native_body", "sse_renderer"]
 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 # The body fields Bedrock takes for Claude; the rest (`model`, `stream`, `metadata`, `service_tier`,
@@ -107,10 +107,17 @@ def _inliner(block: Document) -> Callable[[ImageFormat, bytes], None]:
     return inline
 
 
-def sse_event(event: MessagesStreamEvent) -> list[bytes]:
-    """One of Bedrock's Claude stream events as Anthropic sends it; a ping follows message_start, as there."""
-    kind = event.get("type", "")
-    if kind == "message_stop":
-        event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
-    line = named_event(kind, event)
-    return [line, PING] if kind == "message_start" else [line]
+def sse_renderer(requested: str) -> Callable[[MessagesStreamEvent], list[bytes]]:
+    """Bedrock's Claude stream events as Anthropic sends them, message_start naming the model the caller asked for
+    (`requested`); a ping follows message_start, as there."""
+
+    def render(event: MessagesStreamEvent) -> list[bytes]:
+        kind = event.get("type", "")
+        if kind == "message_stop":
+            event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
+        elif kind == "message_start" and "message" in event:
+            event = {**event, "message": {**event["message"], "model": requested}}
+        line = named_event(kind, event)
+        return [line, PING] if kind == "message_start" else [line]
+
+    return render
