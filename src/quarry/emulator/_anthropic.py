@@ -23,7 +23,14 @@ from quarry.emulator._responder import Block, Reply
 from quarry.emulator._tokens import split_tokens
 from quarry.emulator._validate import parse_converse
 
-__all__ = ["anthropic_message", "anthropic_stream_frames", "message_id", "parse_anthropic", "to_converse"]
+__all__ = [
+    "anthropic_events",
+    "anthropic_message",
+    "anthropic_stream_frames",
+    "message_id",
+    "parse_anthropic",
+    "to_converse",
+]
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 _ALLOWED = {
@@ -200,12 +207,13 @@ def model_name(model_id: str) -> str:
     return name.rsplit("-v", 1)[0] if "-v" in name else name
 
 
-def anthropic_message(reply: Reply, model_id: str) -> dict[str, Any]:
+def anthropic_message(reply: Reply, model_id: str, *, name: str | None = None) -> dict[str, Any]:
+    """Anthropic's message JSON; `model` is `name` when given (the Messages route echoes the caller's model)."""
     return {
         "id": message_id(),
         "type": "message",
         "role": "assistant",
-        "model": model_name(model_id),
+        "model": name or model_name(model_id),
         "content": [_content(b) for b in reply.blocks],
         "stop_reason": reply.stop_reason,
         "stop_sequence": reply.stop_sequence,
@@ -213,9 +221,17 @@ def anthropic_message(reply: Reply, model_id: str) -> dict[str, Any]:
     }
 
 
-def _events(reply: Reply, model_id: str, started: float) -> Iterator[dict[str, Any]]:
+def anthropic_events(
+    reply: Reply, model_id: str, started: float, *, name: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Anthropic's stream events for a Reply, in order: InvokeModelWithResponseStream wraps each in a `chunk` frame,
+    the Messages route writes each as an SSE event."""
     first = time.perf_counter()
-    message = anthropic_message(reply, model_id) | {"content": [], "stop_reason": None, "stop_sequence": None}
+    message = anthropic_message(reply, model_id, name=name) | {
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+    }
     message["usage"] = _usage(reply) | {"output_tokens": 1}
     yield {"type": "message_start", "message": message}
     for index, block in enumerate(reply.blocks):
@@ -251,6 +267,6 @@ def _events(reply: Reply, model_id: str, started: float) -> Iterator[dict[str, A
 
 def anthropic_stream_frames(reply: Reply, model_id: str, started: float) -> Iterator[bytes]:
     """InvokeModelWithResponseStream's `chunk` frames, each carrying one Anthropic stream event."""
-    for index, event in enumerate(_events(reply, model_id, started)):
+    for index, event in enumerate(anthropic_events(reply, model_id, started)):
         chunk = {"bytes": base64.b64encode(orjson.dumps(event)).decode(), "p": padding(index)}
         yield event_frame("chunk", orjson.dumps(chunk))

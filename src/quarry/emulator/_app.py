@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from quarry.emulator._anthropic import anthropic_message, anthropic_stream_frames, parse_anthropic
+from quarry.emulator._anthropic import anthropic_events, anthropic_message, anthropic_stream_frames, parse_anthropic
 from quarry.emulator._catalog import Catalog, Resolved
 from quarry.emulator._config import EmulatorConfig, EmulatorOptions
 from quarry.emulator._control import (
@@ -44,6 +44,15 @@ from quarry.emulator._errors import (
     ThrottlingException,
     UnknownOperationException,
     ValidationException,
+)
+from quarry.emulator._messages_api import (
+    MESSAGES_OPERATION,
+    MESSAGES_PATH,
+    api_key_region,
+    error_body,
+    parse_messages,
+    sse_error,
+    sse_events,
 )
 from quarry.emulator._responder import PromptCache, Reply, respond
 from quarry.emulator._retrieve import KnowledgeProvider, parse_retrieve, retrieve
@@ -77,6 +86,8 @@ _RUNTIME_OPERATIONS = {
     "count-tokens": "CountTokens",
 }
 _EVENT_STREAM = b"application/vnd.amazon.eventstream"
+_SSE = b"text/event-stream; charset=utf-8"
+_ANTHROPIC_PREFIX = b"/anthropic/"
 
 
 @dataclass(slots=True)
@@ -183,7 +194,9 @@ class EmulatorApp:
                 return
 
     async def _send(self, result: _Result, receive: Receive, send: Send) -> None:
-        headers = [*result.headers, (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+        headers = result.headers
+        if not any(name == b"x-amzn-requestid" for name, _ in headers):
+            headers = [*headers, (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
         if result.stream is None:
             if result.delay:
                 await asyncio.sleep(result.delay)
@@ -216,11 +229,14 @@ class EmulatorApp:
         method = scope["method"]
         if path == b"/ping" and method == "GET":
             return _json_result({"status": "ok"})
+        if path == MESSAGES_PATH and method == "POST":
+            return await self._messages(headers, receive)
         authorization = headers.get("authorization", "")
-        if not authorization:
+        # Under /anthropic/ a Bedrock API key may also come as Anthropic clients send keys (docs/bedrock-models-2026.md
+        # §3, "Auth"); so count_tokens there, which Bedrock does not serve, is an unknown operation, not a 403.
+        if not authorization and not (path.startswith(_ANTHROPIC_PREFIX) and headers.get("x-api-key")):
             raise MissingAuthenticationTokenException()
-        match = _CREDENTIAL_REGION.search(authorization)
-        region = match.group("region") if match else _DEFAULT_REGION
+        region = _region(authorization)
         target = headers.get("x-amz-target", "")
         if path == b"/" and method == "POST" and target in SECRETS_TARGETS:
             self.requests.note(target.rpartition(".")[2])
@@ -282,9 +298,21 @@ class EmulatorApp:
         )
         return first_byte, tps
 
-    def _stream(self, frames: Any, directives: Directives, tps: float) -> AsyncIterator[bytes]:
+    def _stream(
+        self,
+        frames: Any,
+        directives: Directives,
+        tps: float,
+        render_error: Callable[[BedrockError], bytes] | None = None,
+    ) -> AsyncIterator[bytes]:
         error = directives.stream_error() if directives.stream_error_after is not None else None
-        return paced(frames, tokens_per_second=tps, error_after=directives.stream_error_after, error=error)
+        return paced(
+            frames,
+            tokens_per_second=tps,
+            error_after=directives.stream_error_after,
+            error=error,
+            render_error=render_error,
+        )
 
     async def _runtime(self, op: str, model_id: str, body: bytes, region: str, headers: dict[str, str]) -> _Result:
         started = time.perf_counter()
@@ -342,6 +370,39 @@ class EmulatorApp:
             delay=delay,
         )
 
+    async def _messages(self, headers: dict[str, str], receive: Receive) -> _Result:
+        """Bedrock's Messages endpoint: the same checks, faults, directives and replies as InvokeModel on Claude, in
+        Anthropic's envelope (SSE streams, Anthropic-shaped errors)."""
+        started = time.perf_counter()
+        try:
+            # SigV4 (service `bedrock`) or a Bedrock API key as a bearer token or in `x-api-key`; like every route
+            # here, the emulator checks that a credential came, not what it is worth.
+            authorization = headers.get("authorization", "")
+            api_key = headers.get("x-api-key", "")
+            if not authorization and not api_key:
+                raise MissingAuthenticationTokenException()
+            region = _region(authorization, api_key)
+            body = await _read_body(receive)
+            self.requests.note(MESSAGES_OPERATION)
+            self._roll_fault()
+            request = parse_messages(body, headers, self.catalog, region)
+            if request.stream and not request.resolved.model.streaming:
+                raise ValidationException("The model is unsupported for streaming.")
+            reply, directives = self._answer(request.conversation)
+        except BedrockError as error:
+            status, error_headers, payload = error_body(error)
+            return _Result(payload, status, error_headers)
+        model_id = request.resolved.model.model_id
+        first_byte, tps = self._pace(directives)
+        if request.stream:
+            events = sse_events(anthropic_events(reply, model_id, started, name=request.model))
+            stream = self._stream(events, directives, tps, render_error=sse_error)
+            return _Result(
+                headers=[(b"content-type", _SSE), (b"cache-control", b"no-cache")], stream=stream, delay=first_byte
+            )
+        delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
+        return _json_result(anthropic_message(reply, model_id, name=request.model), delay=delay)
+
     def _count_tokens(self, model_id: str, raw: bytes, region: str) -> int:
         # CountTokens takes a bare foundation-model id even for models served only through inference profiles.
         model = self.catalog.models.get(model_id)
@@ -361,6 +422,14 @@ class EmulatorApp:
         raise ValidationException(
             "1 validation error detected: Value null at 'input' failed to satisfy constraint: Member must not be null"
         )
+
+
+def _region(authorization: str, api_key: str = "") -> str:
+    """The caller's region: the SigV4 credential scope's, a Bedrock API key's, else us-east-1."""
+    if match := _CREDENTIAL_REGION.search(authorization):
+        return match.group("region")
+    token = api_key or authorization.removeprefix("Bearer ").strip()
+    return api_key_region(token) or _DEFAULT_REGION
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import orjson
 
@@ -15,19 +15,25 @@ __all__ = ["paced"]
 _BATCH = 64  # frames per write when unpaced: fewer, larger writes, as a busy real server's socket would see
 
 
+def _exception_frame(error: BedrockError) -> bytes:
+    return exception_frame(error.stream_event, orjson.dumps({"message": error.message}))
+
+
 async def paced(
     frames: Iterable[bytes],
     *,
     tokens_per_second: float,
     error_after: int | None = None,
     error: BedrockError | None = None,
+    render_error: Callable[[BedrockError], bytes] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Yield the encoded stream; with `error_after`, an exception frame replaces frame number `error_after`."""
+    """Yield the encoded stream; with `error_after`, an error replaces frame number `error_after`: an event-stream
+    exception frame, or what `render_error` makes of it (an SSE `error` event on the Messages route)."""
     interval = 1.0 / tokens_per_second if tokens_per_second > 0 else 0.0
     pending: list[bytes] = []
     for index, encoded in enumerate(frames):
         if error_after is not None and index >= error_after and error is not None:
-            pending.append(exception_frame(error.stream_event, orjson.dumps({"message": error.message})))
+            pending.append(render_error(error) if render_error else _exception_frame(error))
             break
         pending.append(encoded)
         if interval:
