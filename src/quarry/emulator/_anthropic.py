@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from quarry.emulator._catalog import Resolved
+from quarry.emulator._claude import check_claude_request
 from quarry.emulator._conversation import Conversation
 from quarry.emulator._converse import padding
 from quarry.emulator._errors import ValidationException, malformed_input
@@ -27,6 +28,7 @@ __all__ = [
     "anthropic_events",
     "anthropic_message",
     "anthropic_stream_frames",
+    "conversation_from_messages",
     "message_id",
     "parse_anthropic",
     "to_converse",
@@ -150,7 +152,7 @@ def to_converse(body: dict[str, Any]) -> dict[str, Any]:
         elif choice.get("type") == "tool":
             tool_choice = {"tool": {"name": choice.get("name", "")}}
         converse["toolConfig"] = {"tools": tools, "toolChoice": tool_choice}
-    extra = {k: body[k] for k in ("thinking", "top_k") if body.get(k) is not None}
+    extra = {k: body[k] for k in ("thinking", "top_k", "output_config") if body.get(k) is not None}
     if extra:
         converse["additionalModelRequestFields"] = extra
     return converse
@@ -177,7 +179,14 @@ def parse_anthropic(raw: bytes, resolved: Resolved, *, streaming: bool) -> Conve
         raise ValidationException("invalid beta flag")
     if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
         raise malformed_input("#/max_tokens: expected minimum: 1")
-    return parse_converse(to_converse(body), resolved, streaming=streaming)
+    return conversation_from_messages(body, resolved, streaming=streaming)
+
+
+def conversation_from_messages(body: dict[str, Any], resolved: Resolved, *, streaming: bool) -> Conversation:
+    """The checks every Messages body gets, whichever route it came by (InvokeModel or `/anthropic/v1/messages`):
+    the model's rules first, in Anthropic's wording (`check_claude_request`), then the shared Converse checks."""
+    claude = check_claude_request(resolved.model, body)
+    return parse_converse(to_converse(body), resolved, streaming=streaming, claude=claude)
 
 
 def message_id() -> str:

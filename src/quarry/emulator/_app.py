@@ -231,6 +231,8 @@ class EmulatorApp:
             return _json_result({"status": "ok"})
         if path == MESSAGES_PATH and method == "POST":
             return await self._messages(headers, receive)
+        if path == b"/" and method == "HEAD":  # clients probe the endpoint before their first call
+            return _Result(headers=[(b"content-type", _JSON)])
         authorization = headers.get("authorization", "")
         # Under /anthropic/ a Bedrock API key may also come as Anthropic clients send keys (docs/bedrock-models-2026.md
         # §3, "Auth"); so count_tokens there, which Bedrock does not serve, is an unknown operation, not a 403.

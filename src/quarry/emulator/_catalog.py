@@ -67,7 +67,7 @@ class ClaudeRules:
     prefill: bool = True  # a conversation may end with an assistant message
     forced_tool_choice: bool = True  # tool_choice `any` / `tool` accepted
     system_messages: bool = False  # `role: system` messages inside `messages`
-    min_cache_tokens: int = 1024  # the shortest prefix a cache checkpoint caches
+    min_cache_tokens: int = 0  # the shortest prefix a cache checkpoint caches (0: any, as before the rules)
     api_versions: tuple[str, ...] = ("2023-06-01",)  # `anthropic-version` values on the Messages endpoint
     messages_api: bool = False  # served on `/anthropic/v1/messages`
 
@@ -129,7 +129,7 @@ class Model:
             geographies=tuple(data.get("profiles", ())),
             embedding_dimensions=tuple(data.get("embeddingDimensions", ())),
             max_input_tokens=int(data.get("maxInputTokens", 0)),
-            claude=ClaudeRules.from_json(data.get("claude", {})),
+            claude=ClaudeRules.from_json(data["claude"]) if "claude" in data else ClaudeRules(),
         )
 
     def supports(self, feature: str) -> bool:

@@ -45,6 +45,9 @@ class Conversation:
     tool_choice: str = "auto"  # "auto" | "any" | "tool"
     tool_choice_name: str = ""
     thinking_budget: int = 0
+    thinking: str | None = None  # "enabled" | "adaptive" | "between_tools"; None: no thinking
+    thinking_display: str = "summarized"  # "omitted": thinking comes back as a signature without its text
+    effort: str | None = None
     json_schema: dict[str, Any] | None = None
     # (digest of everything before it, tokens before it) for each cache point, in order
     cache_points: tuple[tuple[str, int], ...] = ()

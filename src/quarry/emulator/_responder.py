@@ -9,8 +9,10 @@ Rules, in order (documented in the README):
    the question and cites it as [n] (or says the passages do not cover it).
 5. When JSON is asked for (structured output, or "JSON" in the prompt), the answer is valid JSON.
 6. Otherwise it describes the images and documents it received and quotes the user.
-With thinking enabled a signed reasoning block comes first. maxTokens and stopSequences cut the answer as they
-would a real model's.
+With thinking enabled a signed reasoning block comes first; adaptive thinking (asked for, or the model's default)
+reasons in as many steps as its effort asks (low 1, medium 2, high 4, xhigh 6, max 8), so the effort shows in the
+thinking and in the output tokens, also when the thinking text is omitted (`display: omitted`). maxTokens and
+stopSequences cut the answer as they would a real model's.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from quarry.emulator._conversation import Conversation, ToolSpec
 from quarry.emulator._directives import Directives, strip_directives
 from quarry.emulator._passages import answer_from_passages
 from quarry.emulator._schema_example import example_for
-from quarry.emulator._signature import sign_reasoning
+from quarry.emulator._signature import sign_omitted, sign_reasoning
 from quarry.emulator._tokens import count_tokens, split_tokens
 
 __all__ = ["Block", "PromptCache", "Reply", "respond"]
@@ -67,6 +69,8 @@ _FILLER = [
     "reason",
 ]
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# How many steps adaptive thinking takes at each effort: the effort a request carried shows in the answer.
+EFFORT_STEPS = {"low": 1, "medium": 2, "high": 4, "xhigh": 6, "max": 8}
 
 
 @dataclass(slots=True)
@@ -79,6 +83,10 @@ class Block:
     name: str = ""
     input: Any = None
     signature: str = ""
+    hidden: str = ""  # thinking returned without its text (`display: omitted`), still billed as output
+
+    def sign(self) -> None:
+        self.signature = sign_omitted(self.hidden) if self.hidden else sign_reasoning(self.text)
 
     def input_fragments(self, size: int = 24) -> list[str]:
         """A tool call's JSON input in the pieces a stream sends it in."""
@@ -89,7 +97,7 @@ class Block:
     def tokens(self) -> int:
         if self.kind == "toolUse":
             return 8 + count_tokens(self.name) + count_tokens(orjson.dumps(self.input).decode())
-        return count_tokens(self.text)
+        return count_tokens(self.hidden or self.text)
 
 
 @dataclass(slots=True)
@@ -221,6 +229,8 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
         answer = _tool_summary(conversation)
     elif calls:
         answer = "" if conversation.tool_choice != "auto" else f"I'll use the {calls[0].name} tool."
+    elif conversation.json_schema is not None:  # structured output: nothing but the JSON
+        answer = orjson.dumps(example_for(conversation.json_schema, text[:200] or "example")).decode()
     elif (cited := answer_from_passages(conversation.system, text)) is not None:
         answer = cited
     elif _wants_json(conversation, text):
@@ -229,10 +239,24 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
     else:
         quote = f'You said: "{text[:500]}"' if text else "Hello! How can I help you today?"
         answer = " ".join(filter(None, (_describe(conversation), quote)))
+    tools = f" and call {', '.join(t.name for t in calls)}" if calls else ""
+    thought = f'The user wrote {count_tokens(text)} tokens: "{text[:120]}". I will answer directly{tools}.'
     if conversation.thinking_budget:
-        tools = f" and call {', '.join(t.name for t in calls)}" if calls else ""
-        thought = f'The user wrote {count_tokens(text)} tokens: "{text[:120]}". I will answer directly{tools}.'
         blocks.append(Block("reasoning", text=thought, signature=sign_reasoning(thought)))
+    elif conversation.thinking == "adaptive" or (
+        conversation.thinking == "between_tools" and conversation.last_tool_results
+    ):
+        effort = conversation.effort or "high"
+        steps = EFFORT_STEPS.get(effort, 4)
+        thought += "".join(
+            f" Step {step} of {steps} at {effort} effort: the answer follows from the request."
+            for step in range(1, 1 + steps)
+        )
+        block = Block("reasoning", text="", hidden=thought)
+        if conversation.thinking_display != "omitted":
+            block.text, block.hidden = thought, ""
+        block.sign()
+        blocks.append(block)
     if answer:
         blocks.append(Block("text", text=answer))
     hint = text
@@ -263,9 +287,12 @@ def _cut(blocks: list[Block], stop_sequences: list[str], max_tokens: int) -> tup
             continue
         if block.kind == "toolUse" or budget == 0:
             return blocks[:i], "max_tokens", None
-        block.text = "".join(split_tokens(block.text)[:budget])
+        if block.hidden:
+            block.hidden = "".join(split_tokens(block.hidden)[:budget])
+        else:
+            block.text = "".join(split_tokens(block.text)[:budget])
         if block.kind == "reasoning":
-            block.signature = sign_reasoning(block.text)
+            block.sign()
         return blocks[: i + 1], "max_tokens", None
     return blocks, None, None
 

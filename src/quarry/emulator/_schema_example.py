@@ -46,17 +46,22 @@ def example_for(schema: dict[str, Any], hint: str = "example", *, root: dict[str
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or (kind is None and "properties" in schema):
         properties: dict[str, Any] = schema.get("properties") or {}
-        return {name: example_for(sub, _hint_for(name, hint), root=root) for name, sub in properties.items()}
+        value = {name: example_for(sub, _hint_for(name, hint), root=root) for name, sub in properties.items()}
+        for name in schema.get("required") or ():  # required but undeclared: whatever `additionalProperties` allows
+            extra = schema.get("additionalProperties")
+            if name not in value:
+                value[name] = example_for(extra if isinstance(extra, dict) else {}, _hint_for(name, hint), root=root)
+        return value
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
+        if "maxItems" in schema:
+            count = min(count, int(schema["maxItems"]))
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         return [example_for(items or {"type": "string"}, hint, root=root) for _ in range(count)]
     if kind == "integer":
-        if "exclusiveMinimum" in schema:
-            return int(schema["exclusiveMinimum"]) + 1
-        return int(schema.get("minimum", 1))
+        return int(_number(schema, 1, 1))
     if kind == "number":
-        return float(schema.get("minimum", 1.5))
+        return float(_number(schema, 1.5, 0.5))
     if kind == "boolean":
         return True
     if kind == "null":
@@ -69,6 +74,19 @@ def example_for(schema: dict[str, Any], hint: str = "example", *, root: dict[str
         text = text.ljust(min_length, "x")
         return text[: int(max_length)] if max_length is not None else text
     return None
+
+
+def _number(schema: dict[str, Any], usual: float, step: float) -> float:
+    """A number within the schema's bounds: its minimum, else `usual` pulled under any maximum."""
+    if "minimum" in schema:
+        return float(schema["minimum"])
+    if "exclusiveMinimum" in schema:
+        return float(schema["exclusiveMinimum"]) + step
+    if "maximum" in schema:
+        return min(usual, float(schema["maximum"]))
+    if "exclusiveMaximum" in schema:
+        return min(usual, float(schema["exclusiveMaximum"]) - step)
+    return usual
 
 
 def _hint_for(name: str, hint: str) -> str:

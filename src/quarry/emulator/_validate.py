@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from quarry.emulator._catalog import Model, Resolved
+from quarry.emulator._claude import ClaudeRequest, check_converse_request
 from quarry.emulator._conversation import Conversation, ToolSpec, input_tokens
 from quarry.emulator._errors import ValidationException
 from quarry.emulator._signature import valid_signature
@@ -21,8 +22,9 @@ __all__ = ["model_error", "parse_converse", "sniff_image"]
 
 _CONTENT_KINDS = (
     "text", "image", "document", "video", "audio", "toolUse", "toolResult", "guardContent", "cachePoint",
-    "reasoningContent", "citationsContent", "searchResult",
+    "reasoningContent", "citationsContent", "searchResult", "toolAddition", "toolRemoval",
 )  # fmt: skip
+_SYSTEM_KINDS = ("text", "cachePoint", "toolAddition", "toolRemoval")  # what a `system` role message may hold
 _DOCUMENT_NAME = re.compile(r"^(?!.*\s\s)[A-Za-z0-9\s\-()\[\]]+$")
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _ANTHROPIC_EXTRA_FIELDS = {"thinking", "top_k", "anthropic_beta", "reasoning_config", "output_config", "tool_choice"}
@@ -127,6 +129,16 @@ def _check_block(block: Any, path: str, model: Model, role: str) -> None:
         raise ValidationException(f"The toolResult block at {path} can only appear in a user message.")
     elif "cachePoint" in block and not model.supports("cachePoints"):
         raise ValidationException("You invoked an unsupported model or your request did not allow prompt caching.")
+    elif ("toolAddition" in block or "toolRemoval" in block) and role != "system":
+        # Converse's service model: "Use within a `system` role message" (docs/bedrock-models-2026.md §4)
+        raise ValidationException(f"The {next(iter(block))} block at {path} can only appear in a system message.")
+    if role == "system" and not any(kind in block for kind in _SYSTEM_KINDS):
+        raise ValidationException(f"The content block at {path} can't appear in a system message.")
+
+
+def _turns(messages: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The user and assistant turns with their indices: mid-conversation system messages stand between turns."""
+    return [(i, m) for i, m in enumerate(messages) if m["role"] != "system"]
 
 
 def _check_turns(messages: Any, model: Model) -> list[dict[str, Any]]:
@@ -136,23 +148,25 @@ def _check_turns(messages: Any, model: Model) -> list[dict[str, Any]]:
             "message."
         )
     previous = None
+    # Converse has a `system` role since 2026-05-28, for the models that take system messages (doc §4, §1.4).
+    roles = ("user", "assistant", "system") if model.claude.system_messages else ("user", "assistant")
     for i, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
-        if role not in ("user", "assistant"):
+        if role not in roles:
             raise _constraint(
-                role, f"messages.{i}.member.role", "Member must satisfy enum value set: [user, assistant]"
+                role, f"messages.{i}.member.role", f"Member must satisfy enum value set: [{', '.join(roles)}]"
             )
         if i == 0 and role != "user":
             raise ValidationException(
                 "A conversation must start with a user message. Try again with a conversation that starts with a "
                 "user message."
             )
-        if role == previous:
+        if role == previous and role != "system":
             raise ValidationException(
                 "A conversation must alternate between user and assistant roles. Make sure the conversation "
                 "alternates between user and assistant roles and try again."
             )
-        previous = role
+        previous = role if role != "system" else previous
         content = message.get("content")
         if not isinstance(content, list) or not content:
             raise ValidationException(
@@ -160,7 +174,7 @@ def _check_turns(messages: Any, model: Model) -> list[dict[str, Any]]:
                 "content field and try again."
             )
         for j, block in enumerate(content):
-            _check_block(block, f"messages.{i}.content.{j}", model, role)
+            _check_block(block, f"messages.{i}.content.{j}", model, str(role))
     return messages
 
 
@@ -170,11 +184,12 @@ def _check_tool_pairs(messages: list[dict[str, Any]], has_tool_config: bool) -> 
         raise ValidationException(
             "The toolConfig field must be defined when using toolUse and toolResult content blocks."
         )
-    for i, message in enumerate(messages):
+    turns = _turns(messages)
+    for position, (i, message) in enumerate(turns):
         if message["role"] != "user":
             continue
         results = [b["toolResult"].get("toolUseId") for b in message["content"] if "toolResult" in b]
-        previous = messages[i - 1]["content"] if i > 0 else []
+        previous = turns[position - 1][1]["content"] if position > 0 else []
         expected = [b["toolUse"].get("toolUseId") for b in previous if "toolUse" in b]
         if len(results) > len(expected):
             raise ValidationException(
@@ -291,13 +306,15 @@ def _check_thinking_history(messages: list[dict[str, Any]]) -> None:
             reasoning = block.get("reasoningContent", {}).get("reasoningText")
             if reasoning and not valid_signature(reasoning.get("text", ""), reasoning.get("signature", "")):
                 raise model_error(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
-    if len(messages) < 2 or not any("toolResult" in b for b in messages[-1]["content"]):
+    turns = _turns(messages)
+    if len(turns) < 2 or not any("toolResult" in b for b in turns[-1][1]["content"]):
         return
-    turn = messages[-2]["content"]
+    index, last = turns[-2]
+    turn = last["content"]
     if "reasoningContent" not in turn[0]:
         found = "tool_use" if "toolUse" in turn[0] else "text"
         raise model_error(
-            f"messages.{len(messages) - 2}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
             f"`{found}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block "
             "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking "
             "blocks from previous turns. To avoid this requirement, disable `thinking`."
@@ -321,8 +338,13 @@ def _json_schema(output_config: Any, model: Model) -> dict[str, Any] | None:
     return schema
 
 
-def parse_converse(body: Any, resolved: Resolved, *, streaming: bool) -> Conversation:
-    """Validate a Converse / ConverseStream body for the resolved model."""
+def parse_converse(
+    body: Any, resolved: Resolved, *, streaming: bool, claude: ClaudeRequest | None = None
+) -> Conversation:
+    """Validate a Converse / ConverseStream body for the resolved model.
+
+    `claude`: the model's rules already applied to the body this one was converted from (InvokeModel's), so that
+    the errors keep that body's wording; otherwise they are applied here, to the Converse body."""
     model = resolved.model
     if "converse" not in model.features:
         raise ValidationException(
@@ -352,10 +374,16 @@ def parse_converse(body: Any, resolved: Resolved, *, streaming: bool) -> Convers
         top_k = extra.get("top_k")
         if top_k is not None and not (isinstance(top_k, int) and 0 <= top_k <= 500):
             raise model_error("top_k: Input should be less than or equal to 500")
-    budget = _thinking_budget(extra, model, max_tokens, temperature)
-    if budget:
+    if model.is_anthropic:
+        claude = claude or check_converse_request(model, body)
+    else:
+        budget = _thinking_budget(extra, model, max_tokens, temperature)
+        claude = ClaudeRequest("enabled" if budget else None, bool(budget), budget)
+    if claude.explicit_thinking and claude.thinking in ("enabled", "adaptive"):
         _check_thinking_history(messages)
     total, cache_points = input_tokens(system_blocks, messages, tools)
+    # Bedrock caches nothing at a checkpoint whose prefix is below the model's minimum, silently (doc §1.5).
+    cache_points = tuple(point for point in cache_points if point[1] >= model.claude.min_cache_tokens)
     if total > model.context_window:
         raise ValidationException(
             f"Input is too long for requested model. The request has {total} input tokens; the model accepts "
@@ -370,8 +398,11 @@ def parse_converse(body: Any, resolved: Resolved, *, streaming: bool) -> Convers
         tools=tools,
         tool_choice=choice,
         tool_choice_name=choice_name,
-        thinking_budget=budget,
-        json_schema=_json_schema(body.get("outputConfig"), model),
+        thinking_budget=claude.budget,
+        thinking=claude.thinking,
+        thinking_display=claude.display,
+        effort=claude.effort,
+        json_schema=_json_schema(body.get("outputConfig"), model) or claude.json_schema,
         cache_points=cache_points,
         input_tokens=total,
     )
