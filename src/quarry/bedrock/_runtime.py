@@ -37,7 +37,7 @@ from quarry.bedrock._messages_shapes import (
 )
 from quarry.bedrock._signing import RequestSigner
 from quarry.bedrock._sse import ServerSentEvent, split_events
-from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.errors import InvalidRequest, QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from quarry.settings import BedrockSettings
 
 __all__ = ["BedrockRuntime", "Invocation"]
@@ -48,6 +48,8 @@ _JSON = "application/json"
 _EVENT_STREAM = "application/vnd.amazon.eventstream"
 # Bedrock's own Messages endpoint (outside bedrock-runtime's service model): Anthropic's API, signed as `bedrock`.
 _MESSAGES_PATH = "/anthropic/v1/messages"
+_INVALID_BETA = "invalid beta flag"
+_REFUSED_BETAS_KEPT = 256
 _Decoded = TypeVar("_Decoded")
 ErrorReader = Callable[[int, str | None, bytes], QuarryError]
 
@@ -85,6 +87,7 @@ class BedrockRuntime:
         self._settings = settings or BedrockSettings()
         self._session: aiohttp.ClientSession | None = None
         self.on_upstream_error = on_upstream_error
+        self._refused_betas: dict[str, str] = {}  # anthropic-beta headers Bedrock refused → the flags sent instead
 
     @classmethod
     async def create(
@@ -169,23 +172,23 @@ class BedrockRuntime:
 
             yield events()
 
-    async def messages(self, body: bytes, headers: Mapping[str, str]) -> MessagesResponse:
+    async def messages(
+        self, body: bytes, headers: Mapping[str, str], *, fallback_betas: str | None = None
+    ) -> MessagesResponse:
         """Bedrock's Messages endpoint (`POST /anthropic/v1/messages`): Anthropic's request as the caller wrote it,
         with `headers` (`anthropic-version`, `anthropic-beta`) passed on. An error answer in Anthropic's envelope is
-        raised with the answer kept whole in `relayed`."""
-        response = await self._send(_MESSAGES_PATH, body, stream=False, extra=headers, errors=error_from_messages)
+        raised with the answer kept whole in `relayed`. `fallback_betas`: see `_send_messages`."""
+        response = await self._send_messages(body, headers, stream=False, fallback_betas=fallback_betas)
         async with response:
             return cast(MessagesResponse, orjson.loads(await self._read(response)))  # Anthropic's: viewed, not checked
 
     @asynccontextmanager
     async def messages_stream(
-        self, body: bytes, headers: Mapping[str, str]
+        self, body: bytes, headers: Mapping[str, str], *, fallback_betas: str | None = None
     ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         """The Messages endpoint with `"stream": true` in `body`: Anthropic's server-sent events, each whole and as
         Bedrock sent it. Leaving the block early drops the upstream request."""
-        response = await self._send(
-            _MESSAGES_PATH, body, stream=True, extra=headers, accept=_JSON, errors=error_from_messages
-        )
+        response = await self._send_messages(body, headers, stream=True, fallback_betas=fallback_betas)
         if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
             # An answer that is not a stream (Bedrock has been seen answering errors with a 200) is an error.
             async with response:
@@ -195,6 +198,35 @@ class BedrockRuntime:
             raise error
         async with self._streaming(response, split_events) as events:
             yield events
+
+    async def _send_messages(
+        self, body: bytes, headers: Mapping[str, str], *, stream: bool, fallback_betas: str | None
+    ) -> aiohttp.ClientResponse:
+        """The Messages endpoint's POST, beta flags first as the caller sent them. Bedrock refuses a request naming
+        a flag it does not know ("invalid beta flag"), and clients send flags of Anthropic's own API (Claude Code's
+        `claude-code-20250219`): then the request is sent again with `fallback_betas` (the flags Bedrock is known
+        to take). The refused header is remembered (the last 256), so it costs one refusal per process, not one
+        per request; a flag Bedrock comes to know reaches it from the next restart."""
+        sent = dict(headers)
+        flags = sent.get("anthropic-beta")
+        known = self._refused_betas.get(flags) if flags is not None else None
+        if known is not None:
+            _set_betas(sent, known)
+        try:
+            return await self._send(
+                _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages
+            )
+        except InvalidRequest as error:
+            refused = _INVALID_BETA in error.message.lower()
+            if flags is None or known is not None or fallback_betas is None or fallback_betas == flags or not refused:
+                raise
+        self._refused_betas[flags] = fallback_betas
+        while len(self._refused_betas) > _REFUSED_BETAS_KEPT:
+            self._refused_betas.pop(next(iter(self._refused_betas)))
+        _set_betas(sent, fallback_betas)
+        return await self._send(
+            _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages
+        )
 
     async def count_tokens(self, model_id: str, body: CountTokensInput) -> int:
         """CountTokens: input tokens of a Converse-shaped (`{"converse": …}`) or InvokeModel-shaped input."""
@@ -288,6 +320,13 @@ class BedrockRuntime:
                 raise error
             await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311
         raise AssertionError("unreachable")
+
+
+def _set_betas(headers: dict[str, str], flags: str) -> None:
+    if flags:
+        headers["anthropic-beta"] = flags
+    else:
+        headers.pop("anthropic-beta", None)
 
 
 def _host_header(url: str) -> str:

@@ -9,15 +9,17 @@ refused). A stream's events are passed on as their own bytes; only message_start
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
 from quarry.api._sse import named_event
+from quarry.api.anthropic._native import betas
 from quarry.bedrock import MessagesResponse, ResolvedModel, ServerSentEvent
 
-__all__ = ["DEFAULT_VERSION", "EchoModel", "upstream_body", "upstream_headers"]
+__all__ = ["DEFAULT_VERSION", "EchoModel", "fallback_betas", "upstream_body", "upstream_headers"]
 
 # Anthropic's API requires the header; Quarry never has, so a request without one gets the version every Bedrock
 # example sends, which all Claude models on the endpoint take (docs/bedrock-models-2026.md §2.3).
@@ -25,13 +27,19 @@ DEFAULT_VERSION = "2023-06-01"
 
 
 def upstream_headers(request: Request) -> dict[str, str]:
-    """The headers that go to Bedrock as the caller sent them: the API version and every beta flag, unfiltered
-    (Bedrock judges them; a flag it refuses comes back as its own error, which clients match on)."""
+    """The headers that go to Bedrock as the caller sent them: the API version and every beta flag, unfiltered, so a
+    flag works the day Bedrock takes it (see `fallback_betas` for the flags Bedrock refuses)."""
     headers = {"anthropic-version": request.headers.get("anthropic-version") or DEFAULT_VERSION}
     betas = [value for value in request.headers.getlist("anthropic-beta") if value.strip()]
     if betas:
         headers["anthropic-beta"] = ",".join(betas)
     return headers
+
+
+def fallback_betas(request: Request, accepted: Collection[str]) -> str:
+    """The caller's beta flags that Bedrock is known to take (settings' `models.anthropic_betas`), sent instead of
+    all of them only if Bedrock refuses a flag it does not know (BedrockRuntime remembers which headers it refused)."""
+    return ",".join(betas(",".join(request.headers.getlist("anthropic-beta")), None, accepted))
 
 
 def upstream_body(raw: dict[str, Any], model: ResolvedModel) -> bytes:

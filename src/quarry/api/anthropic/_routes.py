@@ -27,7 +27,7 @@ from quarry.api._services import Services
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, native_body, sse_renderer
-from quarry.api.anthropic._passthrough import EchoModel, upstream_body, upstream_headers
+from quarry.api.anthropic._passthrough import EchoModel, fallback_betas, upstream_body, upstream_headers
 from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, MessagesRequest
 from quarry.auth import Principal
 from quarry.bedrock import ConverseRequest, ConverseTokensRequest, CountTokensInput, MessagesBody, ResolvedModel
@@ -135,12 +135,15 @@ async def _forwarded(
     exchange = exchange_of(request)
     await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
     body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
+    fallback = fallback_betas(request, services.settings.models.anthropic_betas)
     if not envelope.stream:
-        message = await services.runtime.messages(body, headers)
+        message = await services.runtime.messages(body, headers, fallback_betas=fallback)
         exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
         return json_response(echo.message(message))
     resources = AsyncExitStack()
-    events = await resources.enter_async_context(services.runtime.messages_stream(body, headers))
+    events = await resources.enter_async_context(
+        services.runtime.messages_stream(body, headers, fallback_betas=fallback)
+    )
     return services.stream(
         request,
         resources,
