@@ -283,3 +283,24 @@ def test_count_tokens_for_the_messages_endpoint_models(observed: tuple[str, Seen
     assert counted.status_code == 200, counted.text
     assert counted.json()["input_tokens"] > 500
     assert emulator.app.requests.by_operation["CountTokens"] == before + 1
+
+
+def test_beta_flags_bedrock_refuses_cost_one_refusal(observed: tuple[str, Seen], emulator: Emulator) -> None:
+    # Claude Code's flags: some are Anthropic's alone, and Bedrock refuses a request naming a flag it does not know.
+    betas = "claude-code-20250219,interleaved-thinking-2025-05-14,quarry-test-flag-2026-12-04"
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "anthropic-beta": betas}
+    body = {"model": OPUS_55, "max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}]}
+    counts = emulator.app.requests.by_operation
+    before = counts["Messages"]
+    first = httpx.post(f"{observed[0]}/v1/messages", headers=headers, json=body, timeout=30)
+    assert first.status_code == 200, first.text
+    assert counts["Messages"] == before + 2  # refused, then sent with the flags Bedrock takes
+    again = httpx.post(f"{observed[0]}/v1/messages", headers=headers, json=body, timeout=30)
+    assert again.status_code == 200, again.text
+    assert counts["Messages"] == before + 3  # remembered: sent with those flags at once
+    # A header of flags Bedrock does not take at all goes without them once Bedrock has refused it.
+    unknown = httpx.post(
+        f"{observed[0]}/v1/messages", headers=headers | {"anthropic-beta": "quarry-only-2026"}, json=body, timeout=30
+    )
+    assert unknown.status_code == 200, unknown.text
+    assert counts["Messages"] == before + 5
