@@ -304,3 +304,20 @@ def test_beta_flags_bedrock_refuses_cost_one_refusal(observed: tuple[str, Seen],
     )
     assert unknown.status_code == 200, unknown.text
     assert counts["Messages"] == before + 5
+
+
+def test_an_error_mid_stream_is_passed_on_and_noted(observed: tuple[str, Seen]) -> None:
+    body = {
+        "model": OPUS_55,
+        "max_tokens": 500,
+        "stream": True,
+        "messages": [{"role": "user", "content": "[[emulator: words=50, stream-error=ModelStreamErrorException]]"}],
+    }
+    observed[1].clear()
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    with httpx.stream("POST", f"{observed[0]}/v1/messages", headers=headers, json=body, timeout=30) as answer:
+        assert answer.status_code == 200
+        text = answer.read().decode()
+    assert "event: error\ndata: " in text
+    assert '"type":"error"' in text.replace(" ", "")
+    assert _last(observed[1]).error_type is not None
