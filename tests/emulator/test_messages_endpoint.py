@@ -17,7 +17,7 @@ from botocore.credentials import Credentials
 
 from quarry.emulator import EmulatorApp, EmulatorConfig
 from tests.conftest import SDKs, png
-from tests.emulator.conftest import CREDENTIALS
+from tests.emulator.conftest import CREDENTIALS, client
 
 OPUS_55 = "us.anthropic.claude-opus-5-5"  # serves 2023-06-01 and 2026-10-21; thinks by default once the rules land
 OPUS_48 = "us.anthropic.claude-opus-4-8"  # serves both versions and thinks only when asked: exact event sequences
@@ -381,6 +381,30 @@ def test_body_rules_are_invoke_models(base: str) -> None:
     assistant_first = ask("x") | {"messages": [{"role": "assistant", "content": "x"}]}
     message = anthropic_error(post(base, assistant_first), 400, "invalid_request_error", "ValidationException")
     assert "must start with a user message" in message
+
+
+def test_same_body_same_answer_and_same_refusals_as_invoke_model(base: str) -> None:
+    """One validation and one model behind both surfaces: only the envelope differs."""
+    runtime = client("bedrock-runtime", base.removesuffix("/anthropic"))
+    try:
+        fields = {"max_tokens": 512, "tools": TOOLS, "messages": [{"role": "user", "content": "get_weather in Lima"}]}
+        invoked = orjson.loads(
+            runtime.invoke_model(
+                modelId=OPUS_48, body=orjson.dumps({"anthropic_version": "bedrock-2023-05-31", **fields})
+            )["body"].read()
+        )
+        native = post(base, {"model": OPUS_48, **fields}).json()
+        assert native["content"] == invoked["content"]
+        assert native["usage"] == invoked["usage"]
+        assert native["model"] == OPUS_48
+        bad = {**fields, "max_tokens": 10**7}
+        with pytest.raises(runtime.exceptions.ValidationException) as excinfo:
+            runtime.invoke_model(modelId=OPUS_48, body=orjson.dumps({"anthropic_version": "bedrock-2023-05-31", **bad}))
+        refused = post(base, {"model": OPUS_48, **bad})
+        message = anthropic_error(refused, 400, "invalid_request_error", "ValidationException")
+        assert message == excinfo.value.response["Error"]["Message"]
+    finally:
+        runtime.close()
 
 
 # --- faults ------------------------------------------------------------------------------------------------------
