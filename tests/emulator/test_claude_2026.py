@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 from botocore.exceptions import ClientError
 
+from quarry.emulator._catalog import Catalog
+from quarry.emulator._claude import ClaudeRuleError, check_claude_request
 from tests.emulator.test_converse import error_of
 
 OPUS_46 = "global.anthropic.claude-opus-4-6-v1"
@@ -504,3 +506,16 @@ def test_head_of_the_root_answers_200(emulator_url: str) -> None:
     with urllib.request.urlopen(request) as response:  # the test's own emulator
         assert response.status == 200
         assert response.read() == b""
+
+
+def test_the_rules_are_one_function_for_any_route() -> None:
+    """The Messages route calls check_claude_request(model, body) and gets InvokeModel's refusals and settings."""
+    models = Catalog.load().models
+    with pytest.raises(ClaudeRuleError) as excinfo:
+        check_claude_request(
+            models["anthropic.claude-opus-4-7"], body(thinking={"type": "enabled", "budget_tokens": 2048})
+        )
+    assert excinfo.value.detail == ENABLED
+    assert (excinfo.value.code, excinfo.value.status) == ("ValidationException", 400)
+    request = check_claude_request(models["anthropic.claude-opus-5-5"], body())
+    assert (request.thinking, request.effort, request.display) == ("adaptive", "medium", "omitted")
