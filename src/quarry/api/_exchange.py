@@ -63,9 +63,10 @@ async def watch_messages(events: AsyncIterator[ServerSentEvent], exchange: Excha
             exchange.first_token()
         elif kind in ("message_start", "message_delta"):
             data = event.data()
-            if isinstance(data, dict):
-                found = data.get("message", {}).get("usage") if kind == "message_start" else data.get("usage")
-                usage = Usage.from_messages(cast(MessagesUsage, found) if isinstance(found, dict) else None, usage)
+            holder = data.get("message") if kind == "message_start" and isinstance(data, dict) else data
+            found = holder.get("usage") if isinstance(holder, dict) else None
+            if isinstance(found, dict):
+                usage = Usage.from_messages(cast(MessagesUsage, found), usage)
                 exchange.note_usage(usage.counts())
         elif kind == "error":  # Anthropic's error event, mid-stream: noted by its kind, passed on as it came
             exchange.fail(error_from_messages(500, None, orjson.dumps(event.data())))
