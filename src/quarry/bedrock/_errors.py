@@ -114,10 +114,12 @@ def error_from_messages(status: int, error_type: str | None, body: bytes) -> Qua
     except orjson.JSONDecodeError:
         data = None
     error = data.get("error") if isinstance(data, dict) and data.get("type") == "error" else None
-    if not isinstance(error, dict) or not isinstance(error.get("type"), str):
+    code = (error_type or "").split(":", 1)[0]
+    if not isinstance(error, dict) or not isinstance(error.get("type"), str) or code in _CREDENTIAL_CODES:
         return error_from_response(status, error_type, body)
-    kind = _BY_ANTHROPIC_TYPE.get(error["type"]) or _by_status(status)
-    built = kind(str(error.get("message") or f"Bedrock answered {status}"), code=error["type"])
+    # Bedrock's own exception name, when it gives one, decides the kind and the retries as on its other routes.
+    kind = _BY_CODE.get(code) or _BY_ANTHROPIC_TYPE.get(error["type"]) or _by_status(status)
+    built = kind(str(error.get("message") or f"Bedrock answered {status}"), code=code or error["type"])
     built.relayed = (status, body)
     return built
 
