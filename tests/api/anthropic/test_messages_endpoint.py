@@ -321,3 +321,32 @@ def test_an_error_mid_stream_is_passed_on_and_noted(observed: tuple[str, Seen]) 
     assert "event: error\ndata: " in text
     assert '"type":"error"' in text.replace(" ", "")
     assert _last(observed[1]).error_type is not None
+
+
+def test_image_urls_are_sent_inline(claude: anthropic.Anthropic, image_server: str) -> None:
+    # Bedrock takes base64 sources only: as on the older path, Quarry fetches the URL (behind its SSRF guard).
+    message = claude.messages.create(
+        model=OPUS_55,
+        max_tokens=500,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "url", "url": f"{image_server}/cat.png"}},
+                    {"type": "text", "text": "What is this?"},
+                ],
+            }
+        ],
+    )
+    assert "I received 1 image (png" in message.content[-1].text  # type: ignore[union-attr]
+    with pytest.raises(anthropic.BadRequestError):  # a redirect to the metadata address is not followed
+        claude.messages.create(
+            model=OPUS_55,
+            max_tokens=500,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "source": {"type": "url", "url": f"{image_server}/redirect"}}],
+                }
+            ],
+        )

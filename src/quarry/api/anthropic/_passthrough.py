@@ -1,6 +1,7 @@
 """Claude models that Bedrock serves on its own Messages endpoint (`ModelFacts.messages_api`: Opus 4.7 and later):
-the caller's request forwarded as written, only `model` changed to the Bedrock id or profile, with its
-`anthropic-version` and `anthropic-beta` headers, so every Messages feature works the day Bedrock has it.
+the caller's request forwarded as written, only `model` changed to the Bedrock id or profile (and image URLs made
+base64, which is all Bedrock takes), with its `anthropic-version` and `anthropic-beta` headers, so every Messages
+feature works the day Bedrock has it.
 
 Answers come back as Bedrock gave them but for `model`, which names what the caller asked for (Claude Code drops
 earlier thinking blocks when the model it is told differs from the one it asked for, and the next turn is then

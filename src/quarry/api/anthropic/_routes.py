@@ -26,7 +26,7 @@ from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
-from quarry.api.anthropic._native import PING, betas, native_body, sse_renderer
+from quarry.api.anthropic._native import PING, betas, inline_image_urls, native_body, sse_renderer
 from quarry.api.anthropic._passthrough import EchoModel, fallback_betas, upstream_body, upstream_headers
 from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, MessagesRequest
 from quarry.auth import Principal
@@ -134,6 +134,8 @@ async def _forwarded(
     """A request for Bedrock's Messages endpoint: admitted as any other, then forwarded as the caller wrote it."""
     exchange = exchange_of(request)
     await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
+    # The one change besides `model`: image URLs made base64 (Bedrock takes no URL sources), as on the older path.
+    await inline_image_urls(raw.get("messages"), services.load_image)
     body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
     fallback = fallback_betas(request, services.settings.models.anthropic_betas)
     if not envelope.stream:
