@@ -38,6 +38,9 @@ class QuarryError(Exception):
         self.param = param
         self.code = code
         self.headers: dict[str, str] = {}  # sent with the error response, whatever the dialect
+        # The upstream's own error answer (status, body) when it is already in a dialect's envelope (Bedrock's
+        # Messages endpoint answers in Anthropic's), for that dialect to pass on exactly as it came.
+        self.relayed: tuple[int, bytes] | None = None
 
 
 class InvalidRequest(QuarryError):

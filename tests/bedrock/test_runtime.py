@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from quarry.bedrock import BedrockRuntime, ModelCatalog, SigV4Signer, StaticCredentials, resolve_aws
@@ -146,3 +147,37 @@ async def test_catalog_without_any_list_lets_bedrock_judge() -> None:
     assert (await catalog.resolve("claude-3-5-sonnet-latest")).id == "anthropic.claude-3-5-sonnet-20241022-v2:0"
     with pytest.raises(UpstreamUnavailable):
         await catalog.entries()
+
+
+MESSAGES_HELLO = orjson.dumps(
+    {"model": "us.anthropic.claude-opus-4-8", "max_tokens": 50, "messages": [{"role": "user", "content": "Hello"}]}
+)
+VERSION = {"anthropic-version": "2023-06-01"}
+
+
+async def test_messages_endpoint_rides_out_faults(faulty_url: str) -> None:
+    runtime = _runtime(faulty_url, max_attempts=8)
+    try:
+        for _ in range(10):
+            answer = await runtime.messages(MESSAGES_HELLO, VERSION)
+            assert answer["content"] == [{"type": "text", "text": 'You said: "Hello"'}]
+    finally:
+        await runtime.aclose()
+
+
+async def test_messages_endpoint_stream_and_its_refusals(healthy_url: str) -> None:
+    runtime = _runtime(healthy_url)
+    try:
+        streamed = orjson.dumps(orjson.loads(MESSAGES_HELLO) | {"stream": True})
+        async with runtime.messages_stream(streamed, VERSION) as events:
+            names = [event.name async for event in events]
+        assert names[0] == "message_start"
+        assert names[-2:] == ["message_delta", "message_stop"]
+        with pytest.raises(InvalidRequest) as refused:
+            await runtime.messages(MESSAGES_HELLO, {"anthropic-version": "1999-01-01"})
+        assert refused.value.relayed is not None  # Anthropic's envelope, kept whole for the dialect to pass on
+        status, body = refused.value.relayed
+        assert status == 400
+        assert orjson.loads(body)["error"]["type"] == "invalid_request_error"
+    finally:
+        await runtime.aclose()

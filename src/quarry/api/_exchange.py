@@ -5,12 +5,21 @@ Bedrock shape."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
+
+import orjson
 
 from quarry.api._core import Usage
-from quarry.bedrock import ConverseStreamEvent, MessagesStreamEvent
+from quarry.bedrock import (
+    ConverseStreamEvent,
+    MessagesStreamEvent,
+    MessagesUsage,
+    ServerSentEvent,
+    error_from_messages,
+)
 from quarry.exchange import Exchange
 
-__all__ = ["watch_anthropic", "watch_converse"]
+__all__ = ["watch_anthropic", "watch_converse", "watch_messages"]
 
 
 async def watch_converse(
@@ -41,4 +50,24 @@ async def watch_anthropic(
         elif kind == "message_delta":
             usage = Usage.from_messages(event.get("usage"), usage)
             exchange.note_usage(usage.counts())
+        yield event
+
+
+async def watch_messages(events: AsyncIterator[ServerSentEvent], exchange: Exchange) -> AsyncIterator[ServerSentEvent]:
+    """Bedrock's Messages endpoint stream, passed on as it came, noting the first token, the usage and an `error`
+    event. Only message_start, message_delta and error are parsed: every other event goes by unread."""
+    usage = Usage()
+    async for event in events:
+        kind = event.name
+        if kind == "content_block_delta":
+            exchange.first_token()
+        elif kind in ("message_start", "message_delta"):
+            data = event.data()
+            holder = data.get("message") if kind == "message_start" and isinstance(data, dict) else data
+            found = holder.get("usage") if isinstance(holder, dict) else None
+            if isinstance(found, dict):
+                usage = Usage.from_messages(cast(MessagesUsage, found), usage)
+                exchange.note_usage(usage.counts())
+        elif kind == "error":  # Anthropic's error event, mid-stream: noted by its kind, passed on as it came
+            exchange.fail(error_from_messages(500, None, orjson.dumps(event.data())))
         yield event

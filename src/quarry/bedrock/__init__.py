@@ -9,11 +9,13 @@ from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, Resol
 from quarry.bedrock._control import BedrockControl
 from quarry.bedrock._converse_shapes import *  # noqa: F403  # the shapes are listed once, in their module's __all__
 from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
+from quarry.bedrock._errors import error_from_messages
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_headers
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
+from quarry.bedrock._sse import ServerSentEvent
 
 __all__ = [
     "COHERE_BATCH",
@@ -33,6 +35,7 @@ __all__ = [
     "Relayed",
     "RequestSigner",
     "ResolvedModel",
+    "ServerSentEvent",
     "SigV4Signer",
     "StaticCredentials",
     "base_model_id",
@@ -40,6 +43,7 @@ __all__ = [
     "embed_cohere",
     "embed_titan",
     "embedding_family",
+    "error_from_messages",
     "facts_for",
     "known_model_ids",
     "model_path",

@@ -13,6 +13,8 @@ import orjson
 from quarry.errors import (
     InvalidRequest,
     ModelNotFound,
+    NotFound,
+    PayloadTooLarge,
     PermissionDenied,
     QuarryError,
     RateLimited,
@@ -21,7 +23,7 @@ from quarry.errors import (
     UpstreamUnavailable,
 )
 
-__all__ = ["error_from_response", "error_from_stream", "is_retryable"]
+__all__ = ["error_from_messages", "error_from_response", "error_from_stream", "is_retryable"]
 
 _BY_CODE: dict[str, type[QuarryError]] = {
     "ValidationException": InvalidRequest,
@@ -48,6 +50,19 @@ _CREDENTIAL_CODES = frozenset(
     }
 )
 _INVALID_MODEL = "model identifier is invalid"
+# Anthropic's error types (https://docs.anthropic.com/en/api/errors), as Bedrock's Messages endpoint may answer them.
+_BY_ANTHROPIC_TYPE: dict[str, type[QuarryError]] = {
+    "invalid_request_error": InvalidRequest,
+    "permission_error": PermissionDenied,
+    "not_found_error": NotFound,
+    "request_too_large": PayloadTooLarge,
+    "rate_limit_error": RateLimited,
+    "overloaded_error": UpstreamUnavailable,
+    "timeout_error": UpstreamTimeout,
+    "api_error": UpstreamError,
+    # Bedrock refusing Quarry's own credentials is the operator's problem: never the caller's 401.
+    "authentication_error": UpstreamError,
+}
 
 
 def _by_status(status: int) -> type[QuarryError]:
@@ -90,6 +105,25 @@ def error_from_response(status: int, error_type: str | None, body: bytes) -> Qua
     return _build(code, status, _message(body))
 
 
+def error_from_messages(status: int, error_type: str | None, body: bytes) -> QuarryError:
+    """The error for a non-2xx answer of Bedrock's Messages endpoint. An answer in Anthropic's envelope
+    (`{"type": "error", "error": {"type", "message"}}`) is kept whole in `relayed`, to be passed on as it came;
+    an answer in AWS's (`{"message"}` and `x-amzn-ErrorType`) is read as any other Bedrock error."""
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) and data.get("type") == "error" else None
+    code = (error_type or "").split(":", 1)[0]
+    if not isinstance(error, dict) or not isinstance(error.get("type"), str) or code in _CREDENTIAL_CODES:
+        return error_from_response(status, error_type, body)
+    # Bedrock's own exception name, when it gives one, decides the kind and the retries as on its other routes.
+    kind = _BY_CODE.get(code) or _BY_ANTHROPIC_TYPE.get(error["type"]) or _by_status(status)
+    built = kind(str(error.get("message") or f"Bedrock answered {status}"), code=code or error["type"])
+    built.relayed = (status, body)
+    return built
+
+
 def error_from_stream(exception_type: str, payload: bytes) -> QuarryError:
     """The error for an exception frame inside an event stream (`modelStreamErrorException`, …)."""
     code = exception_type[:1].upper() + exception_type[1:]
@@ -104,4 +138,4 @@ def is_retryable(error: QuarryError) -> bool:
     # waited the whole allowance, so they are not repeated.
     if isinstance(error, UpstreamTimeout):
         return error.code == "ModelTimeoutException"
-    return type(error) is UpstreamError and error.code in (None, "InternalServerException")
+    return type(error) is UpstreamError and error.code in (None, "InternalServerException", "api_error")

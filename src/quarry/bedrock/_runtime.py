@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -28,7 +28,7 @@ from quarry.bedrock._converse_shapes import (
     CountTokensInput,
     Document,
 )
-from quarry.bedrock._errors import error_from_response, is_retryable
+from quarry.bedrock._errors import error_from_messages, error_from_response, is_retryable
 from quarry.bedrock._eventstream import decode_events
 from quarry.bedrock._messages_shapes import (
     MessagesBody,
@@ -36,13 +36,22 @@ from quarry.bedrock._messages_shapes import (
     MessagesStreamEvent,
 )
 from quarry.bedrock._signing import RequestSigner
-from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.bedrock._sse import ServerSentEvent, split_events
+from quarry.errors import InvalidRequest, QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from quarry.settings import BedrockSettings
 
 __all__ = ["BedrockRuntime", "Invocation"]
 
 _BACKOFF_BASE_S = 0.2
 _BACKOFF_CAP_S = 5.0
+_JSON = "application/json"
+_EVENT_STREAM = "application/vnd.amazon.eventstream"
+# Bedrock's own Messages endpoint (outside bedrock-runtime's service model): Anthropic's API, signed as `bedrock`.
+_MESSAGES_PATH = "/anthropic/v1/messages"
+_INVALID_BETA = "invalid beta flag"
+_REFUSED_BETAS_KEPT = 256
+_Decoded = TypeVar("_Decoded")
+ErrorReader = Callable[[int, str | None, bytes], QuarryError]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,7 @@ class BedrockRuntime:
         self._settings = settings or BedrockSettings()
         self._session: aiohttp.ClientSession | None = None
         self.on_upstream_error = on_upstream_error
+        self._refused_betas: dict[str, str] = {}  # anthropic-beta headers Bedrock refused → the flags sent instead
 
     @classmethod
     async def create(
@@ -117,7 +127,7 @@ class BedrockRuntime:
     ) -> AsyncIterator[AsyncIterator[ConverseStreamEvent]]:
         """ConverseStream: events as botocore shapes them. Leaving the block early drops the upstream request."""
         response = await self._send(f"/model/{_label(model_id)}/converse-stream", orjson.dumps(body), stream=True)
-        async with self._streaming(response) as frames:
+        async with self._streaming(response, decode_events) as frames:
             # Viewed as their shape in one cast, not one call per event: the hot path of every stream.
             yield cast(AsyncIterator[ConverseStreamEvent], frames)
 
@@ -152,7 +162,7 @@ class BedrockRuntime:
         request."""
         path = f"/model/{_label(model_id)}/invoke-with-response-stream"
         response = await self._send(path, body, stream=True, extra=extra_headers)
-        async with self._streaming(response) as frames:
+        async with self._streaming(response, decode_events) as frames:
 
             async def events() -> AsyncIterator[Document]:
                 async for frame in frames:
@@ -161,6 +171,62 @@ class BedrockRuntime:
                         yield orjson.loads(base64.b64decode(chunk["bytes"]))
 
             yield events()
+
+    async def messages(
+        self, body: bytes, headers: Mapping[str, str], *, fallback_betas: str | None = None
+    ) -> MessagesResponse:
+        """Bedrock's Messages endpoint (`POST /anthropic/v1/messages`): Anthropic's request as the caller wrote it,
+        with `headers` (`anthropic-version`, `anthropic-beta`) passed on. An error answer in Anthropic's envelope is
+        raised with the answer kept whole in `relayed`. `fallback_betas`: see `_send_messages`."""
+        response = await self._send_messages(body, headers, stream=False, fallback_betas=fallback_betas)
+        async with response:
+            return cast(MessagesResponse, orjson.loads(await self._read(response)))  # Anthropic's: viewed, not checked
+
+    @asynccontextmanager
+    async def messages_stream(
+        self, body: bytes, headers: Mapping[str, str], *, fallback_betas: str | None = None
+    ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        """The Messages endpoint with `"stream": true` in `body`: Anthropic's server-sent events, each whole and as
+        Bedrock sent it. Leaving the block early drops the upstream request."""
+        response = await self._send_messages(body, headers, stream=True, fallback_betas=fallback_betas)
+        if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+            # An answer that is not a stream (Bedrock has been seen answering errors with a 200) is an error.
+            async with response:
+                payload = await self._read(response)
+            error = error_from_messages(502, response.headers.get("x-amzn-ErrorType"), payload)
+            self._noted(error)
+            raise error
+        async with self._streaming(response, split_events) as events:
+            yield events
+
+    async def _send_messages(
+        self, body: bytes, headers: Mapping[str, str], *, stream: bool, fallback_betas: str | None
+    ) -> aiohttp.ClientResponse:
+        """The Messages endpoint's POST, beta flags first as the caller sent them. Bedrock refuses a request naming
+        a flag it does not know ("invalid beta flag"), and clients send flags of Anthropic's own API (Claude Code's
+        `claude-code-20250219`): then the request is sent again with `fallback_betas` (the flags Bedrock is known
+        to take). The refused header is remembered (the last 256), so it costs one refusal per process, not one
+        per request; a flag Bedrock comes to know reaches it from the next restart."""
+        sent = dict(headers)
+        flags = sent.get("anthropic-beta")
+        known = self._refused_betas.get(flags) if flags is not None else None
+        if known is not None:
+            _set_betas(sent, known)
+        try:
+            return await self._send(
+                _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages
+            )
+        except InvalidRequest as error:
+            refused = _INVALID_BETA in error.message.lower()
+            if flags is None or known is not None or fallback_betas is None or fallback_betas == flags or not refused:
+                raise
+        self._refused_betas[flags] = fallback_betas
+        while len(self._refused_betas) > _REFUSED_BETAS_KEPT:
+            self._refused_betas.pop(next(iter(self._refused_betas)))
+        _set_betas(sent, fallback_betas)
+        return await self._send(
+            _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages
+        )
 
     async def count_tokens(self, model_id: str, body: CountTokensInput) -> int:
         """CountTokens: input tokens of a Converse-shaped (`{"converse": …}`) or InvokeModel-shaped input."""
@@ -172,13 +238,17 @@ class BedrockRuntime:
         return int(data["inputTokens"])
 
     @asynccontextmanager
-    async def _streaming(self, response: aiohttp.ClientResponse) -> AsyncIterator[AsyncIterator[dict[str, Document]]]:
+    async def _streaming(
+        self,
+        response: aiohttp.ClientResponse,
+        decode: Callable[[AsyncIterable[bytes]], AsyncIterator[_Decoded]],
+    ) -> AsyncIterator[AsyncIterator[_Decoded]]:
         finished = False
 
-        async def events() -> AsyncIterator[dict[str, Document]]:
+        async def events() -> AsyncIterator[_Decoded]:
             nonlocal finished
             try:
-                async for event in decode_events(response.content.iter_any()):
+                async for event in decode(response.content.iter_any()):
                     yield event
             except QuarryError as error:  # an exception frame: Bedrock's error, mid-stream
                 self._noted(error)
@@ -211,9 +281,17 @@ class BedrockRuntime:
             self.on_upstream_error(error)
 
     async def _send(
-        self, path: str, body: bytes, *, stream: bool, extra: Mapping[str, str] | None = None
+        self,
+        path: str,
+        body: bytes,
+        *,
+        stream: bool,
+        extra: Mapping[str, str] | None = None,
+        accept: str | None = None,
+        errors: ErrorReader = error_from_response,
     ) -> aiohttp.ClientResponse:
-        """POST with retries; returns a 2xx response whose body is still unread. Errors are raised, mapped."""
+        """POST with retries; returns a 2xx response whose body is still unread. Errors are raised, read by
+        `errors` from Bedrock's status, `x-amzn-ErrorType` and body."""
         url = self.endpoint_url + path
         settings = self._settings
         timeout = aiohttp.ClientTimeout(
@@ -221,8 +299,8 @@ class BedrockRuntime:
             sock_connect=settings.connect_timeout_s,
             sock_read=settings.idle_timeout_s if stream else settings.first_byte_timeout_s,
         )
-        accept = "application/vnd.amazon.eventstream" if stream else "application/json"
-        base = {"Host": self._host, "Content-Type": "application/json", "Accept": accept, **(extra or {})}
+        accept = accept or (_EVENT_STREAM if stream else _JSON)
+        base = {"Host": self._host, "Content-Type": _JSON, "Accept": accept, **(extra or {})}
         for attempt in range(1, settings.max_attempts + 1):
             headers = await self._signer.sign("POST", url, dict(base), body)
             try:
@@ -236,12 +314,19 @@ class BedrockRuntime:
                     return response
                 async with response:
                     payload = await self._read(response)
-                error = error_from_response(response.status, response.headers.get("x-amzn-ErrorType"), payload)
+                error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
                 self._noted(error)
             if attempt == settings.max_attempts or not is_retryable(error):
                 raise error
             await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311
         raise AssertionError("unreachable")
+
+
+def _set_betas(headers: dict[str, str], flags: str) -> None:
+    if flags:
+        headers["anthropic-beta"] = flags
+    else:
+        headers.pop("anthropic-beta", None)
 
 
 def _host_header(url: str) -> str:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.api.conftest import KEY
 
@@ -77,13 +78,17 @@ def _request(messages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _stream(gateway: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The content blocks assembled from the SSE events, as Claude Code assembles them, and the final usage."""
+def _stream(
+    gateway: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """The content blocks assembled from the SSE events, as Claude Code assembles them, the final usage and the model
+    message_start names."""
     blocks: list[dict[str, Any]] = []
     usage: dict[str, Any] = {}
     partial: dict[int, str] = {}
+    model = ""
     url = f"{gateway}/v1/messages?beta=true"
-    with httpx.stream("POST", url, headers=CLAUDE_CODE_HEADERS, json=body, timeout=30) as response:
+    with httpx.stream("POST", url, headers=headers or CLAUDE_CODE_HEADERS, json=body, timeout=30) as response:
         assert response.status_code == 200, response.read()
         for line in response.iter_lines():
             if not line.startswith("data: "):
@@ -91,6 +96,7 @@ def _stream(gateway: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]], d
             event = json.loads(line[6:])
             if event["type"] == "message_start":
                 usage.update(event["message"]["usage"])
+                model = event["message"]["model"]
             elif event["type"] == "content_block_start":
                 blocks.append(dict(event["content_block"]))
             elif event["type"] == "content_block_delta":
@@ -108,7 +114,7 @@ def _stream(gateway: str, body: dict[str, Any]) -> tuple[list[dict[str, Any]], d
             elif event["type"] == "message_delta":
                 usage.update({k: v for k, v in event["usage"].items() if v is not None})
                 usage["stop_reason"] = event["delta"]["stop_reason"]
-    return blocks, usage
+    return blocks, usage, model
 
 
 def test_claude_code_round_trip(gateway: str) -> None:
@@ -119,7 +125,7 @@ def test_claude_code_round_trip(gateway: str) -> None:
             {"type": "text", "text": "Use Bash to list the files here", "cache_control": {"type": "ephemeral"}},
         ],
     }
-    blocks, usage = _stream(gateway, _request([question]))
+    blocks, usage, _ = _stream(gateway, _request([question]))
     assert [b["type"] for b in blocks] == ["thinking", "text", "tool_use"]
     thinking, call = blocks[0], blocks[-1]
     assert thinking["signature"]
@@ -139,7 +145,7 @@ def test_claude_code_round_trip(gateway: str) -> None:
             }
         ],
     }
-    blocks, usage = _stream(gateway, _request([question, {"role": "assistant", "content": blocks}, result]))
+    blocks, usage, _ = _stream(gateway, _request([question, {"role": "assistant", "content": blocks}, result]))
     assert blocks[0]["type"] == "thinking"
     answer = "".join(b["text"] for b in blocks if b["type"] == "text")
     assert "README.md" in answer
@@ -152,3 +158,43 @@ def test_claude_code_counts_tokens(gateway: str) -> None:
     response = httpx.post(f"{gateway}/v1/messages/count_tokens?beta=true", headers=CLAUDE_CODE_HEADERS, json=body)
     assert response.status_code == 200, response.text
     assert response.json()["input_tokens"] > 400  # the long system prompt and the tools are counted
+
+
+# Claude Code 2.1.197 as captured against a recording server: its default model, its flags (some Anthropic's alone),
+# the attribution block first in `system`, adaptive thinking at an effort, and a system message after the user's turn.
+CLAUDE_CODE_2_1_197 = CLAUDE_CODE_HEADERS | {
+    "anthropic-beta": "claude-code-20250219,context-1m-2025-08-07,interleaved-thinking-2025-05-14,"
+    "thinking-token-count-2026-05-13,context-management-2025-06-27,prompt-caching-scope-2026-01-05,"
+    "mid-conversation-system-2026-04-07,effort-2025-11-24",
+    "user-agent": "claude-cli/2.1.197 (external, sdk-cli)",
+}
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-8", "claude-sonnet-4-5-20250929"])
+def test_claude_code_2_1_197_round_trip(gateway: str, model: str) -> None:
+    system = [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.197.fa0; cc_entrypoint=sdk-cli;"}]
+    agents = {"role": "system", "content": "Available agent types for the Agent tool: Explore, Plan."}
+    question = {"role": "user", "content": [{"type": "text", "text": "Use Bash to list the files here"}]}
+
+    def request(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        thinking = {"type": "adaptive"} if model == "claude-opus-4-8" else {"type": "enabled", "budget_tokens": 4000}
+        body = _request(messages) | {"model": model, "system": system + SYSTEM, "max_tokens": 64000}
+        body |= {"thinking": thinking, "metadata": {"user_id": '{"device_id":"d","session_id":"s"}'}}
+        body.pop("temperature")
+        return body | ({"output_config": {"effort": "high"}} if model == "claude-opus-4-8" else {})
+
+    blocks, usage, started = _stream(gateway, request([question, agents]), CLAUDE_CODE_2_1_197)
+    assert started == model  # Claude Code keeps its earlier thinking only when the answer names its model
+    assert blocks[0]["type"] == "thinking"
+    assert blocks[0]["signature"]
+    call = blocks[-1]
+    assert call["type"] == "tool_use"
+    assert call["name"] == "Bash"
+    assert usage["stop_reason"] == "tool_use"
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"], "content": "README.md"}]}
+    conversation = [question, agents, {"role": "assistant", "content": blocks}, result]
+    blocks, usage, started = _stream(gateway, request(conversation), CLAUDE_CODE_2_1_197)
+    assert started == model
+    assert blocks[0]["type"] == "thinking"
+    assert "README.md" in "".join(b["text"] for b in blocks if b["type"] == "text")
+    assert usage["stop_reason"] == "end_turn"

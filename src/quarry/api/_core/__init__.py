@@ -15,6 +15,7 @@ from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserv
 from quarry.api._core._prefill import PREFILL_REFUSED, refuse_converse_prefill, refuse_prefill
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
 from quarry.api._core._sampling import DROPPED_PARAMS_HEADER, SAMPLING_PARAMS, converse_sampling, strip_sampling
+from quarry.api._core._system_messages import fold_system_messages, top_level_system
 from quarry.api._core._thinking import (
     MIN_BUDGET,
     Level,
@@ -56,6 +57,7 @@ __all__ = [
     "effort_level",
     "empty_schema",
     "fit_to_model",
+    "fold_system_messages",
     "inference_config",
     "level_for_budget",
     "lowest_effort",
@@ -78,4 +80,5 @@ __all__ = [
     "tool_config",
     "tool_spec",
     "top_k_fields",
+    "top_level_system",
 ]

@@ -148,8 +148,11 @@ async def _history(request: CountTokensRequest, load_image: ImageLoader) -> Conv
     if request.system:
         system = blocks.content(request.system, "system")
         history.system = [_system_block(b) for b in system if "text" in b or "cachePoint" in b]
+    # Mid-conversation system messages were folded into the user turns before (the routes' carried form).
     turns: list[tuple[Role, list[ContentBlock]]] = [
-        (m.role, blocks.content(m.content, f"messages.{i}.content")) for i, m in enumerate(request.messages)
+        (m.role, blocks.content(m.content, f"messages.{i}.content"))
+        for i, m in enumerate(request.messages)
+        if m.role != "system"
     ]
     await blocks.media.resolve()
     history.messages = normalise([(role, content) for role, content in turns if content])

@@ -52,8 +52,13 @@ def error_body(error: QuarryError) -> dict[str, Any]:
 
 
 def error_response(error: QuarryError) -> Response:
-    status, _ = _status_and_type(error)
     headers = dict(error.headers)
+    if error.relayed is not None:
+        # Bedrock's Messages endpoint answered in Anthropic's own envelope: passed on as it came, status and body,
+        # since clients (Claude Code) match on the wording to retry or turn a feature off.
+        status, body = error.relayed
+        return Response(body, status, headers, media_type="application/json")
+    status, _ = _status_and_type(error)
     if isinstance(error, RateLimited):
         headers["retry-after"] = str(max(1, round(error.retry_after)))
     return json_response(error_body(error), status, headers)

@@ -24,7 +24,7 @@ from quarry.bedrock import (
 )
 from quarry.errors import InvalidRequest
 
-__all__ = ["PING", "betas", "native_body", "sse_event"]
+__all__ = ["PING", "betas", "inline_image_urls", "native_body", "sse_renderer"]
 
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'
 # The body fields Bedrock takes for Claude; the rest (`model`, `stream`, `metadata`, `service_tier`,
@@ -100,6 +100,25 @@ def _inline_media(messages: list[MessagesMessage], media: Media) -> None:
         )
 
 
+async def inline_image_urls(messages: Any, load_image: ImageLoader) -> bool:
+    """Image blocks whose source is a URL, fetched (behind the SSRF guard, within the request's image limits) and
+    made base64, which is all Bedrock takes; every other source is left for Bedrock to judge. Whether any was."""
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("content"), str | list) for m in messages
+    ):
+        return False  # not a conversation Bedrock will take: its own refusal says why
+    media, fetched = Media(load_image), 0
+    for _, block in _sourced_blocks(messages):
+        source = block["source"]
+        url = source.get("url") if isinstance(source, dict) and source.get("type") == "url" else None
+        if block.get("type") == "image" and isinstance(url, str):
+            media.fetch(url, _inliner(block))
+            fetched += 1
+    if fetched:
+        await media.resolve()
+    return fetched > 0
+
+
 def _inliner(block: Document) -> Callable[[ImageFormat, bytes], None]:
     def inline(fmt: ImageFormat, data: bytes) -> None:
         block["source"] = {"type": "base64", "media_type": f"image/{fmt}", "data": base64.b64encode(data).decode()}
@@ -107,10 +126,17 @@ def _inliner(block: Document) -> Callable[[ImageFormat, bytes], None]:
     return inline
 
 
-def sse_event(event: MessagesStreamEvent) -> list[bytes]:
-    """One of Bedrock's Claude stream events as Anthropic sends it; a ping follows message_start, as there."""
-    kind = event.get("type", "")
-    if kind == "message_stop":
-        event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
-    line = named_event(kind, event)
-    return [line, PING] if kind == "message_start" else [line]
+def sse_renderer(requested: str) -> Callable[[MessagesStreamEvent], list[bytes]]:
+    """Bedrock's Claude stream events as Anthropic sends them, message_start naming the model the caller asked for
+    (`requested`); a ping follows message_start, as there."""
+
+    def render(event: MessagesStreamEvent) -> list[bytes]:
+        kind = event.get("type", "")
+        if kind == "message_stop":
+            event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
+        elif kind == "message_start" and "message" in event:
+            event = {**event, "message": {**event["message"], "model": requested}}
+        line = named_event(kind, event)
+        return [line, PING] if kind == "message_start" else [line]
+
+    return render

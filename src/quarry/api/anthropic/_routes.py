@@ -1,7 +1,9 @@
 """The Anthropic-compatible endpoints: `/v1/messages` (whole and streamed) and `/v1/messages/count_tokens`.
 
-Claude goes through InvokeModel with Anthropic's own body, so every Claude feature keeps its fidelity; other
-models go through Converse, translated both ways.
+Three paths, by the model: Claude models Bedrock serves on its Messages endpoint (Opus 4.7 and later) get the
+caller's request forwarded as written (`_passthrough`); older Claude models go through InvokeModel with Anthropic's
+own body, so every Claude feature keeps its fidelity (`_native`); other models go through Converse, translated both
+ways (`_converse`). Every answer names the model the caller asked for.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import Usage
+from quarry.api._core import Usage, fold_system_messages, top_level_system
 from quarry.api._estimate import estimate_tokens
-from quarry.api._exchange import watch_anthropic, watch_converse
+from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
 from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
-from quarry.api.anthropic._native import PING, betas, native_body, sse_event
-from quarry.api.anthropic._schemas import CountTokensRequest, MessagesRequest
+from quarry.api.anthropic._native import PING, betas, inline_image_urls, native_body, sse_renderer
+from quarry.api.anthropic._passthrough import EchoModel, fallback_betas, upstream_body, upstream_headers
+from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, MessagesRequest
+from quarry.auth import Principal
 from quarry.bedrock import ConverseRequest, ConverseTokensRequest, CountTokensInput, MessagesBody, ResolvedModel
 from quarry.exchange import exchange_of
 
@@ -40,6 +44,21 @@ async def _native_body(request: Request, services: Services, model: ResolvedMode
     accepted = services.settings.models.anthropic_betas
     flags = betas(request.headers.get("anthropic-beta"), raw.get("anthropic_beta"), accepted)
     return await native_body(raw, flags, model.facts, services.load_image)
+
+
+def _carried_system_messages(raw: dict[str, Any], model: ResolvedModel) -> dict[str, Any]:
+    """The request with its mid-conversation system messages in the form the model takes: as they are for a model
+    that takes them (on InvokeModel), else folded into the neighbouring user turns (api._core)."""
+    messages = raw.get("messages")
+    if not isinstance(messages, list) or not any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
+        return raw
+    if _is_claude(model) and model.facts.system_messages:
+        return raw
+    folded, leftover = fold_system_messages([m if isinstance(m, dict) else {} for m in messages])
+    carried = raw | {"messages": folded}
+    if leftover:
+        carried["system"] = top_level_system(raw.get("system"), leftover)
+    return carried
 
 
 def _countable(converse: ConverseRequest) -> ConverseTokensRequest:
@@ -58,9 +77,13 @@ async def messages(request: Request) -> Response:
     exchange = exchange_of(request)
     principal = await services.authenticate(request, "messages")
     raw = await read_json(request, services.settings.max_body_bytes)
+    envelope = read_model(raw, Envelope)
+    model = await services.catalog.resolve(envelope.model)
+    exchange.model, exchange.stream = model.id, envelope.stream
+    if model.facts.messages_api:
+        return await _forwarded(request, services, principal, model, raw, envelope)
+    raw = _carried_system_messages(raw, model)
     body = read_model(raw, MessagesRequest)
-    model = await services.catalog.resolve(body.model)
-    exchange.model, exchange.stream = model.id, body.stream
     await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens))
     runtime = services.runtime
     # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
@@ -71,13 +94,13 @@ async def messages(request: Request) -> Response:
         if not body.stream:
             message = await runtime.invoke_claude(model.id, native)
             exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
-            return json_response(message)
+            return json_response(message | {"model": body.model})
         claude_events = await resources.enter_async_context(runtime.invoke_claude_stream(model.id, native))
         return services.stream(
             request,
             resources,
             watch_anthropic(claude_events, exchange),
-            sse_event,
+            sse_renderer(body.model),
             finish=lambda: b"",
             render_error=error_event,
             keepalive=PING,
@@ -100,6 +123,40 @@ async def messages(request: Request) -> Response:
     )
 
 
+async def _forwarded(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    model: ResolvedModel,
+    raw: dict[str, Any],
+    envelope: Envelope,
+) -> Response:
+    """A request for Bedrock's Messages endpoint: admitted as any other, then forwarded as the caller wrote it."""
+    exchange = exchange_of(request)
+    await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
+    # The one change besides `model`: image URLs made base64 (Bedrock takes no URL sources), as on the older path.
+    await inline_image_urls(raw.get("messages"), services.load_image)
+    body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
+    fallback = fallback_betas(request, services.settings.models.anthropic_betas)
+    if not envelope.stream:
+        message = await services.runtime.messages(body, headers, fallback_betas=fallback)
+        exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
+        return json_response(echo.message(message))
+    resources = AsyncExitStack()
+    events = await resources.enter_async_context(
+        services.runtime.messages_stream(body, headers, fallback_betas=fallback)
+    )
+    return services.stream(
+        request,
+        resources,
+        watch_messages(events, exchange),
+        echo,
+        finish=lambda: b"",
+        render_error=error_event,
+        keepalive=PING,
+    )
+
+
 @json_body(CountTokensRequest)
 async def count_tokens(request: Request) -> Response:
     services = services_of(request)
@@ -108,11 +165,16 @@ async def count_tokens(request: Request) -> Response:
     body = read_model(raw, CountTokensRequest)
     model = await services.catalog.resolve(body.model)
     exchange_of(request).model = model.id
+    carried = _carried_system_messages(raw, model)
+    if carried is not raw:
+        raw, body = carried, read_model(carried, CountTokensRequest)
     # Counting is free but, as at Anthropic, subject to the requests-per-minute limit ("Pricing and rate limits",
     # https://docs.anthropic.com/en/docs/build-with-claude/token-counting): it takes a request, and no tokens, so a
     # key over its limits does not reach Bedrock's CountTokens either.
     await services.admit(request, principal, model, 0)
     if _is_claude(model):
+        # Bedrock's Messages endpoint does not count tokens (docs/bedrock-models-2026.md §3, §8.3): every Claude
+        # model, on that endpoint or not, is counted by CountTokens over its InvokeModel body.
         # The InvokeModel body needs a max_tokens, above any thinking budget; it does not change the count.
         budget = (body.thinking or {}).get("budget_tokens")
         native = await _native_body(request, services, model, raw | {"max_tokens": int(budget or 0) + 1})

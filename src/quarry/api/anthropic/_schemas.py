@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quarry.errors import InvalidRequest
 
-__all__ = ["CountTokensRequest", "Message", "MessagesRequest", "ToolChoice"]
+__all__ = ["CountTokensRequest", "Envelope", "Message", "MessagesRequest", "ToolChoice"]
 
 Block = dict[str, Any]
 _Kinds = type | tuple[type, ...]
@@ -85,8 +85,21 @@ def _check_blocks(content: str | list[Block], where: str) -> None:
         _check_block(block, f"{where}.{i}")
 
 
+class Envelope(BaseModel):
+    """What Quarry reads of a Messages request before it knows the model. Bedrock's Messages endpoint judges the
+    rest of a request forwarded to it; for the other models the whole request is checked next."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    max_tokens: int | None = Field(default=None, ge=1)
+    stream: bool = False
+
+
 class Message(BaseModel):
-    role: Literal["user", "assistant"]
+    # `system`: a mid-conversation system message, carried in the form the model takes (api._core's
+    # fold_system_messages for a model that does not take the role).
+    role: Literal["user", "assistant", "system"]
     content: str | list[Block]
 
 
