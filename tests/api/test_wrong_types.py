@@ -14,6 +14,7 @@ import pytest
 from tests.api.conftest import HAIKU, KEY, SONNET_45, WEATHER_TOOL
 
 NOVA = "amazon.nova-lite-v1:0"
+OPUS_46 = "us.anthropic.claude-opus-4-6-v1"
 TITAN = "amazon.titan-embed-text-v2:0"
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 WRONG: list[Any] = [7, "abc", [1], {"x": 1}, None, True, 2**70]  # the last: no 64-bit integer holds it
@@ -177,11 +178,12 @@ CASES: dict[str, tuple[str, dict[str, Any], int]] = {
     "embeddings": ("/v1/embeddings", _EMBED, 200),
     "messages claude": ("/v1/messages", _messages(SONNET_45), 200),
     "messages converse": ("/v1/messages", _messages(NOVA), 200),
-    "messages claude thinking": ("/v1/messages", _thinking(SONNET_45), 200),
+    # Opus 4.6: the newest Claude still on InvokeModel that takes both a budget and an effort (Sonnet 4.5 has no effort).
+    "messages claude thinking": ("/v1/messages", _thinking(OPUS_46), 200),
     "messages converse thinking": ("/v1/messages", _thinking(NOVA) | {"tool_choice": {"type": "auto"}}, 200),
     "count claude": ("/v1/messages/count_tokens", _messages(SONNET_45), 200),
     "count converse": ("/v1/messages/count_tokens", _messages(NOVA), _NOT_COUNTED),
-    "count claude thinking": ("/v1/messages/count_tokens", _thinking(SONNET_45), 200),
+    "count claude thinking": ("/v1/messages/count_tokens", _thinking(OPUS_46), 200),
     "count converse thinking": (
         "/v1/messages/count_tokens",
         _thinking(NOVA) | {"tool_choice": {"type": "auto"}},
