@@ -226,7 +226,7 @@ def create_app(
     ]
     for prefix, router in routers:
         app.include_router(router, prefix=prefix)
-    schema = openapi_document(app.title, app.version, routers)
+    schema = openapi_document(app.title, app.version, routers, anthropic_paths=_ANTHROPIC_PATHS)
 
     async def openapi_json(request: Request) -> Response:
         await context_of(request).services.authenticate(request, "openapi")

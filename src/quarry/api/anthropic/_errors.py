@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from quarry.api._responses import json_response
@@ -22,7 +23,20 @@ from quarry.errors import (
     UpstreamUnavailable,
 )
 
-__all__ = ["error_body", "error_event", "error_response"]
+__all__ = ["AnthropicError", "error_body", "error_event", "error_response"]
+
+
+class _AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicError(BaseModel):
+    """Anthropic's error envelope, as `error_body` writes it: published in the OpenAPI document."""
+
+    type: Literal["error"]
+    error: _AnthropicErrorDetail
+
 
 # Most specific first. Anthropic's clients retry 429, 529 and 5xx; Bedrock being unavailable is "overloaded".
 _KINDS: tuple[tuple[type[QuarryError], int, str], ...] = (
