@@ -72,7 +72,8 @@ def _errors(anthropic_route: bool, components: dict[str, Any]) -> dict[str, Any]
 def _responses(route: Route, anthropic_route: bool, components: dict[str, Any]) -> dict[str, Any]:
     answer = answer_of(route.endpoint)
     if answer is None:
-        success: tuple[str, dict[str, Any]] = ("200", {"description": "Success."})
+        # No declared answer: some 2xx (201 for what a POST creates), its body not published.
+        success: tuple[str, dict[str, Any]] = ("2XX", {"description": "Success."})
     else:
         content = _json(_component(answer.model, components))
         if answer.streams:
