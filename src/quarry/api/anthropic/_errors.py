@@ -11,6 +11,7 @@ from starlette.responses import Response
 from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
+    ClientDisconnected,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -47,6 +48,7 @@ _KINDS: tuple[tuple[type[QuarryError], int, str], ...] = (
     (MethodNotAllowed, 405, "invalid_request_error"),
     (UnsupportedMediaType, 415, "invalid_request_error"),
     (PayloadTooLarge, 413, "request_too_large"),
+    (ClientDisconnected, 499, "invalid_request_error"),  # no one reads it; the status is for the log and metrics
     (RateLimited, 429, "rate_limit_error"),
     (UpstreamUnavailable, 529, "overloaded_error"),
     (UpstreamTimeout, 504, "timeout_error"),
