@@ -97,6 +97,7 @@ cache.enabled = false
 max-examples = {max_examples}
 no-shrink = true
 database = "none"
+with-security-parameters = false  # every call carries the bootstrap key from `headers`, none a generated one
 
 [phases.stateful]
 enabled = false

@@ -32,6 +32,22 @@ _EVENT = {
     "required": ["data"],
     "description": "One server-sent event; `data` is a JSON document (OpenAI's stream ends with `[DONE]`).",
 }
+# What an upload reads: files under either name, comma-separated tags and a JSON object of metadata for them all.
+_FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
+_UPLOAD = {
+    "type": "object",
+    "properties": {
+        "file": _FILES,
+        "files": _FILES,
+        "tags": {"type": "string", "description": "Comma-separated tags for every file."},
+        "metadata": {"type": "string", "description": "A JSON object, the metadata of every file."},
+    },
+}
+# The headers Anthropic's clients send, which the Anthropic routes read.
+_ANTHROPIC_HEADERS = [
+    {"name": "anthropic-version", "in": "header", "required": False, "schema": {"type": "string"}},
+    {"name": "anthropic-beta", "in": "header", "required": False, "schema": {"type": "string"}},
+]
 _HEALTH = {
     "type": "object",
     "properties": {
@@ -96,13 +112,14 @@ def _operation(
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAMETER.findall(route.path)
     ]
+    if anthropic_route:
+        parameters += _ANTHROPIC_HEADERS
     if parameters:
         operation["parameters"] = parameters
     if method in _WITH_BODY:
         media: dict[str, Any]
         if route.path == _MULTIPART:
-            files = {"type": "array", "items": {"type": "string", "format": "binary"}}
-            media = {"multipart/form-data": {"schema": {"type": "object", "properties": {"files": files}}}}
+            media = {"multipart/form-data": {"schema": _UPLOAD}}
         else:
             model = request_model_of(route.endpoint)
             body: dict[str, Any] = _component(model, components) if model is not None else {"type": "object"}
