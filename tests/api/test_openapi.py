@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
-from tests.api.conftest import KEY
+from tests.api.conftest import HAIKU, KEY, LLAMA3
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 EXPECTED = {
@@ -90,7 +91,7 @@ def test_the_schemas_methods_are_the_ones_served(gateway: str, schema: dict[str,
         served = set(response.headers["allow"].split(", ")) - {"HEAD"}
         assert served == {method.upper() for method in item}, path
         for operation in item.values():
-            names = [parameter["name"] for parameter in operation.get("parameters", [])]
+            names = [parameter["name"] for parameter in operation.get("parameters", []) if parameter["in"] == "path"]
             assert names == re.findall(r"{(\w+)}", path)
 
 
@@ -110,3 +111,80 @@ def test_the_docs_page_is_served_with_a_key(gateway: str, headers: dict[str, str
     assert response.status_code == 200
     assert "swagger-ui" in response.text
     assert "/openapi.json" in response.text
+
+
+def _validator(schema: dict[str, Any], path: str, method: str, status: int, media: str) -> Draft202012Validator:
+    """The published schema of one response, its `#/components/...` references resolving in the document."""
+    responses = schema["paths"][path][method]["responses"]
+    response = responses.get(str(status), responses["default"])
+    return Draft202012Validator({**response["content"][media]["schema"], "components": schema["components"]})
+
+
+HI = [{"role": "user", "content": "Hi"}]
+ANTHROPIC = {"anthropic-version": "2023-06-01"}
+MISSING = f"conv_{'0' * 24}"
+# (method, concrete path, published path, body, extra headers, expected status)
+ANSWERS = [
+    ("post", "/v1/chat/completions", None, {"model": "gpt-4o-mini", "messages": HI}, {}, 200),
+    ("post", "/api/v1/embeddings", None, {"model": "amazon.titan-embed-text-v2:0", "input": ["a", "b"]}, {}, 200),
+    (
+        "post",
+        "/v1/embeddings",
+        None,
+        {"model": "cohere.embed-english-v3", "input": "a", "encoding_format": "base64"},
+        {},
+        200,
+    ),
+    ("post", "/v1/messages", None, {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": HI}, {}, 200),
+    ("post", "/v1/messages", None, {"model": LLAMA3, "max_tokens": 50, "messages": HI}, {}, 200),
+    ("post", "/v1/messages/count_tokens", None, {"model": HAIKU, "messages": HI}, {}, 200),
+    ("get", "/v1/models", None, None, {}, 200),
+    ("get", "/v1/models", None, None, ANTHROPIC, 200),
+    ("get", f"/v1/models/{HAIKU}", "/v1/models/{model_id}", None, {}, 200),
+    ("get", f"/v1/models/{HAIKU}", "/v1/models/{model_id}", None, ANTHROPIC, 200),
+    ("post", "/v1/conversations", None, {"title": "Published"}, {}, 201),
+    ("get", "/v1/conversations", None, None, {}, 200),
+    ("put", "/v1/user/settings", None, {"default_model": HAIKU}, {}, 200),
+    # Errors: each in the envelope its route (or the caller's anthropic-version) calls for.
+    ("post", "/v1/chat/completions", None, {"model": "gpt-4o-mini", "messages": []}, {}, 400),
+    ("post", "/v1/chat/completions", None, {"model": "no-such-model", "messages": HI}, {}, 404),
+    ("post", "/v1/messages", None, {"model": "claude-sonnet-4-5", "messages": "Hi"}, {}, 400),
+    ("post", "/api/v1/messages/count_tokens", None, {"model": "no-such-model", "messages": HI}, {}, 404),
+    ("get", "/v1/models/no.such-model", "/v1/models/{model_id}", None, ANTHROPIC, 404),
+    ("delete", f"/v1/conversations/{MISSING}", "/v1/conversations/{conversation_id}", None, {}, 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "published", "body", "headers", "status"), ANSWERS)
+def test_answers_are_what_the_schema_publishes(
+    gateway: str,
+    schema: dict[str, Any],
+    method: str,
+    path: str,
+    published: str | None,
+    body: Any,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    response = httpx.request(method, gateway + path, json=body, headers=AUTH | headers)
+    assert response.status_code == status, response.text
+    media = response.headers["content-type"].partition(";")[0]
+    validator = _validator(schema, published or path, method, status, media)
+    errors = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(response.json())]
+    assert errors == [], response.text
+
+
+def test_an_answer_unlike_the_published_one_fails_validation(schema: dict[str, Any]) -> None:
+    """The published schemas are strict enough to catch an answer in the wrong shape or envelope."""
+    completion = _validator(schema, "/v1/chat/completions", "post", 200, "application/json")
+    assert not completion.is_valid({"id": "x", "object": "chat.completion", "choices": []})  # no usage, model, …
+    anthropic_error = _validator(schema, "/v1/messages", "post", 400, "application/json")
+    assert not anthropic_error.is_valid({"error": {"message": "m", "type": "t", "param": None, "code": None}})
+    assert anthropic_error.is_valid({"type": "error", "error": {"type": "invalid_request_error", "message": "m"}})
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_streaming_routes_publish_their_event_streams(schema: dict[str, Any], path: str) -> None:
+    success = schema["paths"][path]["post"]["responses"]["200"]["content"]
+    assert set(success) == {"application/json", "text/event-stream"}
+    assert success["text/event-stream"]["schema"]["required"] == ["data"]

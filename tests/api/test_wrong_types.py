@@ -178,7 +178,7 @@ CASES: dict[str, tuple[str, dict[str, Any], int]] = {
     "embeddings": ("/v1/embeddings", _EMBED, 200),
     "messages claude": ("/v1/messages", _messages(SONNET_45), 200),
     "messages converse": ("/v1/messages", _messages(NOVA), 200),
-    # Opus 4.6: the newest Claude still on InvokeModel that takes both a budget and an effort (Sonnet 4.5 has no effort).
+    # Opus 4.6: the newest Claude on InvokeModel, taking a budget and an effort (Sonnet 4.5 has no effort).
     "messages claude thinking": ("/v1/messages", _thinking(OPUS_46), 200),
     "messages converse thinking": ("/v1/messages", _thinking(NOVA) | {"tool_choice": {"type": "auto"}}, 200),
     "count claude": ("/v1/messages/count_tokens", _messages(SONNET_45), 200),

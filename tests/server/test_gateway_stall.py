@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from quarry.server import create_app
 from quarry.settings import Settings
-from tests.server.conftest import Connect, GuardedServer, read_until_closed
+from tests.server.conftest import GUARD_S, Connect, GuardedServer, read_until_closed
 
 
 def test_a_stalled_chat_body_is_a_408_and_logs_no_server_error(
@@ -24,6 +26,13 @@ def test_a_stalled_chat_body_is_a_408_and_logs_no_server_error(
             b'Content-Length: 200\r\n\r\n{"model": "gpt-4o-mini", "messages": ['
         )
         answer = read_until_closed(slow)
+        deadline = time.monotonic() + GUARD_S
+        while not (access := [r.getMessage() for r in caplog.records if r.name == "quarry.access"]):
+            assert time.monotonic() < deadline, "no access line for the stalled request"
+            time.sleep(0.05)
     assert answer.startswith(b"HTTP/1.1 408 ")
     errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
     assert errors == []
+    # The body reader saw the client cut off: logged as a client disconnect (nginx's 499), not a 400 or a 500.
+    [line] = [orjson.loads(message) for message in access]
+    assert (line["status"], line["error_type"]) == (499, "ClientDisconnected")

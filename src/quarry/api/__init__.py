@@ -6,13 +6,16 @@ from quarry.api._body import request_model_of
 from quarry.api._context import CONTEXT_KEY, AppContext, context_of, services_of
 from quarry.api._models import router as models_router
 from quarry.api._models import wants_anthropic
+from quarry.api._published import Answer, answer_of
 from quarry.api._services import Services
 
 __all__ = [
     "CONTEXT_KEY",
+    "Answer",
     "AppContext",
     "Services",
     "admin_router",
+    "answer_of",
     "context_of",
     "models_router",
     "request_model_of",

@@ -16,7 +16,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
-from quarry.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from quarry.errors import ClientDisconnected, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = ["MAX_JSON_DEPTH", "json_body", "read_json", "read_model", "request_model_of"]
 
@@ -43,8 +43,8 @@ async def read_json(request: Request, limit: int) -> Any:
             if len(body) > limit:
                 raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
     except ClientDisconnect:
-        # The client left (or was cut for stalling) mid-body: its doing, logged as a 4xx, never an unhandled 500.
-        raise InvalidRequest("The client disconnected before the whole request body arrived.") from None
+        # The client left (or was cut for stalling) mid-body: its doing, logged as a 499, never an unhandled 500.
+        raise ClientDisconnected from None
     try:
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

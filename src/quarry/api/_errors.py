@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from quarry.api._responses import json_response
@@ -19,7 +20,20 @@ from quarry.errors import (
     UpstreamError,
 )
 
-__all__ = ["error_body", "error_response"]
+__all__ = ["OpenAIError", "error_body", "error_response"]
+
+
+class _OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIError(BaseModel):
+    """OpenAI's error envelope, as `error_body` writes it: published in the OpenAPI document."""
+
+    error: _OpenAIErrorDetail
 
 
 def _type(error: QuarryError) -> str:

@@ -10,19 +10,61 @@ model it calls."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, RootModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._context import context_of, services_of
 from quarry.api._core import thinking_mode
+from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.auth import knowledge_base_model, may_read, may_use_model
 from quarry.bedrock import ModelEntry, ResolvedModel, base_model_id, facts_for
 from quarry.errors import ModelNotFound
 
 __all__ = ["router", "wants_anthropic"]
+
+
+# The published shapes of the answers below (written as dicts; tests/api/test_openapi.py holds the two together).
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class OpenAIModel(_Open):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class AnthropicModel(_Open):
+    type: Literal["model"]
+    id: str
+    display_name: str
+    created_at: str
+
+
+class OpenAIModelList(_Open):
+    object: Literal["list"]
+    data: list[OpenAIModel]
+
+
+class AnthropicModelList(_Open):
+    data: list[AnthropicModel]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+class ModelList(RootModel[OpenAIModelList | AnthropicModelList]):
+    """OpenAI's list, or Anthropic's for a caller that sends `anthropic-version`."""
+
+
+class ModelInfo(RootModel[OpenAIModel | AnthropicModel]):
+    """OpenAI's model object, or Anthropic's for a caller that sends `anthropic-version`."""
 
 
 def wants_anthropic(request: Request) -> bool:
@@ -51,6 +93,7 @@ def _anthropic(entry: ModelEntry) -> dict[str, object]:
     return {"type": "model", "id": entry.id, "display_name": entry.id, "created_at": created}
 
 
+@answers(ModelList)
 async def list_models(request: Request) -> Response:
     services = services_of(request)
     principal = await services.authenticate(request, "models")
@@ -76,6 +119,7 @@ async def list_models(request: Request) -> Response:
     return json_response({"object": "list", "data": data})
 
 
+@answers(ModelInfo)
 async def get_model(request: Request) -> Response:
     model_id: str = request.path_params["model_id"]
     services = services_of(request)

@@ -4,6 +4,8 @@ so two writers never lose each other's whole update, on either database."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 import time
 from typing import Any
@@ -11,11 +13,13 @@ from typing import Any
 import orjson
 
 from quarry.conversations._models import Conversation, ConversationPatch, ConversationSummary, Owner
+from quarry.errors import Conflict
 from quarry.store import Database
 
 __all__ = ["ConversationStore"]
 
 _ATTEMPTS = 5  # compare-and-set retries when another writer got there first
+_BACKOFF_S = 0.01  # up to this many seconds, times the attempt, before the next: writers in step fall out of it
 
 
 class ConversationStore:
@@ -53,7 +57,11 @@ class ConversationStore:
         return None if row is None else Conversation.model_validate_json(row["body"])
 
     async def update(self, owner: Owner, conversation_id: str, patch: ConversationPatch) -> Conversation | None:
-        for _ in range(_ATTEMPTS):
+        """The conversation with `patch` applied, None when there is none; Conflict (409) when other writers changed
+        it under every attempt: the caller's requests racing each other, which it may retry, not a server fault."""
+        for attempt in range(_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, _BACKOFF_S * attempt))  # noqa: S311  # jitter, not a secret
             row = await self._row(owner, conversation_id)
             if row is None:
                 return None
@@ -65,7 +73,12 @@ class ConversationStore:
             )  # fmt: skip
             if changed:
                 return updated
-        raise RuntimeError(f"conversation {conversation_id} kept changing under this update")
+        raise Conflict(
+            f"The conversation `{conversation_id}` changed under this update {_ATTEMPTS} times (other requests are "
+            "updating it at the same time); send it again.",
+            param="conversation_id",
+            code="conversation_conflict",
+        )
 
     async def delete(self, owner: Owner, conversation_id: str) -> bool:
         deleted = await self._db.execute(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Match
 
@@ -42,7 +42,7 @@ from quarry.auth import (
 )
 from quarry.bedrock import Backend, ModelCatalog
 from quarry.conversations import ConversationStore
-from quarry.errors import InvalidRequest, MethodNotAllowed, NotFound, QuarryError
+from quarry.errors import ClientDisconnected, InvalidRequest, MethodNotAllowed, NotFound, QuarryError
 from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import open_backend
@@ -230,7 +230,7 @@ def create_app(
     ]
     for prefix, router in routers:
         app.include_router(router, prefix=prefix)
-    schema = openapi_document(app.title, app.version, routers)
+    schema = openapi_document(app.title, app.version, routers, anthropic_paths=_ANTHROPIC_PATHS)
 
     async def openapi_json(request: Request) -> Response:
         await context_of(request).services.authenticate(request, "openapi")
@@ -267,6 +267,12 @@ def create_app(
         error = QuarryError(str(exc.detail))
         error.status = exc.status_code
         return _error_response(request, error)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        # Whatever read the body when the client went (a JSON body, a multipart upload, a route yet to come): the
+        # client's doing, a 499 in the access log and metrics; the catch-all below would make it a logged 500.
+        return _error_response(request, ClientDisconnected())
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,10 @@
 
 The dialects add plain Starlette routes (they read and validate their bodies themselves, in each API's error
 envelope), so FastAPI's generator sees none of them and `/openapi.json` listed no paths. This walks the same routers
-the app mounts, under the same prefixes, so every route is published and none can be forgotten."""
+the app mounts, under the same prefixes, so every route is published and none can be forgotten. Request bodies are
+the models endpoints declare with `json_body`, success bodies those they declare with `answers`, and every error is
+the caller's envelope: Anthropic's on /messages, OpenAI's elsewhere (or Anthropic's for a caller that sends
+`anthropic-version`), so clients and the fuzz test (tests/server/test_fuzz.py) can validate what comes back."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.routing import Route
 
-from quarry.api import request_model_of
+from quarry.api import answer_of, anthropic, openai, request_model_of
 
 __all__ = ["openapi_document"]
 
@@ -22,7 +25,39 @@ _PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 # The one route whose body is not JSON: knowledge-base uploads are multipart files.
 _MULTIPART = "/knowledge-bases/{name}/documents"
-_ERROR = {"description": "An error, in the caller's API envelope (OpenAI's, or Anthropic's on /messages)."}
+# One event of a stream, as a client parses text/event-stream (OpenAPI before 3.2: `schema` describes each event).
+_EVENT = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+    "required": ["data"],
+    "description": "One server-sent event; `data` is a JSON document (OpenAI's stream ends with `[DONE]`).",
+}
+# What an upload reads: files under either name, comma-separated tags and a JSON object of metadata for them all.
+_FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
+_UPLOAD = {
+    "type": "object",
+    "properties": {
+        "file": _FILES,
+        "files": _FILES,
+        "tags": {"type": "string", "description": "Comma-separated tags for every file."},
+        "metadata": {"type": "string", "description": "A JSON object, the metadata of every file."},
+    },
+}
+# The headers Anthropic's clients send, which the Anthropic routes read.
+_ANTHROPIC_HEADERS = [
+    {"name": "anthropic-version", "in": "header", "required": False, "schema": {"type": "string"}},
+    {"name": "anthropic-beta", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+_HEALTH = {
+    "type": "object",
+    "properties": {
+        "status": {"const": "ok"},
+        "version": {"type": "string"},
+        "backend": {"type": "string"},
+        "region": {"type": ["string", "null"]},
+    },
+    "required": ["status", "version", "backend"],
+}
 
 
 def _component(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
@@ -36,25 +71,55 @@ def _component(model: type[BaseModel], components: dict[str, Any]) -> dict[str, 
     return {"$ref": f"#/components/schemas/{owner}"}
 
 
-def _operation(prefix: str, route: Route, path: str, method: str, components: dict[str, Any]) -> dict[str, Any]:
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _errors(anthropic_route: bool, components: dict[str, Any]) -> dict[str, Any]:
+    """The error response of a route: Anthropic's envelope on its own routes, else OpenAI's or Anthropic's."""
+    anthropic_envelope = _component(anthropic.AnthropicError, components)
+    if anthropic_route:
+        return {"description": "An error, in Anthropic's envelope.", "content": _json(anthropic_envelope)}
+    either = {"anyOf": [_component(openai.OpenAIError, components), anthropic_envelope]}
+    description = "An error, in OpenAI's envelope (Anthropic's for a caller that sends `anthropic-version`)."
+    return {"description": description, "content": _json(either)}
+
+
+def _responses(route: Route, anthropic_route: bool, components: dict[str, Any]) -> dict[str, Any]:
+    answer = answer_of(route.endpoint)
+    if answer is None:
+        # No declared answer: some 2xx (201 for what a POST creates), its body not published.
+        success: tuple[str, dict[str, Any]] = ("2XX", {"description": "Success."})
+    else:
+        content = _json(_component(answer.model, components))
+        if answer.streams:
+            content["text/event-stream"] = {"schema": _EVENT}
+        success = (str(answer.status), {"description": "Success.", "content": content})
+    return dict([success, ("default", _errors(anthropic_route, components))])
+
+
+def _operation(
+    prefix: str, route: Route, path: str, method: str, anthropic_route: bool, components: dict[str, Any]
+) -> dict[str, Any]:
     doc = (route.endpoint.__doc__ or "").strip()
     operation: dict[str, Any] = {
         "operationId": f"{method.lower()}{re.sub(r'[^0-9A-Za-z]+', '_', path).rstrip('_')}",
         "summary": doc.splitlines()[0] if doc else route.name.replace("_", " "),
         "tags": [prefix.strip("/").replace("/", " ") or "quarry"],
-        "responses": {"200": {"description": "Success."}, "default": _ERROR},
+        "responses": _responses(route, anthropic_route, components),
     }
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAMETER.findall(route.path)
     ]
+    if anthropic_route:
+        parameters += _ANTHROPIC_HEADERS
     if parameters:
         operation["parameters"] = parameters
     if method in _WITH_BODY:
         media: dict[str, Any]
         if route.path == _MULTIPART:
-            files = {"type": "array", "items": {"type": "string", "format": "binary"}}
-            media = {"multipart/form-data": {"schema": {"type": "object", "properties": {"files": files}}}}
+            media = {"multipart/form-data": {"schema": _UPLOAD}}
         else:
             model = request_model_of(route.endpoint)
             body: dict[str, Any] = _component(model, components) if model is not None else {"type": "object"}
@@ -63,8 +128,11 @@ def _operation(prefix: str, route: Route, path: str, method: str, components: di
     return operation
 
 
-def openapi_document(title: str, version: str, routers: Sequence[tuple[str, APIRouter]]) -> dict[str, Any]:
-    """OpenAPI 3.1 for every route of `routers`, each `(prefix, router)` as the app includes it, plus /health."""
+def openapi_document(
+    title: str, version: str, routers: Sequence[tuple[str, APIRouter]], *, anthropic_paths: tuple[str, ...]
+) -> dict[str, Any]:
+    """OpenAPI 3.1 for every route of `routers`, each `(prefix, router)` as the app includes it, plus /health; paths
+    starting with one of `anthropic_paths` answer errors in Anthropic's envelope."""
     components: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {
         "/health": {
@@ -72,7 +140,7 @@ def openapi_document(title: str, version: str, routers: Sequence[tuple[str, APIR
                 "operationId": "get_health",
                 "summary": "Liveness, the version and the backend.",
                 "security": [],
-                "responses": {"200": {"description": "Success."}},
+                "responses": {"200": {"description": "Success.", "content": _json(_HEALTH)}},
             }
         }
     }
@@ -82,7 +150,8 @@ def openapi_document(title: str, version: str, routers: Sequence[tuple[str, APIR
                 continue
             path = prefix + _PARAMETER.sub(r"{\1}", route.path)
             for method in sorted(route.methods - {"HEAD"}):
-                paths.setdefault(path, {})[method.lower()] = _operation(prefix, route, path, method, components)
+                operation = _operation(prefix, route, path, method, path.startswith(anthropic_paths), components)
+                paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,27 @@ def test_the_openai_sdk_reaches_them_too(gateway: str) -> None:
     assert [item["id"] for item in listing["data"]] == [created["id"]]
     with pytest.raises(openai.NotFoundError):
         sdk.get("/conversations/conv_000000000000000000000000", cast_to=httpx.Response)
+
+
+def test_an_update_that_loses_every_race_is_a_409_not_a_500(alice: httpx.Client, data_dir: Path) -> None:
+    """Found by the fuzz test: requests updating one conversation at once, one losing the compare-and-set on every
+    attempt, ended in a 500. A real SQLite trigger makes every write to this one conversation lose, as a writer racing
+    the others would, every time."""
+    conversation_id = alice.post("/conversations", json={"title": "Contended"}).json()["id"]
+    database = sqlite3.connect(data_dir / "quarry.db")
+    database.execute(
+        f"CREATE TRIGGER always_lose BEFORE UPDATE ON conversations WHEN OLD.id = '{conversation_id}' "
+        "BEGIN SELECT RAISE(IGNORE); END"
+    )
+    database.commit()
+    try:
+        answer = alice.patch(f"/conversations/{conversation_id}", json={"title": "Mine"})
+    finally:
+        database.execute("DROP TRIGGER always_lose")
+        database.commit()
+        database.close()
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "conversation_conflict"
+    assert "send it again" in answer.json()["error"]["message"]
+    assert alice.get(f"/conversations/{conversation_id}").json()["title"] == "Contended"  # nothing half-written
+    assert alice.patch(f"/conversations/{conversation_id}", json={"title": "Mine"}).json()["title"] == "Mine"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
+    ClientDisconnected,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -22,7 +24,20 @@ from quarry.errors import (
     UpstreamUnavailable,
 )
 
-__all__ = ["error_body", "error_event", "error_response"]
+__all__ = ["AnthropicError", "error_body", "error_event", "error_response"]
+
+
+class _AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicError(BaseModel):
+    """Anthropic's error envelope, as `error_body` writes it: published in the OpenAPI document."""
+
+    type: Literal["error"]
+    error: _AnthropicErrorDetail
+
 
 # Most specific first. Anthropic's clients retry 429, 529 and 5xx; Bedrock being unavailable is "overloaded".
 _KINDS: tuple[tuple[type[QuarryError], int, str], ...] = (
@@ -33,6 +48,7 @@ _KINDS: tuple[tuple[type[QuarryError], int, str], ...] = (
     (MethodNotAllowed, 405, "invalid_request_error"),
     (UnsupportedMediaType, 415, "invalid_request_error"),
     (PayloadTooLarge, 413, "request_too_large"),
+    (ClientDisconnected, 499, "invalid_request_error"),  # no one reads it; the status is for the log and metrics
     (RateLimited, 429, "rate_limit_error"),
     (UpstreamUnavailable, 529, "overloaded_error"),
     (UpstreamTimeout, 504, "timeout_error"),

@@ -22,8 +22,10 @@ from quarry.api._context import services_of
 from quarry.api._core import Usage, fold_system_messages, top_level_system
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
+from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api._services import Services
+from quarry.api.anthropic._answers import AnthropicMessage, TokenCount
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, inline_image_urls, native_body, sse_renderer
@@ -72,6 +74,7 @@ def _countable(converse: ConverseRequest) -> ConverseTokensRequest:
 
 
 @json_body(MessagesRequest)
+@answers(AnthropicMessage, streams=True)
 async def messages(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
@@ -158,6 +161,7 @@ async def _forwarded(
 
 
 @json_body(CountTokensRequest)
+@answers(TokenCount)
 async def count_tokens(request: Request) -> Response:
     services = services_of(request)
     principal = await services.authenticate(request, "messages.count_tokens")

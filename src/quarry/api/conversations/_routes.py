@@ -7,15 +7,25 @@ toolbox) keeps its users apart with it, and no header reaches another key's data
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
+from quarry.api._published import answers
 from quarry.api._responses import json_response
-from quarry.conversations import ConversationPatch, ConversationStore, Owner, UserSettings
+from quarry.conversations import (
+    Conversation,
+    ConversationPatch,
+    ConversationStore,
+    ConversationSummary,
+    Owner,
+    UserSettings,
+)
 from quarry.errors import InvalidRequest, NotFound
 
 __all__ = ["USER_HEADER", "router"]
@@ -23,6 +33,17 @@ __all__ = ["USER_HEADER", "router"]
 USER_HEADER = "x-quarry-user"
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+:=-]{0,127}")
 _ID = re.compile(r"conv_[0-9a-f]{24}")
+
+
+class ConversationList(BaseModel):
+    object: Literal["list"]
+    data: list[ConversationSummary]
+
+
+class ConversationDeleted(BaseModel):
+    id: str
+    object: Literal["conversation.deleted"]
+    deleted: bool
 
 
 async def _owner(request: Request) -> tuple[Owner, ConversationStore]:
@@ -50,6 +71,7 @@ async def _patch(request: Request) -> ConversationPatch:
     return read_model(await read_json(request, services_of(request).settings.max_body_bytes), ConversationPatch)
 
 
+@answers(ConversationList)
 async def list_conversations(request: Request) -> Response:
     owner, store = await _owner(request)
     summaries = await store.list(owner)
@@ -57,6 +79,7 @@ async def list_conversations(request: Request) -> Response:
 
 
 @json_body(ConversationPatch)
+@answers(Conversation, status=201)
 async def create_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     patch = await _patch(request)
@@ -64,6 +87,7 @@ async def create_conversation(request: Request) -> Response:
     return json_response(conversation.model_dump(), status=201)
 
 
+@answers(Conversation)
 async def get_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     conversation_id = _conversation_id(request)
@@ -74,6 +98,7 @@ async def get_conversation(request: Request) -> Response:
 
 
 @json_body(ConversationPatch)
+@answers(Conversation)
 async def update_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     conversation_id = _conversation_id(request)
@@ -83,6 +108,7 @@ async def update_conversation(request: Request) -> Response:
     return json_response(conversation.model_dump())
 
 
+@answers(ConversationDeleted)
 async def delete_conversation(request: Request) -> Response:
     owner, store = await _owner(request)
     conversation_id = _conversation_id(request)
@@ -91,6 +117,7 @@ async def delete_conversation(request: Request) -> Response:
     return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
 
 
+@answers(UserSettings)
 async def get_user_settings(request: Request) -> Response:
     owner, store = await _owner(request)
     stored = UserSettings.model_validate(await store.get_settings(owner))
@@ -98,6 +125,7 @@ async def get_user_settings(request: Request) -> Response:
 
 
 @json_body(UserSettings)
+@answers(UserSettings)
 async def put_user_settings(request: Request) -> Response:
     owner, store = await _owner(request)
     settings = read_model(await read_json(request, services_of(request).settings.max_body_bytes), UserSettings)

@@ -15,7 +15,9 @@ from quarry.api._core import DROPPED_PARAMS_HEADER, Usage, output_reserve
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
+from quarry.api._published import answers
 from quarry.api._responses import json_response
+from quarry.api.openai._answers import ChatCompletion, EmbeddingList
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
@@ -30,6 +32,7 @@ _DONE = b"data: [DONE]\n\n"
 
 
 @json_body(ChatCompletionRequest)
+@answers(ChatCompletion, streams=True)
 async def chat_completions(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
@@ -85,6 +88,7 @@ async def chat_completions(request: Request) -> Response:
 
 
 @json_body(EmbeddingRequest)
+@answers(EmbeddingList)
 async def embeddings(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
