@@ -14,7 +14,8 @@ from quarry.ui._export import export_files
 from quarry.ui._media import image_part, image_paths
 from quarry.ui._memory import plan_compression, request_messages, summary_request, text_of
 from quarry.ui._prompts import STYLES
-from quarry.ui._sanitize import safe_messages
+from quarry.ui._sampling import SamplingProblem, build_sampling, parameters, shown
+from quarry.ui._sanitize import safe_markdown, safe_messages
 from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -60,17 +61,6 @@ def _display(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return safe_messages(shown)  # model and user text become HTML in the browser
 
 
-def _parameters(temperature: float | None, top_p: float | None, top_k: float | None, max_tokens: float | None,
-                thinking: bool) -> dict[str, Any]:  # fmt: skip
-    return {
-        "temperature": temperature,
-        "top_p": top_p,
-        "top_k": int(top_k) if top_k else None,
-        "max_tokens": int(max_tokens) if max_tokens else None,
-        "thinking": bool(thinking),
-    }
-
-
 def _title(text: str) -> str:
     words = " ".join(text.split())
     return (words[:60] + "…" if len(words) > 60 else words) or "Image chat"
@@ -89,10 +79,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             with gr.Accordion("Model and style", open=False):
                 model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True, elem_id="chat-model")
                 style = gr.Dropdown(label="Style", choices=list(STYLES), value="normal", elem_id="chat-style")
-                temperature = gr.Number(label="temperature", minimum=0, maximum=1, value=None)
-                top_p = gr.Number(label="top_p", minimum=0, maximum=1, value=None)
-                top_k = gr.Number(label="top_k", minimum=1, maximum=500, precision=0, value=None)
-                max_tokens = gr.Number(label="max_tokens", minimum=1, precision=0, value=None)
+                temperature, top_p, top_k, max_tokens = build_sampling()
                 thinking = gr.Checkbox(label="Thinking (shown folded)", value=False, elem_id="chat-thinking")
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(label="Chat", height=480, elem_id="chat-bot", buttons=["copy"])
@@ -113,12 +100,17 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         message: dict[str, Any],
         model_name: str,
         style_name: str,
-        *numbers: Any,
+        *fields: Any,
     ) -> AsyncIterator[tuple[Any, ...]]:
         text = (message or {}).get("text", "").strip()
         files = (message or {}).get("files", [])
         if not text and not files:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Type a message or attach an image."
+            return
+        try:
+            chosen = parameters(*fields[:-1], thinking=fields[-1])
+        except SamplingProblem as exc:  # the message stays in the box, to send once the field is fixed
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), safe_markdown(f"⚠️ {exc} (Model and style)")
             return
         try:
             images = [image_part(file if isinstance(file, str) else file["path"]) for file in files]
@@ -129,7 +121,6 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             [{"type": "text", "text": text}, *images] if images and text else images or text
         )
         client = toolbox.client(session_value)
-        parameters = _parameters(*numbers)
         model_name = model_name or session_value.model
         messages: list[dict[str, Any]] = [*(current or {}).get("messages", []), {"role": "user", "content": content}]
         answer, reasoning = "", ""
@@ -155,7 +146,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 "memory_upto": current["memory_upto"],
                 "model": model_name,
                 "style": style_name,
-                "parameters": parameters,
+                "parameters": chosen,
             }
             return await client.update_conversation(current["id"], fields)
 
@@ -163,7 +154,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         try:
             if current is None:
                 current = await client.create_conversation(
-                    {"title": _title(text), "model": model_name, "style": style_name, "parameters": parameters}
+                    {"title": _title(text), "model": model_name, "style": style_name, "parameters": chosen}
                 )
                 listing = await client.conversations()
                 yield None, view(), current, gr.update(choices=conversation_choices(listing), value=current["id"]), ""
@@ -180,7 +171,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 current["memory_upto"] = plan.end
             system = STYLES.get(style_name) or session_value.presets.get(style_name, STYLES["normal"])
             sent = request_messages(system, current["memory"], messages, current["memory_upto"])
-            async for delta in client.stream(model_name, sent, **parameters):
+            async for delta in client.stream(model_name, sent, **chosen):
                 answer += delta.text
                 reasoning += delta.reasoning
                 yield gr.skip(), view(), gr.skip(), gr.skip(), gr.skip()
@@ -212,15 +203,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         except Exception as exc:
             return gr.skip(), gr.skip(), f"⚠️ {readable_error(exc)}", *(gr.skip() for _ in settings)
         p = found["parameters"]
-        values = [
-            found["model"],
-            found["style"],
-            p["temperature"],
-            p["top_p"],
-            p["top_k"],
-            p["max_tokens"],
-            p["thinking"],
-        ]
+        values = [found["model"], found["style"], *shown(p), bool(p.get("thinking"))]
         return found, _display(found["messages"]), "", *values
 
     conversations.input(
