@@ -213,6 +213,15 @@ def test_formatter_valid_yaml(page: Page) -> None:
     expect(page.locator("#formatter-result")).to_contain_text("born: 1815")
 
 
+def test_formatter_says_when_there_is_no_structure(page: Page) -> None:
+    tab(page, "Formatter")
+    page.locator("#formatter-input textarea").fill("[[emulator: reply=hello]]")
+    page.get_by_label("YAML").check()
+    page.locator("#formatter-run").click()
+    expect(page.locator("#formatter-status")).to_contain_text("No structure found: the answer is a bare string")
+    expect(page.locator("#formatter-status")).not_to_contain_text("Valid")
+
+
 def test_settings_are_saved_per_user(browser: Browser, toolbox_url: str, page: Page) -> None:
     tab(page, "Settings")
     page.locator("#settings-presets .cm-content").fill('{"pirate": "Talk like a pirate."}')
