@@ -245,3 +245,26 @@ def test_quarry_ui_runs_alone_against_any_quarry(browser: Browser, toolbox_url: 
         send_chat(page, "Hello from the standalone toolbox")
         expect(page.locator("#chat-bot")).to_contain_text('You said: "Hello from the standalone toolbox"')
         context.close()
+
+
+def test_stop_shows_only_while_something_runs(page: Page) -> None:
+    for name in ("chat", "translate", "rewrite", "summary", "vision", "code", "formatter", "kb"):
+        expect(page.locator(f"#{name}-stop")).to_be_hidden()
+    send_chat(page, "[[emulator: words=400, tps=40]]")
+    expect(page.locator("#chat-stop")).to_be_visible()
+    page.locator("#chat-stop").click()
+    expect(page.locator("#chat-stop")).to_be_hidden()
+    run_text_tab(page, "rewrite", f"Briefly. {STREAM}")
+    expect(page.locator("#rewrite-stop")).to_be_visible()
+    expect(page.locator("#rewrite-status")).to_contain_text("Done.", timeout=60_000)
+    expect(page.locator("#rewrite-stop")).to_be_hidden()
+
+
+def test_the_export_box_shows_once_there_is_an_export(page: Page) -> None:
+    expect(page.locator("#chat-exported")).to_be_hidden()
+    send_chat(page, "Export me later")
+    expect(page.locator("#chat-bot")).to_contain_text('You said: "Export me later"')
+    page.locator("#chat-export").click()
+    expect(page.locator("#chat-exported")).to_be_visible()
+    page.locator("#chat-new").click()
+    expect(page.locator("#chat-exported")).to_be_hidden()

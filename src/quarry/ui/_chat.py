@@ -17,6 +17,7 @@ from quarry.ui._prompts import STYLES
 from quarry.ui._sampling import SamplingProblem, build_sampling, parameters, shown
 from quarry.ui._sanitize import safe_markdown, safe_messages
 from quarry.ui._session import Sessions
+from quarry.ui._stop import run_with_stop, stop_button
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["ChatTab", "build_chat", "conversation_choices", "style_choices"]
@@ -61,6 +62,10 @@ def _display(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return safe_messages(shown)  # model and user text become HTML in the browser
 
 
+def _no_export() -> Any:
+    return gr.update(value=None, visible=False)
+
+
 def _title(text: str) -> str:
     words = " ".join(text.split())
     return (words[:60] + "…" if len(words) > 60 else words) or "Image chat"
@@ -75,7 +80,10 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             forget = gr.Button("Forget", elem_id="chat-forget", variant="secondary")
             delete = gr.Button("Delete", elem_id="chat-delete", variant="stop")
             export = gr.Button("Export Markdown + JSON", elem_id="chat-export")
-            exported = gr.File(label="Export", file_count="multiple", elem_id="chat-exported", interactive=False)
+            # Shown once there is an export to download: empty, it took half the sidebar.
+            exported = gr.File(
+                label="Export", file_count="multiple", elem_id="chat-exported", interactive=False, visible=False
+            )
             with gr.Accordion("Model and style", open=False):
                 model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True, elem_id="chat-model")
                 style = gr.Dropdown(label="Style", choices=list(STYLES), value="normal", elem_id="chat-style")
@@ -91,7 +99,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 show_label=False,
                 elem_id="chat-input",
             )
-            stop = gr.Button("Stop", elem_id="chat-stop", variant="stop", size="sm")
+            stop = stop_button("chat-stop")
     settings = [model, style, temperature, top_p, top_k, max_tokens, thinking]
 
     async def send(
@@ -187,13 +195,14 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         except Exception as exc:
             yield gr.skip(), view(), current, gr.skip(), f"⚠️ {readable_error(exc)}"
 
-    submitted = box.submit(
+    run_with_stop(
+        box.submit,
+        stop,
         sessions.bind(send),
         [*sessions.inputs, conversation, box, model, style, temperature, top_p, top_k, max_tokens, thinking],
         [box, chatbot, conversation, conversations, status],
         trigger_mode="always_last",  # a message sent while the last turn is being saved waits, not vanishes
     )
-    stop.click(None, None, None, cancels=[submitted])
 
     async def open_conversation(session_value: Session, conversation_id: str | None) -> tuple[Any, ...]:
         if not conversation_id:
@@ -214,6 +223,8 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         return None, [], gr.update(value=None), ""
 
     new.click(new_chat, None, [conversation, chatbot, conversations, status])
+    # Another conversation (or none): the export shown was of the one before.
+    conversation.change(_no_export, None, [exported], queue=False, show_progress="hidden")
 
     async def forget_memory(session_value: Session, current: Conversation | None) -> tuple[Any, ...]:
         if current is None:
@@ -245,8 +256,8 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
 
     def export_conversation(current: Conversation | None) -> tuple[Any, str]:
         if current is None:
-            return None, "Open or start a conversation to export it."
-        return export_files(current), "Exported."
+            return _no_export(), "Open or start a conversation to export it."
+        return gr.update(value=export_files(current), visible=True), "Exported."
 
     export.click(export_conversation, [conversation], [exported, status])
     return ChatTab(conversations=conversations, model=model, style=style)

@@ -13,6 +13,7 @@ from quarry.ui._long import stream_answer
 from quarry.ui._prompts import formatter_prompt, repair_prompt
 from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
+from quarry.ui._stop import stop_button
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -33,7 +34,7 @@ def build_formatter(toolbox: Toolbox, sessions: Sessions) -> None:
     schema_box = gr.Code(label="JSON Schema (optional)", language="json", lines=4, elem_id="formatter-schema")
     with gr.Row():
         run = gr.Button("Format", variant="primary", elem_id="formatter-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="formatter-stop")
+        stop = stop_button("formatter-stop")
     status = gr.Markdown("", elem_id="formatter-status")
     raw = gr.Markdown("", elem_id="formatter-stream")
     result = gr.Code(label="Result", interactive=False, elem_id="formatter-result")
