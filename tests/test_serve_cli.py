@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -78,3 +79,18 @@ def test_forcing_bedrock_without_credentials_fails_clearly(tmp_path: Path) -> No
     )
     assert result.returncode != 0
     assert "needs AWS credentials" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "emulator", "ui"])
+def test_a_busy_port_is_one_line_saying_what_to_do(tmp_path: Path, command: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = offline_environment(tmp_path)
+        done = subprocess.run(
+            [*QUARRY, command, "--port", str(port)], capture_output=True, text=True, env=env, timeout=120
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is already in use" in line
+    assert f"quarry {command} --port N" in line

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import click
 from pydantic import ValidationError
 
+from quarry.cli._listen import bind
 from quarry.settings import EmulatorSettings, Settings
 
 __all__ = ["emulator"]
@@ -38,7 +37,7 @@ def emulator(**options: object) -> None:
     from quarry.server import emulated_knowledge, emulator_runtime
 
     # Bind first, so the banner can name the real port (with --port 0 the system picks one).
-    sock = socket.create_server((config.host, config.port))
+    sock = bind(config.host, config.port, "emulator")
     url = f"http://{config.host}:{sock.getsockname()[1]}"
     settings = Settings()
     # Retrieve answers from the local knowledge bases (`quarry kb`), embedding queries with this emulator.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 import sys
 
 import click
 from pydantic import ValidationError
 
+from quarry.cli._listen import bind
 from quarry.settings import Settings
 
 __all__ = ["serve"]
@@ -55,7 +55,7 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
             f"refusing to listen on {settings.host} without an API key: set QUARRY_API_KEY (or"
             " QUARRY_API_KEY_SECRET_ID / QUARRY_API_KEY_SSM_PARAMETER), or bind 127.0.0.1."
         )
-    sock = socket.create_server((settings.host, settings.port))
+    sock = bind(settings.host, settings.port, "serve")
     url = f"http://{settings.host}:{sock.getsockname()[1]}"
 
     def banner(context: AppContext) -> None:
