@@ -1,14 +1,18 @@
 """What every serving command shares: binding its socket with a one-line message when it cannot, and saying that it
-stopped."""
+stopped when a signal ends it."""
 
 from __future__ import annotations
 
 import errno
+import signal
 import socket
+import sys
+import threading
+from types import FrameType
 
 import click
 
-__all__ = ["bind", "stopped"]
+__all__ = ["bind", "say_when_stopped"]
 
 
 def bind(host: str, port: int, command: str) -> socket.socket:
@@ -34,6 +38,22 @@ def bind(host: str, port: int, command: str) -> socket.socket:
         raise click.ClickException(f"cannot listen on {where}: {exc.strerror or exc}.") from None
 
 
-def stopped(what: str) -> None:
-    """Say that the server has stopped (after SIGTERM or Ctrl-C), so the terminal does not end in silence."""
-    click.echo(f"{what} stopped.")
+def say_when_stopped(what: str) -> None:
+    """Once the server has shut down after SIGTERM or Ctrl-C, print that `what` stopped, then end as the signal
+    would (so a supervisor still sees the signal's exit status).
+
+    uvicorn replaces these handlers while it serves, shuts down gracefully, restores them and raises the signal it
+    caught again: the handler installed here is the one that then runs. Without it, SIGTERM ended the process in
+    silence and Ctrl-C with click's bare "Aborted!".
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals are the main thread's
+        return
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        click.echo(f"{what} stopped ({signal.Signals(signum).name}).")
+        sys.stdout.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from quarry.cli._listen import bind
+from quarry.cli._listen import bind, say_when_stopped
 from quarry.settings import Settings
 
 __all__ = ["ui"]
@@ -48,6 +48,7 @@ def ui(context: click.Context, api_url: str | None, host: str, port: int) -> Non
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     mount(app, settings, api_url=api_url, credentials=toolbox_credentials(settings))
     app.add_middleware(HostGuard, policy=HostPolicy.of(settings))  # the DNS-rebinding guard `quarry serve` has
+    say_when_stopped("Quarry toolbox")  # before the banner: from then on, Ctrl-C is answered
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
     options = uvicorn_options(settings)  # header and body timeouts, keep-alive, the bound on open connections
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, **options)
