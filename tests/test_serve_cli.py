@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from quarry import __version__
@@ -128,3 +129,10 @@ def test_a_signal_ends_with_a_word_that_it_stopped(
         rest = process.stdout.read()
         assert process.wait(timeout=60) == -sent  # still ends as the signal does, for supervisors
     assert rest.strip().splitlines()[-1] == f"{name} stopped ({sent.name}).", rest
+
+
+def test_the_address_in_the_banner_answers(served: tuple[str, str]) -> None:
+    url, _ = served
+    home = httpx.get(f"{url}/", timeout=30)
+    assert home.status_code == 307
+    assert home.headers["location"] == "/ui/"
