@@ -70,7 +70,7 @@ def test_chat_image_has_its_real_media_type(page: Page, tmp_path: Path) -> None:
     disguised.write_bytes(GIF)  # named .png, but a GIF: the bytes decide
     page.locator("#chat-input input[type=file]").set_input_files(str(disguised))
     page.locator("#chat-input textarea").fill("What is in this picture?")
-    page.wait_for_timeout(500)  # let the upload finish before sending
+    expect(page.locator("#chat-input img")).to_be_visible()  # uploaded: its thumbnail shows
     page.locator("#chat-input textarea").press("Enter")
     expect(page.locator("#chat-bot")).to_contain_text("I received 1 image (gif")
     expect(page.locator("#chat-bot img").first).to_be_visible()
