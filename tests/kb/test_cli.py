@@ -186,3 +186,6 @@ def test_the_backend_is_said_once_and_again_when_it_changes(tmp_path: Path, docs
     for command in (["search", "once", "coffee"], ["ask", "once", "Where is the coffee machine?"]):
         assert "backend:" not in quarry(data, *command).stderr
     assert "backend:" not in quarry(data, "ls").stderr  # no model is called: nothing to say
+    # Last said for another backend (Bedrock, say): this one is said again.
+    (data / "data" / "kb-backend-shown").write_text("bedrock")
+    assert "backend: offline Bedrock emulator" in quarry(data, "search", "once", "coffee").stderr
