@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from quarry import __version__
 from tests.conftest import SDKs, offline_environment
 
 QUARRY = [sys.executable, "-m", "quarry"]
@@ -41,6 +45,8 @@ def test_banner_says_emulator_and_open_loopback(served: tuple[str, str]) -> None
     assert "offline Bedrock emulator" in banner
     assert "no AWS credentials found" in banner
     assert "loopback only" in banner
+    assert re.search(rf"^Quarry http://\S+  \(version {__version__}; Ctrl-C stops it\)$", banner, re.MULTILINE)
+    assert re.search(r"^  data: /\S+/data  \(", banner, re.MULTILINE), banner  # the test's QUARRY_DATA_DIR
 
 
 def test_openai_sdk_works_offline(served: tuple[str, str], sdk: SDKs) -> None:
@@ -78,3 +84,55 @@ def test_forcing_bedrock_without_credentials_fails_clearly(tmp_path: Path) -> No
     )
     assert result.returncode != 0
     assert "needs AWS credentials" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "emulator", "ui"])
+def test_a_busy_port_is_one_line_saying_what_to_do(tmp_path: Path, command: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = offline_environment(tmp_path)
+        done = subprocess.run(
+            [*QUARRY, command, "--port", str(port)], capture_output=True, text=True, env=env, timeout=120
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is already in use" in line
+    assert f"quarry {command} --port N" in line
+
+
+@pytest.mark.parametrize(
+    ("command", "first", "name", "sent"),
+    [
+        ("serve", "Quarry http://", "Quarry", signal.SIGTERM),
+        ("serve", "Quarry http://", "Quarry", signal.SIGINT),
+        ("emulator", "Quarry Bedrock emulator on", "Quarry Bedrock emulator", signal.SIGTERM),
+    ],
+)
+def test_a_signal_ends_with_a_word_that_it_stopped(
+    tmp_path: Path, command: str, first: str, name: str, sent: signal.Signals
+) -> None:
+    process = subprocess.Popen(
+        [*QUARRY, command, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=offline_environment(tmp_path),
+    )
+    assert process.stdout is not None
+    with process:
+        assert process.stdout.readline().startswith(first)
+        if command == "serve":  # the banner is printed once the app is ready: its last line
+            while "Anthropic SDK" not in process.stdout.readline():
+                pass
+        process.send_signal(sent)
+        rest = process.stdout.read()
+        assert process.wait(timeout=60) == -sent  # still ends as the signal does, for supervisors
+    assert rest.strip().splitlines()[-1] == f"{name} stopped ({sent.name}).", rest
+
+
+def test_the_address_in_the_banner_answers(served: tuple[str, str]) -> None:
+    url, _ = served
+    home = httpx.get(f"{url}/", timeout=30)
+    assert home.status_code == 307
+    assert home.headers["location"] == "/ui/"

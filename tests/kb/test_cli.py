@@ -176,3 +176,16 @@ def test_eval_reports_each_mode(tmp_path: Path) -> None:
     table = quarry(data, "eval", "tiny", str(tmp_path / "questions.json")).stdout
     assert "recall@5" in table
     assert "hybrid" in table
+
+
+def test_the_backend_is_said_once_and_again_when_it_changes(tmp_path: Path, docs: Path) -> None:
+    data = tmp_path / "data"
+    quarry(data, "create", "once")
+    first = quarry(data, "ingest", "once", str(docs))
+    assert "backend: offline Bedrock emulator" in first.stderr
+    for command in (["search", "once", "coffee"], ["ask", "once", "Where is the coffee machine?"]):
+        assert "backend:" not in quarry(data, *command).stderr
+    assert "backend:" not in quarry(data, "ls").stderr  # no model is called: nothing to say
+    # Last said for another backend (Bedrock, say): this one is said again.
+    (data / "data" / "kb-backend-shown").write_text("bedrock")
+    assert "backend: offline Bedrock emulator" in quarry(data, "search", "once", "coffee").stderr

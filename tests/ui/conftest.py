@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import offline_environment
 
@@ -30,6 +30,9 @@ FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+# How long expect() polls for what the user waits for (an answer streamed, a long text split and combined): a
+# loaded 2-core machine takes far more than Playwright's default 5 s, and a state that comes sooner ends the wait.
+EXPECT_MS = 60_000
 GIF = bytes.fromhex("4749463839610100010080000000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
 
@@ -68,6 +71,11 @@ def toolbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     with running_quarry(tmp_path_factory.mktemp("toolbox"), env) as url:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def patient_expect() -> None:
+    expect.set_options(timeout=EXPECT_MS)
 
 
 @pytest.fixture(scope="session")

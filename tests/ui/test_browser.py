@@ -70,7 +70,7 @@ def test_chat_image_has_its_real_media_type(page: Page, tmp_path: Path) -> None:
     disguised.write_bytes(GIF)  # named .png, but a GIF: the bytes decide
     page.locator("#chat-input input[type=file]").set_input_files(str(disguised))
     page.locator("#chat-input textarea").fill("What is in this picture?")
-    page.wait_for_timeout(500)  # let the upload finish before sending
+    expect(page.locator("#chat-input img")).to_be_visible()  # uploaded: its thumbnail shows
     page.locator("#chat-input textarea").press("Enter")
     expect(page.locator("#chat-bot")).to_contain_text("I received 1 image (gif")
     expect(page.locator("#chat-bot img").first).to_be_visible()
@@ -213,6 +213,15 @@ def test_formatter_valid_yaml(page: Page) -> None:
     expect(page.locator("#formatter-result")).to_contain_text("born: 1815")
 
 
+def test_formatter_says_when_there_is_no_structure(page: Page) -> None:
+    tab(page, "Formatter")
+    page.locator("#formatter-input textarea").fill("[[emulator: reply=hello]]")
+    page.get_by_label("YAML").check()
+    page.locator("#formatter-run").click()
+    expect(page.locator("#formatter-status")).to_contain_text("No structure found: the answer is a bare string")
+    expect(page.locator("#formatter-status")).not_to_contain_text("Valid")
+
+
 def test_settings_are_saved_per_user(browser: Browser, toolbox_url: str, page: Page) -> None:
     tab(page, "Settings")
     page.locator("#settings-presets .cm-content").fill('{"pirate": "Talk like a pirate."}')
@@ -236,3 +245,26 @@ def test_quarry_ui_runs_alone_against_any_quarry(browser: Browser, toolbox_url: 
         send_chat(page, "Hello from the standalone toolbox")
         expect(page.locator("#chat-bot")).to_contain_text('You said: "Hello from the standalone toolbox"')
         context.close()
+
+
+def test_stop_shows_only_while_something_runs(page: Page) -> None:
+    for name in ("chat", "translate", "rewrite", "summary", "vision", "code", "formatter", "kb"):
+        expect(page.locator(f"#{name}-stop")).to_be_hidden()
+    send_chat(page, "[[emulator: words=400, tps=40]]")
+    expect(page.locator("#chat-stop")).to_be_visible()
+    page.locator("#chat-stop").click()
+    expect(page.locator("#chat-stop")).to_be_hidden()
+    run_text_tab(page, "rewrite", f"Briefly. {STREAM}")
+    expect(page.locator("#rewrite-stop")).to_be_visible()
+    expect(page.locator("#rewrite-status")).to_contain_text("Done.", timeout=60_000)
+    expect(page.locator("#rewrite-stop")).to_be_hidden()
+
+
+def test_the_export_box_shows_once_there_is_an_export(page: Page) -> None:
+    expect(page.locator("#chat-exported")).to_be_hidden()
+    send_chat(page, "Export me later")
+    expect(page.locator("#chat-bot")).to_contain_text('You said: "Export me later"')
+    page.locator("#chat-export").click()
+    expect(page.locator("#chat-exported")).to_be_visible()
+    page.locator("#chat-new").click()
+    expect(page.locator("#chat-exported")).to_be_hidden()

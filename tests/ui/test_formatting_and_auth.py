@@ -9,7 +9,7 @@ import pytest
 from starlette.requests import Request
 
 from quarry.ui._auth import hash_password, password_checker, trusted_header_identity, verify_password
-from quarry.ui._formatting import FormatProblem, check_document, load_schema
+from quarry.ui._formatting import FormatProblem, NoStructure, check_document, load_schema
 
 SCHEMA = '{"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}'
 
@@ -26,7 +26,11 @@ def test_yaml_is_parsed_and_dumped() -> None:
     ("text", "target", "schema", "problem"),
     [
         ("{not json", "JSON", None, "not valid JSON"),
-        ("just words", "YAML", None, "not a YAML mapping"),
+        ("just words", "YAML", None, "the answer is a bare string, not a YAML mapping or list"),
+        ("null", "YAML", None, r"the answer is nothing \(null\)"),
+        ('"just words"', "JSON", None, "the answer is a bare string, not a JSON object or array"),
+        ("42", "JSON", None, "a bare number"),
+        ("null", "JSON", None, r"nothing \(null\)"),
         ('{"name": 3}', "JSON", SCHEMA, "does not satisfy the schema at name"),
         ("{}", "JSON", SCHEMA, "'name' is a required property"),
     ],
@@ -34,6 +38,14 @@ def test_yaml_is_parsed_and_dumped() -> None:
 def test_problems_are_explained(text: str, target: str, schema: str | None, problem: str) -> None:
     with pytest.raises(FormatProblem, match=problem):
         check_document(text, target, load_schema(schema or ""))
+
+
+@pytest.mark.parametrize(("text", "target"), [("hello", "YAML"), ('"hello"', "JSON"), ("null", "JSON")])
+def test_a_bare_value_is_no_structure(text: str, target: str) -> None:
+    with pytest.raises(NoStructure):
+        check_document(text, target, None)
+    # Unless a schema asks for one.
+    assert check_document(text, target, {"type": ["string", "null"]}) in ("hello\n...\n", '"hello"', "null")
 
 
 def test_invalid_schemas_are_refused() -> None:

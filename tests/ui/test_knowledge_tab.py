@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.ui.conftest import seen, watch
+from tests.ui.conftest import open_toolbox, running_quarry, seen, watch
 
 LEAVE = (
     "# Leave\n\n## Annual leave\n\nEvery employee gets 25 days of paid annual leave each year. "
@@ -124,12 +124,29 @@ def test_documents_can_be_deleted_and_other_knowledge_bases_listed(
     expect(page.locator("#kb-about")).to_contain_text("0 documents")
 
 
+def test_none_yet_then_the_first_is_chosen(browser: Browser, tmp_path: Path) -> None:
+    """On a Quarry of its own: every other test's knowledge bases are on the shared one."""
+    with running_quarry(tmp_path, {}) as url:
+        context, page = open_toolbox(browser, url)
+        try:
+            open_knowledge(page)
+            expect(page.locator("#kb-status")).to_have_text("No knowledge bases yet: create one below.")
+            ask(page, QUESTION)
+            expect(page.locator("#kb-ask-status")).to_have_text("Choose a knowledge base first, or create one.")
+            page.locator("#kb-upload").click()
+            expect(page.locator("#kb-progress")).to_have_text("Choose a knowledge base first, or create one.")
+            made = httpx.post(f"{url}/v1/knowledge-bases", json={"name": "the-only-one"}, timeout=30)
+            assert made.status_code == 201, made.text
+            page.reload()
+            open_knowledge(page)
+            expect(page.locator("#kb-choose input")).to_have_value("the-only-one")
+            expect(page.locator("#kb-about")).to_contain_text("0 documents")
+        finally:
+            context.close()
+
+
 def test_mistakes_and_failures_read_as_sentences(page: Page, tmp_path: Path) -> None:
     open_knowledge(page)
-    ask(page, QUESTION)
-    expect(page.locator("#kb-ask-status")).to_have_text("Choose a knowledge base first, or create one.")
-    page.locator("#kb-upload").click()
-    expect(page.locator("#kb-progress")).to_have_text("Choose a knowledge base first, or create one.")
     create(page, "Bad Name!")
     expect(page.locator("#kb-status")).to_contain_text("The request was refused: 'Bad Name!' is not a knowledge-base")
     create(page, "errors-ui")

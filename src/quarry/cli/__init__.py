@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from quarry import __version__
+from quarry.cli.doctor import doctor
 from quarry.cli.emulator import emulator
 from quarry.cli.kb import kb
 from quarry.cli.keys import keys, usage
@@ -20,6 +21,7 @@ def main() -> None:
     """Quarry: Claude and every Amazon Bedrock model behind the APIs your tools already speak."""
 
 
+main.add_command(doctor)
 main.add_command(emulator)
 main.add_command(kb)
 main.add_command(keys)

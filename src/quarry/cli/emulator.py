@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-
 import click
 from pydantic import ValidationError
 
+from quarry import __version__
+from quarry.cli._listen import bind, say_when_stopped
 from quarry.settings import EmulatorSettings, Settings
 
 __all__ = ["emulator"]
@@ -38,7 +38,7 @@ def emulator(**options: object) -> None:
     from quarry.server import emulated_knowledge, emulator_runtime
 
     # Bind first, so the banner can name the real port (with --port 0 the system picks one).
-    sock = socket.create_server((config.host, config.port))
+    sock = bind(config.host, config.port, "emulator")
     url = f"http://{config.host}:{sock.getsockname()[1]}"
     settings = Settings()
     # Retrieve answers from the local knowledge bases (`quarry kb`), embedding queries with this emulator.
@@ -46,7 +46,10 @@ def emulator(**options: object) -> None:
         settings, lambda: emulator_runtime(url, settings.region, settings), owns_runtime=True
     )
     app = EmulatorApp(config, knowledge=knowledge)
-    click.echo(f"Quarry Bedrock emulator on {url}  ({len(app.catalog.models)} models; Ctrl-C stops it)")
+    say_when_stopped("Quarry Bedrock emulator")  # before the banner: from then on, Ctrl-C is answered
+    models = len(app.catalog.models)
+    click.echo(f"Quarry Bedrock emulator on {url}  (version {__version__}, {models} models; Ctrl-C stops it)")
+    click.echo(f"  knowledge bases (Retrieve): {settings.data_dir}  (QUARRY_DATA_DIR)")
     click.echo(
         f"  export AWS_ENDPOINT_URL_BEDROCK_RUNTIME={url} AWS_ENDPOINT_URL_BEDROCK={url}"
         f" AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME={url}"

@@ -38,6 +38,24 @@ class _Session:
         return self.knowledge.runtime
 
 
+def _announce(settings: Settings, kind: str, description: str) -> None:
+    """Say which backend embeds and answers the first time the CLI uses it with this data dir, and again when it
+    changes (Bedrock after the emulator, or back: vectors from one are worthless to the other), not on every
+    command. The last one said is kept in the data dir."""
+    marker = settings.data_dir / "kb-backend-shown"
+    try:
+        if marker.read_text() == kind:
+            return
+    except OSError:
+        pass  # never shown, or the note is unreadable: say it
+    click.echo(f"backend: {description}  (said once; `quarry doctor` shows it any time)", err=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        marker.write_text(kind)
+    except OSError:
+        pass  # a read-only data dir only means it is said again next time
+
+
 @asynccontextmanager
 async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Session]:
     try:
@@ -56,7 +74,7 @@ async def _session(settings: Settings, *, bedrock: bool) -> AsyncIterator[_Sessi
             runtime = backend.runtime
             catalog = ModelCatalog(backend.control, settings.models, region=backend.region, ttl_s=0)
             agent = backend.agent
-            click.echo(f"backend: {backend.description}", err=True)
+            _announce(settings, backend.kind, backend.description)
         knowledge = open_knowledge_bases(settings, runtime, agent=agent)
         stack.push_async_callback(knowledge.close)
         yield _Session(settings, knowledge, catalog)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from quarry.auth import KeyStore, Limits, usage_report
+from quarry.auth import ApiKey, KeyStore, Limits, usage_report
 from quarry.errors import QuarryError
 from quarry.settings import Settings
 from quarry.store import Database, open_database
@@ -19,6 +19,13 @@ from quarry.store import Database, open_database
 __all__ = ["keys", "usage"]
 
 T = TypeVar("T")
+KEYLESS_ENDS = """\
+This is the first team key, and no QUARRY_API_KEY is set: keyless mode ends now. Quarry refuses every call
+without a valid key, within a second, on loopback too:
+  - SDKs and tools: pass a key, e.g. OpenAI(base_url=..., api_key="<a team key>").
+  - The toolbox (/ui): each user types a key in Settings > API key and presses Save (or signs in, when
+    [ui] users or trusted_header is set: the toolbox then calls with a credential derived from the sign-in).
+Revoking every team key (`quarry keys revoke ID`) brings keyless mode back."""
 
 
 def _run(work: Callable[[Database], Awaitable[T]]) -> T:
@@ -76,11 +83,21 @@ def create(
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
     expires_at = parse_date(expires) if expires else None
     limits = Limits(rpm, tpm, max_concurrency)
-    key, secret = _run(lambda db: KeyStore(db).create(name, models=models, limits=limits, expires_at=expires_at))
+
+    async def make(db: Database) -> tuple[ApiKey, str, bool]:
+        store = KeyStore(db)
+        first = not await store.any_active()
+        return *await store.create(name, models=models, limits=limits, expires_at=expires_at), first
+
+    key, secret, first = _run(make)
+    settings = Settings()
+    keyless = first and not (settings.api_key or settings.api_key_secret_id or settings.api_key_ssm_parameter)
     if as_json:
         _echo_json(key.public() | {"key": secret})
-        return
-    click.echo(f"Created {key.id} ({key.name}). The key, shown this once:\n\n    {secret}\n")
+    else:
+        click.echo(f"Created {key.id} ({key.name}). The key, shown this once:\n\n    {secret}\n")
+    if keyless:  # on stderr with --json, so the JSON stays parseable
+        click.echo(KEYLESS_ENDS, err=as_json)
 
 
 @keys.command("ls")

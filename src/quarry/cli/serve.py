@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 import sys
 
 import click
 from pydantic import ValidationError
 
+from quarry import __version__
+from quarry.cli._listen import bind, say_when_stopped
 from quarry.settings import Settings
 
 __all__ = ["serve"]
@@ -55,12 +56,13 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
             f"refusing to listen on {settings.host} without an API key: set QUARRY_API_KEY (or"
             " QUARRY_API_KEY_SECRET_ID / QUARRY_API_KEY_SSM_PARAMETER), or bind 127.0.0.1."
         )
-    sock = socket.create_server((settings.host, settings.port))
+    sock = bind(settings.host, settings.port, "serve")
     url = f"http://{settings.host}:{sock.getsockname()[1]}"
 
     def banner(context: AppContext) -> None:
-        click.echo(f"Quarry {url}  (Ctrl-C stops it)")
+        click.echo(f"Quarry {url}  (version {__version__}; Ctrl-C stops it)")
         click.echo(f"  backend: {context.backend.description}")
+        click.echo(f"  data: {settings.data_dir}  (keys, usage, conversations, knowledge bases; QUARRY_DATA_DIR)")
         if not keyed:
             click.echo("  auth: no QUARRY_API_KEY set, so listening on loopback only; team keys are checked if any")
         else:
@@ -85,4 +87,5 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
         timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works as well
         **uvicorn_options(settings),  # header and body timeouts, keep-alive, the bound on open connections
     )
+    say_when_stopped("Quarry")
     uvicorn.Server(config).run(sockets=[sock])

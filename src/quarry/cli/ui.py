@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import click
 
+from quarry.cli._listen import bind, say_when_stopped
 from quarry.settings import Settings
 
 __all__ = ["ui"]
@@ -45,10 +44,11 @@ def ui(context: click.Context, api_url: str | None, host: str, port: int) -> Non
     exposed = host not in ("127.0.0.1", "::1", "localhost")
     if exposed and not (settings.ui.users or settings.ui.trusted_header):
         raise click.UsageError(f"refusing to serve the toolbox on {host} without sign-in: configure [ui] users.")
+    sock = bind(host, port, "ui")  # first: a busy port is said before Gradio takes seconds to build the page
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     mount(app, settings, api_url=api_url, credentials=toolbox_credentials(settings))
     app.add_middleware(HostGuard, policy=HostPolicy.of(settings))  # the DNS-rebinding guard `quarry serve` has
-    sock = socket.create_server((host, port))
+    say_when_stopped("Quarry toolbox")  # before the banner: from then on, Ctrl-C is answered
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
     options = uvicorn_options(settings)  # header and body timeouts, keep-alive, the bound on open connections
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, **options)

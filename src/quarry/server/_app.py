@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match
 
 from quarry import __version__
@@ -134,6 +134,16 @@ def _knowledge_router() -> APIRouter:
 
         router.add_route("/knowledge-bases{rest:path}", unavailable, methods=["GET", "POST", "DELETE"])
     return router
+
+
+_HOME = """Quarry {version}
+
+OpenAI API:     /v1  (chat/completions, embeddings, models)
+Anthropic API:  /v1/messages
+Health:         /health
+API reference:  /docs  (with the API key, if one is set)
+Toolbox:        not mounted here (install the `ui` extra: pip install 'quarry[ui]', or see [ui] enabled)
+"""
 
 
 def create_app(
@@ -282,4 +292,12 @@ def create_app(
     ui_mounted = mount_ui(
         app, settings, credentials=toolbox_credentials(settings)
     )  # read by the lifespan, which runs later
+
+    async def home(_: Request) -> Response:
+        # A browser pointed at the address the banner printed finds the toolbox, or what this server offers.
+        if ui_mounted:
+            return RedirectResponse("/ui/", status_code=307)
+        return Response(_HOME.format(version=__version__), media_type="text/plain; charset=utf-8")
+
+    app.add_route("/", home, methods=["GET", "HEAD"], include_in_schema=False)
     return app

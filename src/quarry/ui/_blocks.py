@@ -69,11 +69,16 @@ def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
 
         async def load_session(browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
             browser_id = browser_id or browser_id_for(request.session_hash)
-            value = await open_session(toolbox, browser_id, request)
+            failures: list[Exception] = []
+            value = await open_session(toolbox, browser_id, request, failures)
             models: list[str] = []
             listing: list[dict[str, Any]] = []
             note = ""
             try:
+                if failures and isinstance(failures[0], openai.APIConnectionError):
+                    # An API that did not answer once is not asked again now: that would only double the wait
+                    # before the page says so (a timeout is a connection error too).
+                    raise failures[0]
                 client = toolbox.client(value)
                 models = await client.models()
                 listing = await client.conversations()

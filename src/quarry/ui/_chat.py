@@ -14,8 +14,10 @@ from quarry.ui._export import export_files
 from quarry.ui._media import image_part, image_paths
 from quarry.ui._memory import plan_compression, request_messages, summary_request, text_of
 from quarry.ui._prompts import STYLES
-from quarry.ui._sanitize import safe_messages
+from quarry.ui._sampling import SamplingProblem, build_sampling, parameters, shown
+from quarry.ui._sanitize import safe_markdown, safe_messages
 from quarry.ui._session import Sessions
+from quarry.ui._stop import run_with_stop, stop_button
 from quarry.ui._thinking import build_thinking, shown_thinking, stored_thinking, thinking_choices
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -61,15 +63,8 @@ def _display(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return safe_messages(shown)  # model and user text become HTML in the browser
 
 
-def _parameters(temperature: float | None, top_p: float | None, top_k: float | None, max_tokens: float | None,
-                thinking: str | None) -> dict[str, Any]:  # fmt: skip
-    return {
-        "temperature": temperature,
-        "top_p": top_p,
-        "top_k": int(top_k) if top_k else None,
-        "max_tokens": int(max_tokens) if max_tokens else None,
-        "thinking": stored_thinking(thinking),
-    }
+def _no_export() -> Any:
+    return gr.update(value=None, visible=False)
 
 
 def _title(text: str) -> str:
@@ -86,14 +81,14 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             forget = gr.Button("Forget", elem_id="chat-forget", variant="secondary")
             delete = gr.Button("Delete", elem_id="chat-delete", variant="stop")
             export = gr.Button("Export Markdown + JSON", elem_id="chat-export")
-            exported = gr.File(label="Export", file_count="multiple", elem_id="chat-exported", interactive=False)
+            # Shown once there is an export to download: empty, it took half the sidebar.
+            exported = gr.File(
+                label="Export", file_count="multiple", elem_id="chat-exported", interactive=False, visible=False
+            )
             with gr.Accordion("Model and style", open=False):
                 model = gr.Dropdown(label="Model", choices=[], allow_custom_value=True, elem_id="chat-model")
                 style = gr.Dropdown(label="Style", choices=list(STYLES), value="normal", elem_id="chat-style")
-                temperature = gr.Number(label="temperature", minimum=0, maximum=1, value=None)
-                top_p = gr.Number(label="top_p", minimum=0, maximum=1, value=None)
-                top_k = gr.Number(label="top_k", minimum=1, maximum=500, precision=0, value=None)
-                max_tokens = gr.Number(label="max_tokens", minimum=1, precision=0, value=None)
+                temperature, top_p, top_k, max_tokens = build_sampling()
                 thinking = build_thinking()
         with gr.Column(scale=4):
             chatbot = gr.Chatbot(label="Chat", height=480, elem_id="chat-bot", buttons=["copy"])
@@ -105,7 +100,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 show_label=False,
                 elem_id="chat-input",
             )
-            stop = gr.Button("Stop", elem_id="chat-stop", variant="stop", size="sm")
+            stop = stop_button("chat-stop")
     settings = [model, style, temperature, top_p, top_k, max_tokens, thinking]
 
     async def send(
@@ -114,12 +109,17 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         message: dict[str, Any],
         model_name: str,
         style_name: str,
-        *numbers: Any,
+        *fields: Any,
     ) -> AsyncIterator[tuple[Any, ...]]:
         text = (message or {}).get("text", "").strip()
         files = (message or {}).get("files", [])
         if not text and not files:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), "Type a message or attach an image."
+            return
+        try:
+            chosen = parameters(*fields[:-1], thinking=stored_thinking(fields[-1]))
+        except SamplingProblem as exc:  # the message stays in the box, to send once the field is fixed
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), safe_markdown(f"⚠️ {exc} (Model and style)")
             return
         try:
             images = [image_part(file if isinstance(file, str) else file["path"]) for file in files]
@@ -130,7 +130,6 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
             [{"type": "text", "text": text}, *images] if images and text else images or text
         )
         client = toolbox.client(session_value)
-        parameters = _parameters(*numbers)
         model_name = model_name or session_value.model
         messages: list[dict[str, Any]] = [*(current or {}).get("messages", []), {"role": "user", "content": content}]
         answer, reasoning = "", ""
@@ -156,7 +155,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 "memory_upto": current["memory_upto"],
                 "model": model_name,
                 "style": style_name,
-                "parameters": parameters,
+                "parameters": chosen,
             }
             return await client.update_conversation(current["id"], fields)
 
@@ -164,7 +163,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         try:
             if current is None:
                 current = await client.create_conversation(
-                    {"title": _title(text), "model": model_name, "style": style_name, "parameters": parameters}
+                    {"title": _title(text), "model": model_name, "style": style_name, "parameters": chosen}
                 )
                 listing = await client.conversations()
                 yield None, view(), current, gr.update(choices=conversation_choices(listing), value=current["id"]), ""
@@ -181,7 +180,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
                 current["memory_upto"] = plan.end
             system = STYLES.get(style_name) or session_value.presets.get(style_name, STYLES["normal"])
             sent = request_messages(system, current["memory"], messages, current["memory_upto"])
-            async for delta in client.stream(model_name, sent, **parameters):
+            async for delta in client.stream(model_name, sent, **chosen):
                 answer += delta.text
                 reasoning += delta.reasoning
                 yield gr.skip(), view(), gr.skip(), gr.skip(), gr.skip()
@@ -197,13 +196,14 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         except Exception as exc:
             yield gr.skip(), view(), current, gr.skip(), f"⚠️ {readable_error(exc)}"
 
-    submitted = box.submit(
+    run_with_stop(
+        box.submit,
+        stop,
         sessions.bind(send),
         [*sessions.inputs, conversation, box, model, style, temperature, top_p, top_k, max_tokens, thinking],
         [box, chatbot, conversation, conversations, status],
         trigger_mode="always_last",  # a message sent while the last turn is being saved waits, not vanishes
     )
-    stop.click(None, None, None, cancels=[submitted])
 
     async def open_conversation(session_value: Session, conversation_id: str | None) -> tuple[Any, ...]:
         if not conversation_id:
@@ -213,15 +213,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         except Exception as exc:
             return gr.skip(), gr.skip(), f"⚠️ {readable_error(exc)}", *(gr.skip() for _ in settings)
         p = found["parameters"]
-        values = [
-            found["model"],
-            found["style"],
-            p["temperature"],
-            p["top_p"],
-            p["top_k"],
-            p["max_tokens"],
-            shown_thinking(p["thinking"]),
-        ]
+        values = [found["model"], found["style"], *shown(p), shown_thinking(p["thinking"])]
         return found, _display(found["messages"]), "", *values
 
     conversations.input(
@@ -237,6 +229,8 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
         return None, [], gr.update(value=None), ""
 
     new.click(new_chat, None, [conversation, chatbot, conversations, status])
+    # Another conversation (or none): the export shown was of the one before.
+    conversation.change(_no_export, None, [exported], queue=False, show_progress="hidden")
 
     async def forget_memory(session_value: Session, current: Conversation | None) -> tuple[Any, ...]:
         if current is None:
@@ -268,8 +262,8 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
 
     def export_conversation(current: Conversation | None) -> tuple[Any, str]:
         if current is None:
-            return None, "Open or start a conversation to export it."
-        return export_files(current), "Exported."
+            return _no_export(), "Open or start a conversation to export it."
+        return gr.update(value=export_files(current), visible=True), "Exported."
 
     export.click(export_conversation, [conversation], [exported, status])
     return ChatTab(conversations=conversations, model=model, style=style)

@@ -41,7 +41,9 @@ class ToolboxClient:
             http_client=http,
             # The SDK's own default (10 minutes) would override the pool's: a person waits far less.
             timeout=httpx2.Timeout(timeout_s, connect=min(10.0, timeout_s)),
-            max_retries=1,
+            # No retry: the SDK retries timeouts and refused connections too, which doubles a person's wait
+            # for an answer that is not coming; the gateway itself retries Bedrock's throttling.
+            max_retries=0,
         )
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

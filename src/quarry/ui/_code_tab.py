@@ -13,6 +13,7 @@ from quarry.ui._long import stream_answer
 from quarry.ui._prompts import CODE_LANGUAGES, architect_prompt, developer_prompt
 from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
+from quarry.ui._stop import stop_button
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -43,7 +44,7 @@ def build_code(toolbox: Toolbox, sessions: Sessions) -> None:
     task = gr.Textbox(label="Task", lines=4, elem_id="code-input")
     with gr.Row():
         run = gr.Button("Design and write", variant="primary", elem_id="code-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="code-stop")
+        stop = stop_button("code-stop")
     status = gr.Markdown("", elem_id="code-status")
     with gr.Row():
         with gr.Column():

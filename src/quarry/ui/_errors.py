@@ -31,6 +31,14 @@ def _where(exc: openai.APIConnectionError) -> str:
     return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
 
 
+def _waited(exc: openai.APITimeoutError) -> str:
+    """How long the call waited for an answer (the client's read timeout: `ui.api_timeout_s`)."""
+    request = getattr(exc, "request", None)
+    timeout = (request.extensions.get("timeout") or {}) if request is not None else {}
+    read = timeout.get("read")
+    return f"within {read:g} s" if isinstance(read, int | float) else "in time"
+
+
 def readable_error(exc: BaseException) -> str:
     """What went wrong and what the user can do about it, as Markdown safe to show (messages echo what was sent)."""
     return safe_markdown(_sentence(exc))
@@ -51,9 +59,16 @@ def _sentence(exc: BaseException) -> str:
     if isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
         return f"The request was refused: {_detail(exc)}"
     if isinstance(exc, openai.APITimeoutError):
-        return f"The Quarry API at {_where(exc)} did not answer in time. Try again in a moment."
+        return (
+            f"The Quarry API at {_where(exc)} did not answer {_waited(exc)}: it is busy, stuck or unreachable. "
+            "Try again in a moment; if it keeps happening, run `quarry doctor` where Quarry runs, or ask the "
+            "operator (the wait is the setting `ui.api_timeout_s`)."
+        )
     if isinstance(exc, openai.APIConnectionError):
-        return f"Cannot reach the Quarry API at {_where(exc)}: is it running? Try again once it is."
+        return (
+            f"Cannot reach the Quarry API at {_where(exc)}: nothing answers there. Start Quarry (`quarry serve`) "
+            "or check the address the toolbox was given; `quarry doctor` says what is wrong. Then try again."
+        )
     if isinstance(exc, openai.APIStatusError):
         return f"The model service failed (HTTP {exc.status_code}): {_detail(exc)} Try again in a moment."
     if isinstance(exc, openai.APIError):

@@ -8,15 +8,23 @@ from typing import Any
 import gradio as gr
 
 from quarry.ui._errors import readable_error
-from quarry.ui._formatting import FormatProblem, check_document, load_schema
+from quarry.ui._formatting import FormatProblem, NoStructure, check_document, load_schema
 from quarry.ui._long import stream_answer
 from quarry.ui._prompts import formatter_prompt, repair_prompt
 from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
+from quarry.ui._stop import stop_button
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_formatter"]
+
+
+def _no_structure(target: str, problem: NoStructure) -> str:
+    return (
+        f"⚠️ No structure found: {problem}. The text seems to hold no fields, values or items to put into "
+        f"{target}; give it text with data in it (names and values, a list of things) and press Format again."
+    )
 
 
 def build_formatter(toolbox: Toolbox, sessions: Sessions) -> None:
@@ -26,7 +34,7 @@ def build_formatter(toolbox: Toolbox, sessions: Sessions) -> None:
     schema_box = gr.Code(label="JSON Schema (optional)", language="json", lines=4, elem_id="formatter-schema")
     with gr.Row():
         run = gr.Button("Format", variant="primary", elem_id="formatter-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="formatter-stop")
+        stop = stop_button("formatter-stop")
     status = gr.Markdown("", elem_id="formatter-status")
     raw = gr.Markdown("", elem_id="formatter-stream")
     result = gr.Code(label="Result", interactive=False, elem_id="formatter-result")
@@ -59,6 +67,9 @@ def build_formatter(toolbox: Toolbox, sessions: Sessions) -> None:
                 yield "Formatting…", safe_markdown(f"```{language}\n{draft}\n```"), gr.skip()
             try:
                 document = check_document(draft, chosen, schema)
+            except NoStructure as nothing:
+                yield _no_structure(chosen, nothing), gr.skip(), gr.update(value="", language=language)
+                return
             except FormatProblem as problem:
                 first_problem = safe_markdown(str(problem))  # it may quote the answer
             else:

@@ -9,13 +9,18 @@ from typing import Any
 import jsonschema
 import yaml
 
-__all__ = ["FormatProblem", "check_document", "load_schema"]
+__all__ = ["FormatProblem", "NoStructure", "check_document", "load_schema"]
 
 _FENCE = re.compile(r"^\s*```[\w-]*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
 class FormatProblem(ValueError):
     """The document is not valid (the message says why, to hand to the repair call)."""
+
+
+class NoStructure(FormatProblem):
+    """The answer holds no structure: a bare string, number or null where a mapping or list was asked for. No repair
+    is tried: a model pressed to find structure in text that has none would invent it."""
 
 
 def load_schema(text: str) -> dict[str, Any] | None:
@@ -32,6 +37,12 @@ def load_schema(text: str) -> dict[str, Any] | None:
     return schema
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    return "number" if isinstance(value, int | float) else "string"
+
+
 def check_document(text: str, target: str, schema: dict[str, Any] | None) -> str:
     """The document, normalised (pretty JSON or block YAML); FormatProblem saying what is wrong."""
     fenced = _FENCE.match(text)
@@ -40,8 +51,11 @@ def check_document(text: str, target: str, schema: dict[str, Any] | None) -> str
         value = json.loads(body) if target == "JSON" else yaml.safe_load(body)
     except (ValueError, yaml.YAMLError) as exc:
         raise FormatProblem(f"not valid {target}: {str(exc).splitlines()[0]}") from None
-    if target == "YAML" and not isinstance(value, dict | list):
-        raise FormatProblem("not a YAML mapping or list")
+    if schema is None and not isinstance(value, dict | list):  # with a schema, the schema says what is wanted
+        kind = "nothing (null)" if value is None else f"a bare {_kind(value)}"
+        raise NoStructure(
+            f"the answer is {kind}, not a {target} {'object or array' if target == 'JSON' else 'mapping or list'}"
+        )
     if schema is not None:
         errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
         if errors:

@@ -12,6 +12,7 @@ import gradio as gr
 from quarry.ui._kb_client import KnowledgeClient
 from quarry.ui._kb_format import CITE_PREFIX, answer_markdown, kb_error, passage_markdown, plural, source_choices
 from quarry.ui._session import Sessions
+from quarry.ui._stop import run_with_stop, stop_button
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_ask"]
@@ -53,7 +54,7 @@ def build_ask(toolbox: Toolbox, sessions: Sessions, choose: gr.Dropdown) -> None
     question = gr.Textbox(label="Question", lines=2, placeholder="Ask the chosen knowledge base", elem_id="kb-question")
     with gr.Row():
         ask = gr.Button("Ask", variant="primary", elem_id="kb-ask")
-        stop = gr.Button("Stop", variant="stop", elem_id="kb-stop")
+        stop = stop_button("kb-stop")
     status = gr.Markdown("", elem_id="kb-ask-status")
     with gr.HTML(html_template="@children", js_on_load=_CITATION_CLICKS, elem_id="kb-answer-box") as answer_box:
         answer = gr.Markdown("", elem_id="kb-answer")  # no copy button: it would copy the citation links' HTML
@@ -89,9 +90,8 @@ def build_ask(toolbox: Toolbox, sessions: Sessions, choose: gr.Dropdown) -> None
             yield kb_error(exc), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     inputs = [*sessions.inputs, choose, question]
-    asked = ask.click(sessions.bind(ask_question), inputs, outputs)
-    submitted = question.submit(sessions.bind(ask_question), inputs, outputs)
-    stop.click(None, None, None, cancels=[asked, submitted])  # cancelling the run closes its HTTP stream
+    for trigger in (ask.click, question.submit):  # cancelling the run closes its HTTP stream
+        run_with_stop(trigger, stop, sessions.bind(ask_question), inputs, outputs)
 
     def open_citation(found: Sources, event: gr.EventData) -> tuple[Any, str]:
         return _passage(found, getattr(event, "n", None))

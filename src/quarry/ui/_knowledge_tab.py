@@ -81,10 +81,11 @@ def build_knowledge(toolbox: Toolbox, sessions: Sessions, tab: gr.Tab) -> None:
             return gr.skip(), kb_error(exc)
         names = [base["name"] for base in bases]
         note = "" if names else "No knowledge bases yet: create one below."
-        if current and current not in names:  # deleted elsewhere
-            return gr.update(choices=names, value=None), note
-        # The value is left alone: setting it, even to itself, could fire `change` and clear the answer shown.
-        return gr.update(choices=names), note
+        if current in names:
+            # The value is left alone: setting it, even to itself, could fire `change` and clear the answer shown.
+            return gr.update(choices=names), note
+        # None chosen yet, or the chosen one was deleted elsewhere: the first there is, ready to ask and fill.
+        return gr.update(choices=names, value=names[0] if names else None), note
 
     refresh.click(sessions.bind(refresh_list), [*sessions.inputs, choose], [choose, status])
     tab.select(sessions.bind(refresh_list), [*sessions.inputs, choose], [choose, status])

@@ -96,7 +96,10 @@ def developer_prompt(language: str) -> str:
 
 
 def formatter_prompt(target: str, schema: str) -> str:
-    prompt = f"Convert the user's text into {target}. Output only the {target} document: no code fences, no commentary."
+    prompt = (
+        f"Convert the user's text into {target}. Output only the {target} document: no code fences, no commentary. "
+        "If the text holds no data to structure (no fields, values or items), output only null."
+    )
     if schema:
         prompt += f" It must satisfy this JSON Schema:\n{schema}"
     return prompt

@@ -14,8 +14,11 @@ from quarry.ui._toolbox import Session, Toolbox, browser_id_for, user_id
 __all__ = ["Sessions", "open_session"]
 
 
-async def open_session(toolbox: Toolbox, browser_id: str | None, request: gr.Request) -> Session:
-    """A session for this request's user, with their stored settings when the API gives them."""
+async def open_session(
+    toolbox: Toolbox, browser_id: str | None, request: gr.Request, failures: list[Exception] | None = None
+) -> Session:
+    """A session for this request's user, with their stored settings when the API gives them (else the defaults,
+    and the failure is added to `failures` for a caller that reports it)."""
     scope = getattr(getattr(request, "request", None), "scope", None)
     browser_id = browser_id or browser_id_for(getattr(request, "session_hash", None))
     session = Session(
@@ -26,7 +29,9 @@ async def open_session(toolbox: Toolbox, browser_id: str | None, request: gr.Req
     )
     try:
         stored = await toolbox.client(session).user_settings()
-    except Exception:  # the defaults serve; the call the user asked for says what is wrong
+    except Exception as exc:  # the defaults serve; the call the user asked for says what is wrong
+        if failures is not None:
+            failures.append(exc)
         return session
     session.model = stored.get("default_model") or session.model
     session.presets = stored.get("presets") or {}

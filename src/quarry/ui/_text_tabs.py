@@ -21,6 +21,7 @@ from quarry.ui._prompts import (
 )
 from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
+from quarry.ui._stop import run_with_stop, stop_button
 from quarry.ui._toolbox import Session, Toolbox
 
 __all__ = ["build_rewrite", "build_summary", "build_translate", "wire_run"]
@@ -35,16 +36,15 @@ def wire_run(
     inputs: list[Any],
     outputs: list[Any],
 ) -> None:
-    """Run on click, and let Stop cancel the run (which closes its HTTP stream)."""
-    event = button.click(handler, inputs, outputs)
-    stop.click(None, None, None, cancels=[event])
+    """Run on click, with Stop shown while it runs, to cancel it (which closes its HTTP stream)."""
+    run_with_stop(button.click, stop, handler, inputs, outputs)
 
 
 def _text_tab(toolbox: Toolbox, sessions: Sessions, name: str, options: list[Any], prompts: Prompts) -> None:
     text = gr.Textbox(label="Text", lines=8, elem_id=f"{name}-input")
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id=f"{name}-run")
-        stop = gr.Button("Stop", variant="stop", elem_id=f"{name}-stop")
+        stop = stop_button(f"{name}-stop")
     status = gr.Markdown("", elem_id=f"{name}-status")
     output = gr.Markdown("", elem_id=f"{name}-output", buttons=["copy"])
 

@@ -12,6 +12,7 @@ from quarry.ui._long import stream_answer
 from quarry.ui._media import image_part
 from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
+from quarry.ui._stop import stop_button
 from quarry.ui._text_tabs import wire_run
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -35,7 +36,7 @@ def build_vision(toolbox: Toolbox, sessions: Sessions) -> None:
     )
     with gr.Row():
         run = gr.Button("Run", variant="primary", elem_id="vision-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="vision-stop")
+        stop = stop_button("vision-stop")
     status = gr.Markdown("", elem_id="vision-status")
     output = gr.Markdown("", elem_id="vision-output", buttons=["copy"])
 
