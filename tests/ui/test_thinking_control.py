@@ -15,9 +15,9 @@ import pytest
 from quarry.conversations._models import Parameters
 from quarry.server import create_app
 from quarry.settings import Settings
-from quarry.ui._chat import _parameters
 from quarry.ui._client import ToolboxClient
-from quarry.ui._thinking import shown_thinking
+from quarry.ui._sampling import parameters as sampling_parameters
+from quarry.ui._thinking import shown_thinking, stored_thinking
 
 KEY = "sk-thinking-ui"
 T = TypeVar("T")
@@ -67,7 +67,8 @@ def test_a_chosen_level_is_sent_as_reasoning_effort(gateway: str) -> None:
     ("shown", "stored"), [("off", False), (None, False), ("on", True), ("xhigh", "xhigh"), ("low", "low")]
 )
 def test_the_control_is_stored_with_the_conversation(shown: str | None, stored: bool | str) -> None:
-    parameters = _parameters(None, None, None, None, shown)
+    # What the chat stores: the sampling fields (empty here) and the control's choice as stored.
+    parameters = sampling_parameters(None, None, None, None, thinking=stored_thinking(shown))
     assert parameters["thinking"] == stored
     assert Parameters.model_validate(parameters).thinking == stored
     assert shown_thinking(stored) == (shown or "off")
