@@ -65,9 +65,13 @@ class Gateway:
 
 @pytest.fixture(scope="module")
 def gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    return start_gateway(serve, tmp_path_factory.mktemp("bedrockapi"))
+
+
+def start_gateway(serve: Any, folder: Path) -> Gateway:
+    """Quarry with an admin key and an alias, calling a fresh emulator as its Bedrock, served on real sockets."""
     emulator = EmulatorApp()
     emulator_url = serve(emulator).url
-    folder: Path = tmp_path_factory.mktemp("bedrockapi")
     with pytest.MonkeyPatch.context() as patch:
         set_aws_environment(patch, folder, {"BEDROCK_RUNTIME": emulator_url, "BEDROCK": emulator_url})
         settings = Settings(

@@ -1,4 +1,4 @@
-"""Claude Code itself (from npm, installed by scripts/test) in Bedrock mode against Quarry over the emulator, with
+"""Claude Code itself (from npm, each pinned version: conftest.py) in Bedrock mode against Quarry on the emulator, with
 nothing but a Quarry key: `CLAUDE_CODE_USE_BEDROCK=1`, `ANTHROPIC_BEDROCK_BASE_URL` and `AWS_BEARER_TOKEN_BEDROCK`.
 It discovers the inference profiles, checks its models are reachable (InvokeModel), then streams its turns
 (InvokeModelWithResponseStream); every call is counted against the key."""
@@ -6,22 +6,24 @@ It discovers the inference profiles, checks its models are reachable (InvokeMode
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from tests.api.bedrock.conftest import ADMIN, Gateway
-
-
-def _claude_code() -> str:
-    found = os.environ.get("QUARRY_TEST_CLAUDE_CODE") or shutil.which("claude")
-    assert found, "Claude Code is missing: scripts/test installs it (npm install @anthropic-ai/claude-code@2.1.197)"
-    return found
+from tests.api.bedrock.conftest import ADMIN, Gateway, start_gateway
 
 
-def test_claude_code_in_bedrock_mode(gateway: Gateway, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bedrock_gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    return start_gateway(serve, tmp_path_factory.mktemp("claude-code-bedrock"))
+
+
+def test_claude_code_in_bedrock_mode(bedrock_gateway: Gateway, claude_code: tuple[str, Path], tmp_path: Path) -> None:
+    gateway = bedrock_gateway
+    _, claude = claude_code
     key = gateway.key(models=["*anthropic.claude-*"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_", "CLAUDE_"))} | {
         "HOME": str(tmp_path),
@@ -37,7 +39,7 @@ def test_claude_code_in_bedrock_mode(gateway: Gateway, tmp_path: Path) -> None:
         "MAX_THINKING_TOKENS": "0",
     }
     done = subprocess.run(
-        [_claude_code(), "-p", "Say hello."], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+        [str(claude), "-p", "Say hello."], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stdout + done.stderr
     row = gateway.usage_of(key, requests=3)
