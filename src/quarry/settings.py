@@ -23,6 +23,7 @@ __all__ = [
     "KnowledgeSettings",
     "ModelSettings",
     "Settings",
+    "SpendSettings",
     "UISettings",
     "config_file",
     "default_data_dir",
@@ -316,6 +317,23 @@ class UISettings(BaseModel):
     )
 
 
+class SpendSettings(BaseModel):
+    """What calls cost and how budgets behave (`[spend]`, `QUARRY_SPEND__*`)."""
+
+    prices_file: Path | None = Field(
+        default=None,
+        description="A JSON file of prices (the shipped `prices.json`'s shape) merged over the shipped table, whole "
+        "model entries replaced; nothing is fetched over the network.",
+    )
+    soft_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a budget after which answers carry a warning header, a metric and a log line (a "
+        "budget's own `soft` overrides it).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Quarry. Precedence: init arguments, environment, TOML file, defaults."""
 
@@ -397,6 +415,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ui: UISettings = Field(default_factory=UISettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    spend: SpendSettings = Field(default_factory=SpendSettings)
 
     @field_validator("allowed_hosts")
     @classmethod
