@@ -49,6 +49,10 @@ def parse_date(value: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+def _usd(amount: float | None) -> str:
+    return "-" if amount is None else f"{amount:.4f}"
+
+
 def _echo_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
@@ -115,7 +119,7 @@ def revoke(key_id: str) -> None:
 @click.option("--since", help="Only calls since this date (UTC), e.g. 2026-11-01.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def usage(by: str, since: str | None, as_json: bool) -> None:
-    """Requests, errors, tokens and latency, grouped."""
+    """Requests, errors, tokens, cost (USD) and latency, grouped."""
     start = parse_date(since) if since else None
     rows = _run(lambda db: usage_report(db, by, since=start))  # type: ignore[arg-type]  # click checked the choice
     if as_json:
@@ -123,7 +127,10 @@ def usage(by: str, since: str | None, as_json: bool) -> None:
         return
     # By key, the id (what `quarry keys revoke` takes) and the name people know the key by.
     title = f"{'KEY':<22} {'NAME':<21}" if by == "key" else f"{by.upper():<44}"
-    click.echo(f"{title} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'AVG MS':>8}")
+    click.echo(
+        f"{title} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'COST USD':>11}"
+        f" {'AVG MS':>8}"
+    )
     for row in rows:
         cached = (row["cache_read_tokens"] or 0) + (row["cache_write_tokens"] or 0)
         if by == "key":
@@ -133,5 +140,5 @@ def usage(by: str, since: str | None, as_json: bool) -> None:
             group = f"{str(row[by])[:44]:<44}"
         click.echo(
             f"{group} {row['requests']:>9} {row['errors']:>7} {row['input_tokens']:>10}"
-            f" {row['output_tokens']:>10} {cached:>9} {row['avg_latency_ms'] or 0:>8.0f}"
+            f" {row['output_tokens']:>10} {cached:>9} {_usd(row['cost_usd']):>11} {row['avg_latency_ms'] or 0:>8.0f}"
         )

@@ -51,6 +51,7 @@ from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
 from quarry.server._openapi import openapi_document
 from quarry.settings import Settings
+from quarry.spend import PriceTable
 from quarry.store import open_database
 from quarry.ui import mount_ui
 
@@ -187,6 +188,7 @@ def create_app(
                 limiter=limiter,
                 keys=keys,
                 on_stream=metrics.stream,
+                prices=PriceTable.load(settings.spend.prices_file),
             )
             context = AppContext(
                 settings=settings,

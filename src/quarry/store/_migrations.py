@@ -67,4 +67,8 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     },
     {"sqlite": _CONVERSATIONS, "postgresql": _CONVERSATIONS},  # 2: the toolbox's conversations and user settings
     {"sqlite": [], "postgresql": _KNOWLEDGE_BASES},  # 3: the knowledge bases' register and documents
+    {  # 4: what each call cost, in USD (NULL: the model has no price)
+        "sqlite": ["ALTER TABLE usage ADD COLUMN cost_usd REAL"],
+        "postgresql": ["ALTER TABLE usage ADD COLUMN cost_usd DOUBLE PRECISION"],
+    },
 ]
