@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "BudgetExceeded",
     "Conflict",
     "InvalidRequest",
     "KnowledgeBaseNotAllowed",
@@ -110,6 +111,18 @@ class RateLimited(QuarryError):
     ) -> None:
         super().__init__(message, param=param, code=code)
         self.retry_after = retry_after
+
+
+class BudgetExceeded(RateLimited):
+    """A key's spend or token budget for the period is used up: OpenAI's `insufficient_quota`, a 429 in every
+    dialect, and not worth retrying before `retry_after` (the period's end)."""
+
+    def __init__(self, message: str, *, budget: str, resets_at: str, retry_after: float) -> None:
+        super().__init__(message, retry_after=retry_after, code="insufficient_quota")
+        self.budget = budget  # e.g. "usd_day"
+        self.resets_at = resets_at  # ISO 8601, UTC
+        # The SDKs' retry loops would only spend the caller's time: both honour x-should-retry.
+        self.headers.update({"x-should-retry": "false", "x-quarry-budget": budget, "x-quarry-budget-reset": resets_at})
 
 
 class UpstreamError(QuarryError):

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
+    BudgetExceeded,
     ModelNotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -27,6 +28,8 @@ def _type(error: QuarryError) -> str:
         return "authentication_error"
     if isinstance(error, PermissionDenied):
         return "permission_error"
+    if isinstance(error, BudgetExceeded):
+        return "insufficient_quota"  # OpenAI's type and code when an account's quota is spent
     if isinstance(error, RateLimited):
         return "rate_limit_error"
     if isinstance(error, UpstreamError):
@@ -39,7 +42,7 @@ def _code(error: QuarryError) -> str | None:
         return "model_not_found"
     if isinstance(error, PayloadTooLarge):
         return "request_too_large"
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited) and not isinstance(error, BudgetExceeded):
         return "rate_limit_exceeded"
     return error.code
 

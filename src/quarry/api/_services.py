@@ -12,7 +12,17 @@ from starlette.requests import Request
 
 from quarry.api._core import BoundedLoader, ImageLimits
 from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
-from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token, may_use_model
+from quarry.auth import (
+    Authenticator,
+    Budgeter,
+    InProcessLimiter,
+    KeyStore,
+    Limiter,
+    Principal,
+    Reservation,
+    bearer_token,
+    may_use_model,
+)
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
 from quarry.exchange import Exchange, exchange_of
@@ -35,6 +45,7 @@ class Services:
     keys: KeyStore | None = None
     on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
     prices: PriceTable | None = None  # what calls cost (None: costs are not counted)
+    budgets: Budgeter | None = None  # team keys' budgets (None: not enforced)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -73,6 +84,19 @@ class Services:
         most = self.prices.maximum(model.id, *_split(tokens, max_output))
         if most is not None:
             exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
+        if self.budgets is not None and principal.key is not None:
+            reservation = await self.budgets.reserve(principal.key.id, model.requested, most, tokens)
+            if reservation is not None:
+                exchange.headers.update(reservation.headers())
+                budgets = self.budgets
+                exchange.on_close.append(lambda done: self._settle(budgets, reservation, done))
+
+    def _settle(self, budgets: Budgeter, reservation: Reservation, done: Exchange) -> None:
+        """Settle a budget reservation with what the call cost, off the request path."""
+        tokens = done.input_tokens + done.output_tokens + done.cache_read_tokens + done.cache_write_tokens
+        task = asyncio.create_task(budgets.settle(reservation, done.cost(), tokens))
+        self._settling.add(task)  # held until done: a task nobody references can vanish mid-flight
+        task.add_done_callback(self._settling.discard)
 
     async def limit(self, request: Request, principal: Principal, tokens: int) -> None:
         """Take the key's rate limits for a call that names no model (listing models, searching or filling a

@@ -1,4 +1,4 @@
-"""Who is calling and what they may do: API keys (bootstrap and team keys), rate limits, usage records."""
+"""Who is calling and what they may do: API keys (bootstrap and team keys), rate limits, budgets, usage records."""
 
 from quarry.auth._access import (
     KB_PREFIX,
@@ -16,18 +16,29 @@ from quarry.auth._authenticator import (
     bearer_token,
 )
 from quarry.auth._bootstrap import bootstrap_key
+from quarry.auth._budgeter import Budgeter, Reservation
+from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, parse_budgets, spent_since, window
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
+from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedger
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
+from quarry.auth._redis_ledger import RedisLedger
 from quarry.auth._redis_limits import RedisLimiter
 from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credentials
 from quarry.auth._usage import UsageRecorder, usage_report
 
 __all__ = [
+    "BUDGET_NAMES",
     "KB_PREFIX",
     "MAX_LIMIT",
     "ApiKey",
     "Authenticator",
+    "Budget",
+    "BudgetState",
+    "BudgetStore",
+    "Budgeter",
+    "Charge",
     "Grant",
+    "InProcessLedger",
     "InProcessLimiter",
     "KeyAuthenticator",
     "KeyStore",
@@ -35,7 +46,10 @@ __all__ = [
     "Limits",
     "OpenAccess",
     "Principal",
+    "RedisLedger",
     "RedisLimiter",
+    "Reservation",
+    "SpendLedger",
     "StaticKey",
     "ToolboxCredentials",
     "UsageRecorder",
@@ -46,6 +60,9 @@ __all__ = [
     "knowledge_base_model",
     "may_use_knowledge_base",
     "may_use_model",
+    "parse_budgets",
+    "spent_since",
     "toolbox_credentials",
     "usage_report",
+    "window",
 ]

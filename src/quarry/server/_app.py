@@ -30,11 +30,16 @@ from quarry.api import (
     wants_anthropic,
 )
 from quarry.auth import (
+    Budgeter,
+    BudgetStore,
+    InProcessLedger,
     InProcessLimiter,
     KeyAuthenticator,
     KeyStore,
     Limiter,
+    RedisLedger,
     RedisLimiter,
+    SpendLedger,
     UsageRecorder,
     bootstrap_key,
     toolbox_credentials,
@@ -170,6 +175,16 @@ def create_app(
             keys = KeyStore(database)
             limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
             stack.push_async_callback(limiter.aclose)
+            ledger: SpendLedger = RedisLedger.from_url(settings.redis_url) if settings.redis_url else InProcessLedger()
+            budgets = Budgeter(
+                BudgetStore(database),
+                ledger,
+                database,
+                soft=settings.spend.soft_threshold,
+                ttl_s=settings.key_cache_ttl_s,
+                on_warning=metrics.budget_warning,
+            )
+            stack.push_async_callback(budgets.aclose)
             usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s)
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
@@ -189,6 +204,7 @@ def create_app(
                 keys=keys,
                 on_stream=metrics.stream,
                 prices=PriceTable.load(settings.spend.prices_file),
+                budgets=budgets,
             )
             context = AppContext(
                 settings=settings,

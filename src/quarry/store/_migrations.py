@@ -32,6 +32,14 @@ _KNOWLEDGE_BASES = [
         PRIMARY KEY (kb, id))""",
 ]
 
+# A key's budgets: `amount` USD or tokens per calendar `period` (UTC), `soft` the share that warns (NULL: the
+# server's default).
+_BUDGETS = [
+    """CREATE TABLE key_budgets (
+        key_id TEXT NOT NULL, measure TEXT NOT NULL, period TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL,
+        soft DOUBLE PRECISION, PRIMARY KEY (key_id, measure, period))""",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -71,4 +79,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "sqlite": ["ALTER TABLE usage ADD COLUMN cost_usd REAL"],
         "postgresql": ["ALTER TABLE usage ADD COLUMN cost_usd DOUBLE PRECISION"],
     },
+    {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 5: budgets per key (what is spent is summed from usage)
 ]
