@@ -5,6 +5,10 @@ spent budget — on one instance (in-process ledger, SQLite) and on two sharing 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,3 +226,46 @@ async def test_100_concurrent_calls_never_overspend_two_instances_sharing_redis(
     assert total == pytest.approx(spent(b.url, key_id))  # one database
     assert total <= budget + max(admitted)
     assert settled(b.url, key_id)["spent"] == pytest.approx(total, abs=1e-9)
+
+
+def quarry_cli(data_dir: Path, *args: str) -> str:
+    env = {**os.environ, "QUARRY_DATA_DIR": str(data_dir)}
+    quarry = str(Path(sys.executable).with_name("quarry"))
+    return subprocess.run([quarry, *args], env=env, capture_output=True, check=True, text=True).stdout
+
+
+def test_cli_makes_shows_and_changes_budgets(gateway: str, data_dir: Path, sdk: SDKs) -> None:
+    created = json.loads(
+        quarry_cli(
+            data_dir,
+            "keys",
+            "create",
+            "--name",
+            "cli-budget",
+            "--budget-usd-day",
+            "0.0002",
+            "--budget-tokens-month",
+            "100000",
+            "--budget-soft",
+            "0.5",
+            "--json",
+        )
+    )
+    assert created["budgets"] == {"usd_day": 0.0002, "tokens_month": 100000}
+    client = sdk.openai(f"{gateway}/v1", created["key"])
+    assert client.chat.completions.create(model=HAIKU, max_tokens=20, messages=HI).choices
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model=HAIKU, max_tokens=1000, messages=HI)
+    httpx.get(f"{gateway}/admin/usage", headers=ADMIN_HEADERS)  # the server writes what it has queued
+    shown_json = json.loads(quarry_cli(data_dir, "keys", "show", created["id"], "--json"))
+    spent = {b["budget"]: b["spent"] for b in shown_json["budgets"]}
+    assert 0 < spent["usd_day"] <= 0.0002
+    assert spent["tokens_month"] > 0
+    table = quarry_cli(data_dir, "keys", "show", created["id"])
+    assert "usd_day" in table
+    assert "resets" in table
+    assert "warns at 50%" in table
+    quarry_cli(data_dir, "keys", "budget", created["id"], "--usd-day", "1", "--remove", "tokens_month")
+    time.sleep(0.3)  # the server's budget cache (key_cache_ttl_s)
+    assert client.chat.completions.create(model=HAIKU, max_tokens=1000, messages=HI).choices
+    assert [b["budget"] for b in shown(gateway, created["id"])["budgets"]] == ["usd_day"]

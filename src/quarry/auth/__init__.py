@@ -17,7 +17,7 @@ from quarry.auth._authenticator import (
 )
 from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._budgeter import Budgeter, Reservation
-from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, parse_budgets, spent_since, window
+from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, iso, parse_budgets, spent_since, window
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedger
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
@@ -57,6 +57,7 @@ __all__ = [
     "bootstrap_key",
     "check_knowledge_base",
     "hash_key",
+    "iso",
     "knowledge_base_model",
     "may_use_knowledge_base",
     "may_use_model",
