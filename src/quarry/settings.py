@@ -177,6 +177,12 @@ def _exposed_headers() -> list[str]:
         "x-ratelimit-remaining-tokens",
         "x-ratelimit-reset-requests",
         "x-ratelimit-reset-tokens",
+        "x-quarry-cost-usd",  # what the call cost, and what it could have (docs: README, Spend)
+        "x-quarry-cost-max-usd",
+        "x-quarry-budget-remaining",
+        "x-quarry-budget-warning",
+        "x-quarry-budget",
+        "x-quarry-budget-reset",
     ]
 
 
