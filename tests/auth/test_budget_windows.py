@@ -59,17 +59,18 @@ async def test_the_in_process_ledger_reserves_all_or_nothing() -> None:
         ]
 
     results = await asyncio.gather(
-        *(ledger.reserve("k", charges(0.1, 10), seed) for _ in range(20)), return_exceptions=True
+        *(ledger.reserve("k", f"call-{i}", charges(0.1, 10), seed) for i in range(20)), return_exceptions=True
     )
-    admitted = [r for r in results if not isinstance(r, BaseException)]
+    admitted = [f"call-{i}" for i, r in enumerate(results) if not isinstance(r, BaseException)]
     assert len(admitted) == 5  # 0.5 USD left at 0.1 each; the token budget has room for 10
-    assert all(isinstance(r, BudgetExceeded) and r.budget == "usd_day" for r in results if r not in admitted)
+    refusals = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(r, BudgetExceeded) and r.budget == "usd_day" for r in refusals)
     with pytest.raises(BudgetExceeded) as refused:
-        await ledger.reserve("k", charges(0.0, 200), seed)  # fits in USD, not in tokens: nothing is reserved
+        await ledger.reserve("k", "big", charges(0.0, 200), seed)  # fits in USD, not in tokens: nothing is reserved
     assert refused.value.budget == "tokens_month"
     state = await ledger.state("k", charges(0, 0), seed)
     assert [round(s.reserved, 6) for s in state] == [0.5, 50]
-    await ledger.settle("k", charges(0.1, 10), [0.02, 7])
+    await ledger.settle("k", admitted[0], charges(0.1, 10), [0.02, 7])
     state = await ledger.state("k", charges(0, 0), seed)
     assert [round(s.spent, 6) for s in state] == [0.52, 907]
     assert [round(s.reserved, 6) for s in state] == [0.4, 40]

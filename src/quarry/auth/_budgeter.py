@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ class Reservation:
     """One admitted call's share of its key's budgets."""
 
     key_id: str
+    hold: str  # the call's id in the ledger
     charges: list[Charge]
     states: list[BudgetState]  # with this call's reservation in them
     warnings: list[BudgetState] = field(default_factory=list)  # the budgets past their soft threshold
@@ -95,8 +97,9 @@ class Budgeter:
                 code="model_not_priced",
             )
         charges = self._charges(budgets, usd or 0.0, tokens)
-        states = await self.ledger.reserve(key_id, charges, self._seed)
-        reservation = Reservation(key_id, charges, states)
+        hold = uuid.uuid4().hex
+        states = await self.ledger.reserve(key_id, hold, charges, self._seed)
+        reservation = Reservation(key_id, hold, charges, states)
         for state in states:
             if state.used >= state.budget.amount * (state.budget.soft or self._soft):
                 reservation.warnings.append(state)
@@ -110,7 +113,7 @@ class Budgeter:
 
     async def settle(self, reservation: Reservation, usd: float | None, tokens: int) -> None:
         actual = [(usd or 0.0) if c.budget.measure == "usd" else float(tokens) for c in reservation.charges]
-        await self.ledger.settle(reservation.key_id, reservation.charges, actual)
+        await self.ledger.settle(reservation.key_id, reservation.hold, reservation.charges, actual)
 
     async def state(self, key_id: str) -> list[BudgetState]:
         """Each budget of the key in its current window: spent, reserved by calls in progress, when it resets."""

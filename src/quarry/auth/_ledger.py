@@ -77,13 +77,13 @@ def exceeded(charge: Charge, spent: float, reserved: float) -> BudgetExceeded:
 
 
 class SpendLedger(Protocol):
-    async def reserve(self, key_id: str, charges: Sequence[Charge], seed: Seed) -> list[BudgetState]:
-        """Reserve every charge or none; BudgetExceeded names the first budget a charge does not fit in. Returns
-        each budget's state with this reservation in it."""
+    async def reserve(self, key_id: str, hold: str, charges: Sequence[Charge], seed: Seed) -> list[BudgetState]:
+        """Reserve every charge or none, as the call `hold` (a unique id); BudgetExceeded names the first budget a
+        charge does not fit in. Returns each budget's state with this reservation in it."""
         ...
 
-    async def settle(self, key_id: str, charges: Sequence[Charge], actual: Sequence[float]) -> None:
-        """A reserved call is over: release its reservations and count what it actually used."""
+    async def settle(self, key_id: str, hold: str, charges: Sequence[Charge], actual: Sequence[float]) -> None:
+        """The call `hold` is over: release its reservations and count what it actually used."""
         ...
 
     async def state(self, key_id: str, charges: Sequence[Charge], seed: Seed) -> list[BudgetState]:
@@ -122,7 +122,7 @@ class InProcessLedger:
             states.append(BudgetState(charge.budget, charge.start, charge.resets, spent, reserved))
         return states
 
-    async def reserve(self, key_id: str, charges: Sequence[Charge], seed: Seed) -> list[BudgetState]:
+    async def reserve(self, key_id: str, hold: str, charges: Sequence[Charge], seed: Seed) -> list[BudgetState]:
         await self._load(key_id, charges, seed)
         # From here to the return there is no await: no other call can interleave.
         for charge in charges:
@@ -133,7 +133,7 @@ class InProcessLedger:
             self._windows[_slot(key_id, charge)][1] += charge.amount
         return self._states(key_id, charges)
 
-    async def settle(self, key_id: str, charges: Sequence[Charge], actual: Sequence[float]) -> None:
+    async def settle(self, key_id: str, hold: str, charges: Sequence[Charge], actual: Sequence[float]) -> None:
         for charge, used in zip(charges, actual, strict=True):
             window = self._windows.get(_slot(key_id, charge))
             if window is not None:  # else the window has ended, and the next was seeded from the usage records
