@@ -30,6 +30,19 @@ def test_windows_are_calendar_periods_in_utc(period: str, now: str, start: str, 
     assert window(period, at(now)) == (at(start), at(end))  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("budget", "text"),
+    [
+        (Budget("usd", "day", 5), "$5.00 per day"),
+        (Budget("usd", "week", 2.5), "$2.50 per week"),
+        (Budget("usd", "day", 0.005), "$0.005 per day"),
+        (Budget("tokens", "month", 2_000_000), "2000000 tokens per month"),
+    ],
+)
+def test_budgets_describe_themselves(budget: Budget, text: str) -> None:
+    assert budget.describe() == text
+
+
 def test_budget_names_are_checked() -> None:
     assert parse_budgets({"usd_day": 5, "tokens_month": None}) == [Budget("usd", "day", 5.0)]
     with pytest.raises(InvalidRequest, match="usd_year"):

@@ -59,7 +59,7 @@ def test_a_spent_budget_is_refused_in_each_dialect(gateway: str, sdk: SDKs) -> N
     error = refused.value
     assert error.code == "insufficient_quota"
     assert error.type == "insufficient_quota"
-    assert "$0.00 per day" in error.message
+    assert "$0.0001 per day" in error.message
     assert "resets at" in error.message
     headers = error.response.headers
     assert headers["x-quarry-budget"] == "usd_day"

@@ -42,11 +42,10 @@ class Budget:
 
     def describe(self) -> str:
         """`$5.00 per day`, `1000000 tokens per month`."""
-        return (
-            f"${self.amount:.2f} per {self.period}"
-            if self.measure == "usd"
-            else f"{self.amount:.0f} tokens per {self.period}"
-        )
+        if self.measure == "tokens":
+            return f"{self.amount:.0f} tokens per {self.period}"
+        cents = round(self.amount, 2) == self.amount  # $5.00, but $0.005 rather than $0.01
+        return f"${self.amount:.2f} per {self.period}" if cents else f"${self.amount:g} per {self.period}"
 
 
 def window(period: Period, now: float) -> tuple[float, float]:
