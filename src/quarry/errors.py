@@ -114,11 +114,12 @@ class RateLimited(QuarryError):
 
 
 class BudgetExceeded(RateLimited):
-    """A key's spend or token budget for the period is used up: OpenAI's `insufficient_quota`, a 429 in every
-    dialect, and not worth retrying before `retry_after` (the period's end)."""
+    """A key's spend or token budget for the period is used up, not worth retrying before `retry_after` (the
+    period's end): OpenAI's `insufficient_quota` and Anthropic's `rate_limit_error` (429s), and on Bedrock's own
+    routes its ServiceQuotaExceededException (a 400 no SDK retries), which `code` names as an upstream name does."""
 
     def __init__(self, message: str, *, budget: str, resets_at: str, retry_after: float) -> None:
-        super().__init__(message, retry_after=retry_after, code="insufficient_quota")
+        super().__init__(message, retry_after=retry_after, code="ServiceQuotaExceededException")
         self.budget = budget  # e.g. "usd_day"
         self.resets_at = resets_at  # ISO 8601, UTC
         # The SDKs' retry loops would only spend the caller's time: both honour x-should-retry.

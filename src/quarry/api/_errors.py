@@ -42,7 +42,9 @@ def _code(error: QuarryError) -> str | None:
         return "model_not_found"
     if isinstance(error, PayloadTooLarge):
         return "request_too_large"
-    if isinstance(error, RateLimited) and not isinstance(error, BudgetExceeded):
+    if isinstance(error, BudgetExceeded):
+        return "insufficient_quota"
+    if isinstance(error, RateLimited):
         return "rate_limit_exceeded"
     return error.code
 
