@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "BudgetExceeded",
     "ClientDisconnected",
     "Conflict",
     "InvalidRequest",
@@ -146,6 +147,19 @@ class RateLimited(QuarryError):
     ) -> None:
         super().__init__(message, param=param, code=code)
         self.retry_after = retry_after
+
+
+class BudgetExceeded(RateLimited):
+    """A key's spend or token budget for the period is used up, not worth retrying before `retry_after` (the
+    period's end): OpenAI's `insufficient_quota` and Anthropic's `rate_limit_error` (429s), and on Bedrock's own
+    routes its ServiceQuotaExceededException (a 400 no SDK retries), which `code` names as an upstream name does."""
+
+    def __init__(self, message: str, *, budget: str, resets_at: str, retry_after: float) -> None:
+        super().__init__(message, retry_after=retry_after, code="ServiceQuotaExceededException")
+        self.budget = budget  # e.g. "usd_day"
+        self.resets_at = resets_at  # ISO 8601, UTC
+        # The SDKs' retry loops would only spend the caller's time: both honour x-should-retry.
+        self.headers.update({"x-should-retry": "false", "x-quarry-budget": budget, "x-quarry-budget-reset": resets_at})
 
 
 class UpstreamError(QuarryError):

@@ -48,6 +48,9 @@ class Exchange:
     first_token_at: float | None = None
     finished_at: float | None = None
     headers: dict[str, str] = field(default_factory=dict)  # added to the response (e.g. x-ratelimit-*)
+    # (model, tokens) → USD or None (no price): set at admission, so the cost follows the model that answered.
+    pricer: Callable[[str, TokenCounts], float | None] | None = None
+    cost_usd: float | None = None  # fixed by the first `cost()` once the exchange is over
     on_close: list[Callable[[Exchange], None]] = field(default_factory=list)  # e.g. releasing a concurrency slot
 
     @property
@@ -73,6 +76,30 @@ class Exchange:
     def first_token(self) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
+
+    def counts(self) -> TokenCounts:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
+
+    def cost(self) -> float | None:
+        """What the call cost in USD, from its tokens and the model that answered (None: no price, or not a model
+        call). Computed once when the exchange is over, and read by the budget, the usage record and the metrics."""
+        if self.finished_at is not None and self.cost_usd is not None:
+            return self.cost_usd
+        if self.pricer is None or not self.model:
+            return None
+        self.cost_usd = self.pricer(self.model, self.counts())
+        return self.cost_usd
+
+    def response_headers(self) -> dict[str, str]:
+        """`headers`, and the call's cost when it is known as the response starts (not for a stream, whose tokens
+        are counted after its headers are sent)."""
+        cost = None if self.stream else self.cost()
+        return self.headers if cost is None else {**self.headers, "x-quarry-cost-usd": f"{cost:.6f}"}
 
     def note_usage(self, usage: TokenCounts) -> None:
         """The answer's tokens so far (a stream's later counts replace its earlier ones)."""

@@ -23,6 +23,7 @@ __all__ = [
     "KnowledgeSettings",
     "ModelSettings",
     "Settings",
+    "SpendSettings",
     "UISettings",
     "config_file",
     "default_data_dir",
@@ -177,6 +178,12 @@ def _exposed_headers() -> list[str]:
         "x-ratelimit-reset-requests",
         "x-ratelimit-reset-tokens",
         "x-quarry-dropped-params",
+        "x-quarry-cost-usd",  # what the call cost, and what it could have (docs: README, Spend)
+        "x-quarry-cost-max-usd",
+        "x-quarry-budget-remaining",
+        "x-quarry-budget-warning",
+        "x-quarry-budget",
+        "x-quarry-budget-reset",
     ]
 
 
@@ -344,6 +351,23 @@ class UISettings(BaseModel):
     )
 
 
+class SpendSettings(BaseModel):
+    """What calls cost and how budgets behave (`[spend]`, `QUARRY_SPEND__*`)."""
+
+    prices_file: Path | None = Field(
+        default=None,
+        description="A JSON file of prices (the shipped `prices.json`'s shape) merged over the shipped table, whole "
+        "model entries replaced; nothing is fetched over the network.",
+    )
+    soft_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a budget after which answers carry a warning header, a metric and a log line (a "
+        "budget's own `soft` overrides it).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Quarry. Precedence: init arguments, environment, TOML file, defaults."""
 
@@ -425,6 +449,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ui: UISettings = Field(default_factory=UISettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    spend: SpendSettings = Field(default_factory=SpendSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from quarry.api._responses import json_response
 from quarry.errors import (
     AuthenticationFailed,
+    BudgetExceeded,
     ModelNotFound,
     PayloadTooLarge,
     PermissionDenied,
@@ -41,6 +42,8 @@ def _type(error: QuarryError) -> str:
         return "authentication_error"
     if isinstance(error, PermissionDenied):
         return "permission_error"
+    if isinstance(error, BudgetExceeded):
+        return "insufficient_quota"  # OpenAI's type and code when an account's quota is spent
     if isinstance(error, RateLimited):
         return "rate_limit_error"
     if isinstance(error, UpstreamError):
@@ -53,6 +56,8 @@ def _code(error: QuarryError) -> str | None:
         return "model_not_found"
     if isinstance(error, PayloadTooLarge):
         return "request_too_large"
+    if isinstance(error, BudgetExceeded):
+        return "insufficient_quota"
     if isinstance(error, RateLimited):
         return "rate_limit_exceeded"
     return error.code

@@ -12,11 +12,22 @@ from starlette.requests import Request
 
 from quarry.api._core import BoundedLoader, ImageLimits
 from quarry.api._sse import KEEPALIVE_COMMENT, Render, RenderError, SSEResponse, StreamHook, relay
-from quarry.auth import Authenticator, InProcessLimiter, KeyStore, Limiter, Principal, bearer_token, may_use_model
+from quarry.auth import (
+    Authenticator,
+    Budgeter,
+    InProcessLimiter,
+    KeyStore,
+    Limiter,
+    Principal,
+    Reservation,
+    bearer_token,
+    may_use_model,
+)
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
 from quarry.exchange import Exchange, exchange_of
 from quarry.settings import Settings
+from quarry.spend import PriceTable
 
 __all__ = ["Services"]
 
@@ -33,6 +44,8 @@ class Services:
     limiter: Limiter = field(default_factory=InProcessLimiter)
     keys: KeyStore | None = None
     on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
+    prices: PriceTable | None = None  # what calls cost (None: costs are not counted)
+    budgets: Budgeter | None = None  # team keys' budgets (None: not enforced)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -49,12 +62,41 @@ class Services:
                 f"This API key may not use the model `{model.requested}`.", param="model", code="model_not_allowed"
             )
 
-    async def admit(self, request: Request, principal: Principal, model: ResolvedModel, tokens: int) -> None:
+    async def admit(
+        self,
+        request: Request,
+        principal: Principal,
+        model: ResolvedModel,
+        tokens: int,
+        *,
+        max_output: int | None = None,
+    ) -> None:
         """Check the key's model scopes and take its rate limits for this call (released when the call is over,
         with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
-        refused request costs nothing at Bedrock."""
+        refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
+        output (unknown: every token is priced at the dearest rate)."""
         self.check_scope(principal, model)
         await self.limit(request, principal, tokens)
+        if self.prices is None:
+            return
+        exchange = exchange_of(request)
+        exchange.pricer = self.prices.cost
+        most = self.prices.maximum(model.id, *_split(tokens, max_output))
+        if most is not None:
+            exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
+        if self.budgets is not None and principal.key is not None:
+            reservation = await self.budgets.reserve(principal.key.id, model.requested, most, tokens)
+            if reservation is not None:
+                exchange.headers.update(reservation.headers())
+                budgets = self.budgets
+                exchange.on_close.append(lambda done: self._settle(budgets, reservation, done))
+
+    def _settle(self, budgets: Budgeter, reservation: Reservation, done: Exchange) -> None:
+        """Settle a budget reservation with what the call cost, off the request path."""
+        tokens = done.input_tokens + done.output_tokens + done.cache_read_tokens + done.cache_write_tokens
+        task = asyncio.create_task(budgets.settle(reservation, done.cost(), tokens))
+        self._settling.add(task)  # held until done: a task nobody references can vanish mid-flight
+        task.add_done_callback(self._settling.discard)
 
     async def limit(self, request: Request, principal: Principal, tokens: int) -> None:
         """Take the key's rate limits for a call that names no model (listing models, searching or filling a
@@ -106,3 +148,10 @@ class Services:
         principal = await self.authenticator.authenticate(token)
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
         return principal
+
+
+def _split(tokens: int, max_output: int | None) -> tuple[int, int]:
+    """(input, output) of an estimate; an unknown split is taken at its dearest (all input and all output)."""
+    if max_output is None:
+        return tokens, tokens
+    return max(0, tokens - max_output), max_output

@@ -1,4 +1,4 @@
-"""Who is calling and what they may do: API keys (bootstrap and team keys), rate limits, usage records."""
+"""Who is calling and what they may do: API keys (bootstrap and team keys), rate limits, budgets, usage records."""
 
 from quarry.auth._access import (
     KB_PREFIX,
@@ -21,21 +21,32 @@ from quarry.auth._authenticator import (
     bearer_token,
 )
 from quarry.auth._bootstrap import bootstrap_key
+from quarry.auth._budgeter import Budgeter, Reservation
+from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, iso, parse_budgets, spent_since, window
 from quarry.auth._grantees import ADMIN, EVERYONE, is_admin, owner_of, parse_grantee, parse_owner, shown_owner
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
+from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedger
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
+from quarry.auth._redis_ledger import RedisLedger
 from quarry.auth._redis_limits import RedisLimiter
 from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credentials
 from quarry.auth._usage import UsageRecorder, usage_report
 
 __all__ = [
     "ADMIN",
+    "BUDGET_NAMES",
     "EVERYONE",
     "KB_PREFIX",
     "MAX_LIMIT",
     "ApiKey",
     "Authenticator",
+    "Budget",
+    "BudgetState",
+    "BudgetStore",
+    "Budgeter",
+    "Charge",
     "Grant",
+    "InProcessLedger",
     "InProcessLimiter",
     "KeyAuthenticator",
     "KeyStore",
@@ -44,7 +55,10 @@ __all__ = [
     "OpenAccess",
     "Owned",
     "Principal",
+    "RedisLedger",
     "RedisLimiter",
+    "Reservation",
+    "SpendLedger",
     "StaticKey",
     "ToolboxCredentials",
     "UsageRecorder",
@@ -55,15 +69,19 @@ __all__ = [
     "check_read",
     "hash_key",
     "is_admin",
+    "iso",
     "knowledge_base_model",
     "may_change",
     "may_read",
     "may_use_knowledge_base",
     "may_use_model",
     "owner_of",
+    "parse_budgets",
     "parse_grantee",
     "parse_owner",
     "shown_owner",
+    "spent_since",
     "toolbox_credentials",
     "usage_report",
+    "window",
 ]

@@ -19,8 +19,8 @@ __all__ = ["UsageRecorder", "usage_report"]
 log = logging.getLogger("quarry.usage")
 _INSERT = (
     "INSERT INTO usage (at, day, request_id, key_id, api, model, stream, status, error_type, input_tokens,"
-    " output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms, cost_usd)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _MAX_QUEUE = 100_000  # rows kept while the database is unreachable; beyond that the oldest are dropped
 
@@ -45,7 +45,7 @@ class UsageRecorder:
                 now, int(now // 86400), exchange.request_id, exchange.key_id, exchange.api, exchange.model,
                 exchange.stream, exchange.status, exchange.error_type, exchange.input_tokens, exchange.output_tokens,
                 exchange.cache_read_tokens, exchange.cache_write_tokens, exchange.latency_s * 1000,
-                None if ttft is None else ttft * 1000,
+                None if ttft is None else ttft * 1000, exchange.cost(),
             )
         )  # fmt: skip
         if len(self._rows) > _MAX_QUEUE:
@@ -109,13 +109,14 @@ async def _key_names(database: Database) -> dict[str | None, tuple[str, bool]]:
 
 
 async def usage_report(database: Database, by: Grouping, *, since: float | None = None) -> list[Row]:
-    """Requests, errors, tokens and latency per key (with its name), model, API or UTC day."""
+    """Requests, errors, tokens, cost (USD) and latency per key (with its name), model, API or UTC day."""
     group = _GROUPS[by]
     rows = await database.fetch(
         f"SELECT {group} AS grp, COUNT(*) AS requests,"  # noqa: S608  # the group is one of _GROUPS
         " SUM(CASE WHEN status >= 400 OR error_type IS NOT NULL THEN 1 ELSE 0 END) AS errors,"
         " SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,"
         " SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens,"
+        " SUM(cost_usd) AS cost_usd,"
         " AVG(latency_ms) AS avg_latency_ms, AVG(ttft_ms) AS avg_ttft_ms"
         f" FROM usage WHERE at >= ? GROUP BY {group} ORDER BY {group}",
         since or 0.0,
@@ -130,5 +131,7 @@ async def usage_report(database: Database, by: Grouping, *, since: float | None 
         if by == "key":
             name, revoked = names.get(group_value, (None, False))  # a key deleted from the store by hand
             named |= {"name": name, "revoked": revoked}
+        cost = row.pop("cost_usd")  # dollars to the micro-dollar; the rest to a tenth
         report.append(named | {k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()})
+        report[-1]["cost_usd"] = None if cost is None else round(float(cost), 6)
     return report

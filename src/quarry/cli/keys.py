@@ -1,9 +1,10 @@
-"""`quarry keys` and `quarry usage`: team keys and the usage record, straight from the database the gateway
-uses (`QUARRY_DATABASE_URL`, else the data dir's SQLite file)."""
+"""`quarry keys` and `quarry usage`: team keys, their budgets and the usage record, straight from the database the
+gateway uses (`QUARRY_DATABASE_URL`, else the data dir's SQLite file)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -11,7 +12,19 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from quarry.auth import ApiKey, KeyStore, Limits, usage_report
+from quarry.auth import (
+    BUDGET_NAMES,
+    ApiKey,
+    Budget,
+    BudgetStore,
+    KeyStore,
+    Limits,
+    iso,
+    parse_budgets,
+    spent_since,
+    usage_report,
+    window,
+)
 from quarry.errors import QuarryError
 from quarry.settings import Settings
 from quarry.store import Database, open_database
@@ -56,13 +69,54 @@ def parse_date(value: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+def _usd(amount: float | None) -> str:
+    return "-" if amount is None else f"{amount:.4f}"
+
+
 def _echo_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
+def _budget_options(prefix: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--{prefix}usd-day`, `--{prefix}tokens-month`, … and `--{prefix}soft`."""
+
+    def add(command: Callable[..., None]) -> Callable[..., None]:
+        for name in reversed(BUDGET_NAMES):
+            measure, _, period = name.partition("_")
+            what = "US dollars" if measure == "usd" else "Tokens (input, output and cached)"
+            command = click.option(
+                f"--{prefix}{measure}-{period}", name, type=click.FloatRange(min=0, min_open=True),
+                help=f"{what} per calendar {period} (UTC).",
+            )(command)  # fmt: skip
+        return click.option(
+            f"--{prefix}soft", "soft", type=click.FloatRange(0, 1, min_open=True),
+            help="Share of a budget after which answers warn (default: the server's, 0.8).",
+        )(command)  # fmt: skip
+
+    return add
+
+
+def _budgets(options: dict[str, Any]) -> list[Budget]:
+    try:
+        return parse_budgets({name: options.pop(name) for name in BUDGET_NAMES}, options.pop("soft"))
+    except QuarryError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def _budget_line(budget: Budget, spent: float) -> str:
+    _, resets = window(budget.period, time.time())
+    left = max(0.0, budget.amount - spent)
+    places = 4 if budget.measure == "usd" else 0
+    soft = f", warns at {budget.soft:.0%}" if budget.soft else ""
+    return (
+        f"  {budget.name:<14} {budget.describe():<28} spent {spent:>12.{places}f}  left {left:>12.{places}f}"
+        f"  resets {iso(resets)}{soft}"
+    )
+
+
 @click.group()
 def keys() -> None:
-    """Team API keys: create, list, revoke."""
+    """Team API keys: create, list, show, set budgets, revoke."""
 
 
 @keys.command("create")
@@ -74,26 +128,30 @@ def keys() -> None:
 @click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute (input and output).")
 @click.option("--max-concurrency", type=click.IntRange(min=1), help="Requests at the same time.")
 @click.option("--expires", help="Date (UTC) after which the key stops working, e.g. 2026-12-31.")
+@_budget_options("budget-")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
-    expires: str | None, as_json: bool,
+    expires: str | None, as_json: bool, **budget_options: Any,
 ) -> None:  # fmt: skip
     """Create a key. It is printed once and never shown again."""
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
     expires_at = parse_date(expires) if expires else None
     limits = Limits(rpm, tpm, max_concurrency)
+    budgets = _budgets(budget_options)
 
     async def make(db: Database) -> tuple[ApiKey, str, bool]:
         store = KeyStore(db)
         first = not await store.any_active()
-        return *await store.create(name, models=models, limits=limits, expires_at=expires_at), first
+        made = await store.create(name, models=models, limits=limits, expires_at=expires_at)
+        await BudgetStore(db).put(made[0].id, budgets)
+        return *made, first
 
     key, secret, first = _run(make)
     settings = Settings()
     keyless = first and not (settings.api_key or settings.api_key_secret_id or settings.api_key_ssm_parameter)
     if as_json:
-        _echo_json(key.public() | {"key": secret})
+        _echo_json(key.public() | {"budgets": {b.name: b.amount for b in budgets}, "key": secret})
     else:
         click.echo(f"Created {key.id} ({key.name}). The key, shown this once:\n\n    {secret}\n")
     if keyless:  # on stderr with --json, so the JSON stays parseable
@@ -119,6 +177,61 @@ def list_keys(include_revoked: bool, as_json: bool) -> None:
         )
 
 
+@keys.command("show")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(key_id: str, as_json: bool) -> None:
+    """A key, its limits and its budgets: what is spent in each budget's period (from the usage records; calls
+    still running are not in them) and when it resets."""
+
+    async def read(db: Database) -> tuple[ApiKey, list[tuple[Budget, float]]]:
+        key = next((k for k in await KeyStore(db).list(include_revoked=True) if k.id == key_id), None)
+        if key is None:
+            raise click.ClickException(f"No API key with id `{key_id}`.")
+        budgets = []
+        for budget in await BudgetStore(db).get(key_id):
+            usd, tokens = await spent_since(db, key_id, window(budget.period, time.time())[0])
+            budgets.append((budget, usd if budget.measure == "usd" else float(tokens)))
+        return key, budgets
+
+    key, budgets = _run(read)
+    if as_json:
+        _echo_json(key.public() | {"budgets": [{"budget": b.name, "amount": b.amount, "soft": b.soft,
+                                                "spent": round(spent, 6)} for b, spent in budgets]})  # fmt: skip
+        return
+    limits = key.limits
+    click.echo(f"{key.id} ({key.name}){'  revoked ' + _when(key.revoked_at) if key.revoked_at else ''}")
+    click.echo(f"  models: {', '.join(key.models) or '*'}   expires: {_when(key.expires_at)}")
+    click.echo(f"  rpm: {limits.rpm or '-'}   tpm: {limits.tpm or '-'}   concurrency: {limits.max_concurrency or '-'}")
+    click.echo("budgets:" if budgets else "no budgets")
+    for budget, spent in budgets:
+        click.echo(_budget_line(budget, spent))
+
+
+@keys.command("budget")
+@click.argument("key_id")
+@_budget_options("")
+@click.option("--remove", "remove", multiple=True, type=click.Choice(BUDGET_NAMES), help="Remove this budget.")
+@click.option("--clear", is_flag=True, help="Remove every budget the key has first.")
+def budget(key_id: str, remove: tuple[str, ...], clear: bool, **budget_options: Any) -> None:
+    """Set a key's budgets, e.g. `quarry keys budget KEY_ID --usd-day 5 --tokens-month 2000000`; running servers
+    apply them within a second."""
+    budgets = _budgets(budget_options)
+
+    async def change(db: Database) -> None:
+        if not any(k.id == key_id for k in await KeyStore(db).list(include_revoked=True)):
+            raise click.ClickException(f"No API key with id `{key_id}`.")
+        store = BudgetStore(db)
+        if clear:
+            await store.remove(key_id)
+        if remove:
+            await store.remove(key_id, remove)
+        await store.put(key_id, budgets)
+
+    _run(change)
+    click.echo(f"Budgets of {key_id} set; `quarry keys show {key_id}` shows them.")
+
+
 @keys.command("revoke")
 @click.argument("key_id")
 def revoke(key_id: str) -> None:
@@ -132,7 +245,7 @@ def revoke(key_id: str) -> None:
 @click.option("--since", help="Only calls since this date (UTC), e.g. 2026-11-01.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def usage(by: str, since: str | None, as_json: bool) -> None:
-    """Requests, errors, tokens and latency, grouped."""
+    """Requests, errors, tokens, cost (USD) and latency, grouped."""
     start = parse_date(since) if since else None
     rows = _run(lambda db: usage_report(db, by, since=start))  # type: ignore[arg-type]  # click checked the choice
     if as_json:
@@ -140,7 +253,10 @@ def usage(by: str, since: str | None, as_json: bool) -> None:
         return
     # By key, the id (what `quarry keys revoke` takes) and the name people know the key by.
     title = f"{'KEY':<22} {'NAME':<21}" if by == "key" else f"{by.upper():<44}"
-    click.echo(f"{title} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'AVG MS':>8}")
+    click.echo(
+        f"{title} {'REQUESTS':>9} {'ERRORS':>7} {'INPUT':>10} {'OUTPUT':>10} {'CACHED':>9} {'COST USD':>11}"
+        f" {'AVG MS':>8}"
+    )
     for row in rows:
         cached = (row["cache_read_tokens"] or 0) + (row["cache_write_tokens"] or 0)
         if by == "key":
@@ -150,5 +266,5 @@ def usage(by: str, since: str | None, as_json: bool) -> None:
             group = f"{str(row[by])[:44]:<44}"
         click.echo(
             f"{group} {row['requests']:>9} {row['errors']:>7} {row['input_tokens']:>10}"
-            f" {row['output_tokens']:>10} {cached:>9} {row['avg_latency_ms'] or 0:>8.0f}"
+            f" {row['output_tokens']:>10} {cached:>9} {_usd(row['cost_usd']):>11} {row['avg_latency_ms'] or 0:>8.0f}"
         )

@@ -1,8 +1,9 @@
 """Prometheus metrics of one gateway: what finished exchanges, open streams and Bedrock's refusals say.
 
 Each `Metrics` owns its registry, so two apps in one process (tests, an embedded gateway) never share series.
-Labels are bounded on purpose: the API name, the resolved Bedrock model id, the status code and error class —
-never a key, a caller-chosen string or a request id.
+Labels are bounded on purpose: the API name, the resolved Bedrock model id, the status code and error class, and
+for spend the key's id (`key_…`, one per key the operator made; never the key itself) — never a caller-chosen
+string or a request id.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ class Metrics:
         self.tokens = Counter(
             "quarry_tokens", "Tokens Bedrock reported, by kind.", ["model", "kind"], registry=registry
         )
+        self.spend = Counter(
+            "quarry_spend_usd",
+            "What calls cost in US dollars (the price table's), by key id and the model that answered.",
+            ["key", "model"],
+            registry=registry,
+        )
+        self.budget_warnings = Counter(
+            "quarry_budget_warnings",
+            "Admitted calls that took a key past a budget's soft threshold.",
+            ["kind", "period"],
+            registry=registry,
+        )
         self.active_streams = Gauge("quarry_active_streams", "SSE responses being streamed now.", registry=registry)
         self.upstream_throttles = Counter(
             "quarry_upstream_throttles",
@@ -81,6 +94,13 @@ class Metrics:
         ):
             if count:
                 self.tokens.labels(model, kind).inc(count)
+        cost = exchange.cost()
+        if cost:
+            self.spend.labels(exchange.key_id or "", model).inc(cost)
+
+    def budget_warning(self, kind: str, period: str) -> None:
+        """A call was admitted past a budget's soft threshold."""
+        self.budget_warnings.labels(kind, period).inc()
 
     def stream(self, delta: int) -> None:
         """An SSE response started (+1) or ended (-1)."""

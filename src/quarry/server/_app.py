@@ -31,11 +31,16 @@ from quarry.api import (
     wants_anthropic,
 )
 from quarry.auth import (
+    Budgeter,
+    BudgetStore,
+    InProcessLedger,
     InProcessLimiter,
     KeyAuthenticator,
     KeyStore,
     Limiter,
+    RedisLedger,
     RedisLimiter,
+    SpendLedger,
     UsageRecorder,
     bootstrap_key,
     toolbox_credentials,
@@ -52,6 +57,7 @@ from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
 from quarry.server._openapi import openapi_document
 from quarry.settings import Settings
+from quarry.spend import PriceTable
 from quarry.store import open_database
 from quarry.ui import mount_ui
 
@@ -182,6 +188,16 @@ def create_app(
             keys = KeyStore(database)
             limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
             stack.push_async_callback(limiter.aclose)
+            ledger: SpendLedger = RedisLedger.from_url(settings.redis_url) if settings.redis_url else InProcessLedger()
+            budgets = Budgeter(
+                BudgetStore(database),
+                ledger,
+                database,
+                soft=settings.spend.soft_threshold,
+                ttl_s=settings.key_cache_ttl_s,
+                on_warning=metrics.budget_warning,
+            )
+            stack.push_async_callback(budgets.aclose)
             usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s)
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
@@ -200,6 +216,8 @@ def create_app(
                 limiter=limiter,
                 keys=keys,
                 on_stream=metrics.stream,
+                prices=PriceTable.load(settings.spend.prices_file),
+                budgets=budgets,
             )
             context = AppContext(
                 settings=settings,

@@ -42,7 +42,7 @@ class ExchangeMiddleware:
                 exchange.status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
-                for name, value in exchange.headers.items():
+                for name, value in exchange.response_headers().items():
                     headers.setdefault(name, value)
             await send(message)
 

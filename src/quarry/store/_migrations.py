@@ -39,6 +39,14 @@ _KNOWLEDGE_BASE_OWNERS = [
     "ALTER TABLE quarry_knowledge_bases ADD COLUMN shared_with jsonb NOT NULL DEFAULT '[]'",
 ]
 
+# A key's budgets: `amount` USD or tokens per calendar `period` (UTC), `soft` the share that warns (NULL: the
+# server's default).
+_BUDGETS = [
+    """CREATE TABLE key_budgets (
+        key_id TEXT NOT NULL, measure TEXT NOT NULL, period TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL,
+        soft DOUBLE PRECISION, PRIMARY KEY (key_id, measure, period))""",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -75,4 +83,9 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     {"sqlite": _CONVERSATIONS, "postgresql": _CONVERSATIONS},  # 2: the toolbox's conversations and user settings
     {"sqlite": [], "postgresql": _KNOWLEDGE_BASES},  # 3: the knowledge bases' register and documents
     {"sqlite": [], "postgresql": _KNOWLEDGE_BASE_OWNERS},  # 4: who owns each knowledge base, whom it is shared with
+    {  # 5: what each call cost, in USD (NULL: the model has no price)
+        "sqlite": ["ALTER TABLE usage ADD COLUMN cost_usd REAL"],
+        "postgresql": ["ALTER TABLE usage ADD COLUMN cost_usd DOUBLE PRECISION"],
+    },
+    {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 6: budgets per key (what is spent is summed from usage)
 ]

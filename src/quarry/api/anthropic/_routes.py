@@ -87,7 +87,7 @@ async def messages(request: Request) -> Response:
         return await _forwarded(request, services, principal, model, raw, envelope)
     raw = _carried_system_messages(raw, model)
     body = read_model(raw, MessagesRequest)
-    await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens))
+    await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens), max_output=body.max_tokens)
     runtime = services.runtime
     # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
     # retried); the exit stack then closes it when the response ends, however it ends.
@@ -175,7 +175,7 @@ async def count_tokens(request: Request) -> Response:
     # Counting is free but, as at Anthropic, subject to the requests-per-minute limit ("Pricing and rate limits",
     # https://docs.anthropic.com/en/docs/build-with-claude/token-counting): it takes a request, and no tokens, so a
     # key over its limits does not reach Bedrock's CountTokens either.
-    await services.admit(request, principal, model, 0)
+    await services.admit(request, principal, model, 0, max_output=0)
     if _is_claude(model):
         # Bedrock's Messages endpoint does not count tokens (docs/bedrock-models-2026.md §3, §8.3): every Claude
         # model, on that endpoint or not, is counted by CountTokens over its InvokeModel body.

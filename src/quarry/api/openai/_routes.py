@@ -49,7 +49,7 @@ async def chat_completions(request: Request) -> Response:
     exchange.model, exchange.stream = model.id, chat.stream
     max_output = output_reserve(model, chat.max_completion_tokens or chat.max_tokens)
     passages = knowledge.passage_tokens if knowledge is not None else 0
-    await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages)
+    await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages, max_output=max_output)
     turn = await knowledge.search() if knowledge is not None else None
     if turn is not None:
         chat = turn.chat
@@ -97,7 +97,7 @@ async def embeddings(request: Request) -> Response:
     body = read_model(raw, EmbeddingRequest)
     model = await services.catalog.resolve(body.model, purpose="embedding")
     exchange.model = model.id
-    await services.admit(request, principal, model, estimate_tokens(raw, 0))
+    await services.admit(request, principal, model, estimate_tokens(raw, 0), max_output=0)
     result = await embed(services.runtime, model, body, max_inputs=services.settings.embeddings.max_inputs)
     exchange.input_tokens = result["usage"]["prompt_tokens"]
     return json_response(result)
