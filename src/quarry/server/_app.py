@@ -27,6 +27,7 @@ from quarry.api import (
     conversations,
     models_router,
     openai,
+    responses,
     wants_anthropic,
 )
 from quarry.auth import (
@@ -220,7 +221,14 @@ def create_app(
         *(
             (prefix, router)
             for prefix in _PREFIXES
-            for router in (knowledge_router, models_router, openai.router, anthropic.router, conversations.router)
+            for router in (
+                knowledge_router,
+                models_router,
+                openai.router,
+                responses.router,
+                anthropic.router,
+                conversations.router,
+            )
         ),
         ("/admin", admin_router),
     ]

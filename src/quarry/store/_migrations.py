@@ -32,6 +32,16 @@ _KNOWLEDGE_BASES = [
         PRIMARY KEY (kb, id))""",
 ]
 
+# Stored responses of the OpenAI Responses API (quarry.api.responses): one row per response, visible to the key that
+# made it. `context` holds the items before this response's input (its `previous_response_id` chain), so a chain is
+# continued from one row; `input_items` this response's own input, as GET .../input_items lists it.
+_RESPONSES = [
+    """CREATE TABLE responses (
+        id TEXT PRIMARY KEY, key_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        body TEXT NOT NULL, input_items TEXT NOT NULL, context TEXT NOT NULL)""",
+    "CREATE INDEX responses_expires ON responses (expires_at)",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -67,4 +77,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     },
     {"sqlite": _CONVERSATIONS, "postgresql": _CONVERSATIONS},  # 2: the toolbox's conversations and user settings
     {"sqlite": [], "postgresql": _KNOWLEDGE_BASES},  # 3: the knowledge bases' register and documents
+    {"sqlite": _RESPONSES, "postgresql": _RESPONSES},  # 4: stored responses (the OpenAI Responses API)
 ]

@@ -1,0 +1,226 @@
+"""The Responses API endpoints (https://platform.openai.com/docs/api-reference/responses): create (whole and
+streamed), retrieve, delete, list input items, count input tokens. Authenticated, admitted and recorded as chat
+completions are: the same keys, model scopes, limits, usage, metrics and access log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._body import json_body, read_json, read_model
+from quarry.api._context import context_of, services_of
+from quarry.api._core import ConverseHistory, Usage, output_reserve
+from quarry.api._estimate import estimate_tokens
+from quarry.api._exchange import watch_converse
+from quarry.api._responses import json_response
+from quarry.api._services import Services
+from quarry.api.responses._input import Items, to_converse
+from quarry.api.responses._render import Builder, new_id, public_response
+from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
+from quarry.api.responses._schemas import CountTokensRequest, ResponsesRequest
+from quarry.api.responses._sealing import Sealer
+from quarry.api.responses._store import ResponseStore, Stored
+from quarry.api.responses._stream import EventWriter
+from quarry.auth import Principal
+from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
+from quarry.errors import InvalidRequest, NotFound
+from quarry.exchange import exchange_of
+
+__all__ = ["IGNORED_TOOLS_HEADER", "router"]
+
+IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
+_ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(f"No response found with id '{response_id}'.", param="response_id", code="response_not_found")
+
+
+def _input_items(given: str | list[dict[str, Any]]) -> Items:
+    """The request's input as items, each with an id (as input_items lists them)."""
+    if isinstance(given, str):
+        given = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}]
+    items: Items = []
+    for n, item in enumerate(given):
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"Invalid value for `input[{n}]`: must be an object.", param=f"input[{n}]")
+        kind = item.get("type", "message")
+        items.append(item if "id" in item else {"id": new_id(_ITEM_PREFIXES.get(str(kind), "item")), **item})
+    return items
+
+
+async def _history(
+    request: Request, services: Services, principal: Principal, body: CountTokensRequest, sealer: Sealer
+) -> tuple[Items, Items, ConverseHistory]:
+    """(context, input items, history): the stored chain `previous_response_id` names, and this request's input."""
+    if body.conversation is not None:
+        raise InvalidRequest(
+            "The `conversation` parameter is not supported yet; use previous_response_id.",
+            param="conversation",
+            code="unsupported_parameter",
+        )
+    context: Items = []
+    if body.previous_response_id is not None:
+        stored = await ResponseStore(context_of(request).database).get(principal.key_id, body.previous_response_id)
+        if stored is None:
+            raise NotFound(
+                f"Previous response with id '{body.previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        context = stored.chain()
+    items = _input_items(body.input)
+    history = await to_converse(
+        [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
+    )
+    return context, items, history
+
+
+@json_body(ResponsesRequest)
+async def create_response(request: Request) -> Response:
+    services = services_of(request)
+    exchange = exchange_of(request)
+    principal = await services.authenticate(request, "responses")
+    settings = services.settings
+    raw = await read_json(request, settings.max_body_bytes)
+    body = read_model(raw, ResponsesRequest)
+    if body.background:
+        raise InvalidRequest(
+            "background responses are not supported yet.", param="background", code="unsupported_parameter"
+        )
+    model = await services.catalog.resolve(body.model)
+    exchange.model, exchange.stream = model.id, body.stream
+    await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
+    sealer = Sealer.from_data_dir(settings.data_dir, principal.key_id)
+    context, items, history = await _history(request, services, principal, body, sealer)
+    strict = settings.responses.strict_tools
+    plan = plan_response(body, model, history, settings.models, strict_tools=strict)
+    ignored = unrunnable_tools(body.tools)
+    if ignored:
+        exchange.headers[IGNORED_TOOLS_HEADER] = ",".join(dict.fromkeys(ignored))
+    builder = Builder(body, plan, sealer)
+    encrypted = ENCRYPTED in (body.include or ())
+    store = ResponseStore(context_of(request).database) if body.store else None
+    ttl = settings.responses.store_ttl_s
+
+    async def keep(final: dict[str, Any]) -> None:
+        if store is not None:
+            await store.save(principal.key_id, Stored(final, items, context), ttl)
+
+    if not body.stream:
+        answer = await services.runtime.converse(model.id, plan.body)
+        exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
+        final = builder.whole(answer)
+        await keep(final)
+        return json_response(public_response(final, encrypted))
+    resources = AsyncExitStack()
+    # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
+    upstream = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
+    writer = EventWriter(builder, encrypted=encrypted)
+
+    async def events() -> AsyncIterator[ConverseStreamEvent]:
+        async for event in watch_converse(upstream, exchange):
+            yield event
+        await keep(writer.end())  # stored before response.completed is sent: a client may fetch it at once
+
+    return services.stream(request, resources, events(), writer.event, finish=writer.finish, render_error=writer.error)
+
+
+async def _owned(request: Request) -> tuple[str, Stored]:
+    services = services_of(request)
+    principal = await services.authenticate(request, "responses")
+    response_id: str = request.path_params["response_id"]
+    stored = await ResponseStore(context_of(request).database).get(principal.key_id, response_id)
+    if stored is None:
+        raise _not_found(response_id)  # another key's response is as absent as a missing one
+    return principal.key_id, stored
+
+
+def _include(request: Request) -> bool:
+    return ENCRYPTED in request.query_params.getlist("include") + request.query_params.getlist("include[]")
+
+
+async def get_response(request: Request) -> Response:
+    if request.query_params.get("stream") in ("true", "1"):
+        raise InvalidRequest(
+            "Streaming a stored response is for background responses, which are not supported yet.", param="stream"
+        )
+    _, stored = await _owned(request)
+    return json_response(public_response(stored.body, _include(request)))
+
+
+async def delete_response(request: Request) -> Response:
+    key_id, stored = await _owned(request)
+    await ResponseStore(context_of(request).database).delete(key_id, stored.body["id"])
+    return json_response({"id": stored.body["id"], "object": "response", "deleted": True})
+
+
+def _limit(request: Request) -> int:
+    given = request.query_params.get("limit", "20")
+    if not given.isdigit() or not 1 <= int(given) <= 100:
+        raise InvalidRequest("Invalid value for `limit`: must be an integer from 1 to 100.", param="limit")
+    return int(given)
+
+
+async def list_input_items(request: Request) -> Response:
+    # https://platform.openai.com/docs/api-reference/responses/input-items: newest first unless order=asc; `after`
+    # is the id of the item the page starts after.
+    _, stored = await _owned(request)
+    order = request.query_params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("Invalid value for `order`: must be asc or desc.", param="order")
+    limit = _limit(request)
+    items = stored.input_items if order == "asc" else list(reversed(stored.input_items))
+    after = request.query_params.get("after")
+    if after is not None:
+        ids = [item.get("id") for item in items]
+        if after not in ids:
+            raise InvalidRequest(f"No input item `{after}` in this response.", param="after")
+        items = items[ids.index(after) + 1 :]
+    page = items[:limit]
+    return json_response(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > limit,
+        }
+    )
+
+
+@json_body(CountTokensRequest)
+async def count_input_tokens(request: Request) -> Response:
+    services = services_of(request)
+    principal = await services.authenticate(request, "responses.input_tokens")
+    raw = await read_json(request, services.settings.max_body_bytes)
+    body = read_model(raw, CountTokensRequest)
+    model = await services.catalog.resolve(body.model)
+    exchange_of(request).model = model.id
+    # Counting costs a request and no tokens, as /v1/messages/count_tokens does.
+    await services.admit(request, principal, model, 0)
+    sealer = Sealer.from_data_dir(services.settings.data_dir, principal.key_id)
+    _, _, history = await _history(request, services, principal, body, sealer)
+    plan = plan_response(body, model, history, services.settings.models)
+    counted: ConverseTokensRequest = {"messages": plan.body.get("messages", [])}
+    if plan.body.get("system"):
+        counted["system"] = plan.body["system"]
+    if "toolConfig" in plan.body:
+        counted["toolConfig"] = plan.body["toolConfig"]
+    # CountTokens names the foundation model, even for models served through inference profiles.
+    tokens = await services.runtime.count_tokens(model.base_id, {"converse": counted})
+    return json_response({"object": "response.input_tokens", "input_tokens": tokens})
+
+
+# Plain Starlette routes, like the other dialects'.
+router = APIRouter()
+router.add_route("/responses", create_response, methods=["POST"])
+router.add_route("/responses/input_tokens", count_input_tokens, methods=["POST"])
+router.add_route("/responses/{response_id}", get_response, methods=["GET"])
+router.add_route("/responses/{response_id}", delete_response, methods=["DELETE"])
+router.add_route("/responses/{response_id}/input_items", list_input_items, methods=["GET"])

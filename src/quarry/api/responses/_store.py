@@ -1,0 +1,53 @@
+"""Stored responses (`store: true`, OpenAI's default) in Quarry's database, each visible only to the API key that
+made it, kept for `responses.store_ttl_s`; an expired row is as absent as a deleted one, and is swept on writes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from quarry.store import Database
+
+__all__ = ["ResponseStore", "Stored"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    body: dict[str, Any]  # the response as made (reasoning sealed inside)
+    input_items: list[dict[str, Any]]  # this response's own input, each with its id
+    context: list[dict[str, Any]]  # the items before that input: the previous_response_id chain
+
+    def chain(self) -> list[dict[str, Any]]:
+        """Every item a response continuing this one starts from."""
+        return [*self.context, *self.input_items, *self.body["output"]]
+
+
+class ResponseStore:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def save(self, key_id: str, stored: Stored, ttl_s: int) -> None:
+        now = int(time.time())
+        await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
+        await self._db.execute(
+            "INSERT INTO responses (id, key_id, created_at, expires_at, body, input_items, context)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            stored.body["id"], key_id, now, now + ttl_s, orjson.dumps(stored.body).decode(),
+            orjson.dumps(stored.input_items).decode(), orjson.dumps(stored.context).decode(),
+        )  # fmt: skip
+
+    async def get(self, key_id: str, response_id: str) -> Stored | None:
+        row = await self._db.fetchrow(
+            "SELECT body, input_items, context FROM responses WHERE id = ? AND key_id = ? AND expires_at >= ?",
+            response_id, key_id, int(time.time()),
+        )  # fmt: skip
+        if row is None:
+            return None
+        return Stored(orjson.loads(row["body"]), orjson.loads(row["input_items"]), orjson.loads(row["context"]))
+
+    async def delete(self, key_id: str, response_id: str) -> bool:
+        deleted = await self._db.execute("DELETE FROM responses WHERE id = ? AND key_id = ?", response_id, key_id)
+        return deleted > 0
