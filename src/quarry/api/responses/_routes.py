@@ -50,8 +50,19 @@ def _input_items(given: str | list[dict[str, Any]]) -> Items:
         if not isinstance(item, dict):
             raise InvalidRequest(f"Invalid value for `input[{n}]`: must be an object.", param=f"input[{n}]")
         kind = item.get("type", "message")
-        items.append(item if "id" in item else {"id": new_id(_ITEM_PREFIXES.get(str(kind), "item")), **item})
+        if "id" not in item:
+            item = {"id": new_id(_ITEM_PREFIXES.get(str(kind), "item")), **item}
+        items.append(_listed(item) if kind == "message" else item)
     return items
+
+
+def _listed(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as input_items lists it (ResponseInputMessageItem): typed, text content as parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        part = "output_text" if message.get("role") == "assistant" else "input_text"
+        content = [{"type": part, "text": content}]
+    return {**message, "type": "message", "content": content, "status": message.get("status", "completed")}
 
 
 async def _history(
