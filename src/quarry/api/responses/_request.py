@@ -20,7 +20,7 @@ from quarry.api._core import (
     tool_spec,
 )
 from quarry.api.responses._input import tool_name
-from quarry.api.responses._schemas import CountTokensRequest, ResponsesRequest
+from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.bedrock import ConverseRequest, Document, JsonSchemaDefinition, ResolvedModel, Tool
 from quarry.errors import InvalidRequest
 from quarry.settings import ModelSettings
@@ -66,7 +66,7 @@ def unrunnable_tools(tools: list[dict[str, Any]] | None) -> list[str]:
     return [str(t.get("type")) for t in tools or () if t.get("type") not in ("function", "namespace")]
 
 
-def _tools(request: CountTokensRequest, strict: bool) -> tuple[list[Tool], dict[str, tuple[str | None, str]]]:
+def _tools(request: InputTokensRequest, strict: bool) -> tuple[list[Tool], dict[str, tuple[str | None, str]]]:
     specs: list[Tool] = []
     names: dict[str, tuple[str | None, str]] = {}
     for i, tool in enumerate(request.tools or ()):
@@ -99,7 +99,7 @@ def _tools(request: CountTokensRequest, strict: bool) -> tuple[list[Tool], dict[
 
 
 def _tool_choice(
-    request: CountTokensRequest, tools: list[Tool], history: ConverseHistory, body: ConverseRequest
+    request: InputTokensRequest, tools: list[Tool], history: ConverseHistory, body: ConverseRequest
 ) -> None:
     choice = request.tool_choice
     if isinstance(choice, dict):
@@ -123,7 +123,7 @@ def _tool_choice(
     tool_config(body, tools, history, _CHOICES[choice or "auto"])
 
 
-def _json_format(request: CountTokensRequest, model: ResolvedModel, body: ConverseRequest) -> tuple[str | None, bool]:
+def _json_format(request: InputTokensRequest, model: ResolvedModel, body: ConverseRequest) -> tuple[str | None, bool]:
     # The chat dialect's response_format rules, for Responses' text.format
     # (https://platform.openai.com/docs/guides/structured-outputs?api-mode=responses).
     fmt = request.text.format if request.text else None
@@ -158,7 +158,7 @@ def _json_format(request: CountTokensRequest, model: ResolvedModel, body: Conver
 
 
 def plan_response(
-    request: CountTokensRequest,
+    request: InputTokensRequest,
     model: ResolvedModel,
     history: ConverseHistory,
     settings: ModelSettings,

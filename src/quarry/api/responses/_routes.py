@@ -22,7 +22,7 @@ from quarry.api._services import Services
 from quarry.api.responses._input import Items, to_converse
 from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
-from quarry.api.responses._schemas import CountTokensRequest, ResponsesRequest
+from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
 from quarry.api.responses._store import ResponseStore, Stored
 from quarry.api.responses._stream import EventWriter
@@ -66,7 +66,7 @@ def _listed(message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _history(
-    request: Request, services: Services, principal: Principal, body: CountTokensRequest, sealer: Sealer
+    request: Request, services: Services, principal: Principal, body: InputTokensRequest, sealer: Sealer
 ) -> tuple[Items, Items, ConverseHistory]:
     """(context, input items, history): the stored chain `previous_response_id` names, and this request's input."""
     if body.conversation is not None:
@@ -205,12 +205,12 @@ async def list_input_items(request: Request) -> Response:
     )
 
 
-@json_body(CountTokensRequest)
+@json_body(InputTokensRequest)
 async def count_input_tokens(request: Request) -> Response:
     services = services_of(request)
     principal = await services.authenticate(request, "responses.input_tokens")
     raw = await read_json(request, services.settings.max_body_bytes)
-    body = read_model(raw, CountTokensRequest)
+    body = read_model(raw, InputTokensRequest)
     model = await services.catalog.resolve(body.model)
     exchange_of(request).model = model.id
     # Counting costs a request and no tokens, as /v1/messages/count_tokens does.

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from quarry.errors import InvalidRequest
 
-__all__ = ["CountTokensRequest", "ReasoningConfig", "ResponsesRequest", "TextConfig", "TextFormat"]
+__all__ = ["InputTokensRequest", "ReasoningConfig", "ResponsesRequest", "TextConfig", "TextFormat"]
 
 
 class _Open(BaseModel):
@@ -38,7 +38,7 @@ class ReasoningConfig(_Open):
     generate_summary: Literal["auto", "concise", "detailed"] | None = None  # the older spelling of `summary`
 
 
-class CountTokensRequest(_Open):
+class InputTokensRequest(_Open):
     """The fields of a request that make up its input: all POST /v1/responses/input_tokens reads."""
 
     model: str
@@ -73,7 +73,7 @@ class CountTokensRequest(_Open):
         return value
 
 
-class ResponsesRequest(CountTokensRequest):
+class ResponsesRequest(InputTokensRequest):
     max_output_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
