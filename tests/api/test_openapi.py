@@ -22,6 +22,7 @@ EXPECTED = {
     "/responses/input_tokens",
     "/responses/{response_id}",
     "/responses/{response_id}/input_items",
+    "/responses/{response_id}/cancel",
     "/models",
     "/models/{model_id}",
     "/conversations",

@@ -167,6 +167,7 @@ def create_app(
             )
             database = await open_database(settings.database_url, settings.data_dir)
             stack.push_async_callback(database.close)
+            await responses.fail_unfinished(database)  # background responses cut by the last stop: failed, not lost
             keys = KeyStore(database)
             limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
             stack.push_async_callback(limiter.aclose)
@@ -200,6 +201,7 @@ def create_app(
                 metrics=metrics,
                 ui_mounted=ui_mounted,
             )
+            stack.push_async_callback(context.background.aclose)  # before the database closes
             log.info("backend: %s", backend.description)
             if on_ready is not None:
                 on_ready(context)

@@ -1,6 +1,6 @@
 """The OpenAI Responses API: `/v1/responses` (whole and streamed), stored responses and their input items, input
 token counts, over Converse."""
 
-from quarry.api.responses._routes import router
+from quarry.api.responses._routes import fail_unfinished, router
 
-__all__ = ["router"]
+__all__ = ["fail_unfinished", "router"]

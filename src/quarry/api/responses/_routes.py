@@ -4,6 +4,9 @@ completions are: the same keys, model scopes, limits, usage, metrics and access 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -13,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
-from quarry.api._context import context_of, services_of
+from quarry.api._context import AppContext, context_of, services_of
 from quarry.api._core import ConverseHistory, Usage, output_reserve
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
@@ -24,17 +27,26 @@ from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
-from quarry.api.responses._store import ResponseStore, Stored
+from quarry.api.responses._store import UNFINISHED, ResponseStore, Stored
 from quarry.api.responses._stream import EventWriter
 from quarry.auth import Principal
 from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
-from quarry.errors import InvalidRequest, NotFound
-from quarry.exchange import exchange_of
+from quarry.errors import InvalidRequest, NotFound, QuarryError
+from quarry.exchange import Exchange, exchange_of
+from quarry.store import Database
 
-__all__ = ["IGNORED_TOOLS_HEADER", "router"]
+__all__ = ["IGNORED_TOOLS_HEADER", "fail_unfinished", "router"]
+
+log = logging.getLogger("quarry.responses")
 
 IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
 _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+
+
+async def fail_unfinished(database: Database) -> int:
+    """At start-up: background responses a previous run left queued or in progress are failed, with the reason, never
+    left in progress for ever."""
+    return await ResponseStore(database).fail_unfinished("The server restarted while this background response ran.")
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -100,10 +112,12 @@ async def create_response(request: Request) -> Response:
     settings = services.settings
     raw = await read_json(request, settings.max_body_bytes)
     body = read_model(raw, ResponsesRequest)
-    if body.background:
-        raise InvalidRequest(
-            "background responses are not supported yet.", param="background", code="unsupported_parameter"
-        )
+    if body.background and (body.stream or not body.store):
+        # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled);
+        # streaming one as it runs is not served yet.
+        param = "stream" if body.stream else "store"
+        message = "stream with background is not supported yet." if body.stream else "background requires store."
+        raise InvalidRequest(message, param=param, code="unsupported_parameter")
     model = await services.catalog.resolve(body.model)
     exchange.model, exchange.stream = model.id, body.stream
     await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
@@ -123,6 +137,12 @@ async def create_response(request: Request) -> Response:
         if store is not None:
             await store.save(principal.key_id, Stored(final, items, context), ttl)
 
+    if body.background:
+        queued = builder.body("queued")
+        await keep(queued)
+        work = _run_in_background(context_of(request), exchange, builder, ResponseStore(context_of(request).database))
+        context_of(request).background.start(builder.id, work)
+        return json_response(public_response(queued, encrypted))
     if not body.stream:
         answer = await services.runtime.converse(model.id, plan.body)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
@@ -142,6 +162,50 @@ async def create_response(request: Request) -> Response:
     return services.stream(request, resources, events(), writer.event, finish=writer.finish, render_error=writer.error)
 
 
+async def _run_in_background(context: AppContext, exchange: Exchange, builder: Builder, store: ResponseStore) -> None:
+    """A background response's work, after its request has been answered: recorded as an Exchange of its own (the
+    request's was closed, with no tokens, when `queued` was sent)."""
+    work = Exchange(request_id=exchange.request_id, method="POST", path=exchange.path, api="responses.background")
+    work.key_id, work.key_name, work.model = exchange.key_id, exchange.key_name, exchange.model
+    try:
+        if not await store.advance(builder.body("in_progress")):
+            return  # cancelled while queued
+        answer = await context.services.runtime.converse(builder.plan.model.id, builder.plan.body)
+        work.note_usage(Usage.from_converse(answer.get("usage")).counts())
+        work.status = 200
+        await store.advance(builder.whole(answer))
+    except asyncio.CancelledError:
+        work.status, work.error_type = 499, "cancelled"
+        raise  # the cancel request has stored the response as cancelled
+    except Exception as error:  # whatever it was, the stored response must not stay in_progress
+        known = error if isinstance(error, QuarryError) else None
+        if known is None:
+            log.exception("background response %s failed", builder.id)
+        work.fail(error)
+        work.status = known.status if known is not None else 500
+        failed = builder.body("failed")
+        message = known.message if known is not None else "The response failed inside Quarry; see the server log."
+        failed["error"] = {"code": "server_error", "message": message}
+        await store.advance(failed)
+    finally:
+        work.finished_at = time.perf_counter()
+        context.usage(work)
+
+
+async def cancel_response(request: Request) -> Response:
+    # https://platform.openai.com/docs/api-reference/responses/cancel: background responses only.
+    _, stored = await _owned(request)
+    body = stored.body
+    if not body.get("background"):
+        raise InvalidRequest("Only responses created with background: true can be cancelled.", param="response_id")
+    if body["status"] in UNFINISHED:
+        cancelled = {**body, "status": "cancelled"}
+        if await ResponseStore(context_of(request).database).advance(cancelled):
+            body = cancelled
+        context_of(request).background.cancel(body["id"])  # stops the upstream call, if this instance runs it
+    return json_response(public_response(body, _include(request)))
+
+
 async def _owned(request: Request) -> tuple[str, Stored]:
     services = services_of(request)
     principal = await services.authenticate(request, "responses")
@@ -159,7 +223,8 @@ def _include(request: Request) -> bool:
 async def get_response(request: Request) -> Response:
     if request.query_params.get("stream") in ("true", "1"):
         raise InvalidRequest(
-            "Streaming a stored response is for background responses, which are not supported yet.", param="stream"
+            "Resuming the stream of a background response (stream=true) is not supported yet; poll without it.",
+            param="stream",
         )
     _, stored = await _owned(request)
     return json_response(public_response(stored.body, _include(request)))
@@ -235,3 +300,4 @@ router.add_route("/responses/input_tokens", count_input_tokens, methods=["POST"]
 router.add_route("/responses/{response_id}", get_response, methods=["GET"])
 router.add_route("/responses/{response_id}", delete_response, methods=["DELETE"])
 router.add_route("/responses/{response_id}/input_items", list_input_items, methods=["GET"])
+router.add_route("/responses/{response_id}/cancel", cancel_response, methods=["POST"])

@@ -1,5 +1,8 @@
 """Stored responses (`store: true`, OpenAI's default) in Quarry's database, each visible only to the API key that
-made it, kept for `responses.store_ttl_s`; an expired row is as absent as a deleted one, and is swept on writes."""
+made it, kept for `responses.store_ttl_s`; an expired row is as absent as a deleted one, and is swept on writes.
+
+A background response is saved `queued` and moved on by its task; only an unfinished row is overwritten, so a
+cancel (on any instance) wins over a task finishing after it."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import orjson
 
 from quarry.store import Database
 
-__all__ = ["ResponseStore", "Stored"]
+__all__ = ["UNFINISHED", "ResponseStore", "Stored"]
+
+UNFINISHED = ("queued", "in_progress")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +38,19 @@ class ResponseStore:
         now = int(time.time())
         await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
         await self._db.execute(
-            "INSERT INTO responses (id, key_id, created_at, expires_at, body, input_items, context)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            stored.body["id"], key_id, now, now + ttl_s, orjson.dumps(stored.body).decode(),
+            "INSERT INTO responses (id, key_id, created_at, expires_at, status, body, input_items, context)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], orjson.dumps(stored.body).decode(),
             orjson.dumps(stored.input_items).decode(), orjson.dumps(stored.context).decode(),
         )  # fmt: skip
+
+    async def advance(self, body: dict[str, Any]) -> bool:
+        """Replace an unfinished response's body (and status); False when it has finished meanwhile (cancelled)."""
+        changed = await self._db.execute(
+            "UPDATE responses SET status = ?, body = ? WHERE id = ? AND status IN (?, ?)",
+            body["status"], orjson.dumps(body).decode(), body["id"], *UNFINISHED,
+        )  # fmt: skip
+        return changed > 0
 
     async def get(self, key_id: str, response_id: str) -> Stored | None:
         row = await self._db.fetchrow(
@@ -51,3 +64,13 @@ class ResponseStore:
     async def delete(self, key_id: str, response_id: str) -> bool:
         deleted = await self._db.execute("DELETE FROM responses WHERE id = ? AND key_id = ?", response_id, key_id)
         return deleted > 0
+
+    async def fail_unfinished(self, reason: str) -> int:
+        """Mark every queued or running background response failed (at start-up: no task runs them any more)."""
+        rows = await self._db.fetch("SELECT body FROM responses WHERE status IN (?, ?)", *UNFINISHED)
+        failed = 0
+        for row in rows:
+            body = orjson.loads(row["body"])
+            body.update(status="failed", error={"code": "server_error", "message": reason})
+            failed += await self.advance(body)
+        return failed

@@ -1,0 +1,80 @@
+"""`background: true`: answered at once as queued, polled until done, cancelled on request; a restart fails the
+background responses it cut short instead of leaving them in progress for ever."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from quarry.api.responses import fail_unfinished
+from quarry.store import open_database
+from tests.api.conftest import HAIKU
+
+
+def _poll(client: openai.OpenAI, response_id: str, *, until: set[str]) -> Any:
+    deadline = time.monotonic() + 20
+    while True:
+        response = client.responses.retrieve(response_id)
+        if response.status in until or time.monotonic() > deadline:
+            return response
+        time.sleep(0.05)
+
+
+def test_background_response_is_queued_then_polled_to_completion(client: openai.OpenAI) -> None:
+    made = client.responses.create(model=HAIKU, input="Say hello", background=True)
+    assert made.status == "queued"
+    assert made.background is True
+    assert made.output == []
+    done = _poll(client, made.id, until={"completed", "failed"})
+    assert done.status == "completed"
+    assert done.output_text
+    assert done.usage is not None
+    assert done.usage.output_tokens > 0
+
+
+def test_cancel_stops_a_running_background_response(client: openai.OpenAI) -> None:
+    made = client.responses.create(model=HAIKU, input="[[emulator: delay=5000]] slowly", background=True)
+    running = _poll(client, made.id, until={"in_progress"})
+    assert running.status == "in_progress"
+    cancelled = client.responses.cancel(made.id)
+    assert cancelled.status == "cancelled"
+    time.sleep(0.2)
+    assert client.responses.retrieve(made.id).status == "cancelled"
+
+
+def test_only_background_responses_can_be_cancelled(client: openai.OpenAI) -> None:
+    made = client.responses.create(model=HAIKU, input="hi")
+    with pytest.raises(openai.BadRequestError):
+        client.responses.cancel(made.id)
+
+
+def test_background_needs_store_and_no_stream(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model=HAIKU, input="hi", background=True, store=False)
+    assert caught.value.body["param"] == "store"  # type: ignore[index]
+
+
+async def test_a_restart_fails_unfinished_background_responses(tmp_path: Path) -> None:
+    database = await open_database(None, tmp_path)
+    try:
+        for status in ("queued", "in_progress", "completed"):
+            body = {"id": f"resp_{status}", "status": status, "background": True, "output": [], "error": None}
+            await database.execute(
+                "INSERT INTO responses (id, key_id, created_at, expires_at, status, body, input_items, context)"
+                " VALUES (?, 'k', 0, 9999999999, ?, ?, '[]', '[]')",
+                body["id"], status, json.dumps(body),
+            )  # fmt: skip
+        assert await fail_unfinished(database) == 2
+        rows = await database.fetch("SELECT id, status FROM responses ORDER BY id")
+        assert {row["id"]: row["status"] for row in rows} == {
+            "resp_completed": "completed",
+            "resp_in_progress": "failed",
+            "resp_queued": "failed",
+        }
+    finally:
+        await database.close()
