@@ -97,6 +97,10 @@ ROUTES: dict[str, Call] = {
         "/knowledge-bases/inbox/documents", files=[("file", (f"{uuid.uuid4()}.txt", b"The office closes at six."))]
     ),
     "models": lambda client: client.get("/models"),
+    "responses": lambda client: client.post("/responses", json={"model": HAIKU, "input": "leave?", "store": False}),
+    "responses input tokens": lambda client: client.post(
+        "/responses/input_tokens", json={"model": HAIKU, "input": "x"}
+    ),
 }
 
 
@@ -123,6 +127,8 @@ def test_a_key_over_its_rate_limit_never_reaches_bedrock(gateway: Gateway, route
         ("embeddings", ["anthropic.*"], 403, "model_not_allowed"),
         ("messages", ["amazon.*"], 403, None),
         ("count tokens", ["amazon.*"], 403, None),
+        ("responses", ["amazon.*"], 403, "model_not_allowed"),
+        ("responses input tokens", ["amazon.*"], 403, "model_not_allowed"),
         ("kb retrieve", ["anthropic.*"], 403, "knowledge_base_not_allowed"),
         ("kb answer", ["anthropic.*"], 403, "knowledge_base_not_allowed"),
         ("kb answer", ["kb:handbook"], 403, "model_not_allowed"),
