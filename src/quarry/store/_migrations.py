@@ -42,6 +42,12 @@ _RESPONSES = [
         status TEXT NOT NULL, body TEXT NOT NULL, input_items TEXT NOT NULL, context TEXT NOT NULL)""",
     "CREATE INDEX responses_expires ON responses (expires_at)",
     "CREATE INDEX responses_status ON responses (status)",  # background responses left unfinished by a restart
+    # The sealed reasoning items of stored responses, by item id: a client that replays a stored response's output
+    # (the Agents SDK does) sends reasoning items without their content, which Claude needs back on a tool turn.
+    """CREATE TABLE response_reasoning (
+        id TEXT PRIMARY KEY, response_id TEXT NOT NULL, key_id TEXT NOT NULL, expires_at BIGINT NOT NULL,
+        sealed TEXT NOT NULL)""",
+    "CREATE INDEX response_reasoning_response ON response_reasoning (response_id)",
 ]
 
 MIGRATIONS: list[dict[str, list[str]]] = [

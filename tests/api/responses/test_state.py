@@ -135,3 +135,16 @@ def test_input_tokens(client: openai.OpenAI) -> None:
     assert made.usage is not None
     chained = client.responses.input_tokens.count(model=HAIKU, input="And then?", previous_response_id=made.id)
     assert chained.input_tokens > made.usage.input_tokens
+
+
+def test_replayed_reasoning_items_get_their_content_from_the_store(client: openai.OpenAI) -> None:
+    """The Agents SDK sends a stored response's output back as input: its reasoning items carry no content."""
+    reasoning: Any = {"effort": "medium"}
+    conversation: list[Any] = [{"role": "user", "content": "Use get_weather for Paris"}]
+    first = client.responses.create(model=SONNET_37, input=conversation, tools=[WEATHER], reasoning=reasoning)
+    replayed = [item.model_dump(exclude_none=True) for item in first.output]
+    assert "encrypted_content" not in replayed[0]
+    call = next(item for item in first.output if item.type == "function_call")
+    conversation += [*replayed, {"type": "function_call_output", "call_id": call.call_id, "output": "{}"}]
+    second = client.responses.create(model=SONNET_37, input=conversation, tools=[WEATHER], reasoning=reasoning)
+    assert second.output[0].type == "reasoning"  # thinking went on: the signed block was found and sent back

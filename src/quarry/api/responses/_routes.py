@@ -77,6 +77,20 @@ def _listed(message: dict[str, Any]) -> dict[str, Any]:
     return {**message, "type": "message", "content": content, "status": message.get("status", "completed")}
 
 
+async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
+    """Reasoning items replayed without their content (a stored response's output, as the Agents SDK sends it back)
+    get it from the store, so Claude's signed thinking returns to its turn."""
+    wanted = [
+        item["id"]
+        for item in items
+        if item.get("type") == "reasoning" and item.get("encrypted_content") is None and isinstance(item["id"], str)
+    ]
+    if not wanted:
+        return items
+    found = await ResponseStore(context_of(request).database).reasoning(principal.key_id, wanted)
+    return [{**item, "encrypted_content": found[item["id"]]} if item.get("id") in found else item for item in items]
+
+
 async def _history(
     request: Request, services: Services, principal: Principal, body: InputTokensRequest, sealer: Sealer
 ) -> tuple[Items, Items, ConverseHistory]:
@@ -97,7 +111,7 @@ async def _history(
                 code="previous_response_not_found",
             )
         context = stored.chain()
-    items = _input_items(body.input)
+    items = await _with_stored_reasoning(request, principal, _input_items(body.input))
     history = await to_converse(
         [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
     )

@@ -37,12 +37,39 @@ class ResponseStore:
     async def save(self, key_id: str, stored: Stored, ttl_s: int) -> None:
         now = int(time.time())
         await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
+        await self._db.execute("DELETE FROM response_reasoning WHERE expires_at < ?", now)
         await self._db.execute(
             "INSERT INTO responses (id, key_id, created_at, expires_at, status, body, input_items, context)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], orjson.dumps(stored.body).decode(),
             orjson.dumps(stored.input_items).decode(), orjson.dumps(stored.context).decode(),
         )  # fmt: skip
+        await self._keep_reasoning(stored.body, key_id, now + ttl_s)
+
+    async def _keep_reasoning(self, body: dict[str, Any], key_id: str, expires_at: int) -> None:
+        rows = [
+            (item["id"], body["id"], key_id, expires_at, item["encrypted_content"])
+            for item in body["output"]
+            if item.get("type") == "reasoning" and item.get("encrypted_content")
+        ]
+        if rows:
+            await self._db.executemany(
+                "INSERT INTO response_reasoning (id, response_id, key_id, expires_at, sealed) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    async def reasoning(self, key_id: str, item_ids: list[str]) -> dict[str, str]:
+        """The sealed content of the key's stored reasoning items among `item_ids`."""
+        found: dict[str, str] = {}
+        now = int(time.time())
+        for item_id in item_ids:
+            row = await self._db.fetchrow(
+                "SELECT sealed FROM response_reasoning WHERE id = ? AND key_id = ? AND expires_at >= ?",
+                item_id, key_id, now,
+            )  # fmt: skip
+            if row is not None:
+                found[item_id] = row["sealed"]
+        return found
 
     async def advance(self, body: dict[str, Any]) -> bool:
         """Replace an unfinished response's body (and status); False when it has finished meanwhile (cancelled)."""
@@ -50,6 +77,10 @@ class ResponseStore:
             "UPDATE responses SET status = ?, body = ? WHERE id = ? AND status IN (?, ?)",
             body["status"], orjson.dumps(body).decode(), body["id"], *UNFINISHED,
         )  # fmt: skip
+        if changed and body["output"]:
+            row = await self._db.fetchrow("SELECT key_id, expires_at FROM responses WHERE id = ?", body["id"])
+            if row is not None:
+                await self._keep_reasoning(body, row["key_id"], row["expires_at"])
         return changed > 0
 
     async def get(self, key_id: str, response_id: str) -> Stored | None:
@@ -63,6 +94,8 @@ class ResponseStore:
 
     async def delete(self, key_id: str, response_id: str) -> bool:
         deleted = await self._db.execute("DELETE FROM responses WHERE id = ? AND key_id = ?", response_id, key_id)
+        if deleted:
+            await self._db.execute("DELETE FROM response_reasoning WHERE response_id = ?", response_id)
         return deleted > 0
 
     async def fail_unfinished(self, reason: str) -> int:
