@@ -1,0 +1,60 @@
+"""The stored-responses table on both databases: saved and read per key, advanced only while unfinished, sealed
+reasoning kept by item id and deleted with its response, unfinished background responses failed at start-up."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quarry.api.responses._store import ResponseStore, Stored
+from quarry.store import Database, open_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ResponseStore]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    database: Database = await open_database(url, tmp_path)
+    try:
+        yield ResponseStore(database)
+    finally:
+        await database.close()
+
+
+def _body(status: str, *, reasoning: bool = False) -> dict[str, Any]:
+    output = [{"id": f"rs_{secrets.token_hex(8)}", "type": "reasoning", "encrypted_content": "q1sealed"}]
+    return {"id": f"resp_{secrets.token_hex(8)}", "status": status, "output": output if reasoning else []}
+
+
+async def test_saved_per_key_and_deleted_with_its_reasoning(store: ResponseStore) -> None:
+    body = _body("completed", reasoning=True)
+    await store.save("key-a", Stored(body, [{"id": "msg_1"}], []), ttl_s=60)
+    assert await store.get("key-b", body["id"]) is None
+    stored = await store.get("key-a", body["id"])
+    assert stored is not None
+    assert stored.chain() == [{"id": "msg_1"}, *body["output"]]
+    item_id = body["output"][0]["id"]
+    assert await store.reasoning("key-a", [item_id, "rs_other"]) == {item_id: "q1sealed"}
+    assert await store.reasoning("key-b", [item_id]) == {}
+    assert not await store.delete("key-b", body["id"])
+    assert await store.delete("key-a", body["id"])
+    assert await store.reasoning("key-a", [item_id]) == {}
+
+
+async def test_only_unfinished_responses_advance_and_restarts_fail_them(store: ResponseStore) -> None:
+    queued, running = _body("queued"), _body("in_progress")
+    for body in (queued, running):
+        await store.save("key-a", Stored(body, [], []), ttl_s=60)
+    assert await store.advance({**queued, "status": "cancelled"})
+    assert not await store.advance({**queued, "status": "completed"})  # the cancel stands
+    assert await store.fail_unfinished("restarted") >= 1
+    failed = await store.get("key-a", running["id"])
+    assert failed is not None
+    assert failed.body["status"] == "failed"
+    assert failed.body["error"] == {"code": "server_error", "message": "restarted"}
+    cancelled = await store.get("key-a", queued["id"])
+    assert cancelled is not None
+    assert cancelled.body["status"] == "cancelled"
