@@ -129,3 +129,46 @@ def test_upstream_failure_mid_stream_is_an_error_event_then_response_failed(gate
     assert events[-1]["response"]["status"] == "failed"
     assert events[-1]["response"]["error"]["code"] == "server_error"
     assert [event["sequence_number"] for event in events] == list(range(len(events)))
+
+
+def test_a_codex_shaped_turn_streams_and_round_trips(client: openai.OpenAI) -> None:
+    """What Codex sends: stream, store false, sealed reasoning, summary auto, developer items, prompt_cache_key,
+    client_metadata, and function, namespace and web_search tools."""
+    tools: Any = [
+        WEATHER,
+        {"type": "namespace", "name": "mcp", "description": "MCP tools", "tools": [{"type": "function", "name": "ls"}]},
+        {"type": "web_search", "external_web_access": False},
+    ]
+    common: Any = {
+        "model": SONNET_37,
+        "instructions": "You are a coding agent.",
+        "tools": tools,
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "medium", "summary": "auto"},
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "0199-session",
+        "extra_body": {"client_metadata": {"x-codex-turn": "1"}},
+    }
+    conversation: list[Any] = [
+        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Sandbox: read-only."}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Use get_weather for Paris"}]},
+    ]
+    with client.responses.create(stream=True, input=conversation, **common) as stream:
+        events = list(stream)
+    final = events[-1].response
+    assert events[-1].type == "response.completed"
+    kinds = [item.type for item in final.output]
+    assert kinds[0] == "reasoning"
+    assert "function_call" in kinds
+    assert final.output[0].encrypted_content
+    done = [e.item for e in events if e.type == "response.output_item.done"]
+    assert [item.type for item in done] == kinds
+    call = next(item for item in done if item.type == "function_call")
+    conversation += [item.model_dump(exclude_none=True) for item in done]
+    conversation.append({"type": "function_call_output", "call_id": call.call_id, "output": "sunny"})
+    with client.responses.create(stream=True, input=conversation, **common) as stream:
+        second = list(stream)[-1].response
+    assert second.output[0].type == "reasoning"  # thinking went on through the tool turn
+    assert second.output_text == "The get_weather tool returned: sunny"
