@@ -1,5 +1,5 @@
 """The stored-responses table on both databases: saved and read per key, advanced only while unfinished, sealed
-reasoning kept by item id and deleted with its response, unfinished background responses failed at start-up."""
+reasoning kept by item id and deleted with its response, background responses whose heartbeat stopped failed."""
 
 from __future__ import annotations
 
@@ -50,11 +50,27 @@ async def test_only_unfinished_responses_advance_and_restarts_fail_them(store: R
         await store.save("key-a", Stored(body, [], []), ttl_s=60)
     assert await store.advance({**queued, "status": "cancelled"})
     assert not await store.advance({**queued, "status": "completed"})  # the cancel stands
-    assert await store.fail_unfinished("restarted") >= 1
+    assert await store.fail_abandoned() == 0  # beating just now: an instance may be running it
+    assert (await store.get("key-a", running["id"])).body["status"] == "in_progress"  # type: ignore[union-attr]
+    assert await store.fail_abandoned(stale_s=-1) >= 1  # silent: no instance runs it
     failed = await store.get("key-a", running["id"])
     assert failed is not None
     assert failed.body["status"] == "failed"
-    assert failed.body["error"] == {"code": "server_error", "message": "restarted"}
+    assert failed.body["error"]["code"] == "server_error"
+    assert "stopped" in failed.body["error"]["message"]
     cancelled = await store.get("key-a", queued["id"])
     assert cancelled is not None
     assert cancelled.body["status"] == "cancelled"
+
+
+async def test_a_silent_unfinished_response_reads_as_failed(store: ResponseStore) -> None:
+    body = _body("in_progress")
+    await store.save("key-a", Stored(body, [], []), ttl_s=60)
+    database: Any = store._db  # the test stops the heartbeat by ageing it
+    await database.execute("UPDATE responses SET heartbeat_at = 0 WHERE id = ?", body["id"])
+    read = await store.get("key-a", body["id"])
+    assert read is not None
+    assert read.body["status"] == "failed"
+    again = await store.get("key-a", body["id"])
+    assert again is not None
+    assert again.body["status"] == "failed"  # and stored so

@@ -27,7 +27,7 @@ from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
-from quarry.api.responses._store import UNFINISHED, ResponseStore, Stored
+from quarry.api.responses._store import HEARTBEAT_S, UNFINISHED, ResponseStore, Stored
 from quarry.api.responses._stream import EventWriter
 from quarry.auth import Principal
 from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
@@ -44,9 +44,9 @@ _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output
 
 
 async def fail_unfinished(database: Database) -> int:
-    """At start-up: background responses a previous run left queued or in progress are failed, with the reason, never
-    left in progress for ever."""
-    return await ResponseStore(database).fail_unfinished("The server restarted while this background response ran.")
+    """At start-up: background responses a stopped instance left queued or in progress (their heartbeat stopped) are
+    failed, with the reason, never left in progress for ever."""
+    return await ResponseStore(database).fail_abandoned()
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -184,7 +184,11 @@ async def _run_in_background(context: AppContext, exchange: Exchange, builder: B
     try:
         if not await store.advance(builder.body("in_progress")):
             return  # cancelled while queued
-        answer = await context.services.runtime.converse(builder.plan.model.id, builder.plan.body)
+        beating = asyncio.create_task(_beat(store, builder.id))
+        try:
+            answer = await context.services.runtime.converse(builder.plan.model.id, builder.plan.body)
+        finally:
+            beating.cancel()
         work.note_usage(Usage.from_converse(answer.get("usage")).counts())
         work.status = 200
         await store.advance(builder.whole(answer))
@@ -204,6 +208,12 @@ async def _run_in_background(context: AppContext, exchange: Exchange, builder: B
     finally:
         work.finished_at = time.perf_counter()
         context.usage(work)
+
+
+async def _beat(store: ResponseStore, response_id: str) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        await store.beat(response_id)
 
 
 async def cancel_response(request: Request) -> Response:

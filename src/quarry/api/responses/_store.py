@@ -2,7 +2,9 @@
 made it, kept for `responses.store_ttl_s`; an expired row is as absent as a deleted one, and is swept on writes.
 
 A background response is saved `queued` and moved on by its task; only an unfinished row is overwritten, so a
-cancel (on any instance) wins over a task finishing after it."""
+cancel (on any instance) wins over a task finishing after it. Its task beats `heartbeat_at` while it runs: an
+unfinished response whose heartbeat has stopped is failed with the reason, when read or at start-up, never left
+in progress for ever; a running instance's responses are not, whoever restarts (instances share PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ import orjson
 
 from quarry.store import Database
 
-__all__ = ["UNFINISHED", "ResponseStore", "Stored"]
+__all__ = ["HEARTBEAT_S", "UNFINISHED", "ResponseStore", "Stored"]
 
 UNFINISHED = ("queued", "in_progress")
+HEARTBEAT_S = 10  # how often a running background response's task says it is alive
+_STALE_S = 6 * HEARTBEAT_S  # unfinished and silent this long: no instance runs it any more (a restart, a crash)
+_ABANDONED = "The server running this background response stopped before it finished."
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +44,9 @@ class ResponseStore:
         await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
         await self._db.execute("DELETE FROM response_reasoning WHERE expires_at < ?", now)
         await self._db.execute(
-            "INSERT INTO responses (id, key_id, created_at, expires_at, status, body, input_items, context)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], orjson.dumps(stored.body).decode(),
+            "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, body, input_items,"
+            " context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], now, orjson.dumps(stored.body).decode(),
             orjson.dumps(stored.input_items).decode(), orjson.dumps(stored.context).decode(),
         )  # fmt: skip
         await self._keep_reasoning(stored.body, key_id, now + ttl_s)
@@ -74,8 +79,8 @@ class ResponseStore:
     async def advance(self, body: dict[str, Any]) -> bool:
         """Replace an unfinished response's body (and status); False when it has finished meanwhile (cancelled)."""
         changed = await self._db.execute(
-            "UPDATE responses SET status = ?, body = ? WHERE id = ? AND status IN (?, ?)",
-            body["status"], orjson.dumps(body).decode(), body["id"], *UNFINISHED,
+            "UPDATE responses SET status = ?, body = ?, heartbeat_at = ? WHERE id = ? AND status IN (?, ?)",
+            body["status"], orjson.dumps(body).decode(), int(time.time()), body["id"], *UNFINISHED,
         )  # fmt: skip
         if changed and body["output"]:
             row = await self._db.fetchrow("SELECT key_id, expires_at FROM responses WHERE id = ?", body["id"])
@@ -83,14 +88,27 @@ class ResponseStore:
                 await self._keep_reasoning(body, row["key_id"], row["expires_at"])
         return changed > 0
 
+    async def beat(self, response_id: str) -> None:
+        """A running background response is alive."""
+        await self._db.execute(
+            "UPDATE responses SET heartbeat_at = ? WHERE id = ? AND status IN (?, ?)",
+            int(time.time()), response_id, *UNFINISHED,
+        )  # fmt: skip
+
     async def get(self, key_id: str, response_id: str) -> Stored | None:
+        now = int(time.time())
         row = await self._db.fetchrow(
-            "SELECT body, input_items, context FROM responses WHERE id = ? AND key_id = ? AND expires_at >= ?",
-            response_id, key_id, int(time.time()),
+            "SELECT status, heartbeat_at, body, input_items, context FROM responses"
+            " WHERE id = ? AND key_id = ? AND expires_at >= ?",
+            response_id, key_id, now,
         )  # fmt: skip
         if row is None:
             return None
-        return Stored(orjson.loads(row["body"]), orjson.loads(row["input_items"]), orjson.loads(row["context"]))
+        body = orjson.loads(row["body"])
+        if row["status"] in UNFINISHED and row["heartbeat_at"] < now - _STALE_S:
+            body = _failed(body, _ABANDONED)
+            await self.advance(body)
+        return Stored(body, orjson.loads(row["input_items"]), orjson.loads(row["context"]))
 
     async def delete(self, key_id: str, response_id: str) -> bool:
         deleted = await self._db.execute("DELETE FROM responses WHERE id = ? AND key_id = ?", response_id, key_id)
@@ -98,12 +116,17 @@ class ResponseStore:
             await self._db.execute("DELETE FROM response_reasoning WHERE response_id = ?", response_id)
         return deleted > 0
 
-    async def fail_unfinished(self, reason: str) -> int:
-        """Mark every queued or running background response failed (at start-up: no task runs them any more)."""
-        rows = await self._db.fetch("SELECT body FROM responses WHERE status IN (?, ?)", *UNFINISHED)
+    async def fail_abandoned(self, *, stale_s: int = _STALE_S) -> int:
+        """Fail the unfinished background responses whose heartbeat stopped `stale_s` ago (at start-up)."""
+        rows = await self._db.fetch(
+            "SELECT body FROM responses WHERE status IN (?, ?) AND heartbeat_at < ?",
+            *UNFINISHED, int(time.time()) - stale_s,
+        )  # fmt: skip
         failed = 0
         for row in rows:
-            body = orjson.loads(row["body"])
-            body.update(status="failed", error={"code": "server_error", "message": reason})
-            failed += await self.advance(body)
+            failed += await self.advance(_failed(orjson.loads(row["body"]), _ABANDONED))
         return failed
+
+
+def _failed(body: dict[str, Any], reason: str) -> dict[str, Any]:
+    return {**body, "status": "failed", "error": {"code": "server_error", "message": reason}}
