@@ -46,6 +46,7 @@ from tests.api.conftest import HAIKU, KEY
         ({"model": HAIKU, "input": "hi", "background": True, "stream": True}, "stream"),
         ({"model": HAIKU, "input": "hi", "background": "yes"}, "background"),
         ({"model": HAIKU, "input": "hi", "conversation": "conv_1"}, "conversation"),
+        ({"model": "kb:handbook", "input": "hi"}, "model"),
     ],
 )  # fmt: skip
 def test_bad_requests_name_the_field(gateway: str, body: dict[str, Any], param: str) -> None:

@@ -40,6 +40,7 @@ __all__ = ["IGNORED_TOOLS_HEADER", "fail_unfinished", "router"]
 log = logging.getLogger("quarry.responses")
 
 IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
+_KB_PREFIX = "kb:"  # the chat dialect's knowledge-base models (quarry.api.openai, which this dialect does not import)
 _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
@@ -132,6 +133,12 @@ async def create_response(request: Request) -> Response:
         param = "stream" if body.stream else "store"
         message = "stream with background is not supported yet." if body.stream else "background requires store."
         raise InvalidRequest(message, param=param, code="unsupported_parameter")
+    if body.model.startswith(_KB_PREFIX):
+        raise InvalidRequest(
+            "Knowledge-base models (kb:NAME) are served by /v1/chat/completions; /v1/responses does not take them yet.",
+            param="model",
+            code="unsupported_value",
+        )
     model = await services.catalog.resolve(body.model)
     exchange.model, exchange.stream = model.id, body.stream
     await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
