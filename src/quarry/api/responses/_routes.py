@@ -4,9 +4,6 @@ completions are: the same keys, model scopes, limits, usage, metrics and access 
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -16,38 +13,30 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
-from quarry.api._context import AppContext, context_of, services_of
+from quarry.api._context import context_of, services_of
 from quarry.api._core import ConverseHistory, Usage, output_reserve
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
 from quarry.api._responses import json_response
 from quarry.api._services import Services
+from quarry.api.responses._background import run_in_background
 from quarry.api.responses._input import Items, to_converse
 from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
-from quarry.api.responses._store import HEARTBEAT_S, UNFINISHED, ResponseStore, Stored
+from quarry.api.responses._store import UNFINISHED, ResponseStore, Stored
 from quarry.api.responses._stream import EventWriter
 from quarry.auth import Principal
 from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
-from quarry.errors import InvalidRequest, NotFound, QuarryError
-from quarry.exchange import Exchange, exchange_of
-from quarry.store import Database
+from quarry.errors import InvalidRequest, NotFound
+from quarry.exchange import exchange_of
 
-__all__ = ["IGNORED_TOOLS_HEADER", "fail_unfinished", "router"]
-
-log = logging.getLogger("quarry.responses")
+__all__ = ["IGNORED_TOOLS_HEADER", "router"]
 
 IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
 _KB_PREFIX = "kb:"  # the chat dialect's knowledge-base models (quarry.api.openai, which this dialect does not import)
 _ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
-
-
-async def fail_unfinished(database: Database) -> int:
-    """At start-up: background responses a stopped instance left queued or in progress (their heartbeat stopped) are
-    failed, with the reason, never left in progress for ever."""
-    return await ResponseStore(database).fail_abandoned()
 
 
 def _not_found(response_id: str) -> NotFound:
@@ -161,7 +150,7 @@ async def create_response(request: Request) -> Response:
     if body.background:
         queued = builder.body("queued")
         await keep(queued)
-        work = _run_in_background(context_of(request), exchange, builder, ResponseStore(context_of(request).database))
+        work = run_in_background(context_of(request), exchange, builder, ResponseStore(context_of(request).database))
         context_of(request).background.start(builder.id, work)
         return json_response(public_response(queued, encrypted))
     if not body.stream:
@@ -181,46 +170,6 @@ async def create_response(request: Request) -> Response:
         await keep(writer.end())  # stored before response.completed is sent: a client may fetch it at once
 
     return services.stream(request, resources, events(), writer.event, finish=writer.finish, render_error=writer.error)
-
-
-async def _run_in_background(context: AppContext, exchange: Exchange, builder: Builder, store: ResponseStore) -> None:
-    """A background response's work, after its request has been answered: recorded as an Exchange of its own (the
-    request's was closed, with no tokens, when `queued` was sent)."""
-    work = Exchange(request_id=exchange.request_id, method="POST", path=exchange.path, api="responses.background")
-    work.key_id, work.key_name, work.model = exchange.key_id, exchange.key_name, exchange.model
-    try:
-        if not await store.advance(builder.body("in_progress")):
-            return  # cancelled while queued
-        beating = asyncio.create_task(_beat(store, builder.id))
-        try:
-            answer = await context.services.runtime.converse(builder.plan.model.id, builder.plan.body)
-        finally:
-            beating.cancel()
-        work.note_usage(Usage.from_converse(answer.get("usage")).counts())
-        work.status = 200
-        await store.advance(builder.whole(answer))
-    except asyncio.CancelledError:
-        work.status, work.error_type = 499, "cancelled"
-        raise  # the cancel request has stored the response as cancelled
-    except Exception as error:  # whatever it was, the stored response must not stay in_progress
-        known = error if isinstance(error, QuarryError) else None
-        if known is None:
-            log.exception("background response %s failed", builder.id)
-        work.fail(error)
-        work.status = known.status if known is not None else 500
-        failed = builder.body("failed")
-        message = known.message if known is not None else "The response failed inside Quarry; see the server log."
-        failed["error"] = {"code": "server_error", "message": message}
-        await store.advance(failed)
-    finally:
-        work.finished_at = time.perf_counter()
-        context.usage(work)
-
-
-async def _beat(store: ResponseStore, response_id: str) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_S)
-        await store.beat(response_id)
 
 
 async def cancel_response(request: Request) -> Response:
