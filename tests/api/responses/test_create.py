@@ -193,3 +193,16 @@ def test_unrunnable_built_in_tools_are_left_out_and_named(client: openai.OpenAI)
     )
     assert raw.headers["x-quarry-ignored-tools"] == "web_search,code_interpreter"
     assert raw.parse().status == "completed"
+
+
+def test_function_output_with_an_image_part(client: openai.OpenAI, image_server: str) -> None:
+    conversation: list[Any] = [{"role": "user", "content": "Use get_weather for Paris"}]
+    first = client.responses.create(model=HAIKU, input=conversation, tools=[WEATHER], store=False)
+    call = next(item for item in first.output if item.type == "function_call")
+    output = [{"type": "input_text", "text": "a map"}, {"type": "input_image", "image_url": f"{image_server}/cat.png"}]
+    conversation += [item.model_dump(exclude_none=True) for item in first.output]
+    conversation.append({"type": "function_call_output", "call_id": call.call_id, "output": output})
+    second = client.responses.create(model=HAIKU, input=conversation, tools=[WEATHER], store=False)
+    assert second.status == "completed"
+    # The emulator answers from the result's text; the image went with it as an image block.
+    assert second.output_text == "The get_weather tool returned: a map"

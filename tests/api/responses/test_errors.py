@@ -47,6 +47,9 @@ from tests.api.conftest import HAIKU, KEY
         ({"model": HAIKU, "input": "hi", "background": "yes"}, "background"),
         ({"model": HAIKU, "input": "hi", "conversation": "conv_1"}, "conversation"),
         ({"model": "kb:handbook", "input": "hi"}, "model"),
+        ({"model": HAIKU, "input": [{"type": "function_call_output", "call_id": "c",
+                                     "output": [{"type": "input_text"}]}]}, "input[0].output[0].text"),
+        ({"model": HAIKU, "input": [{"type": "function_call_output", "call_id": "c", "output": 3}]}, "input[0].output"),
     ],
 )  # fmt: skip
 def test_bad_requests_name_the_field(gateway: str, body: dict[str, Any], param: str) -> None:

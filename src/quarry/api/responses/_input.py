@@ -117,7 +117,8 @@ def _arguments(raw: object) -> Document:
     return value if isinstance(value, dict) else {"arguments": value}
 
 
-def _output(item: dict[str, Any], where: str) -> list[ToolResultContentBlock]:
+def _output(item: dict[str, Any], where: str, media: Media) -> list[ToolResultContentBlock]:
+    """A function's output: a string, or input_text, input_image and input_file parts (as tool results take them)."""
     output = item.get("output")
     if isinstance(output, str):
         return [{"text": output or "(empty)"}]
@@ -125,8 +126,15 @@ def _output(item: dict[str, Any], where: str) -> list[ToolResultContentBlock]:
         raise InvalidRequest(
             f"Invalid value for `{where}.output`: must be a string or an array.", param=f"{where}.output"
         )
-    texts = [p["text"] for p in output if isinstance(p, dict) and isinstance(p.get("text"), str)]
-    return [{"text": "\n".join(texts) or orjson.dumps(output).decode()}]
+    blocks: list[ToolResultContentBlock] = []
+    for block in _parts(output, f"{where}.output", media, user=True):
+        if "text" in block:
+            blocks.append({"text": block["text"]})
+        elif "image" in block:
+            blocks.append({"image": block["image"]})
+        elif "document" in block:
+            blocks.append({"document": block["document"]})
+    return blocks or [{"text": "(empty)"}]
 
 
 def _reasoning(item: dict[str, Any], where: str, open_sealed: OpenSealed) -> list[ContentBlock]:
@@ -184,7 +192,7 @@ async def to_converse(
             turns.append(("assistant", [use]))
         elif kind == "function_call_output":
             call_id = _field(item, "call_id", str, where)
-            turns.append(("user", [{"toolResult": {"toolUseId": call_id, "content": _output(item, where)}}]))
+            turns.append(("user", [{"toolResult": {"toolUseId": call_id, "content": _output(item, where, media)}}]))
         elif kind == "reasoning":
             blocks = _reasoning(item, where, open_sealed)
             if blocks:
