@@ -68,3 +68,10 @@ def test_sealed_reasoning_opens_only_for_its_key(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest) as caught:
         Sealer.from_data_dir(tmp_path, "key-b").open(token, "input[0].encrypted_content")
     assert caught.value.param == "input[0].encrypted_content"
+
+
+def test_the_reasoning_key_is_made_only_when_needed(tmp_path: Path) -> None:
+    sealer = Sealer.from_data_dir(tmp_path / "data", "key-a")
+    assert not (tmp_path / "data" / KEY_FILE).exists()
+    sealer.seal({"t": "x", "s": "y"})
+    assert (tmp_path / "data" / KEY_FILE).exists()

@@ -13,6 +13,7 @@ import base64
 import binascii
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from quarry.errors import InvalidRequest
+from quarry.errors import InvalidRequest, QuarryError
 
 __all__ = ["KEY_FILE", "Sealer"]
 
@@ -47,21 +48,31 @@ def _key_file(folder: Path) -> bytes:
 
 
 class Sealer:
-    """Seals and opens reasoning content for one caller (`principal`: the key's id)."""
+    """Seals and opens reasoning content for one caller (`principal`: the key's id). The key is read when first
+    needed: most requests carry no reasoning, and make no file."""
 
-    __slots__ = ("_aead", "_principal")
+    __slots__ = ("_aead", "_key", "_principal")
 
-    def __init__(self, key: bytes, principal: str) -> None:
-        self._aead = AESGCM(key)
+    def __init__(self, key: bytes | Callable[[], bytes], principal: str) -> None:
+        self._key = key
+        self._aead: AESGCM | None = None
         self._principal = principal.encode()
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, principal: str) -> Sealer:
-        return cls(_key_file(data_dir), principal)
+        return cls(lambda: _key_file(data_dir), principal)
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            try:
+                self._aead = AESGCM(self._key() if callable(self._key) else self._key)
+            except OSError as exc:
+                raise QuarryError(f"Quarry cannot keep its reasoning key ({KEY_FILE}) in the data dir: {exc}") from exc
+        return self._aead
 
     def seal(self, content: dict[str, Any]) -> str:
         nonce = secrets.token_bytes(_NONCE)
-        sealed = self._aead.encrypt(nonce, orjson.dumps(content), self._principal)
+        sealed = self._cipher().encrypt(nonce, orjson.dumps(content), self._principal)
         return (_VERSION + base64.urlsafe_b64encode(nonce + sealed)).decode()
 
     def open(self, token: object, where: str) -> dict[str, Any]:
@@ -75,7 +86,7 @@ class Sealer:
             raise refused
         try:
             raw = base64.urlsafe_b64decode(token[len(_VERSION) :])
-            content = orjson.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], self._principal))
+            content = orjson.loads(self._cipher().decrypt(raw[:_NONCE], raw[_NONCE:], self._principal))
         except (binascii.Error, ValueError, InvalidTag, orjson.JSONDecodeError):
             raise refused from None
         if not isinstance(content, dict):
