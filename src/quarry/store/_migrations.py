@@ -34,14 +34,14 @@ _KNOWLEDGE_BASES = [
 
 # Stored responses of the OpenAI Responses API (quarry.api.responses): one row per response, visible to the key that
 # made it, with its `status` (a background response's moves on as it runs, its task beating `heartbeat_at` meanwhile,
-# so that a response no live instance runs any more is told apart). `context` holds the items before this
-# response's input (its `previous_response_id` chain), so a chain is continued from one row; `input_items` this
-# response's own input, as GET .../input_items lists it.
+# so that a response no live instance runs any more is told apart), `input_items` as GET .../input_items lists them,
+# and `previous_id`, the response it continued: a chain is read back with one recursive query, and no row holds
+# another's items (an agent's long chain would otherwise be stored over and over).
 _RESPONSES = [
     """CREATE TABLE responses (
         id TEXT PRIMARY KEY, key_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
-        status TEXT NOT NULL, heartbeat_at BIGINT NOT NULL, body TEXT NOT NULL, input_items TEXT NOT NULL,
-        context TEXT NOT NULL)""",
+        status TEXT NOT NULL, heartbeat_at BIGINT NOT NULL, previous_id TEXT, body TEXT NOT NULL,
+        input_items TEXT NOT NULL)""",
     "CREATE INDEX responses_expires ON responses (expires_at)",
     "CREATE INDEX responses_status ON responses (status)",  # background responses left unfinished by a restart
     # The sealed reasoning items of stored responses, by item id: a client that replays a stored response's output

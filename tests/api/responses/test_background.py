@@ -65,8 +65,8 @@ async def test_a_restart_fails_unfinished_background_responses(tmp_path: Path) -
         for status in ("queued", "in_progress", "completed"):
             body = {"id": f"resp_{status}", "status": status, "background": True, "output": [], "error": None}
             await database.execute(
-                "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, body, input_items,"
-                " context) VALUES (?, 'k', 0, 9999999999, ?, 0, ?, '[]', '[]')",
+                "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, body, input_items)"
+                " VALUES (?, 'k', 0, 9999999999, ?, 0, ?, '[]')",
                 body["id"], status, json.dumps(body),
             )  # fmt: skip
         assert await fail_unfinished(database) == 2

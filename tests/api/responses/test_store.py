@@ -31,11 +31,11 @@ def _body(status: str, *, reasoning: bool = False) -> dict[str, Any]:
 
 async def test_saved_per_key_and_deleted_with_its_reasoning(store: ResponseStore) -> None:
     body = _body("completed", reasoning=True)
-    await store.save("key-a", Stored(body, [{"id": "msg_1"}], []), ttl_s=60)
+    await store.save("key-a", Stored(body, [{"id": "msg_1"}]), ttl_s=60)
     assert await store.get("key-b", body["id"]) is None
     stored = await store.get("key-a", body["id"])
     assert stored is not None
-    assert stored.chain() == [{"id": "msg_1"}, *body["output"]]
+    assert stored.input_items == [{"id": "msg_1"}]
     item_id = body["output"][0]["id"]
     assert await store.reasoning("key-a", [item_id, "rs_other"]) == {item_id: "q1sealed"}
     assert await store.reasoning("key-b", [item_id]) == {}
@@ -47,7 +47,7 @@ async def test_saved_per_key_and_deleted_with_its_reasoning(store: ResponseStore
 async def test_only_unfinished_responses_advance_and_restarts_fail_them(store: ResponseStore) -> None:
     queued, running = _body("queued"), _body("in_progress")
     for body in (queued, running):
-        await store.save("key-a", Stored(body, [], []), ttl_s=60)
+        await store.save("key-a", Stored(body, []), ttl_s=60)
     assert await store.advance({**queued, "status": "cancelled"})
     assert not await store.advance({**queued, "status": "completed"})  # the cancel stands
     assert await store.fail_abandoned() == 0  # beating just now: an instance may be running it
@@ -65,7 +65,7 @@ async def test_only_unfinished_responses_advance_and_restarts_fail_them(store: R
 
 async def test_a_silent_unfinished_response_reads_as_failed(store: ResponseStore) -> None:
     body = _body("in_progress")
-    await store.save("key-a", Stored(body, [], []), ttl_s=60)
+    await store.save("key-a", Stored(body, []), ttl_s=60)
     database: Any = store._db  # the test stops the heartbeat by ageing it
     await database.execute("UPDATE responses SET heartbeat_at = 0 WHERE id = ?", body["id"])
     read = await store.get("key-a", body["id"])
@@ -74,3 +74,20 @@ async def test_a_silent_unfinished_response_reads_as_failed(store: ResponseStore
     again = await store.get("key-a", body["id"])
     assert again is not None
     assert again.body["status"] == "failed"  # and stored so
+
+
+async def test_a_chain_is_read_back_oldest_first_and_per_key(store: ResponseStore) -> None:
+    first = _body("completed") | {"output": [{"id": "msg_a"}]}
+    second = _body("completed") | {"output": [{"id": "msg_b"}], "previous_response_id": first["id"]}
+    third = _body("completed") | {"output": [{"id": "msg_c"}], "previous_response_id": second["id"]}
+    for n, body in enumerate((first, second, third)):
+        await store.save("key-a", Stored(body, [{"id": f"in_{n}"}]), ttl_s=60)
+    chain = await store.chain("key-a", third["id"])
+    assert chain is not None
+    assert [item["id"] for item in chain] == ["in_0", "msg_a", "in_1", "msg_b", "in_2", "msg_c"]
+    assert await store.chain("key-b", third["id"]) is None
+    assert await store.chain("key-a", "resp_missing") is None
+    await store.delete("key-a", first["id"])
+    shortened = await store.chain("key-a", third["id"])
+    assert shortened is not None
+    assert [item["id"] for item in shortened] == ["in_1", "msg_b", "in_2", "msg_c"]

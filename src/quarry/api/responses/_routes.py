@@ -83,8 +83,8 @@ async def _with_stored_reasoning(request: Request, principal: Principal, items: 
 
 async def _history(
     request: Request, services: Services, principal: Principal, body: InputTokensRequest, sealer: Sealer
-) -> tuple[Items, Items, ConverseHistory]:
-    """(context, input items, history): the stored chain `previous_response_id` names, and this request's input."""
+) -> tuple[Items, ConverseHistory]:
+    """(input items, history): this request's input after the stored chain `previous_response_id` names."""
     if body.conversation is not None:
         raise InvalidRequest(
             "The `conversation` parameter is not supported yet; use previous_response_id.",
@@ -93,19 +93,19 @@ async def _history(
         )
     context: Items = []
     if body.previous_response_id is not None:
-        stored = await ResponseStore(context_of(request).database).get(principal.key_id, body.previous_response_id)
-        if stored is None:
+        chain = await ResponseStore(context_of(request).database).chain(principal.key_id, body.previous_response_id)
+        if chain is None:
             raise NotFound(
                 f"Previous response with id '{body.previous_response_id}' not found.",
                 param="previous_response_id",
                 code="previous_response_not_found",
             )
-        context = stored.chain()
+        context = chain
     items = await _with_stored_reasoning(request, principal, _input_items(body.input))
     history = await to_converse(
         [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
     )
-    return context, items, history
+    return items, history
 
 
 @json_body(ResponsesRequest)
@@ -132,7 +132,7 @@ async def create_response(request: Request) -> Response:
     exchange.model, exchange.stream = model.id, body.stream
     await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
     sealer = Sealer.from_data_dir(settings.data_dir, principal.key_id)
-    context, items, history = await _history(request, services, principal, body, sealer)
+    items, history = await _history(request, services, principal, body, sealer)
     strict = settings.responses.strict_tools
     plan = plan_response(body, model, history, settings.models, strict_tools=strict)
     ignored = unrunnable_tools(body.tools)
@@ -145,7 +145,7 @@ async def create_response(request: Request) -> Response:
 
     async def keep(final: dict[str, Any]) -> None:
         if store is not None:
-            await store.save(principal.key_id, Stored(final, items, context), ttl)
+            await store.save(principal.key_id, Stored(final, items), ttl)
 
     if body.background:
         queued = builder.body("queued")
@@ -261,7 +261,7 @@ async def count_input_tokens(request: Request) -> Response:
     # Counting costs a request and no tokens, as /v1/messages/count_tokens does.
     await services.admit(request, principal, model, 0)
     sealer = Sealer.from_data_dir(services.settings.data_dir, principal.key_id)
-    _, _, history = await _history(request, services, principal, body, sealer)
+    _, history = await _history(request, services, principal, body, sealer)
     plan = plan_response(body, model, history, services.settings.models)
     counted: ConverseTokensRequest = {"messages": plan.body.get("messages", [])}
     if plan.body.get("system"):

@@ -24,15 +24,13 @@ _STALE_S = 6 * HEARTBEAT_S  # unfinished and silent this long: no instance runs 
 _ABANDONED = "The server running this background response stopped before it finished."
 
 
+_MAX_CHAIN = 10_000  # responses followed back through previous_id: far beyond any conversation
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     body: dict[str, Any]  # the response as made (reasoning sealed inside)
     input_items: list[dict[str, Any]]  # this response's own input, each with its id
-    context: list[dict[str, Any]]  # the items before that input: the previous_response_id chain
-
-    def chain(self) -> list[dict[str, Any]]:
-        """Every item a response continuing this one starts from."""
-        return [*self.context, *self.input_items, *self.body["output"]]
 
 
 class ResponseStore:
@@ -44,10 +42,11 @@ class ResponseStore:
         await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
         await self._db.execute("DELETE FROM response_reasoning WHERE expires_at < ?", now)
         await self._db.execute(
-            "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, body, input_items,"
-            " context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], now, orjson.dumps(stored.body).decode(),
-            orjson.dumps(stored.input_items).decode(), orjson.dumps(stored.context).decode(),
+            "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, previous_id, body,"
+            " input_items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], now,
+            stored.body.get("previous_response_id"), orjson.dumps(stored.body).decode(),
+            orjson.dumps(stored.input_items).decode(),
         )  # fmt: skip
         await self._keep_reasoning(stored.body, key_id, now + ttl_s)
 
@@ -98,7 +97,7 @@ class ResponseStore:
     async def get(self, key_id: str, response_id: str) -> Stored | None:
         now = int(time.time())
         row = await self._db.fetchrow(
-            "SELECT status, heartbeat_at, body, input_items, context FROM responses"
+            "SELECT status, heartbeat_at, body, input_items FROM responses"
             " WHERE id = ? AND key_id = ? AND expires_at >= ?",
             response_id, key_id, now,
         )  # fmt: skip
@@ -108,7 +107,27 @@ class ResponseStore:
         if row["status"] in UNFINISHED and row["heartbeat_at"] < now - _STALE_S:
             body = _failed(body, _ABANDONED)
             await self.advance(body)
-        return Stored(body, orjson.loads(row["input_items"]), orjson.loads(row["context"]))
+        return Stored(body, orjson.loads(row["input_items"]))
+
+    async def chain(self, key_id: str, response_id: str) -> list[dict[str, Any]] | None:
+        """Every item a response continuing `response_id` starts from: the input and output of each response of its
+        previous_response_id chain, oldest first; None when the key has no such response. A response deleted or
+        expired inside the chain ends it there."""
+        rows = await self._db.fetch(
+            "WITH RECURSIVE chain (id, previous_id, depth) AS ("
+            " SELECT id, previous_id, 0 FROM responses WHERE id = ? AND key_id = ? AND expires_at >= ?"
+            " UNION ALL SELECT r.id, r.previous_id, c.depth + 1 FROM responses r JOIN chain c ON r.id = c.previous_id"
+            " WHERE r.key_id = ? AND c.depth < ?)"
+            " SELECT r.body, r.input_items FROM chain c JOIN responses r ON r.id = c.id ORDER BY c.depth DESC",
+            response_id, key_id, int(time.time()), key_id, _MAX_CHAIN,
+        )  # fmt: skip
+        if not rows:
+            return None
+        items: list[dict[str, Any]] = []
+        for row in rows:
+            items += orjson.loads(row["input_items"])
+            items += orjson.loads(row["body"])["output"]
+        return items
 
     async def delete(self, key_id: str, response_id: str) -> bool:
         deleted = await self._db.execute("DELETE FROM responses WHERE id = ? AND key_id = ?", response_id, key_id)
