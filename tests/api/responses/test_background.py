@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
 from quarry.api.responses import fail_unfinished
 from quarry.store import open_database
-from tests.api.conftest import HAIKU
+from tests.api.conftest import HAIKU, KEY
 
 
 def _poll(client: openai.OpenAI, response_id: str, *, until: set[str]) -> Any:
@@ -78,3 +79,35 @@ async def test_a_restart_fails_unfinished_background_responses(tmp_path: Path) -
         }
     finally:
         await database.close()
+
+
+def _usage_by_api(gateway: str) -> dict[str, Any]:
+    answer = httpx.get(f"{gateway}/admin/usage", params={"by": "api"}, headers={"Authorization": f"Bearer {KEY}"})
+    assert answer.status_code == 200, answer.text
+    return {row["api"]: row for row in answer.json()["data"]}
+
+
+def test_usage_is_recorded_for_responses_and_their_background_work(gateway: str, client: openai.OpenAI) -> None:
+    before = _usage_by_api(gateway)
+    whole = client.responses.create(model=HAIKU, input="Count me", store=False)
+    made = client.responses.create(model=HAIKU, input="Count me later", background=True)
+    done = _poll(client, made.id, until={"completed", "failed"})
+    assert whole.usage is not None
+    assert done.usage is not None
+    deadline = time.monotonic() + 5
+    while True:  # the background work's record is written when its task ends, just after the store says completed
+        after = _usage_by_api(gateway)
+        grown = after.get("responses.background", {}).get("requests", 0) > before.get("responses.background", {}).get(
+            "requests", 0
+        )
+        if grown or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert grown
+
+    def tokens(report: dict[str, Any], api: str) -> int:
+        row = report.get(api, {})
+        return int(row.get("output_tokens", 0) or 0)
+
+    assert tokens(after, "responses") - tokens(before, "responses") >= whole.usage.output_tokens
+    assert tokens(after, "responses.background") - tokens(before, "responses.background") == done.usage.output_tokens
