@@ -232,3 +232,20 @@ def test_an_uploads_embedding_tokens_are_its_usage(gateway: Gateway) -> None:
             break
         time.sleep(0.05)
     assert [row["input_tokens"] for row in mine] == [report["embedding_tokens"]]
+
+
+def test_a_running_background_response_holds_its_keys_concurrency_slot(gateway: Gateway) -> None:
+    slow = {"model": HAIKU, "input": "[[emulator: delay=1500]] slowly", "background": True}
+    with gateway.key(max_concurrency=1) as client:
+        made = client.post("/responses", json=slow)
+        assert made.status_code == 200, made.text
+        # (Not gateway.refused: the background work's own Converse call may land meanwhile.)
+        refused = client.post("/responses", json={"model": HAIKU, "input": "hi"})
+        assert refused.status_code == 429, refused.text
+        assert "1 requests at a time" in refused.text
+        deadline = time.monotonic() + 20
+        while client.get(f"/responses/{made.json()['id']}").json()["status"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.1)  # the slot is given back as the task ends, just after the store says completed
+        assert client.post("/responses", json={"model": HAIKU, "input": "hi", "store": False}).status_code == 200

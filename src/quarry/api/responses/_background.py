@@ -15,7 +15,7 @@ from quarry.errors import QuarryError
 from quarry.exchange import Exchange
 from quarry.store import Database
 
-__all__ = ["fail_unfinished", "run_in_background"]
+__all__ = ["fail_unfinished", "start_in_background"]
 
 log = logging.getLogger("quarry.responses")
 
@@ -26,11 +26,19 @@ async def fail_unfinished(database: Database) -> int:
     return await ResponseStore(database).fail_abandoned()
 
 
-async def run_in_background(context: AppContext, exchange: Exchange, builder: Builder, store: ResponseStore) -> None:
-    """A background response's work, after its request has been answered: recorded as an Exchange of its own (the
-    request's was closed, with no tokens, when `queued` was sent)."""
+def start_in_background(context: AppContext, exchange: Exchange, builder: Builder, store: ResponseStore) -> None:
+    """Run a background response's work after its request is answered, recorded as an Exchange of its own (the
+    request's closes, with no tokens, when `queued` is sent)."""
     work = Exchange(request_id=exchange.request_id, method="POST", path=exchange.path, api="responses.background")
     work.key_id, work.key_name, work.model = exchange.key_id, exchange.key_name, exchange.model
+    # The key's admission (a concurrency slot, the tokens reserved) is settled when the work ends, with the tokens
+    # it used, not when `queued` is sent: a background response counts against the key's limits as it runs. Moved
+    # here, before the request's answer goes out and its Exchange closes.
+    work.on_close, exchange.on_close = exchange.on_close, []
+    context.background.start(builder.id, _run(context, work, builder, store))
+
+
+async def _run(context: AppContext, work: Exchange, builder: Builder, store: ResponseStore) -> None:
     try:
         if not await store.advance(builder.body("in_progress")):
             return  # cancelled while queued
@@ -57,6 +65,8 @@ async def run_in_background(context: AppContext, exchange: Exchange, builder: Bu
         await store.advance(failed)
     finally:
         work.finished_at = time.perf_counter()
+        for settle in work.on_close:
+            settle(work)
         context.usage(work)
 
 

@@ -19,7 +19,7 @@ from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
 from quarry.api._responses import json_response
 from quarry.api._services import Services
-from quarry.api.responses._background import run_in_background
+from quarry.api.responses._background import start_in_background
 from quarry.api.responses._input import Items, to_converse
 from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
@@ -150,8 +150,7 @@ async def create_response(request: Request) -> Response:
     if body.background:
         queued = builder.body("queued")
         await keep(queued)
-        work = run_in_background(context_of(request), exchange, builder, ResponseStore(context_of(request).database))
-        context_of(request).background.start(builder.id, work)
+        start_in_background(context_of(request), exchange, builder, ResponseStore(context_of(request).database))
         return json_response(public_response(queued, encrypted))
     if not body.stream:
         answer = await services.runtime.converse(model.id, plan.body)
