@@ -148,3 +148,17 @@ def test_replayed_reasoning_items_get_their_content_from_the_store(client: opena
     conversation += [*replayed, {"type": "function_call_output", "call_id": call.call_id, "output": "{}"}]
     second = client.responses.create(model=SONNET_37, input=conversation, tools=[WEATHER], reasoning=reasoning)
     assert second.output[0].type == "reasoning"  # thinking went on: the signed block was found and sent back
+
+
+def test_item_references_to_stored_reasoning(client: openai.OpenAI) -> None:
+    reasoning: Any = {"effort": "medium"}
+    conversation: list[Any] = [{"role": "user", "content": "Use get_weather for Paris"}]
+    first = client.responses.create(model=SONNET_37, input=conversation, tools=[WEATHER], reasoning=reasoning)
+    call = next(item for item in first.output if item.type == "function_call")
+    conversation += [
+        {"type": "item_reference", "id": first.output[0].id},
+        *[item.model_dump(exclude_none=True) for item in first.output[1:]],
+        {"type": "function_call_output", "call_id": call.call_id, "output": "{}"},
+    ]
+    second = client.responses.create(model=SONNET_37, input=conversation, tools=[WEATHER], reasoning=reasoning)
+    assert second.output[0].type == "reasoning"

@@ -68,17 +68,22 @@ def _listed(message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
-    """Reasoning items replayed without their content (a stored response's output, as the Agents SDK sends it back)
-    get it from the store, so Claude's signed thinking returns to its turn."""
-    wanted = [
-        item["id"]
-        for item in items
-        if item.get("type") == "reasoning" and item.get("encrypted_content") is None and isinstance(item["id"], str)
-    ]
+    """Reasoning items replayed without their content (a stored response's output, as the Agents SDK sends it back),
+    or named by an `item_reference`, get it from the store, so Claude's signed thinking returns to its turn."""
+
+    def wants(item: dict[str, Any]) -> bool:
+        kind = item.get("type")
+        bare = kind == "reasoning" and item.get("encrypted_content") is None
+        return (bare or kind == "item_reference") and isinstance(item.get("id"), str)
+
+    wanted = [item["id"] for item in items if wants(item)]
     if not wanted:
         return items
     found = await ResponseStore(context_of(request).database).reasoning(principal.key_id, wanted)
-    return [{**item, "encrypted_content": found[item["id"]]} if item.get("id") in found else item for item in items]
+    return [
+        {**item, "type": "reasoning", "encrypted_content": found[item["id"]]} if item.get("id") in found else item
+        for item in items
+    ]
 
 
 async def _history(
