@@ -111,3 +111,37 @@ def test_usage_is_recorded_for_responses_and_their_background_work(gateway: str,
 
     assert tokens(after, "responses") - tokens(before, "responses") >= whole.usage.output_tokens
     assert tokens(after, "responses.background") - tokens(before, "responses.background") == done.usage.output_tokens
+
+
+def _sse(gateway: str, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    with httpx.stream(method, f"{gateway}/v1{path}", headers=headers, timeout=30, **kwargs) as answer:
+        assert answer.status_code == 200, answer.read()
+        return [json.loads(line[6:]) for line in answer.iter_lines() if line.startswith("data: ")]
+
+
+def test_a_streamed_background_response_can_be_left_and_resumed(gateway: str, client: openai.OpenAI) -> None:
+    with client.responses.create(
+        model=HAIKU, input="[[emulator: words=40]] go", background=True, stream=True
+    ) as stream:
+        first = [next(iter(stream)) for _ in range(4)]  # leave after a few events: the response goes on
+    response_id = first[0].response.id
+    assert [event.sequence_number for event in first] == [0, 1, 2, 3]
+    done = _poll(client, response_id, until={"completed", "failed"})
+    assert done.status == "completed"
+    rest = _sse(gateway, "GET", f"/responses/{response_id}", params={"stream": "true", "starting_after": 3})
+    assert rest[0]["sequence_number"] == 4
+    assert [event["sequence_number"] for event in rest] == list(range(4, 4 + len(rest)))
+    assert rest[-1]["type"] == "response.completed"
+    text = "".join(event["delta"] for event in rest if event["type"] == "response.output_text.delta")
+    assert text
+    assert done.output_text.endswith(text)
+    whole = _sse(gateway, "GET", f"/responses/{response_id}", params={"stream": "true"})
+    assert [event["sequence_number"] for event in whole] == list(range(len(whole)))
+
+
+def test_a_stream_that_is_not_here_cannot_be_resumed(client: openai.OpenAI) -> None:
+    made = client.responses.create(model=HAIKU, input="hi")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.retrieve(made.id, stream=True)
+    assert caught.value.body["code"] == "stream_unavailable"  # type: ignore[index]

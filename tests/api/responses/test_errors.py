@@ -43,7 +43,7 @@ from tests.api.conftest import HAIKU, KEY
         ({"model": HAIKU, "input": "hi", "temperature": "hot"}, "temperature"),
         ({"model": HAIKU, "input": "hi", "metadata": {"a": 1}}, "metadata.a"),
         ({"model": HAIKU, "input": "hi", "stream": "yes"}, "stream"),
-        ({"model": HAIKU, "input": "hi", "background": True, "stream": True}, "stream"),
+        ({"model": HAIKU, "input": "hi", "background": True, "store": False}, "store"),
         ({"model": HAIKU, "input": "hi", "background": "yes"}, "background"),
         ({"model": HAIKU, "input": "hi", "conversation": "conv_1"}, "conversation"),
         ({"model": "kb:handbook", "input": "hi"}, "model"),

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from quarry.api._background import FEED_KEEP_S, Feed
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
 from quarry.api._core import ConverseHistory, Usage, output_reserve
@@ -19,7 +20,8 @@ from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
 from quarry.api._responses import json_response
 from quarry.api._services import Services
-from quarry.api.responses._background import start_in_background
+from quarry.api._sse import named_event
+from quarry.api.responses._background import start_in_background, stream_in_background
 from quarry.api.responses._input import Items, to_converse
 from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
@@ -29,7 +31,7 @@ from quarry.api.responses._store import UNFINISHED, ResponseStore, Stored
 from quarry.api.responses._stream import EventWriter
 from quarry.auth import Principal
 from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
-from quarry.errors import InvalidRequest, NotFound
+from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.exchange import exchange_of
 
 __all__ = ["IGNORED_TOOLS_HEADER", "router"]
@@ -121,12 +123,9 @@ async def create_response(request: Request) -> Response:
     settings = services.settings
     raw = await read_json(request, settings.max_body_bytes)
     body = read_model(raw, ResponsesRequest)
-    if body.background and (body.stream or not body.store):
-        # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled);
-        # streaming one as it runs is not served yet.
-        param = "stream" if body.stream else "store"
-        message = "stream with background is not supported yet." if body.stream else "background requires store."
-        raise InvalidRequest(message, param=param, code="unsupported_parameter")
+    if body.background and not body.store:
+        # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled).
+        raise InvalidRequest("background requires store.", param="store", code="unsupported_parameter")
     if body.model.startswith(_KB_PREFIX):
         raise InvalidRequest(
             "Knowledge-base models (kb:NAME) are served by /v1/chat/completions; /v1/responses does not take them yet.",
@@ -155,7 +154,12 @@ async def create_response(request: Request) -> Response:
     if body.background:
         queued = builder.body("queued")
         await keep(queued)
-        start_in_background(context_of(request), exchange, builder, ResponseStore(context_of(request).database))
+        background_store = ResponseStore(context_of(request).database)
+        if body.stream:
+            writer = EventWriter(builder, encrypted=encrypted)
+            feed = stream_in_background(context_of(request), exchange, writer, builder, background_store)
+            return _follow(request, feed, -1)
+        start_in_background(context_of(request), exchange, builder, background_store)
         return json_response(public_response(queued, encrypted))
     if not body.stream:
         answer = await services.runtime.converse(model.id, plan.body)
@@ -204,14 +208,41 @@ def _include(request: Request) -> bool:
     return ENCRYPTED in request.query_params.getlist("include") + request.query_params.getlist("include[]")
 
 
+def _follow(request: Request, feed: Feed, after: int) -> Response:
+    """A background response's stream, from the event after `after`: leaving it does not stop the response."""
+
+    def render_error(error: QuarryError) -> bytes:
+        return named_event("error", {"type": "error", "code": error.code, "message": error.message, "param": None})
+
+    return services_of(request).stream(
+        request,
+        AsyncExitStack(),
+        feed.follow(after),
+        lambda chunk: [chunk],
+        finish=lambda: b"",
+        render_error=render_error,
+    )
+
+
 async def get_response(request: Request) -> Response:
-    if request.query_params.get("stream") in ("true", "1"):
-        raise InvalidRequest(
-            "Resuming the stream of a background response (stream=true) is not supported yet; poll without it.",
-            param="stream",
-        )
     _, stored = await _owned(request)
-    return json_response(public_response(stored.body, _include(request)))
+    if request.query_params.get("stream") not in ("true", "1"):
+        return json_response(public_response(stored.body, _include(request)))
+    # https://platform.openai.com/docs/api-reference/responses/get: `stream` with `starting_after` (a sequence
+    # number) resumes a background response's stream.
+    given = request.query_params.get("starting_after", "-1")
+    if not given.lstrip("-").isdigit():
+        raise InvalidRequest("Invalid value for `starting_after`: must be an integer.", param="starting_after")
+    feed = context_of(request).background.feed(stored.body["id"])
+    if feed is None:
+        raise InvalidRequest(
+            "This response's stream cannot be resumed here: only a streamed background response, on the server "
+            f"running it and until {int(FEED_KEEP_S)} s after it ends. GET it without stream.",
+            param="stream",
+            code="stream_unavailable",
+        )
+    exchange_of(request).stream = True
+    return _follow(request, feed, int(given))
 
 
 async def delete_response(request: Request) -> Response:

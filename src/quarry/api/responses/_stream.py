@@ -94,13 +94,18 @@ class EventWriter:
 
     def error(self, error: QuarryError) -> bytes:
         """An upstream failure mid-stream: the `error` event, then response.failed."""
+        return b"".join(self.failure(error))
+
+    def failure(self, error: QuarryError) -> list[bytes]:
+        """`error`'s two events, apart; `final` is the failed response."""
         envelope = error_body(error)["error"]
         failed = self._builder.body("failed")
         failed["error"] = {"code": "server_error", "message": error.message}
         self.final = failed
-        return self._event(
-            "error", code=envelope["code"] or envelope["type"], message=error.message, param=error.param
-        ) + self._event("response.failed", response=public_response(failed, self._encrypted))
+        return [
+            self._event("error", code=envelope["code"] or envelope["type"], message=error.message, param=error.param),
+            self._event("response.failed", response=public_response(failed, self._encrypted)),
+        ]
 
     def _open_item(self, index: int, kind: str, *, call_id: str = "", name: str = "") -> list[bytes]:
         prefix = {"message": "msg", "function_call": "fc", "reasoning": "rs"}[kind]
