@@ -368,6 +368,22 @@ class SpendSettings(BaseModel):
     )
 
 
+class ResponsesSettings(BaseModel):
+    """The OpenAI Responses API, /v1/responses (`[responses]`, `QUARRY_RESPONSES__*`)."""
+
+    store_ttl_s: int = Field(
+        default=30 * 24 * 3600,
+        ge=60,
+        description="How long stored responses (`store: true`, the default) and their input items are kept; OpenAI "
+        "keeps them 30 days.",
+    )
+    strict_tools: bool = Field(
+        default=False,
+        description="Refuse (400, naming the tool) built-in tools Quarry cannot run, such as `web_search`, instead of "
+        "leaving them out of the model's tools and naming them in the `x-quarry-ignored-tools` header.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Quarry. Precedence: init arguments, environment, TOML file, defaults."""
 
@@ -450,6 +466,7 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

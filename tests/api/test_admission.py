@@ -101,6 +101,10 @@ ROUTES: dict[str, Call] = {
         "/knowledge-bases/inbox/documents", files=[("file", (f"{uuid.uuid4()}.txt", b"The office closes at six."))]
     ),
     "models": lambda client: client.get("/models"),
+    "responses": lambda client: client.post("/responses", json={"model": HAIKU, "input": "leave?", "store": False}),
+    "responses input tokens": lambda client: client.post(
+        "/responses/input_tokens", json={"model": HAIKU, "input": "x"}
+    ),
 }
 
 
@@ -127,6 +131,8 @@ def test_a_key_over_its_rate_limit_never_reaches_bedrock(gateway: Gateway, route
         ("embeddings", ["anthropic.*"], 403, "model_not_allowed"),
         ("messages", ["amazon.*"], 403, None),
         ("count tokens", ["amazon.*"], 403, None),
+        ("responses", ["amazon.*"], 403, "model_not_allowed"),
+        ("responses input tokens", ["amazon.*"], 403, "model_not_allowed"),
         ("kb retrieve", ["anthropic.*"], 403, "knowledge_base_not_allowed"),
         ("kb answer", ["anthropic.*"], 403, "knowledge_base_not_allowed"),
         ("kb answer", ["kb:handbook"], 403, "model_not_allowed"),
@@ -230,3 +236,20 @@ def test_an_uploads_embedding_tokens_are_its_usage(gateway: Gateway) -> None:
             break
         time.sleep(0.05)
     assert [row["input_tokens"] for row in mine] == [report["embedding_tokens"]]
+
+
+def test_a_running_background_response_holds_its_keys_concurrency_slot(gateway: Gateway) -> None:
+    slow = {"model": HAIKU, "input": "[[emulator: delay=1500]] slowly", "background": True}
+    with gateway.key(max_concurrency=1) as client:
+        made = client.post("/responses", json=slow)
+        assert made.status_code == 200, made.text
+        # (Not gateway.refused: the background work's own Converse call may land meanwhile.)
+        refused = client.post("/responses", json={"model": HAIKU, "input": "hi"})
+        assert refused.status_code == 429, refused.text
+        assert "1 requests at a time" in refused.text
+        deadline = time.monotonic() + 20
+        while client.get(f"/responses/{made.json()['id']}").json()["status"] != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.1)  # the slot is given back as the task ends, just after the store says completed
+        assert client.post("/responses", json={"model": HAIKU, "input": "hi", "store": False}).status_code == 200

@@ -4,11 +4,12 @@ only through `context_of` — never through untyped `app.state` attributes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from quarry.api._background import BackgroundTasks
 from quarry.api._services import Services
 from quarry.auth import UsageRecorder
 from quarry.bedrock import Backend
@@ -37,6 +38,7 @@ class AppContext:
     knowledge: KnowledgeBases | None  # None without the kb extra
     metrics: Metrics
     ui_mounted: bool  # the toolbox is at /ui
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)  # work outliving its request
 
     def knowledge_bases(self) -> KnowledgeBases:
         """The knowledge bases; InvalidRequest naming the extra to install when they are not."""

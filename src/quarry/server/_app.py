@@ -28,6 +28,7 @@ from quarry.api import (
     conversations,
     models_router,
     openai,
+    responses,
     wants_anthropic,
 )
 from quarry.auth import (
@@ -185,6 +186,7 @@ def create_app(
             )
             database = await open_database(settings.database_url, settings.data_dir)
             stack.push_async_callback(database.close)
+            await responses.fail_unfinished(database)  # background responses cut by the last stop: failed, not lost
             keys = KeyStore(database)
             limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
             stack.push_async_callback(limiter.aclose)
@@ -230,6 +232,7 @@ def create_app(
                 metrics=metrics,
                 ui_mounted=ui_mounted,
             )
+            stack.push_async_callback(context.background.aclose)  # before the database closes
             log.info("backend: %s", backend.description)
             if on_ready is not None:
                 on_ready(context)
@@ -252,7 +255,14 @@ def create_app(
         *(
             (prefix, router)
             for prefix in _PREFIXES
-            for router in (knowledge_router, models_router, openai.router, anthropic.router, conversations.router)
+            for router in (
+                knowledge_router,
+                models_router,
+                openai.router,
+                responses.router,
+                anthropic.router,
+                conversations.router,
+            )
         ),
         ("/admin", admin_router),
     ]

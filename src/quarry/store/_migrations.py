@@ -47,6 +47,26 @@ _BUDGETS = [
         soft DOUBLE PRECISION, PRIMARY KEY (key_id, measure, period))""",
 ]
 
+# Stored responses of the OpenAI Responses API (quarry.api.responses): one row per response, visible to the key that
+# made it, with its `status` (a background response's moves on as it runs, its task beating `heartbeat_at` meanwhile,
+# so that a response no live instance runs any more is told apart), `input_items` as GET .../input_items lists them,
+# and `previous_id`, the response it continued: a chain is read back with one recursive query, and no row holds
+# another's items (an agent's long chain would otherwise be stored over and over).
+_RESPONSES = [
+    """CREATE TABLE responses (
+        id TEXT PRIMARY KEY, key_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+        status TEXT NOT NULL, heartbeat_at BIGINT NOT NULL, previous_id TEXT, body TEXT NOT NULL,
+        input_items TEXT NOT NULL)""",
+    "CREATE INDEX responses_expires ON responses (expires_at)",
+    "CREATE INDEX responses_status ON responses (status)",  # background responses left unfinished by a restart
+    # The sealed reasoning items of stored responses, by item id: a client that replays a stored response's output
+    # (the Agents SDK does) sends reasoning items without their content, which Claude needs back on a tool turn.
+    """CREATE TABLE response_reasoning (
+        id TEXT PRIMARY KEY, response_id TEXT NOT NULL, key_id TEXT NOT NULL, expires_at BIGINT NOT NULL,
+        sealed TEXT NOT NULL)""",
+    "CREATE INDEX response_reasoning_response ON response_reasoning (response_id)",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -88,4 +108,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "postgresql": ["ALTER TABLE usage ADD COLUMN cost_usd DOUBLE PRECISION"],
     },
     {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 6: budgets per key (what is spent is summed from usage)
+    {"sqlite": _RESPONSES, "postgresql": _RESPONSES},  # 7: stored responses (the OpenAI Responses API)
 ]

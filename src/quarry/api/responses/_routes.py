@@ -1,0 +1,318 @@
+"""The Responses API endpoints (https://platform.openai.com/docs/api-reference/responses): create (whole and
+streamed), retrieve, delete, list input items, count input tokens. Authenticated, admitted and recorded as chat
+completions are: the same keys, model scopes, limits, usage, metrics and access log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from quarry.api._background import FEED_KEEP_S, Feed
+from quarry.api._body import json_body, read_json, read_model
+from quarry.api._context import context_of, services_of
+from quarry.api._core import ConverseHistory, Usage, output_reserve
+from quarry.api._estimate import estimate_tokens
+from quarry.api._exchange import watch_converse
+from quarry.api._responses import json_response
+from quarry.api._services import Services
+from quarry.api._sse import named_event
+from quarry.api.responses._background import start_in_background, stream_in_background
+from quarry.api.responses._input import Items, to_converse
+from quarry.api.responses._render import Builder, new_id, public_response
+from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
+from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
+from quarry.api.responses._sealing import Sealer
+from quarry.api.responses._store import UNFINISHED, ResponseStore, Stored
+from quarry.api.responses._stream import EventWriter
+from quarry.auth import Principal
+from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
+from quarry.errors import InvalidRequest, NotFound, QuarryError
+from quarry.exchange import exchange_of
+
+__all__ = ["IGNORED_TOOLS_HEADER", "router"]
+
+IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
+_KB_PREFIX = "kb:"  # the chat dialect's knowledge-base models (quarry.api.openai, which this dialect does not import)
+_ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(f"No response found with id '{response_id}'.", param="response_id", code="response_not_found")
+
+
+def _input_items(given: str | list[dict[str, Any]]) -> Items:
+    """The request's input as items, each with an id (as input_items lists them)."""
+    if isinstance(given, str):
+        given = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}]
+    items: Items = []
+    for n, item in enumerate(given):
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"Invalid value for `input[{n}]`: must be an object.", param=f"input[{n}]")
+        kind = item.get("type", "message")
+        if "id" not in item:
+            item = {"id": new_id(_ITEM_PREFIXES.get(str(kind), "item")), **item}
+        items.append(_listed(item) if kind == "message" else item)
+    return items
+
+
+def _listed(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as input_items lists it (ResponseInputMessageItem): typed, text content as parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        part = "output_text" if message.get("role") == "assistant" else "input_text"
+        content = [{"type": part, "text": content}]
+    return {**message, "type": "message", "content": content, "status": message.get("status", "completed")}
+
+
+async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
+    """Reasoning items replayed without their content (a stored response's output, as the Agents SDK sends it back),
+    or named by an `item_reference`, get it from the store, so Claude's signed thinking returns to its turn."""
+
+    def wants(item: dict[str, Any]) -> bool:
+        kind = item.get("type")
+        bare = kind == "reasoning" and item.get("encrypted_content") is None
+        return (bare or kind == "item_reference") and isinstance(item.get("id"), str)
+
+    wanted = [item["id"] for item in items if wants(item)]
+    if not wanted:
+        return items
+    found = await ResponseStore(context_of(request).database).reasoning(principal.key_id, wanted)
+    return [
+        {**item, "type": "reasoning", "encrypted_content": found[item["id"]]} if item.get("id") in found else item
+        for item in items
+    ]
+
+
+async def _history(
+    request: Request, services: Services, principal: Principal, body: InputTokensRequest, sealer: Sealer
+) -> tuple[Items, ConverseHistory]:
+    """(input items, history): this request's input after the stored chain `previous_response_id` names."""
+    if body.conversation is not None:
+        raise InvalidRequest(
+            "The `conversation` parameter is not supported yet; use previous_response_id.",
+            param="conversation",
+            code="unsupported_parameter",
+        )
+    context: Items = []
+    if body.previous_response_id is not None:
+        chain = await ResponseStore(context_of(request).database).chain(principal.key_id, body.previous_response_id)
+        if chain is None:
+            raise NotFound(
+                f"Previous response with id '{body.previous_response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        context = chain
+    items = await _with_stored_reasoning(request, principal, _input_items(body.input))
+    history = await to_converse(
+        [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
+    )
+    return items, history
+
+
+@json_body(ResponsesRequest)
+async def create_response(request: Request) -> Response:
+    services = services_of(request)
+    exchange = exchange_of(request)
+    principal = await services.authenticate(request, "responses")
+    settings = services.settings
+    raw = await read_json(request, settings.max_body_bytes)
+    body = read_model(raw, ResponsesRequest)
+    if body.background and not body.store:
+        # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled).
+        raise InvalidRequest("background requires store.", param="store", code="unsupported_parameter")
+    if body.model.startswith(_KB_PREFIX):
+        raise InvalidRequest(
+            "Knowledge-base models (kb:NAME) are served by /v1/chat/completions; /v1/responses does not take them yet.",
+            param="model",
+            code="unsupported_value",
+        )
+    model = await services.catalog.resolve(body.model)
+    exchange.model, exchange.stream = model.id, body.stream
+    await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
+    sealer = Sealer.from_data_dir(settings.data_dir, principal.key_id)
+    items, history = await _history(request, services, principal, body, sealer)
+    strict = settings.responses.strict_tools
+    plan = plan_response(body, model, history, settings.models, strict_tools=strict)
+    ignored = unrunnable_tools(body.tools)
+    if ignored:
+        exchange.headers[IGNORED_TOOLS_HEADER] = ",".join(dict.fromkeys(ignored))
+    builder = Builder(body, plan, sealer)
+    encrypted = ENCRYPTED in (body.include or ())
+    store = ResponseStore(context_of(request).database) if body.store else None
+    ttl = settings.responses.store_ttl_s
+
+    async def keep(final: dict[str, Any]) -> None:
+        if store is not None:
+            await store.save(principal.key_id, Stored(final, items), ttl)
+
+    if body.background:
+        queued = builder.body("queued")
+        await keep(queued)
+        background_store = ResponseStore(context_of(request).database)
+        if body.stream:
+            writer = EventWriter(builder, encrypted=encrypted)
+            feed = stream_in_background(context_of(request), exchange, writer, builder, background_store)
+            return _follow(request, feed, -1)
+        start_in_background(context_of(request), exchange, builder, background_store)
+        return json_response(public_response(queued, encrypted))
+    if not body.stream:
+        answer = await services.runtime.converse(model.id, plan.body)
+        exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
+        final = builder.whole(answer)
+        await keep(final)
+        return json_response(public_response(final, encrypted))
+    resources = AsyncExitStack()
+    # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
+    upstream = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
+    writer = EventWriter(builder, encrypted=encrypted)
+
+    async def events() -> AsyncIterator[ConverseStreamEvent]:
+        async for event in watch_converse(upstream, exchange):
+            yield event
+        await keep(writer.end())  # stored before response.completed is sent: a client may fetch it at once
+
+    return services.stream(request, resources, events(), writer.event, finish=writer.finish, render_error=writer.error)
+
+
+async def cancel_response(request: Request) -> Response:
+    # https://platform.openai.com/docs/api-reference/responses/cancel: background responses only.
+    _, stored = await _owned(request)
+    body = stored.body
+    if not body.get("background"):
+        raise InvalidRequest("Only responses created with background: true can be cancelled.", param="response_id")
+    if body["status"] in UNFINISHED:
+        cancelled = {**body, "status": "cancelled"}
+        if await ResponseStore(context_of(request).database).advance(cancelled):
+            body = cancelled
+        context_of(request).background.cancel(body["id"])  # stops the upstream call, if this instance runs it
+    return json_response(public_response(body, _include(request)))
+
+
+async def _owned(request: Request) -> tuple[str, Stored]:
+    services = services_of(request)
+    principal = await services.authenticate(request, "responses")
+    response_id: str = request.path_params["response_id"]
+    stored = await ResponseStore(context_of(request).database).get(principal.key_id, response_id)
+    if stored is None:
+        raise _not_found(response_id)  # another key's response is as absent as a missing one
+    return principal.key_id, stored
+
+
+def _include(request: Request) -> bool:
+    return ENCRYPTED in request.query_params.getlist("include") + request.query_params.getlist("include[]")
+
+
+def _follow(request: Request, feed: Feed, after: int) -> Response:
+    """A background response's stream, from the event after `after`: leaving it does not stop the response."""
+
+    def render_error(error: QuarryError) -> bytes:
+        return named_event("error", {"type": "error", "code": error.code, "message": error.message, "param": None})
+
+    return services_of(request).stream(
+        request,
+        AsyncExitStack(),
+        feed.follow(after),
+        lambda chunk: [chunk],
+        finish=lambda: b"",
+        render_error=render_error,
+    )
+
+
+async def get_response(request: Request) -> Response:
+    _, stored = await _owned(request)
+    if request.query_params.get("stream") not in ("true", "1"):
+        return json_response(public_response(stored.body, _include(request)))
+    # https://platform.openai.com/docs/api-reference/responses/get: `stream` with `starting_after` (a sequence
+    # number) resumes a background response's stream.
+    given = request.query_params.get("starting_after", "-1")
+    if not given.lstrip("-").isdigit():
+        raise InvalidRequest("Invalid value for `starting_after`: must be an integer.", param="starting_after")
+    feed = context_of(request).background.feed(stored.body["id"])
+    if feed is None:
+        raise InvalidRequest(
+            "This response's stream cannot be resumed here: only a streamed background response, on the server "
+            f"running it and until {int(FEED_KEEP_S)} s after it ends. GET it without stream.",
+            param="stream",
+            code="stream_unavailable",
+        )
+    exchange_of(request).stream = True
+    return _follow(request, feed, int(given))
+
+
+async def delete_response(request: Request) -> Response:
+    key_id, stored = await _owned(request)
+    await ResponseStore(context_of(request).database).delete(key_id, stored.body["id"])
+    return json_response({"id": stored.body["id"], "object": "response", "deleted": True})
+
+
+def _limit(request: Request) -> int:
+    given = request.query_params.get("limit", "20")
+    if not given.isdigit() or not 1 <= int(given) <= 100:
+        raise InvalidRequest("Invalid value for `limit`: must be an integer from 1 to 100.", param="limit")
+    return int(given)
+
+
+async def list_input_items(request: Request) -> Response:
+    # https://platform.openai.com/docs/api-reference/responses/input-items: newest first unless order=asc; `after`
+    # is the id of the item the page starts after.
+    _, stored = await _owned(request)
+    order = request.query_params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("Invalid value for `order`: must be asc or desc.", param="order")
+    limit = _limit(request)
+    items = stored.input_items if order == "asc" else list(reversed(stored.input_items))
+    after = request.query_params.get("after")
+    if after is not None:
+        ids = [item.get("id") for item in items]
+        if after not in ids:
+            raise InvalidRequest(f"No input item `{after}` in this response.", param="after")
+        items = items[ids.index(after) + 1 :]
+    page = items[:limit]
+    return json_response(
+        {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > limit,
+        }
+    )
+
+
+@json_body(InputTokensRequest)
+async def count_input_tokens(request: Request) -> Response:
+    services = services_of(request)
+    principal = await services.authenticate(request, "responses.input_tokens")
+    raw = await read_json(request, services.settings.max_body_bytes)
+    body = read_model(raw, InputTokensRequest)
+    model = await services.catalog.resolve(body.model)
+    exchange_of(request).model = model.id
+    # Counting costs a request and no tokens, as /v1/messages/count_tokens does.
+    await services.admit(request, principal, model, 0)
+    sealer = Sealer.from_data_dir(services.settings.data_dir, principal.key_id)
+    _, history = await _history(request, services, principal, body, sealer)
+    plan = plan_response(body, model, history, services.settings.models)
+    counted: ConverseTokensRequest = {"messages": plan.body.get("messages", [])}
+    if plan.body.get("system"):
+        counted["system"] = plan.body["system"]
+    if "toolConfig" in plan.body:
+        counted["toolConfig"] = plan.body["toolConfig"]
+    # CountTokens names the foundation model, even for models served through inference profiles.
+    tokens = await services.runtime.count_tokens(model.base_id, {"converse": counted})
+    return json_response({"object": "response.input_tokens", "input_tokens": tokens})
+
+
+# Plain Starlette routes, like the other dialects'.
+router = APIRouter()
+router.add_route("/responses", create_response, methods=["POST"])
+router.add_route("/responses/input_tokens", count_input_tokens, methods=["POST"])
+router.add_route("/responses/{response_id}", get_response, methods=["GET"])
+router.add_route("/responses/{response_id}", delete_response, methods=["DELETE"])
+router.add_route("/responses/{response_id}/input_items", list_input_items, methods=["GET"])
+router.add_route("/responses/{response_id}/cancel", cancel_response, methods=["POST"])

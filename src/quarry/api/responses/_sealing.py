@@ -1,0 +1,94 @@
+"""Reasoning sealed for stateless clients: Claude's thinking and its signature as `encrypted_content`.
+
+With `store: false` and `include: ["reasoning.encrypted_content"]` a client (Codex) keeps the reasoning items of a
+turn and sends them back with the tool results; Claude needs its signed thinking on that turn to go on thinking
+(https://platform.openai.com/docs/guides/reasoning#encrypted-reasoning-items). The content is AES-GCM under a
+server key (authenticated: an edited item fails to open and is a 400), with the caller's key id as associated data,
+so one key cannot replay another's items. The server key is a file in the data dir, made on first use readable by
+its owner only, the same in every process (as the toolbox's credential secret is kept)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from quarry.errors import InvalidRequest, QuarryError
+
+__all__ = ["KEY_FILE", "Sealer"]
+
+KEY_FILE = "responses-reasoning.key"
+_VERSION = b"q1"  # a prefix naming the format, so a later one can be told apart
+_NONCE = 12
+
+
+def _key_file(folder: Path) -> bytes:
+    path = folder / KEY_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        draft = folder / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # atomic, and refused if another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return bytes.fromhex(path.read_text().strip())
+
+
+class Sealer:
+    """Seals and opens reasoning content for one caller (`principal`: the key's id). The key is read when first
+    needed: most requests carry no reasoning, and make no file."""
+
+    __slots__ = ("_aead", "_key", "_principal")
+
+    def __init__(self, key: bytes | Callable[[], bytes], principal: str) -> None:
+        self._key = key
+        self._aead: AESGCM | None = None
+        self._principal = principal.encode()
+
+    @classmethod
+    def from_data_dir(cls, data_dir: Path, principal: str) -> Sealer:
+        return cls(lambda: _key_file(data_dir), principal)
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is None:
+            try:
+                self._aead = AESGCM(self._key() if callable(self._key) else self._key)
+            except OSError as exc:
+                raise QuarryError(f"Quarry cannot keep its reasoning key ({KEY_FILE}) in the data dir: {exc}") from exc
+        return self._aead
+
+    def seal(self, content: dict[str, Any]) -> str:
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = self._cipher().encrypt(nonce, orjson.dumps(content), self._principal)
+        return (_VERSION + base64.urlsafe_b64encode(nonce + sealed)).decode()
+
+    def open(self, token: object, where: str) -> dict[str, Any]:
+        """The content of a sealed item; InvalidRequest naming `where` when it was altered or is not Quarry's."""
+        refused = InvalidRequest(
+            f"`{where}` could not be verified: it was altered, or was not issued by this server to this API key.",
+            param=where,
+            code="invalid_encrypted_content",
+        )
+        if not isinstance(token, str) or not token.startswith(_VERSION.decode()):
+            raise refused
+        try:
+            raw = base64.urlsafe_b64decode(token[len(_VERSION) :])
+            content = orjson.loads(self._cipher().decrypt(raw[:_NONCE], raw[_NONCE:], self._principal))
+        except (binascii.Error, ValueError, InvalidTag, orjson.JSONDecodeError):
+            raise refused from None
+        if not isinstance(content, dict):
+            raise refused
+        return content
