@@ -151,3 +151,17 @@ def test_honest_markdown_renders_as_written(text: str) -> None:
 def test_unsafe_destination_becomes_a_harmless_fragment() -> None:
     assert safe_markdown("[x](javascript:alert(1))") == "[x](#blocked-javascript(1))"
     assert safe_markdown("[ok](mailto:ada@example.com)") == "[ok](mailto:ada@example.com)"
+
+
+@pytest.mark.parametrize("name", ["svg-a-href", "img-onerror", "md-link"])
+def test_the_signed_in_name_is_text_in_the_settings_tab(name: str) -> None:
+    # A name from the operator's users file is shown, never rendered as markup the browser would run.
+    from quarry.ui._settings_tab import settings_values
+    from quarry.ui._toolbox import Session, Toolbox, ToolboxConfig
+
+    toolbox = Toolbox(ToolboxConfig(api_url=None, default_model="m"))
+    assert dangers(f"Signed in as **{HOSTILE[name]}**.")  # what the tab showed before
+    session = Session(user="u:x", api_url="http://q", model="m", signed_in=HOSTILE[name])
+    who = settings_values(toolbox, session, [])[0]
+    assert dangers(who) == [], who
+    assert "javascript:" not in who.lower()

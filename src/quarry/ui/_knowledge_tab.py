@@ -110,7 +110,12 @@ def build_knowledge(toolbox: Toolbox, sessions: Sessions, tab: gr.Tab) -> None:
             names = [base["name"] for base in await client.knowledge_bases()]
         except Exception as exc:
             return gr.skip(), kb_error(exc), gr.skip(), gr.skip()
-        return gr.update(choices=names, value=new_name), f"Created **{new_name}**: add documents below.", "", ""
+        return (
+            gr.update(choices=names, value=new_name),
+            safe_markdown(f"Created **{new_name}**: add documents below."),
+            "",
+            "",
+        )
 
     create.click(sessions.bind(create_base), [*sessions.inputs, name, description], [choose, status, name, description])
 

@@ -12,6 +12,7 @@ import openai
 
 from quarry.ui._chat import ChatTab, style_choices
 from quarry.ui._errors import readable_error
+from quarry.ui._sanitize import safe_markdown
 from quarry.ui._session import Sessions
 from quarry.ui._toolbox import Session, Toolbox
 
@@ -48,7 +49,8 @@ def settings_values(toolbox: Toolbox, session: Session, models: list[str]) -> tu
     """What the Settings fields show for a session (never a key)."""
     who = f"Signed in as **{session.signed_in}**." if session.signed_in else "Not signed in: this browser is the user."
     return (
-        f"{who} The toolbox calls the Quarry API at `{session.api_url}`.",
+        # A user name is whatever the operator's users file says: text, never markup.
+        safe_markdown(f"{who} The toolbox calls the Quarry API at `{session.api_url}`."),
         key_note(toolbox, session),
         gr.update(choices=models, value=session.model),
         json.dumps(session.presets, ensure_ascii=False, indent=2),
