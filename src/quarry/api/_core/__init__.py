@@ -10,6 +10,7 @@ from quarry.api._core._fit import fit_to_model
 from quarry.api._core._forced_tools import refuse_converse_forced_tools, refuse_forced_tools
 from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
+from quarry.api._core._json_output import JsonOutput, extract_json, json_output
 from quarry.api._core._media import IMAGE_TYPES, BoundedLoader, ImageLimits, ImageLoader, Media
 from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
 from quarry.api._core._prefill import PREFILL_REFUSED, refuse_converse_prefill, refuse_prefill
@@ -42,6 +43,7 @@ __all__ = [
     "ConverseHistory",
     "ImageLimits",
     "ImageLoader",
+    "JsonOutput",
     "Level",
     "Media",
     "ReasoningLevel",
@@ -56,9 +58,11 @@ __all__ = [
     "effort_fields",
     "effort_level",
     "empty_schema",
+    "extract_json",
     "fit_to_model",
     "fold_system_messages",
     "inference_config",
+    "json_output",
     "level_for_budget",
     "lowest_effort",
     "messages_sampling",

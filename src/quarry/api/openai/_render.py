@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
 
 import orjson
 
-from quarry.api._core import Usage, stop_reason, thinking_block
+from quarry.api._core import Usage, extract_json, stop_reason, thinking_block
 from quarry.api.openai._request import ChatPlan
 from quarry.bedrock import (
     ContentBlockDeltaEvent,
@@ -22,9 +21,8 @@ from quarry.bedrock import (
     ReasoningContentBlockDelta,
     TokenUsage,
 )
-from quarry.errors import UpstreamError
 
-__all__ = ["ChunkWriter", "completion", "completion_id", "extract_json", "finish_reason", "usage"]
+__all__ = ["ChunkWriter", "completion", "completion_id", "finish_reason", "usage"]
 
 # The core's stop reasons as OpenAI's finish_reason.
 _FINISH: dict[MessagesStopReason, str] = {
@@ -36,7 +34,6 @@ _FINISH: dict[MessagesStopReason, str] = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 
 
 def completion_id() -> str:
@@ -57,21 +54,6 @@ def usage(bedrock: TokenUsage | None) -> dict[str, Any]:
         "total_tokens": tokens.prompt + tokens.output,
         "prompt_tokens_details": {"cached_tokens": tokens.cache_read},
     }
-
-
-def extract_json(text: str) -> str:
-    """The JSON object in a model's text answer, or an UpstreamError: never invalid JSON passed off as valid."""
-    candidates = [_FENCE.sub("", text)]
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start : end + 1])
-    for candidate in candidates:
-        try:
-            orjson.loads(candidate)
-        except orjson.JSONDecodeError:
-            continue
-        return candidate.strip()
-    raise UpstreamError("The model did not answer with valid JSON; try again or use a model with tool use.")
 
 
 def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:

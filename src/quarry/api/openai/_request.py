@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-
-import orjson
 
 from quarry.api._core import (
     ConverseHistory,
+    JsonOutput,
     ToolChoiceKind,
     add_cache_points,
     converse_sampling,
     converse_thinking,
     fit_to_model,
     inference_config,
+    json_output,
     refuse_converse_forced_tools,
     refuse_converse_prefill,
     tool_config,
@@ -22,13 +21,12 @@ from quarry.api._core import (
     top_k_fields,
 )
 from quarry.api.openai._schemas import ChatCompletionRequest, NamedToolChoice
-from quarry.bedrock import ConverseRequest, Document, JsonSchemaDefinition, ResolvedModel
+from quarry.bedrock import ConverseRequest, Document, ResolvedModel
 from quarry.errors import InvalidRequest
 from quarry.settings import ModelSettings
 
 __all__ = ["ChatPlan", "plan_chat"]
 
-_TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _CHOICES: dict[str, ToolChoiceKind] = {"auto": "auto", "required": "any", "none": "none"}
 
 
@@ -78,39 +76,20 @@ def _tool_config(
         refuse_converse_forced_tools(model.facts, body, f"tool_choice `{choice}`")
 
 
-def _json_format(
-    request: ChatCompletionRequest, model: ResolvedModel, body: ConverseRequest
-) -> tuple[str | None, bool]:
+def _json_format(request: ChatCompletionRequest, model: ResolvedModel, body: ConverseRequest) -> JsonOutput:
     fmt = request.response_format
     if fmt is None or fmt.type == "text":
         return None, False
-    schema: Document = {"type": "object"}
-    name, description = "json_response", "Give the answer as this tool's input."
-    if fmt.type == "json_schema":
-        if fmt.json_schema is None or not fmt.json_schema.schema_:
-            raise InvalidRequest(
-                "response_format.json_schema.schema is required for json_schema.", param="response_format"
-            )
-        schema = fmt.json_schema.schema_
-        name = _TOOL_NAME.sub("_", fmt.json_schema.name)[:64] or name
-        description = fmt.json_schema.description or description
-        if model.facts.structured_output:
-            definition: JsonSchemaDefinition = {
-                "schema": orjson.dumps(schema).decode(),
-                "name": name,
-                "description": description,
-            }
-            body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
-            return None, False  # Bedrock's constrained decoding guarantees the JSON
-    if model.facts.has("tools"):
-        config = body.setdefault("toolConfig", {"tools": []})
-        config["tools"].append(tool_spec(name, description, schema))
-        config["toolChoice"] = {"any": {}} if len(config["tools"]) > 1 else {"tool": {"name": name}}
-        return name, False
-    hint = f" It must match this JSON schema: {orjson.dumps(schema).decode()}" if fmt.type == "json_schema" else ""
-    text = "Reply with one JSON object and nothing else: no prose, no code fence." + hint
-    body.setdefault("system", []).append({"text": text})
-    return None, True
+    spec = fmt.json_schema
+    return json_output(
+        body,
+        model,
+        fmt.type,
+        schema=spec.schema_ if spec else None,
+        name=spec.name if spec else None,
+        description=spec.description if spec else None,
+        schema_param="response_format.json_schema.schema",
+    )
 
 
 def plan_chat(

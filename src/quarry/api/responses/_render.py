@@ -7,7 +7,6 @@ it asks for it with `include: ["reasoning.encrypted_content"]`."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,16 +14,14 @@ from typing import Any
 
 import orjson
 
-from quarry.api._core import Usage, stop_reason
+from quarry.api._core import Usage, extract_json, stop_reason
 from quarry.api.responses._request import ResponsePlan
 from quarry.api.responses._schemas import ResponsesRequest
 from quarry.api.responses._sealing import Sealer
 from quarry.bedrock import ConverseResponse, ReasoningContentBlock, TokenUsage
-from quarry.errors import UpstreamError
 
-__all__ = ["Builder", "extract_json", "new_id", "public_item", "public_response"]
+__all__ = ["Builder", "new_id", "public_item", "public_response"]
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
 # Why a response stopped short (Response.incomplete_details.reason), from the core's stop reasons.
 _INCOMPLETE = {"max_tokens": "max_output_tokens", "model_context_window_exceeded": "max_output_tokens",
                "refusal": "content_filter"}  # fmt: skip
@@ -32,21 +29,6 @@ _INCOMPLETE = {"max_tokens": "max_output_tokens", "model_context_window_exceeded
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(24)}"
-
-
-def extract_json(text: str) -> str:
-    """The JSON object in a model's text answer, or an UpstreamError: never invalid JSON passed off as valid."""
-    candidates = [_FENCE.sub("", text)]
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start : end + 1])
-    for candidate in candidates:
-        try:
-            orjson.loads(candidate)
-        except orjson.JSONDecodeError:
-            continue
-        return candidate.strip()
-    raise UpstreamError("The model did not answer with valid JSON; try again or use a model with tool use.")
 
 
 def public_item(item: dict[str, Any], encrypted: bool) -> dict[str, Any]:

@@ -3,31 +3,29 @@ out or refused), tool choice, `text.format`, `reasoning.effort`, sampling, outpu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from quarry.api._core import (
     ConverseHistory,
+    JsonOutput,
     ToolChoiceKind,
     add_cache_points,
     converse_thinking,
     fit_to_model,
     inference_config,
+    json_output,
     tool_config,
     tool_spec,
 )
 from quarry.api.responses._input import tool_name
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
-from quarry.bedrock import ConverseRequest, Document, JsonSchemaDefinition, ResolvedModel, Tool
+from quarry.bedrock import ConverseRequest, Document, ResolvedModel, Tool
 from quarry.errors import InvalidRequest
 from quarry.settings import ModelSettings
 
 __all__ = ["ResponsePlan", "plan_response", "unrunnable_tools"]
 
-_TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _CHOICES: dict[str, ToolChoiceKind] = {"auto": "auto", "required": "any", "none": "none"}
 # OpenAI's levels beyond the chat dialect's: `xhigh` thinks as `high` does (the most the budgets name).
 _LEVELS = {"xhigh": "high"}
@@ -123,38 +121,16 @@ def _tool_choice(
     tool_config(body, tools, history, _CHOICES[choice or "auto"])
 
 
-def _json_format(request: InputTokensRequest, model: ResolvedModel, body: ConverseRequest) -> tuple[str | None, bool]:
-    # The chat dialect's response_format rules, for Responses' text.format
+def _json_format(request: InputTokensRequest, model: ResolvedModel, body: ConverseRequest) -> JsonOutput:
+    # Responses' text.format, as chat's response_format
     # (https://platform.openai.com/docs/guides/structured-outputs?api-mode=responses).
     fmt = request.text.format if request.text else None
     if fmt is None or fmt.type == "text":
         return None, False
-    schema: Document = {"type": "object"}
-    name, description = "json_response", "Give the answer as this tool's input."
-    if fmt.type == "json_schema":
-        if not fmt.schema_:
-            raise InvalidRequest("text.format.schema is required for json_schema.", param="text.format.schema")
-        schema = fmt.schema_
-        name = _TOOL_NAME.sub("_", fmt.name)[:64] or name
-        description = fmt.description or description
-        if model.facts.structured_output:
-            definition: JsonSchemaDefinition = {
-                "schema": orjson.dumps(schema).decode(),
-                "name": name,
-                "description": description,
-            }
-            body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
-            return None, False  # Bedrock's constrained decoding guarantees the JSON
-    if model.facts.has("tools"):
-        config = body.setdefault("toolConfig", {"tools": []})
-        config["tools"].append(tool_spec(name, description, schema))
-        config["toolChoice"] = {"any": {}} if len(config["tools"]) > 1 else {"tool": {"name": name}}
-        return name, False
-    hint = f" It must match this JSON schema: {orjson.dumps(schema).decode()}" if fmt.type == "json_schema" else ""
-    body.setdefault("system", []).append(
-        {"text": "Reply with one JSON object and nothing else: no prose, no code fence." + hint}
-    )
-    return None, True
+    return json_output(
+        body, model, fmt.type, schema=fmt.schema_, name=fmt.name, description=fmt.description,
+        schema_param="text.format.schema",
+    )  # fmt: skip
 
 
 def plan_response(
