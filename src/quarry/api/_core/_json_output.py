@@ -33,15 +33,16 @@ def json_output(
     schema: Document | None = None,
     name: str | None = None,
     description: str | None = None,
-    schema_param: str,
+    schema_field: str,
+    param: str | None = None,
 ) -> JsonOutput:
-    """Ask for a JSON answer on a Converse request; `schema_param` names the caller's field for the schema, in the
-    error when a json_schema format has none."""
+    """Ask for a JSON answer on a Converse request; a json_schema format without a schema is refused naming
+    `schema_field`, the caller's name for it, with `param` (default: that field) as the error's parameter."""
     tool_name, tool_description = "json_response", "Give the answer as this tool's input."
     chosen: Document = {"type": "object"}
     if kind == "json_schema":
         if not schema:
-            raise InvalidRequest(f"{schema_param} is required for json_schema.", param=schema_param)
+            raise InvalidRequest(f"{schema_field} is required for json_schema.", param=param or schema_field)
         chosen = schema
         tool_name = _TOOL_NAME.sub("_", name or "")[:64] or tool_name
         tool_description = description or tool_description

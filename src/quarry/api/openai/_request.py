@@ -88,7 +88,8 @@ def _json_format(request: ChatCompletionRequest, model: ResolvedModel, body: Con
         schema=spec.schema_ if spec else None,
         name=spec.name if spec else None,
         description=spec.description if spec else None,
-        schema_param="response_format.json_schema.schema",
+        schema_field="response_format.json_schema.schema",
+        param="response_format",
     )
 
 

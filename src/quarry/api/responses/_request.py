@@ -129,7 +129,7 @@ def _json_format(request: InputTokensRequest, model: ResolvedModel, body: Conver
         return None, False
     return json_output(
         body, model, fmt.type, schema=fmt.schema_, name=fmt.name, description=fmt.description,
-        schema_param="text.format.schema",
+        schema_field="text.format.schema",
     )  # fmt: skip
 
 
