@@ -46,7 +46,9 @@ def test_effort_levels_of_adaptive_models_and_none_for_budget_models(gateway: st
     async def scenario(client: ToolboxClient) -> list[tuple[list[str], str | None]]:
         names = ["us.anthropic.claude-opus-5-5", "sonnet", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"]
         assert {*names, "opus", "haiku", "us.anthropic.claude-haiku-5-5"} <= set(await client.models())  # the picker
-        return [await client.effort_levels(name) for name in names]
+        # The Thinking control reads them from the list the page loaded; one model's own entry says the same.
+        assert [client.efforts[name] for name in names] == [await client.effort_levels(name) for name in names]
+        return [client.efforts[name] for name in names]
 
     opus, sonnet, older = run(gateway, scenario)
     assert opus == (["low", "medium", "high", "xhigh", "max"], "medium")

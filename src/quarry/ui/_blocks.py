@@ -81,6 +81,7 @@ def build_blocks(toolbox: Toolbox, *, browser_secret: str) -> gr.Blocks:
                     raise failures[0]
                 client = toolbox.client(value)
                 models = await client.models()
+                toolbox.efforts.update(client.efforts)
                 listing = await client.conversations()
             except Exception as exc:
                 note = _trouble(toolbox, value, exc)

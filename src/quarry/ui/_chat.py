@@ -221,7 +221,7 @@ def build_chat(toolbox: Toolbox, sessions: Sessions) -> ChatTab:
     )
 
     async def levels_of(session_value: Session, model_name: str | None, current: str | None) -> Any:
-        return await thinking_choices(toolbox.client(session_value), model_name, current)
+        return thinking_choices(toolbox.efforts, model_name, current)
 
     model.change(sessions.bind(levels_of), [*sessions.inputs, model, thinking], [thinking])
 

@@ -23,6 +23,18 @@ class Delta:
     reasoning: str = ""
 
 
+Efforts = tuple[list[str], str | None]
+"""A model's effort levels (adaptive thinking) and its default; `([], None)` for one that thinks with a budget or
+not at all."""
+
+
+def efforts_of(model: dict[str, Any]) -> Efforts:
+    """The effort levels in a `/v1/models` entry's Quarry fields."""
+    levels = model.get("effort_levels") or []
+    default = model.get("default_effort")
+    return [str(level) for level in levels], str(default) if default else None
+
+
 class ToolboxClient:
     """One user's view of a Quarry: the official `openai` SDK, with the user named in `X-Quarry-User`."""
 
@@ -30,6 +42,7 @@ class ToolboxClient:
         self, api_url: str, api_key: str, user: str, http: httpx2.AsyncClient, timeout_s: float = 60.0
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.efforts: dict[str, Efforts] = {}
         # Kept for the knowledge-base client, which calls the same Quarry with the same key, user and pool.
         self.api_key = api_key or "no-key"
         self.user = user
@@ -54,17 +67,15 @@ class ToolboxClient:
         return await call(path, **options)
 
     async def models(self) -> list[str]:
-        """Chat-capable model ids from `/v1/models` (embedding models left out)."""
+        """Chat-capable model ids from `/v1/models` (embedding models left out); their effort levels are kept in
+        `efforts`, so the Thinking control needs no call of its own."""
         page = await self.openai.models.list()
+        self.efforts = {model.id: efforts_of(model.model_extra or {}) for model in page.data}
         return [model.id for model in page.data if "embed" not in model.id]
 
-    async def effort_levels(self, model: str) -> tuple[list[str], str | None]:
-        """The effort levels a model thinks at (adaptive thinking) and its default, from `/v1/models/{model}`;
-        `([], None)` for a model that thinks with a budget or not at all."""
-        found = (await self.openai.models.retrieve(model)).model_extra or {}
-        levels = found.get("effort_levels") or []
-        default = found.get("default_effort")
-        return [str(level) for level in levels], str(default) if default else None
+    async def effort_levels(self, model: str) -> Efforts:
+        """The effort levels one model thinks at, from `/v1/models/{model}` (see `efforts_of`)."""
+        return efforts_of((await self.openai.models.retrieve(model)).model_extra or {})
 
     async def conversations(self) -> list[dict[str, Any]]:
         listing = await self._call("get", "/conversations")

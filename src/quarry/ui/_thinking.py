@@ -3,11 +3,12 @@ levels a model with adaptive thinking lists in `/v1/models` (sent as `reasoning_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gradio as gr
 
-from quarry.ui._client import ToolboxClient
+from quarry.ui._client import Efforts
 
 __all__ = ["build_thinking", "shown_thinking", "stored_thinking", "thinking_choices"]
 
@@ -35,12 +36,10 @@ def shown_thinking(stored: bool | str) -> str:
     return stored if isinstance(stored, str) else _ON if stored else _OFF
 
 
-async def thinking_choices(client: ToolboxClient, model: str | None, current: str | None) -> Any:
-    """The control for `model`: its effort levels, else on/off; a choice the model lacks becomes its default."""
-    try:
-        levels, default = await client.effort_levels(model) if model else ([], None)
-    except Exception:
-        levels, default = [], None  # an unknown or custom model name: plain on/off
+def thinking_choices(efforts: Mapping[str, Efforts], model: str | None, current: str | None) -> Any:
+    """The control for `model`: its effort levels (from the model list the page loaded, so choosing a model costs no
+    call), else on/off; a choice the model lacks becomes its default."""
+    levels, default = efforts.get(model or "", ([], None))  # an unknown or custom model name: plain on/off
     choices = [_OFF, *levels] if levels else [_OFF, _ON]
     if current in choices:
         return gr.update(choices=choices)

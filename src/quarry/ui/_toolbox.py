@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import httpx2
 
-from quarry.ui._client import ToolboxClient
+from quarry.ui._client import Efforts, ToolboxClient
 
 __all__ = ["CredentialIssuer", "Session", "Toolbox", "ToolboxConfig", "browser_id_for", "user_id"]
 
@@ -78,6 +78,8 @@ class Toolbox:
         self.config = config
         self._http: httpx2.AsyncClient | None = None
         self._typed_keys: dict[str, str] = {}
+        # Each model's effort levels, as the last model list a page loaded gave them (facts, the same for everyone).
+        self.efforts: dict[str, Efforts] = {}
 
     def _pool(self) -> httpx2.AsyncClient:
         # Created on first use, inside the server's event loop, and reused by every session's client. The
