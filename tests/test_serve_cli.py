@@ -65,7 +65,7 @@ def test_anthropic_sdk_works_offline(served: tuple[str, str], sdk: SDKs) -> None
     ) as stream:
         text = "".join(stream.text_stream)
     assert text == 'You said: "Hi"'
-    assert stream.get_final_message().model == "claude-sonnet-4-5-20250929"
+    assert stream.get_final_message().model == "claude-sonnet-4-5"  # the name asked for, echoed (Claude Code needs it)
 
 
 def test_public_interface_without_key_is_refused(tmp_path: Path) -> None:

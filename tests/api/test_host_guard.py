@@ -4,6 +4,7 @@ work; `quarry ui` alone has the same guard."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,9 +22,11 @@ MESSAGE = {"model": HAIKU, "max_tokens": 20, "messages": [{"role": "user", "cont
 
 
 @pytest.fixture(scope="module")
-def open_url(serve: Any, aws_environment: None) -> str:
-    """A loopback bind without keys, toolbox mounted: the setting a rebinding page goes after."""
-    url: str = serve(create_app(Settings(backend="bedrock")), lifespan="on").url  # type: ignore[arg-type]
+def open_url(serve: Any, aws_environment: None, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A loopback bind without keys, toolbox mounted: the setting a rebinding page goes after. Its own data dir: the
+    session's holds other tests' team keys, and any team key ends keyless mode."""
+    settings = Settings(backend="bedrock", data_dir=tmp_path_factory.mktemp("open"))  # type: ignore[arg-type]
+    url: str = serve(create_app(settings), lifespan="on").url
     return url
 
 
@@ -99,9 +102,10 @@ def test_the_toolbox_page_is_served(open_url: str) -> None:
     assert config.status_code == 200
 
 
-def test_listed_hosts_and_cors_origins(serve: Any, aws_environment: None) -> None:
+def test_listed_hosts_and_cors_origins(serve: Any, aws_environment: None, tmp_path: Path) -> None:
     settings = Settings(
         backend="bedrock",  # type: ignore[arg-type]
+        data_dir=tmp_path,  # keyless: no other test's team keys
         allowed_hosts=["quarry.internal", "*.example.com", "gw.example.org:8443"],
         cors=CorsSettings(allow_origins=["https://chat.example.net"]),
     )

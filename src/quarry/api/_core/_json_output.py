@@ -46,15 +46,18 @@ def json_output(
         chosen = schema
         tool_name = _TOOL_NAME.sub("_", name or "")[:64] or tool_name
         tool_description = description or tool_description
-        if model.facts.structured_output:
-            definition: JsonSchemaDefinition = {
-                "schema": orjson.dumps(chosen).decode(),
-                "name": tool_name,
-                "description": tool_description,
-            }
-            body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
-            return None, False  # Bedrock's constrained decoding guarantees the JSON
-    if model.facts.has("tools"):
+    # A model that refuses a forced tool (Opus 5.5, Sonnet 5.5, Fable 5.1: docs/bedrock-models-2026.md §1.4) gets
+    # structured output even for json_object, a plain object schema: the answer tool is not an option there.
+    forced_tool = model.facts.has("tools") and not model.facts.refuses_forced_tool_choice
+    if (kind == "json_schema" or not forced_tool) and model.facts.structured_output:
+        definition: JsonSchemaDefinition = {
+            "schema": orjson.dumps(chosen).decode(),
+            "name": tool_name,
+            "description": tool_description,
+        }
+        body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
+        return None, False  # Bedrock's constrained decoding guarantees the JSON
+    if forced_tool:
         config = body.setdefault("toolConfig", {"tools": []})
         config["tools"].append(tool_spec(tool_name, tool_description, chosen))
         config["toolChoice"] = {"any": {}} if len(config["tools"]) > 1 else {"tool": {"name": tool_name}}
