@@ -46,6 +46,6 @@ def test_chat_anthropic_tool_round_trip_keeps_the_signed_thinking(gateway: str) 
 
 
 def test_chat_anthropic_streams_at_an_effort(gateway: str) -> None:
-    llm = _llm(gateway, streaming=True, model_kwargs={"output_config": {"effort": "low"}})
+    llm = _llm(gateway, streaming=True, output_config={"effort": "low"})
     text = "".join(chunk.text for chunk in llm.stream("[[emulator: words=20]]"))
     assert len(text.split()) == 20
