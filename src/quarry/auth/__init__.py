@@ -23,6 +23,7 @@ from quarry.auth._authenticator import (
 from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._budgeter import Budgeter, Reservation
 from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, iso, parse_budgets, spent_since, window
+from quarry.auth._data_dir_secret import data_dir_secret
 from quarry.auth._grantees import ADMIN, EVERYONE, is_admin, owner_of, parse_grantee, parse_owner, shown_owner
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedger
@@ -67,6 +68,7 @@ __all__ = [
     "check_change",
     "check_knowledge_base",
     "check_read",
+    "data_dir_secret",
     "hash_key",
     "is_admin",
     "iso",

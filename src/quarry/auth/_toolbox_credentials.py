@@ -12,10 +12,9 @@ import binascii
 import hashlib
 import hmac
 import logging
-import os
-import secrets
 from pathlib import Path
 
+from quarry.auth._data_dir_secret import data_dir_secret
 from quarry.settings import Settings
 
 __all__ = ["SECRET_FILE", "ToolboxCredentials", "toolbox_credentials"]
@@ -65,24 +64,6 @@ class ToolboxCredentials:
         return user if user and hmac.compare_digest(expected, self._mac(user)) else None
 
 
-def _secret_file(folder: Path) -> bytes:
-    """The secret kept in the data dir, made on first use (readable by its owner only), the same in every process."""
-    path = folder / SECRET_FILE
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        draft = folder / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)  # atomic, and refused if another process made it first: theirs is kept
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return bytes.fromhex(path.read_text().strip())
-
-
 def toolbox_credentials(settings: Settings) -> ToolboxCredentials | None:
     """The deployment's toolbox credentials (`ui.credential_secret`, else the data dir's secret); None, with a
     warning, when neither can be had (signed-in users then type a key, as anonymous ones do)."""
@@ -90,7 +71,7 @@ def toolbox_credentials(settings: Settings) -> ToolboxCredentials | None:
         configured = settings.ui.credential_secret.get_secret_value().encode()
         return ToolboxCredentials(hashlib.sha256(configured).digest())
     try:
-        return ToolboxCredentials(_secret_file(Path(settings.data_dir)))
+        return ToolboxCredentials(data_dir_secret(Path(settings.data_dir), SECRET_FILE))
     except (OSError, ValueError) as exc:
         log.warning(
             "toolbox sign-in credentials are off: cannot keep %s in %s (%s)", SECRET_FILE, settings.data_dir, exc

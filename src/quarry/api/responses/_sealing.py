@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from quarry.auth import data_dir_secret
 from quarry.errors import InvalidRequest, QuarryError
 
 __all__ = ["KEY_FILE", "Sealer"]
@@ -28,23 +28,6 @@ __all__ = ["KEY_FILE", "Sealer"]
 KEY_FILE = "responses-reasoning.key"
 _VERSION = b"q1"  # a prefix naming the format, so a later one can be told apart
 _NONCE = 12
-
-
-def _key_file(folder: Path) -> bytes:
-    path = folder / KEY_FILE
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        draft = folder / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)  # atomic, and refused if another process made it first: theirs is kept
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return bytes.fromhex(path.read_text().strip())
 
 
 class Sealer:
@@ -60,7 +43,7 @@ class Sealer:
 
     @classmethod
     def from_data_dir(cls, data_dir: Path, principal: str) -> Sealer:
-        return cls(lambda: _key_file(data_dir), principal)
+        return cls(lambda: data_dir_secret(data_dir, KEY_FILE), principal)
 
     def _cipher(self) -> AESGCM:
         if self._aead is None:
