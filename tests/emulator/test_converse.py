@@ -145,6 +145,35 @@ def test_named_tool_is_called_with_input_from_its_schema(runtime: Any) -> None:
     assert "Paris" in tool_use["input"]["city"]
 
 
+@pytest.mark.parametrize("spacing", [" ", ""])
+def test_call_directive_calls_the_tool_with_those_arguments(runtime: Any, spacing: str) -> None:
+    arguments = {"city": "Oslo, Norway", "unit": "fahrenheit"}
+    prompt = f"[[emulator: call=get_weather{spacing}{json.dumps(arguments)}]] What is it like outside?"
+    response = runtime.converse(modelId=HAIKU, messages=[user(prompt)], toolConfig={"tools": [WEATHER_TOOL]})
+    assert response["stopReason"] == "tool_use"
+    content = response["output"]["message"]["content"]
+    assert content[0]["text"] == "I'll use the get_weather tool."
+    tool_use = content[1]["toolUse"]
+    assert (tool_use["name"], tool_use["input"]) == ("get_weather", arguments)
+
+
+@pytest.mark.parametrize(
+    ("directive", "message"),
+    [
+        ("call=get_time {}", "names a tool the request does not offer: get_time"),
+        ("call=get_weather {city", "needs its arguments as a JSON object"),
+        ("call=get_weather [1]", "needs its arguments as a JSON object"),
+        ("call=", "needs a tool name"),
+    ],
+)
+def test_bad_call_directives_are_validation_errors(runtime: Any, directive: str, message: str) -> None:
+    with pytest.raises(runtime.exceptions.ValidationException) as excinfo:
+        runtime.converse(
+            modelId=HAIKU, messages=[user(f"[[emulator: {directive}]] hi")], toolConfig={"tools": [WEATHER_TOOL]}
+        )
+    assert message in excinfo.value.response["Error"]["Message"]
+
+
 def test_tool_choice_forces_a_call_without_text(runtime: Any) -> None:
     response = runtime.converse(
         modelId=HAIKU,

@@ -288,6 +288,10 @@ class EmulatorApp:
             raise ValidationException(str(exc)) from None
         if directives.error is not None:
             raise directives.error()
+        if directives.call is not None and directives.call[0] not in {tool.name for tool in conversation.tools}:
+            raise ValidationException(
+                f"emulator directive call= names a tool the request does not offer: {directives.call[0]}"
+            )
         return directives
 
     def _pace(self, directives: Directives) -> tuple[float, float]:

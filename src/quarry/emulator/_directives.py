@@ -1,5 +1,9 @@
 """Per-request directives a prompt can carry, e.g. `[[emulator: throttle]]` or `[[emulator: words=500, delay=200]]`.
 
+`call=NAME {JSON}` makes the model call the tool NAME with exactly those arguments: a client whose tool runs
+something (Codex's `exec_command`, a file writer) gets a call it can carry out, which arguments generated from the
+tool's schema rarely are. Like `reply=`, it takes the rest of the tag.
+
 Only the last user message is read, so a directive fires once and not again on every later turn.
 """
 
@@ -7,6 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from quarry.emulator._errors import BedrockError, ModelStreamErrorException, ThrottlingException, error_by_name
 
@@ -24,6 +31,7 @@ class Directives:
     words: int = 0  # answer with this many filler words
     reply: str | None = None  # answer with exactly this text
     tokens_per_second: float | None = None
+    call: tuple[str, dict[str, Any]] | None = None  # (tool name, arguments) to call
 
 
 def strip_directives(text: str) -> str:
@@ -37,6 +45,21 @@ def _number(key: str, value: str) -> float:
         raise ValueError(f"emulator directive {key}= needs a number, got {value!r}") from None
 
 
+def _call(text: str) -> tuple[str, dict[str, Any]]:
+    name, _, arguments = text.strip().partition(" ")
+    name, brace, rest = name.partition("{")  # `call=name{...}` without a space
+    arguments = brace + rest + arguments if brace else arguments
+    if not name:
+        raise ValueError("emulator directive call= needs a tool name, then its arguments as a JSON object")
+    try:
+        parsed = orjson.loads(arguments.strip() or "{}")
+    except orjson.JSONDecodeError:
+        raise ValueError(f"emulator directive call={name} needs its arguments as a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"emulator directive call={name} needs its arguments as a JSON object")
+    return name, parsed
+
+
 def parse_directives(text: str) -> Directives:
     """Directives found in `text`; an unknown one is a ValueError the caller turns into a ValidationException."""
     fields: dict[str, object] = {}
@@ -46,6 +69,10 @@ def parse_directives(text: str) -> Directives:
         if reply_at >= 0:
             fields["reply"] = body[reply_at + len("reply=") :].strip()
             body = body[:reply_at]
+        call_at = body.find("call=")
+        if call_at >= 0:
+            fields["call"] = _call(body[call_at + len("call=") :])
+            body = body[:call_at]
         for item in filter(None, (part.strip() for part in re.split(r"[,;]", body))):
             key, _, value = (s.strip() for s in item.partition("="))
             key = key.lower().replace("_", "-")

@@ -3,8 +3,8 @@
 Rules, in order (documented in the README):
 1. `[[emulator: reply=…]]` or `words=N` in the last user message fix the text of the answer.
 2. After tool results, the answer reports what each tool returned.
-3. With tools offered, a tool named in the last user message (or forced by toolChoice) is called, with input
-   generated from its JSON schema.
+3. `[[emulator: call=NAME {…}]]` calls that tool with those arguments; else, with tools offered, a tool named in
+   the last user message (or forced by toolChoice) is called, with input generated from its JSON schema.
 4. With numbered passages in the system prompt ([1] …), the answer quotes the passage sharing most words with
    the question and cites it as [n] (or says the passages do not cover it).
 5. When JSON is asked for (structured output, or "JSON" in the prompt), the answer is valid JSON.
@@ -221,6 +221,8 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
     # Once tools have answered, the model answers from their results unless a tool call is forced.
     answered = bool(conversation.last_tool_results) and conversation.tool_choice == "auto"
     calls = [] if answered else _tools_to_call(conversation, text)
+    if directives.call is not None and not answered:  # the tool is offered: the emulator's app checked it
+        calls = [next(t for t in conversation.tools if t.name == directives.call[0])]
     if directives.reply is not None:
         answer = directives.reply
     elif directives.words:
@@ -264,7 +266,7 @@ def _compose(conversation: Conversation, directives: Directives, seed: bytes) ->
         hint = hint.replace(tool.name, "")
     hint = hint.strip(" ?.!,")[:100]
     for index, tool in enumerate(calls):
-        tool_input = example_for(tool.schema, hint or tool.name)
+        tool_input = directives.call[1] if directives.call is not None else example_for(tool.schema, hint or tool.name)
         blocks.append(Block("toolUse", tool_use_id=_tool_use_id(seed, index), name=tool.name, input=tool_input))
     return blocks
 
