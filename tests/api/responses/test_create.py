@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import openai
+import pytest
 from pydantic import BaseModel
 
 from tests.api.conftest import HAIKU, SONNET_37, SONNET_45
@@ -182,6 +183,24 @@ def test_reasoning_effort_gives_a_reasoning_item(client: openai.OpenAI) -> None:
     assert response.reasoning.effort == "low"
     assert response.usage is not None
     assert 0 < response.usage.output_tokens_details.reasoning_tokens <= response.usage.output_tokens
+
+
+@pytest.mark.parametrize("effort", [None, "low"])
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-opus-4-7"])
+def test_a_summary_shows_thinking_models_omit_by_default(client: openai.OpenAI, model: str, effort: str | None) -> None:
+    # Claude 4.7 and later return thinking without its text unless asked; a summary (as Codex and the AI SDK ask
+    # for) asks for it. Opus 5.5 thinks unasked, Opus 4.7 only with an effort.
+    reasoning: Any = {"summary": "auto"} | ({"effort": effort} if effort else {})
+    response = client.responses.create(model=model, input="Hi", reasoning=reasoning, store=False)
+    items = [item for item in response.output if item.type == "reasoning"]
+    if effort is None and model == "claude-opus-4-7":
+        assert items == []
+        return
+    assert len(items) == 1, response.output
+    assert items[0].summary
+    assert items[0].summary[0].text.startswith("The user wrote")
+    assert response.usage is not None
+    assert response.usage.output_tokens_details.reasoning_tokens > 0
 
 
 def test_unrunnable_built_in_tools_are_left_out_and_named(client: openai.OpenAI) -> None:

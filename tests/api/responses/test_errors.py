@@ -35,6 +35,11 @@ from tests.api.conftest import HAIKU, KEY
         ({"model": HAIKU, "input": "hi", "tools": "x"}, "tools"),
         ({"model": HAIKU, "input": "hi", "tool_choice": "sometimes"}, "tool_choice"),
         ({"model": HAIKU, "input": "hi", "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice"),
+        # Sonnet 5.5 refuses a forced tool: said as on chat completions, not as the upstream's error about thinking.
+        ({"model": "claude-sonnet-5-5", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+          "tool_choice": "required"}, "tool_choice"),
+        ({"model": "claude-sonnet-5-5", "input": "hi", "tools": [{"type": "function", "name": "f"}],
+          "tool_choice": {"type": "function", "name": "f"}}, "tool_choice"),
         ({"model": HAIKU, "input": "hi", "text": {"format": {"type": "xml"}}}, "text.format.type"),
         ({"model": HAIKU, "input": "hi", "text": {"format": {"type": "json_schema", "name": "x"}}},
          "text.format.schema"),

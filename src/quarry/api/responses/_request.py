@@ -15,6 +15,9 @@ from quarry.api._core import (
     fit_to_model,
     inference_config,
     json_output,
+    refuse_converse_forced_tools,
+    thinking_mode,
+    thinking_on,
     tool_config,
     tool_spec,
 )
@@ -97,8 +100,14 @@ def _tools(request: InputTokensRequest, strict: bool) -> tuple[list[Tool], dict[
 
 
 def _tool_choice(
-    request: InputTokensRequest, tools: list[Tool], history: ConverseHistory, body: ConverseRequest
+    request: InputTokensRequest,
+    model: ResolvedModel,
+    tools: list[Tool],
+    history: ConverseHistory,
+    body: ConverseRequest,
 ) -> None:
+    """The tool choice in the body; a forced one on a model that refuses it (Sonnet 5.5 …) is a 400 saying so, as on
+    chat completions, rather than the upstream's error about thinking."""
     choice = request.tool_choice
     if isinstance(choice, dict):
         kind = choice.get("type")
@@ -108,17 +117,20 @@ def _tool_choice(
                     f"tool_choice names `{choice['name']}`, which is not among the tools.", param="tool_choice"
                 )
             tool_config(body, tools, history, "tool", choice["name"])
+            refuse_converse_forced_tools(model.facts, body, f"tool_choice naming `{choice['name']}`")
             return
         if kind == "allowed_tools":
             allowed = {t.get("name") for t in choice.get("tools") or () if isinstance(t, dict)}
             tools = [t for t in tools if "toolSpec" in t and t["toolSpec"]["name"] in allowed]
             tool_config(body, tools, history, "any" if choice.get("mode") == "required" else "auto")
+            refuse_converse_forced_tools(model.facts, body, "tool_choice `allowed_tools` in mode `required`")
             return
         raise InvalidRequest(
             f"tool_choice of type `{kind}` names a tool Quarry cannot run; use auto, none, required or a function.",
             param="tool_choice",
         )
     tool_config(body, tools, history, _CHOICES[choice or "auto"])
+    refuse_converse_forced_tools(model.facts, body, f"tool_choice `{choice}`")
 
 
 def _json_format(request: InputTokensRequest, model: ResolvedModel, body: ConverseRequest) -> JsonOutput:
@@ -131,6 +143,19 @@ def _json_format(request: InputTokensRequest, model: ResolvedModel, body: Conver
         body, model, fmt.type, schema=fmt.schema_, name=fmt.name, description=fmt.description,
         schema_field="text.format.schema",
     )  # fmt: skip
+
+
+def _summarized(model: ResolvedModel, body: ConverseRequest) -> None:
+    """A summary asked for: adaptive thinking shown as text. Opus 4.7 and later omit it unless `thinking.display` is
+    `summarized` (docs/bedrock-models-2026.md §1.3), which would leave Codex's and the AI SDK's summaries empty."""
+    if thinking_mode(model) != "adaptive":
+        return  # older Claude returns its thinking as text, and may not take the field
+    fields = body.setdefault("additionalModelRequestFields", {})
+    thinking = fields.get("thinking")
+    if thinking is None and model.facts.thinks_by_default:
+        thinking = fields["thinking"] = {"type": "adaptive"}  # the model's default, said out loud
+    if isinstance(thinking, dict) and thinking_on(thinking):
+        thinking["display"] = "summarized"
 
 
 def plan_response(
@@ -155,7 +180,7 @@ def plan_response(
         "additionalModelRequestFields": {},
     }
     tools, functions = _tools(request, strict_tools)
-    _tool_choice(request, tools, history, body)
+    _tool_choice(request, model, tools, history, body)
     json_tool, json_text = _json_format(request, model, body)
     reasoning = request.reasoning
     effort = reasoning.effort if reasoning else None
@@ -166,4 +191,6 @@ def plan_response(
     add_cache_points(model, body, cache)
     fit_to_model(model, body)
     summary = bool(reasoning and (reasoning.summary or reasoning.generate_summary))
+    if summary:
+        _summarized(model, body)
     return ResponsePlan(model, body, json_tool, json_text, functions, summary)
