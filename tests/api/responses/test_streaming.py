@@ -107,6 +107,25 @@ def test_reasoning_summary_stream(client: openai.OpenAI) -> None:
     assert final.output[1].id == events[kinds.index("response.output_item.added", 4)].item.id
 
 
+def test_thinking_without_its_text_streams_no_part(client: openai.OpenAI) -> None:
+    # Sonnet 5.5 always thinks and, unless a summary is asked for, sends the thinking without its text: the stream
+    # then announces no summary or content part, as the finished reasoning item has none.
+    events = _events(client, model="claude-sonnet-5-5", input="Hi")
+    kinds = [event.type for event in events]
+    assert kinds[:5] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.output_item.added",
+    ]
+    reasoning = events[3].item
+    assert reasoning.type == "reasoning"
+    assert reasoning.summary == []
+    assert not reasoning.content
+    assert events[-1].response.output_text == 'You said: "Hi"'
+
+
 def test_max_output_tokens_ends_with_response_incomplete(client: openai.OpenAI) -> None:
     events = _events(client, model=HAIKU, input="[[emulator: words=100]] go", max_output_tokens=8)
     assert events[-1].type == "response.incomplete"

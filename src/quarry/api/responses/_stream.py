@@ -31,6 +31,7 @@ class _Open:
     name: str = ""
     signature: str = ""
     redacted: str | None = None
+    part_open: bool = False  # a reasoning item's summary or content part, opened by its first text
     heads: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # delta events' fixed parts
     text_head: tuple[bytes, bytes] = (b"", b"")  # an output_text delta's, made when a message opens
 
@@ -124,15 +125,18 @@ class EventWriter:
             shown = self._builder.function_call(call_id, name, "", item.id) | {"status": "in_progress"}
             return [self._event("response.output_item.added", **where, item=shown)]
         added = {"id": item.id, "type": "reasoning", "summary": []}
-        lines = [self._event("response.output_item.added", **where, item=added)]
-        ids = {"item_id": item.id, **where}
+        return [self._event("response.output_item.added", **where, item=added)]
+
+    def _open_part(self, item: _Open) -> bytes:
+        """A reasoning item's part, once text comes: thinking without its text (Claude 4.7 and later omit it unless
+        asked) streams no part, as the finished item has none."""
+        item.part_open = True
+        ids = {"item_id": item.id, "output_index": item.index}
         if self._builder.plan.summary:
             part = {"type": "summary_text", "text": ""}
-            lines.append(self._event("response.reasoning_summary_part.added", **ids, summary_index=0, part=part))
-        else:
-            part = {"type": "reasoning_text", "text": ""}
-            lines.append(self._event("response.content_part.added", **ids, content_index=0, part=part))
-        return lines
+            return self._event("response.reasoning_summary_part.added", **ids, summary_index=0, part=part)
+        part = {"type": "reasoning_text", "text": ""}
+        return self._event("response.content_part.added", **ids, content_index=0, part=part)
 
     def _delta(self, event: ContentBlockDeltaEvent) -> list[bytes]:
         delta, index = event.get("delta", {}), event.get("contentBlockIndex", 0)
@@ -167,6 +171,8 @@ class EventWriter:
                 item = self._open[index]
             reasoning = delta["reasoningContent"]
             if "text" in reasoning:
+                if not item.part_open:
+                    lines.append(self._open_part(item))
                 item.text.append(reasoning["text"])
                 if self._builder.plan.summary:
                     kind, middle = "response.reasoning_summary_text.delta", b',"summary_index":0'
@@ -222,11 +228,11 @@ class EventWriter:
             lines.append(self._event("response.function_call_arguments.done", **ids, name=done["name"], arguments=args))
         else:
             done = builder.reasoning(text, item.signature, item.redacted, item.id)
-            if builder.plan.summary:
+            if item.part_open and builder.plan.summary:
                 part = {"type": "summary_text", "text": text}
                 lines.append(self._event("response.reasoning_summary_text.done", **ids, summary_index=0, text=text))
                 lines.append(self._event("response.reasoning_summary_part.done", **ids, summary_index=0, part=part))
-            else:
+            elif item.part_open:
                 part = {"type": "reasoning_text", "text": text}
                 lines.append(self._event("response.reasoning_text.done", **ids, content_index=0, text=text))
                 lines.append(self._event("response.content_part.done", **ids, content_index=0, part=part))
