@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 GUARDRAIL_ID = "gr0policy"
+STRICT_ID = "gr1strict"  # a second guardrail, for a key of its own: it refuses any greeting
 BLOCKED_INPUT = "Quarry test guardrail: this request is not allowed."
 BLOCKED_OUTPUT = "Quarry test guardrail: this answer was withheld."
 
@@ -21,4 +22,5 @@ GUARDRAILS: tuple[dict[str, Any], ...] = (
             {"name": "ticket", "pattern": r"TKT-\d{4}", "action": "BLOCK"},
         ],
     },
+    {"id": STRICT_ID, "words": ["hello"], "blocked_input_message": "No greetings here."},
 )

@@ -174,7 +174,7 @@ def apply_guardrail(book: GuardrailBook, identifier: str, version: str, body: An
         text = block.get("text") if isinstance(block, dict) else None
         if not isinstance(text, dict) or not isinstance(text.get("text"), str):
             raise ValidationException(f"content.{index}: the emulator's guardrails judge text blocks only.")
-        texts.append(text["text"])
+        texts.append(strip_directives(text["text"]))  # the emulator's own controls are never judged
     verdict = judge(guardrail, texts)
     if verdict.blocked:
         outputs = [{"text": guardrail.message(str(source))}]

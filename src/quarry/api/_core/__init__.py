@@ -8,6 +8,13 @@ from quarry.api._core._cache import add_cache_points, cache_point, strip_cache_p
 from quarry.api._core._effort import EFFORT_ORDER, ReasoningLevel, capped_effort, effort_level, lowest_effort
 from quarry.api._core._fit import fit_to_model
 from quarry.api._core._forced_tools import refuse_converse_forced_tools, refuse_forced_tools
+from quarry.api._core._guardrails import (
+    INTERVENED,
+    GuardrailVerdict,
+    apply_guardrail,
+    guard_converse,
+    guardrail_config,
+)
 from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
 from quarry.api._core._json_output import JsonOutput, extract_json, json_output
@@ -35,12 +42,14 @@ __all__ = [
     "DROPPED_PARAMS_HEADER",
     "EFFORT_ORDER",
     "IMAGE_TYPES",
+    "INTERVENED",
     "MIN_BUDGET",
     "NO_TOOLS_NOTE",
     "PREFILL_REFUSED",
     "SAMPLING_PARAMS",
     "BoundedLoader",
     "ConverseHistory",
+    "GuardrailVerdict",
     "ImageLimits",
     "ImageLoader",
     "JsonOutput",
@@ -51,6 +60,7 @@ __all__ = [
     "ToolChoiceKind",
     "Usage",
     "add_cache_points",
+    "apply_guardrail",
     "cache_point",
     "capped_effort",
     "converse_sampling",
@@ -61,6 +71,8 @@ __all__ = [
     "extract_json",
     "fit_to_model",
     "fold_system_messages",
+    "guard_converse",
+    "guardrail_config",
     "inference_config",
     "json_output",
     "level_for_budget",
