@@ -238,6 +238,27 @@ def test_bedrock_invoke_model_gets_the_guardrail_headers(bedrock_runtime: Any) -
     assert GUARDRAIL_ID in answer["amazon-bedrock-trace"]["guardrail"]["input"]
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_bedrock_messages_route_refuses_a_guarded_input(sdk: SDKs, gateway: str, stream: bool) -> None:
+    client = sdk.anthropic(f"{gateway}/anthropic", KEY)  # Bedrock's own Messages path, as Quarry serves it
+    asked = {"model": OPUS_55, "max_tokens": 100, "messages": [{"role": "user", "content": "stock tips?"}]}
+    if stream:
+        with client.messages.stream(**asked) as streamed:
+            message = streamed.get_final_message()
+    else:
+        message = client.messages.create(**asked)
+    assert (message.stop_reason, [b.text for b in message.content]) == ("refusal", [BLOCKED_INPUT])
+
+
+def test_bedrock_messages_route_masks_a_whole_answer(sdk: SDKs, gateway: str) -> None:
+    client = sdk.anthropic(f"{gateway}/anthropic", KEY)
+    message = client.messages.create(
+        model=OPUS_55, max_tokens=100, messages=[{"role": "user", "content": reply("at fay@example.com")}]
+    )
+    assert [b.text for b in message.content if b.type == "text"] == ["at {EMAIL}"]
+    assert message.stop_reason == "refusal"
+
+
 # Knowledge bases
 
 

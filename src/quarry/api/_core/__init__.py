@@ -19,6 +19,14 @@ from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
 from quarry.api._core._json_output import JsonOutput, extract_json, json_output
 from quarry.api._core._media import IMAGE_TYPES, BoundedLoader, ImageLimits, ImageLoader, Media
+from quarry.api._core._messages_guardrail import (
+    MessagesGuard,
+    dict_events,
+    refusal_events,
+    refusal_message,
+    refusal_sse,
+    sse_events,
+)
 from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
 from quarry.api._core._prefill import PREFILL_REFUSED, refuse_converse_prefill, refuse_prefill
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
@@ -55,6 +63,7 @@ __all__ = [
     "JsonOutput",
     "Level",
     "Media",
+    "MessagesGuard",
     "ReasoningLevel",
     "ThinkingMode",
     "ToolChoiceKind",
@@ -65,6 +74,7 @@ __all__ = [
     "capped_effort",
     "converse_sampling",
     "converse_thinking",
+    "dict_events",
     "effort_fields",
     "effort_level",
     "empty_schema",
@@ -82,11 +92,15 @@ __all__ = [
     "output_limit",
     "output_reserve",
     "redacted_reasoning",
+    "refusal_events",
+    "refusal_message",
+    "refusal_sse",
     "refuse_converse_forced_tools",
     "refuse_converse_prefill",
     "refuse_forced_tools",
     "refuse_prefill",
     "signed_reasoning",
+    "sse_events",
     "stop_reason",
     "strip_cache_points",
     "strip_sampling",

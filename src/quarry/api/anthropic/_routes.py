@@ -19,7 +19,18 @@ from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import GuardrailVerdict, Usage, fold_system_messages, guard_converse, top_level_system
+from quarry.api._core import (
+    GuardrailVerdict,
+    MessagesGuard,
+    Usage,
+    dict_events,
+    fold_system_messages,
+    guard_converse,
+    refusal_events,
+    refusal_message,
+    sse_events,
+    top_level_system,
+)
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
 from quarry.api._published import answers
@@ -28,7 +39,6 @@ from quarry.api._services import Services
 from quarry.api.anthropic._answers import AnthropicMessage, TokenCount
 from quarry.api.anthropic._converse import StreamWriter, converse_request, to_message
 from quarry.api.anthropic._errors import error_event
-from quarry.api.anthropic._guardrail import ClaudeGuard, dict_events, refusal_events, refusal_message, sse_events
 from quarry.api.anthropic._native import PING, betas, inline_image_urls, native_body, sse_renderer
 from quarry.api.anthropic._passthrough import EchoModel, fallback_betas, upstream_body, upstream_headers
 from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, MessagesRequest
@@ -96,7 +106,7 @@ async def messages(request: Request) -> Response:
     # retried); the exit stack then closes it when the response ends, however it ends.
     resources = AsyncExitStack()
     if _is_claude(model):
-        guard = ClaudeGuard(runtime, guardrail) if guardrail is not None else None
+        guard = MessagesGuard(runtime, guardrail) if guardrail is not None else None
         if guard is not None and (verdict := await guard.check_input(raw)).intervened:
             return _refused(request, services, body.model, verdict, stream=body.stream)
         native = await _native_body(request, services, model, raw)
@@ -148,7 +158,7 @@ async def _forwarded(
     """A request for Bedrock's Messages endpoint: admitted as any other, then forwarded as the caller wrote it."""
     exchange = exchange_of(request)
     await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
-    guard = ClaudeGuard(services.runtime, guardrail) if guardrail is not None else None
+    guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
     if guard is not None and (verdict := await guard.check_input(raw)).intervened:
         return _refused(request, services, envelope.model, verdict, stream=bool(envelope.stream))
     # The one change besides `model`: image URLs made base64 (Bedrock takes no URL sources), as on the older path.

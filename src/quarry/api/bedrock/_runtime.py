@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from quarry.api._context import context_of
-from quarry.api._core import output_reserve
+from quarry.api._core import MessagesGuard, output_reserve, refusal_message, refusal_sse
 from quarry.api._estimate import estimate_tokens
 from quarry.api._services import Services
 from quarry.api.bedrock._guardrail import guarded_call
@@ -114,14 +114,30 @@ async def messages(request: Request) -> Response:
         raise InvalidRequest("model: Field required")
     stream = decoded.get("stream") is True
     model = await _admit(request, services, principal, decoded, name, stream=stream)
+    # Bedrock's Messages endpoint takes no guardrail: ApplyGuardrail judges the conversation before it, and a whole
+    # answer after it (a stream's output is Bedrock's as it comes; docs/guardrails.md).
+    guardrail = await services.guardrail(principal, model)
+    guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
+    if guard is not None and (verdict := await guard.check_input(decoded)).intervened:
+        if stream:
+            return Response(refusal_sse(name, verdict), media_type="text/event-stream")
+        return Response(orjson.dumps(refusal_message(name, verdict)), media_type="application/json")
     if model.id != name:  # a Quarry alias or an Anthropic name: Bedrock takes its own id
         body = orjson.dumps(decoded | {"model": model.id})
     exchange = exchange_of(request)
     if not stream:
         async with relay(services.runtime, MESSAGES_PATH, body, request.headers, stream=False) as relayed:
-            return _whole(exchange, "messages", relayed, await relayed.read())
+            answer = await relayed.read()
+            if guard is not None and relayed.status < 300 and not _encoded(relayed.headers):
+                answer = orjson.dumps(await guard.check_message(orjson.loads(answer)))
+            return _whole(exchange, "messages", relayed, answer)
     tap = StreamUsage(exchange)
     return await _streamed(request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False)
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    """Whether a relayed body is compressed (the runtime's pool does not decompress), so not JSON to judge."""
+    return any(name.lower() == "content-encoding" and value != "identity" for name, value in headers.items())
 
 
 def _whole(exchange: Exchange, operation: str, relayed: Relayed, body: bytes) -> Response:

@@ -1,7 +1,8 @@
 """A Bedrock guardrail around Claude's Messages bodies (Bedrock's Messages endpoint and InvokeModel with
-Anthropic's body), through ApplyGuardrail: the conversation judged as input before the call, the answer as output
-after it. Bedrock's Messages endpoint takes no guardrail of its own (docs/guardrails.md), and InvokeModel's guardrail
-headers want the body's text tagged; ApplyGuardrail works the same on both.
+Anthropic's body, for the Anthropic dialect and Bedrock's own Messages route), through ApplyGuardrail: the
+conversation judged as input before the call, the answer as output after it. Bedrock's Messages endpoint takes no
+guardrail of its own (docs/guardrails.md), and InvokeModel's guardrail headers want the body's text tagged;
+ApplyGuardrail works the same on both.
 
 An intervention answers as Anthropic's refusal (`stop_reason: "refusal"`, the stop reason Claude's API gives when
 its classifiers intervene: platform.claude.com/docs/en/test-and-evaluate/strengthen-guardrails/handle-streaming-
@@ -15,12 +16,20 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from quarry.api._core import INTERVENED, GuardrailVerdict, Usage, apply_guardrail, stop_reason
+from quarry.api._core._guardrails import INTERVENED, GuardrailVerdict, apply_guardrail
+from quarry.api._core._usage import Usage, stop_reason
 from quarry.api._sse import named_event
 from quarry.bedrock import BedrockRuntime, MessagesResponse, MessagesStreamEvent, ServerSentEvent
 from quarry.settings import GuardrailSettings
 
-__all__ = ["ClaudeGuard", "dict_events", "refusal_events", "refusal_message", "sse_events"]
+__all__ = [
+    "MessagesGuard",
+    "dict_events",
+    "refusal_events",
+    "refusal_message",
+    "refusal_sse",
+    "sse_events",
+]
 
 Event = TypeVar("Event")
 REFUSAL = stop_reason(INTERVENED)
@@ -51,8 +60,8 @@ def _texts(content: Any) -> list[str]:
     return []
 
 
-class ClaudeGuard:
-    """One call's guardrail on the Anthropic dialect's Claude paths."""
+class MessagesGuard:
+    """One call's guardrail on a Claude Messages body and its answer."""
 
     def __init__(self, runtime: BedrockRuntime, guardrail: GuardrailSettings) -> None:
         self._runtime = runtime
@@ -147,13 +156,18 @@ def refusal_message(model: str, verdict: GuardrailVerdict) -> dict[str, Any]:
     return message | {"content": [{"type": "text", "text": verdict.text}], "stop_reason": REFUSAL}
 
 
+def _refusal_stream(model: str, verdict: GuardrailVerdict) -> list[dict[str, Any]]:
+    delta = {"stop_reason": REFUSAL, "stop_sequence": None}
+    end = {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 0}}
+    return [_start(model), *_refusal_block(0, verdict.text), end, {"type": "message_stop"}]
+
+
 async def refusal_events(model: str, verdict: GuardrailVerdict) -> AsyncIterator[MessagesStreamEvent]:
     """The same as a stream, in InvokeModel's event shapes (the native path's renderer writes them)."""
-    delta = {"stop_reason": REFUSAL, "stop_sequence": None}
-    events = [
-        _start(model),
-        *_refusal_block(0, verdict.text),
-        {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 0}},
-    ]
-    for event in [*events, {"type": "message_stop"}]:
+    for event in _refusal_stream(model, verdict):
         yield cast(MessagesStreamEvent, event)  # Anthropic's event shapes, written here
+
+
+def refusal_sse(model: str, verdict: GuardrailVerdict) -> bytes:
+    """The same as the server-sent events Bedrock's Messages endpoint streams."""
+    return b"".join(named_event(event["type"], event) for event in _refusal_stream(model, verdict))
