@@ -104,6 +104,19 @@ def test_openai_chat_shows_anonymized_output(sdk: SDKs, gateway: str) -> None:
     assert completion.choices[0].finish_reason == "content_filter"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_responses_intervention_is_an_incomplete_content_filter(sdk: SDKs, gateway: str, stream: bool) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    if stream:
+        events = list(client.responses.create(model=LLAMA3, input="Any stock tips?", store=False, stream=True))
+        response = events[-1].response
+    else:
+        response = client.responses.create(model=LLAMA3, input="Any stock tips?", store=False)
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "content_filter"
+    assert response.output_text == BLOCKED_INPUT
+
+
 def test_a_models_own_guardrail_wins_over_the_default(sdk: SDKs, gateway: str) -> None:
     client = sdk.openai(f"{gateway}/v1", KEY)
     refused = client.chat.completions.create(model=UNGUARDED, messages=[{"role": "user", "content": "hello!"}])
