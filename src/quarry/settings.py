@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +20,8 @@ __all__ = [
     "CorsSettings",
     "EmbeddingSettings",
     "EmulatorSettings",
+    "GuardrailSettings",
+    "GuardrailsSettings",
     "ImageSettings",
     "KnowledgeSettings",
     "ModelSettings",
@@ -50,6 +53,11 @@ class EmulatorSettings(BaseModel):
     tokens_per_second: float = Field(default=0.0, ge=0, description="Streaming pace; 0 streams as fast as possible.")
     fault_rate: float = Field(default=0.0, ge=0, le=1, description="Share of requests answered with a random fault.")
     seed: int = Field(default=0, description="Seed of the fault-rate dice, so a faulty run can be replayed.")
+    guardrails: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Guardrails the emulator knows (`[[emulator.guardrails]]`: id, versions, denied_topics, words, "
+        "pii, blocked_input_message, blocked_output_message); checked when the emulator starts.",
+    )
 
 
 class KnowledgeSettings(BaseModel):
@@ -279,6 +287,44 @@ class ModelSettings(BaseModel):
         return {name: target for name, target in {**self.family_aliases, **self.aliases}.items() if target}
 
 
+class GuardrailSettings(BaseModel):
+    """One Amazon Bedrock guardrail, as Converse's `guardrailConfig` names it (GuardrailStreamConfiguration)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identifier: str = Field(
+        pattern=r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$",
+        description="The guardrail's id or ARN.",
+    )
+    version: str = Field(default="DRAFT", pattern=r"^(DRAFT|[1-9][0-9]{0,7})$", description="DRAFT or a number.")
+    trace: Literal["enabled", "disabled", "enabled_full"] = Field(
+        default="disabled", description="Whether Bedrock's answers carry the guardrail's trace."
+    )
+    stream_processing_mode: Literal["sync", "async"] = Field(
+        default="sync",
+        description="Streams: judge each chunk before it is sent (sync), or send at once and judge alongside (async; "
+        "no masking).",
+    )
+
+
+class GuardrailsSettings(BaseModel):
+    """Bedrock guardrails applied to every call (`[guardrails]`, `QUARRY_GUARDRAILS__*`); a key's own guardrail
+    (`quarry keys create --guardrail`) wins over these."""
+
+    default: GuardrailSettings | None = Field(default=None, description="The guardrail of every model not in `models`.")
+    models: dict[str, GuardrailSettings] = Field(
+        default_factory=dict,
+        description="Model name or Bedrock id patterns (globs, first match wins) → the guardrail for those models.",
+    )
+
+    def for_model(self, *names: str) -> GuardrailSettings | None:
+        """The guardrail for a model known by any of these names (requested name, Bedrock id, base id)."""
+        for pattern, guardrail in self.models.items():
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names if name):
+                return guardrail
+        return self.default
+
+
 class ImageSettings(BaseModel):
     """Fetching `image_url` http(s) images (`[images]`, `QUARRY_IMAGES__*`)."""
 
@@ -467,6 +513,7 @@ class Settings(BaseSettings):
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     spend: SpendSettings = Field(default_factory=SpendSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
+    guardrails: GuardrailsSettings = Field(default_factory=GuardrailsSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -17,6 +17,7 @@ from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.auth import ApiKey, Budget, KeyStore, Limits, parse_budgets, usage_report
 from quarry.errors import InvalidRequest, NotFound, PermissionDenied
+from quarry.settings import GuardrailSettings
 
 __all__ = ["router"]
 
@@ -30,6 +31,11 @@ class NewKey(BaseModel):
     expires: datetime | None = None
     budgets: dict[str, float | None] = Field(default_factory=dict)  # {"usd_day": 5, "tokens_month": 1000000}
     budget_soft: float | None = Field(default=None, gt=0, le=1)  # share of each budget that warns
+    guardrail: GuardrailSettings | None = None  # the key's own Bedrock guardrail, over the server's [guardrails]
+
+
+class KeyGuardrail(BaseModel):
+    guardrail: GuardrailSettings | None = None  # None removes the key's own guardrail
 
 
 class NewBudgets(BaseModel):
@@ -63,7 +69,10 @@ async def create_key(request: Request) -> Response:
     key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
     if services.budgets is not None:
         await services.budgets.store.put(key.id, budgets)
-    return json_response(key.public() | {"budgets": _amounts(tuple(budgets)), "key": secret}, 201)
+    if body.guardrail is not None and services.key_guardrails is not None:
+        await services.key_guardrails.put(key.id, body.guardrail)
+    shown = {"budgets": _amounts(tuple(budgets)), "guardrail": _guardrail(body.guardrail), "key": secret}
+    return json_response(key.public() | shown, 201)
 
 
 async def list_keys(request: Request) -> Response:
@@ -71,8 +80,17 @@ async def list_keys(request: Request) -> Response:
     include_revoked = request.query_params.get("include_revoked", "").lower() in ("1", "true", "yes")
     services = services_of(request)
     budgets = await services.budgets.store.all() if services.budgets is not None else {}
+    guardrails = await services.key_guardrails.all() if services.key_guardrails is not None else {}
     found = await keys.list(include_revoked=include_revoked)
-    return json_response({"data": [key.public() | {"budgets": _amounts(budgets.get(key.id, ()))} for key in found]})
+    return json_response(
+        {
+            "data": [
+                key.public()
+                | {"budgets": _amounts(budgets.get(key.id, ())), "guardrail": _guardrail(guardrails.get(key.id))}
+                for key in found
+            ]
+        }
+    )
 
 
 async def _key(keys: KeyStore, key_id: str) -> ApiKey:
@@ -85,7 +103,8 @@ async def _key(keys: KeyStore, key_id: str) -> ApiKey:
 async def _shown(services: Services, key: ApiKey) -> dict[str, object]:
     """A key with each budget's state: spent, reserved by calls in progress, remaining, when it resets."""
     states = await services.budgets.state(key.id) if services.budgets is not None else []
-    return key.public() | {"budgets": [state.public() for state in states]}
+    guardrail = await services.key_guardrails.get(key.id) if services.key_guardrails is not None else None
+    return key.public() | {"budgets": [state.public() for state in states], "guardrail": _guardrail(guardrail)}
 
 
 async def show_key(request: Request) -> Response:
@@ -104,6 +123,21 @@ async def set_budgets(request: Request) -> Response:
     await services.budgets.store.replace(key.id, budgets)
     services.budgets.forget(key.id)
     return json_response(await _shown(services, key))
+
+
+@json_body(KeyGuardrail)
+async def set_guardrail(request: Request) -> Response:
+    services, keys = await _admin(request)
+    key = await _key(keys, request.path_params["key_id"])
+    body = read_model(await read_json(request, services.settings.max_body_bytes), KeyGuardrail)
+    if services.key_guardrails is None:
+        raise InvalidRequest("This server keeps no per-key guardrails.", param="guardrail")
+    await services.key_guardrails.put(key.id, body.guardrail)
+    return json_response(await _shown(services, key))
+
+
+def _guardrail(guardrail: GuardrailSettings | None) -> dict[str, str] | None:
+    return guardrail.model_dump() if guardrail is not None else None
 
 
 async def revoke_key(request: Request) -> Response:
@@ -133,4 +167,5 @@ router.add_route("/keys", list_keys, methods=["GET"])
 router.add_route("/keys/{key_id}", show_key, methods=["GET"])
 router.add_route("/keys/{key_id}", revoke_key, methods=["DELETE"])
 router.add_route("/keys/{key_id}/budgets", set_budgets, methods=["PUT"])
+router.add_route("/keys/{key_id}/guardrail", set_guardrail, methods=["PUT"])
 router.add_route("/usage", usage, methods=["GET"])

@@ -16,6 +16,7 @@ from quarry.auth import (
     Authenticator,
     Budgeter,
     InProcessLimiter,
+    KeyGuardrails,
     KeyStore,
     Limiter,
     Principal,
@@ -26,7 +27,7 @@ from quarry.auth import (
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
 from quarry.exchange import Exchange, exchange_of
-from quarry.settings import Settings
+from quarry.settings import GuardrailSettings, Settings
 from quarry.spend import PriceTable
 
 __all__ = ["Services"]
@@ -46,6 +47,7 @@ class Services:
     on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
     prices: PriceTable | None = None  # what calls cost (None: costs are not counted)
     budgets: Budgeter | None = None  # team keys' budgets (None: not enforced)
+    key_guardrails: KeyGuardrails | None = None  # team keys' own guardrails (None: only the settings' apply)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -97,6 +99,14 @@ class Services:
         task = asyncio.create_task(budgets.settle(reservation, done.cost(), tokens))
         self._settling.add(task)  # held until done: a task nobody references can vanish mid-flight
         task.add_done_callback(self._settling.discard)
+
+    async def guardrail(self, principal: Principal, model: ResolvedModel) -> GuardrailSettings | None:
+        """The Bedrock guardrail for this caller and model: the key's own, else the settings' for the model."""
+        if self.key_guardrails is not None and principal.key is not None:
+            own = await self.key_guardrails.cached(principal.key.id)
+            if own is not None:
+                return own
+        return self.settings.guardrails.for_model(model.requested, model.id, model.base_id)
 
     async def limit(self, request: Request, principal: Principal, tokens: int) -> None:
         """Take the key's rate limits for a call that names no model (listing models, searching or filling a

@@ -25,6 +25,7 @@ from quarry.auth._budgeter import Budgeter, Reservation
 from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, iso, parse_budgets, spent_since, window
 from quarry.auth._data_dir_secret import data_dir_secret
 from quarry.auth._grantees import ADMIN, EVERYONE, is_admin, owner_of, parse_grantee, parse_owner, shown_owner
+from quarry.auth._key_guardrails import KeyGuardrails
 from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
 from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedger
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
@@ -50,6 +51,7 @@ __all__ = [
     "InProcessLedger",
     "InProcessLimiter",
     "KeyAuthenticator",
+    "KeyGuardrails",
     "KeyStore",
     "Limiter",
     "Limits",

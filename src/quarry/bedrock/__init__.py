@@ -1,7 +1,7 @@
 """The only code that talks to AWS: the async runtime client, the control plane, the model catalog and
 Bedrock Knowledge Bases (bedrock-agent-runtime), and the typed Converse and Messages shapes."""
 
-from quarry.bedrock import _converse_shapes, _messages_shapes
+from quarry.bedrock import _converse_shapes, _guardrail_shapes, _messages_shapes
 from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._backend import Backend
@@ -11,6 +11,7 @@ from quarry.bedrock._converse_shapes import *  # noqa: F403  # the shapes are li
 from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
 from quarry.bedrock._errors import error_from_messages
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
+from quarry.bedrock._guardrail_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_headers
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
@@ -53,3 +54,4 @@ __all__ = [
 ]
 __all__ += _converse_shapes.__all__
 __all__ += _messages_shapes.__all__
+__all__ += _guardrail_shapes.__all__

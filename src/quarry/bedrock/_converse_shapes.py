@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
+from quarry.bedrock._guardrail_shapes import GuardrailStreamConfiguration, GuardrailTraceAssessment
+
 __all__ = [
     "CachePointBlock",
     "ContentBlock",
@@ -23,6 +25,7 @@ __all__ = [
     "ConverseStreamEvent",
     "ConverseStreamMetadataEvent",
     "ConverseTokensRequest",
+    "ConverseTrace",
     "CountTokensInput",
     "Document",
     "DocumentBlock",
@@ -216,6 +219,7 @@ class ConverseRequest(TypedDict, total=False):
     toolConfig: ToolConfiguration
     additionalModelRequestFields: Document
     outputConfig: OutputConfig
+    guardrailConfig: GuardrailStreamConfiguration  # Converse takes the same without streamProcessingMode
 
 
 class TokenUsage(TypedDict, total=False):
@@ -230,12 +234,17 @@ class _ConverseOutput(TypedDict, total=False):
     message: ConverseMessage
 
 
+class ConverseTrace(TypedDict, total=False):
+    guardrail: GuardrailTraceAssessment
+
+
 class ConverseResponse(TypedDict, total=False):
     output: _ConverseOutput
     stopReason: StopReason
     usage: TokenUsage
     metrics: Document
     additionalModelResponseFields: Document
+    trace: ConverseTrace
 
 
 class MessageStartEvent(TypedDict):
@@ -289,6 +298,7 @@ class MessageStopEvent(TypedDict):
 class ConverseStreamMetadataEvent(TypedDict):
     usage: TokenUsage
     metrics: NotRequired[Document]
+    trace: NotRequired[ConverseTrace]
 
 
 class ConverseStreamEvent(TypedDict, total=False):

@@ -30,6 +30,7 @@ from quarry.bedrock._converse_shapes import (
 )
 from quarry.bedrock._errors import error_from_messages, error_from_response, is_retryable
 from quarry.bedrock._eventstream import decode_events
+from quarry.bedrock._guardrail_shapes import ApplyGuardrailRequest, ApplyGuardrailResponse
 from quarry.bedrock._messages_shapes import (
     MessagesBody,
     MessagesResponse,
@@ -130,6 +131,15 @@ class BedrockRuntime:
         async with self._streaming(response, decode_events) as frames:
             # Viewed as their shape in one cast, not one call per event: the hot path of every stream.
             yield cast(AsyncIterator[ConverseStreamEvent], frames)
+
+    async def apply_guardrail(
+        self, identifier: str, version: str, request: ApplyGuardrailRequest
+    ) -> ApplyGuardrailResponse:
+        """ApplyGuardrail: a guardrail's verdict on texts, for calls whose API takes no guardrail of its own."""
+        path = f"/guardrail/{_label(identifier)}/version/{_label(version)}/apply"
+        response = await self._send(path, orjson.dumps(request), stream=False)
+        async with response:
+            return cast(ApplyGuardrailResponse, orjson.loads(await self._read(response)))  # Bedrock's: viewed
 
     async def invoke_claude(self, model_id: str, body: MessagesBody) -> MessagesResponse:
         """InvokeModel with Claude's Messages body: Anthropic's Messages response."""

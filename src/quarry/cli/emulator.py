@@ -45,7 +45,11 @@ def emulator(**options: object) -> None:
     knowledge = emulated_knowledge(
         settings, lambda: emulator_runtime(url, settings.region, settings), owns_runtime=True
     )
-    app = EmulatorApp(config, knowledge=knowledge)
+    try:
+        app = EmulatorApp(config, knowledge=knowledge)
+    except ValueError as exc:  # a guardrail definition the emulator cannot use: say which, not a traceback
+        sock.close()
+        raise click.UsageError(str(exc)) from None
     say_when_stopped("Quarry Bedrock emulator")  # before the banner: from then on, Ctrl-C is answered
     models = len(app.catalog.models)
     click.echo(f"Quarry Bedrock emulator on {url}  (version {__version__}, {models} models; Ctrl-C stops it)")

@@ -17,6 +17,7 @@ from quarry.auth import (
     ApiKey,
     Budget,
     BudgetStore,
+    KeyGuardrails,
     KeyStore,
     Limits,
     iso,
@@ -25,6 +26,7 @@ from quarry.auth import (
     usage_report,
     window,
 )
+from quarry.cli._key_guardrail import guardrail_options, pop_guardrail
 from quarry.errors import QuarryError
 from quarry.settings import Settings
 from quarry.store import Database, open_database
@@ -129,6 +131,7 @@ def keys() -> None:
 @click.option("--max-concurrency", type=click.IntRange(min=1), help="Requests at the same time.")
 @click.option("--expires", help="Date (UTC) after which the key stops working, e.g. 2026-12-31.")
 @_budget_options("budget-")
+@guardrail_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
@@ -138,6 +141,7 @@ def create(
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
     expires_at = parse_date(expires) if expires else None
     limits = Limits(rpm, tpm, max_concurrency)
+    guardrail = pop_guardrail(budget_options)
     budgets = _budgets(budget_options)
 
     async def make(db: Database) -> tuple[ApiKey, str, bool]:
@@ -145,13 +149,15 @@ def create(
         first = not await store.any_active()
         made = await store.create(name, models=models, limits=limits, expires_at=expires_at)
         await BudgetStore(db).put(made[0].id, budgets)
+        await KeyGuardrails(db).put(made[0].id, guardrail)
         return *made, first
 
     key, secret, first = _run(make)
     settings = Settings()
     keyless = first and not (settings.api_key or settings.api_key_secret_id or settings.api_key_ssm_parameter)
     if as_json:
-        _echo_json(key.public() | {"budgets": {b.name: b.amount for b in budgets}, "key": secret})
+        shown = {"budgets": {b.name: b.amount for b in budgets}, "key": secret}
+        _echo_json(key.public() | shown | {"guardrail": guardrail.model_dump() if guardrail else None})
     else:
         click.echo(f"Created {key.id} ({key.name}). The key, shown this once:\n\n    {secret}\n")
     if keyless:  # on stderr with --json, so the JSON stays parseable
@@ -230,6 +236,28 @@ def budget(key_id: str, remove: tuple[str, ...], clear: bool, **budget_options: 
 
     _run(change)
     click.echo(f"Budgets of {key_id} set; `quarry keys show {key_id}` shows them.")
+
+
+@keys.command("guardrail")
+@click.argument("key_id")
+@guardrail_options
+@click.option("--remove", is_flag=True, help="Remove the key's own guardrail (the server's settings apply).")
+def guardrail(key_id: str, remove: bool, **options: Any) -> None:
+    """Set or remove a key's own Bedrock guardrail."""
+    chosen = pop_guardrail(options)
+    if (chosen is None) == (not remove):
+        raise click.UsageError("Give --guardrail ID[:VERSION], or --remove.")
+
+    async def put(db: Database) -> ApiKey:
+        key = next((k for k in await KeyStore(db).list(include_revoked=True) if k.id == key_id), None)
+        if key is None:
+            raise click.UsageError(f"No API key with id `{key_id}`.")
+        await KeyGuardrails(db).put(key_id, chosen)
+        return key
+
+    key = _run(put)
+    said = f"{chosen.identifier}:{chosen.version}" if chosen else "none (the server's settings apply)"
+    click.echo(f"{key.id} ({key.name}) guardrail: {said}")
 
 
 @keys.command("revoke")

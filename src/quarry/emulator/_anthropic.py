@@ -279,8 +279,13 @@ def anthropic_events(
     yield {"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics}
 
 
-def anthropic_stream_frames(reply: Reply, model_id: str, started: float) -> Iterator[bytes]:
-    """InvokeModelWithResponseStream's `chunk` frames, each carrying one Anthropic stream event."""
+def anthropic_stream_frames(
+    reply: Reply, model_id: str, started: float, extra: dict[str, Any] | None = None
+) -> Iterator[bytes]:
+    """InvokeModelWithResponseStream's `chunk` frames, each carrying one Anthropic stream event; `extra` fields
+    (a guardrail's action and trace) go in the last, beside `amazon-bedrock-invocationMetrics`."""
     for index, event in enumerate(anthropic_events(reply, model_id, started)):
+        if extra and event["type"] == "message_stop":
+            event = {**event, **extra}
         chunk = {"bytes": base64.b64encode(orjson.dumps(event)).decode(), "p": padding(index)}
         yield event_frame("chunk", orjson.dumps(chunk))

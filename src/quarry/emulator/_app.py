@@ -45,6 +45,8 @@ from quarry.emulator._errors import (
     UnknownOperationException,
     ValidationException,
 )
+from quarry.emulator._guarded import Guard, apply_guardrail, converse_guard, invoke_guard
+from quarry.emulator._guardrails import parse_guardrails
 from quarry.emulator._messages_api import (
     MESSAGES_OPERATION,
     MESSAGES_PATH,
@@ -73,6 +75,7 @@ _RUNTIME = re.compile(
 _FOUNDATION_MODELS = re.compile(rb"^/foundation-models(?:/(?P<id>.+))?$")
 _INFERENCE_PROFILES = re.compile(rb"^/inference-profiles(?:/(?P<id>.+))?$")
 _RETRIEVE = re.compile(rb"^/knowledgebases/(?P<id>[^/]*)/retrieve$")
+_APPLY_GUARDRAIL = re.compile(rb"^/guardrail/(?P<id>[^/]+)/version/(?P<version>[^/]*)/apply$")
 _CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 _FAULTS = (ThrottlingException, ServiceUnavailableException, InternalServerException, ModelTimeoutException)
 _RETRIEVE_FAULTS = (ThrottlingException, InternalServerException)  # the faults Retrieve's model declares
@@ -165,6 +168,7 @@ class EmulatorApp:
         self.secrets = secrets or {}  # Secrets Manager: name → SecretString
         self.parameters = parameters or {}  # SSM Parameter Store: name → SecureString value
         self.knowledge = knowledge  # None: every knowledge base id is unknown
+        self.guardrails = parse_guardrails(self.settings.guardrails)  # a bad definition: ValueError, at start-up
         self.cache = PromptCache()
         self.streams = StreamCounts()
         self.requests = RequestCounts()
@@ -254,6 +258,11 @@ class EmulatorApp:
             model_id = unquote(runtime.group("model").decode("latin-1"))
             self.requests.note(_RUNTIME_OPERATIONS[runtime.group("op").decode()])
             return await self._runtime(runtime.group("op").decode(), model_id, body, region, headers)
+        if (guardrail := _APPLY_GUARDRAIL.match(path)) and method == "POST":
+            body = await _read_body(receive)
+            self.requests.note("ApplyGuardrail")
+            identifier, version = (unquote(guardrail.group(g).decode("latin-1")) for g in ("id", "version"))
+            return _json_result(apply_guardrail(self.guardrails, identifier, version, _loads(body)))
         if (knowledge_base := _RETRIEVE.match(path)) and method == "POST":
             body = await _read_body(receive)
             self.requests.note("Retrieve")
@@ -331,24 +340,39 @@ class EmulatorApp:
             raise ValidationException("The model is unsupported for streaming.")
         if op in ("converse", "converse-stream"):
             return self._converse(resolved, _loads(body), started, streaming=streaming)
-        return self._invoke(resolved, body, started, streaming=streaming)
+        guard = None
+        if headers.get("x-amzn-bedrock-guardrailidentifier") or b"amazon-bedrock-guardrailConfig" in body:
+            loaded = _loads(body)
+            if isinstance(loaded, dict):
+                guard = invoke_guard(self.guardrails, headers, loaded)
+                body = orjson.dumps(loaded)
+        return self._invoke(resolved, body, started, streaming=streaming, guard=guard)
 
-    def _answer(self, conversation: Conversation) -> tuple[Reply, Directives]:
+    def _answer(self, conversation: Conversation, guard: Guard | None = None) -> tuple[Reply, Directives]:
+        """The model's reply; with a guard, the guardrail's verdict on the input (a blocked input never reaches the
+        model) and on the output."""
+        if guard is not None and (blocked := guard.check_input(conversation)) is not None:
+            return blocked, Directives()
         directives = self._directives(conversation)
-        return respond(conversation, directives, self.cache), directives
+        reply = respond(conversation, directives, self.cache)
+        return (guard.check_output(reply) if guard is not None else reply), directives
 
     def _converse(self, resolved: Resolved, body: Any, started: float, *, streaming: bool) -> _Result:
-        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming))
+        guard = converse_guard(self.guardrails, body, streaming=streaming) if isinstance(body, dict) else None
+        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming), guard)
+        trace = guard.converse_trace() if guard is not None else None
         first_byte, tps = self._pace(directives)
         if streaming:
-            frames = converse_stream_frames(reply, started)
+            frames = converse_stream_frames(reply, started, trace)
             stream = self._stream(frames, directives, tps)
             return _Result(headers=[(b"content-type", _EVENT_STREAM)], stream=stream, delay=first_byte)
         delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
         latency = int((time.perf_counter() - started + delay) * 1000)
-        return _json_result(converse_response(reply, latency), delay=delay)
+        return _json_result(converse_response(reply, latency, trace), delay=delay)
 
-    def _invoke(self, resolved: Resolved, body: bytes, started: float, *, streaming: bool) -> _Result:
+    def _invoke(
+        self, resolved: Resolved, body: bytes, started: float, *, streaming: bool, guard: Guard | None = None
+    ) -> _Result:
         model = resolved.model
         if model.supports("embeddings"):
             if streaming:
@@ -360,16 +384,17 @@ class EmulatorApp:
                 f"The emulator answers InvokeModel for Anthropic and embedding models; call {model.model_id} "
                 "through Converse."
             )
-        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming))
+        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming), guard)
+        extra = guard.invoke_fields() if guard is not None else {}
         first_byte, tps = self._pace(directives)
         if streaming:
-            frames = anthropic_stream_frames(reply, model.model_id, started)
+            frames = anthropic_stream_frames(reply, model.model_id, started, extra)
             headers = [(b"content-type", _EVENT_STREAM), (b"x-amzn-bedrock-content-type", _JSON)]
             return _Result(headers=headers, stream=self._stream(frames, directives, tps), delay=first_byte)
         delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
         latency = int((time.perf_counter() - started + delay) * 1000)
         return _json_result(
-            anthropic_message(reply, model.model_id),
+            anthropic_message(reply, model.model_id) | extra,
             (b"x-amzn-bedrock-invocation-latency", str(latency).encode()),
             (b"x-amzn-bedrock-input-token-count", str(reply.input_tokens).encode()),
             (b"x-amzn-bedrock-output-token-count", str(reply.output_tokens).encode()),

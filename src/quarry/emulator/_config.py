@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = ["EmulatorConfig", "EmulatorOptions"]
 
@@ -24,13 +25,18 @@ class EmulatorOptions(Protocol):
     @property
     def seed(self) -> int: ...
 
+    @property
+    def guardrails(self) -> Sequence[Mapping[str, Any]]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class EmulatorConfig:
     """Pacing and faults: the delay before every answer's first byte, the streaming pace (0: as fast as possible),
-    the share of requests (0..1) answered with a random fault, and the seed of the fault dice."""
+    the share of requests (0..1) answered with a random fault, and the seed of the fault dice; and the guardrails
+    it knows (`[[emulator.guardrails]]` tables, read by `parse_guardrails`)."""
 
     first_byte_ms: float = 0.0
     tokens_per_second: float = 0.0
     fault_rate: float = 0.0
     seed: int = 0
+    guardrails: tuple[Mapping[str, Any], ...] = ()

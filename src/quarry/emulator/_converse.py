@@ -30,16 +30,19 @@ def _content(block: Block) -> dict[str, Any]:
     return {"reasoningContent": {"reasoningText": {"text": block.text, "signature": block.signature}}}
 
 
-def converse_response(reply: Reply, latency_ms: int) -> dict[str, Any]:
-    return {
+def converse_response(reply: Reply, latency_ms: int, trace: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = {
         "output": {"message": {"role": "assistant", "content": [_content(b) for b in reply.blocks]}},
         "stopReason": reply.stop_reason,
         "usage": reply.usage(),
         "metrics": {"latencyMs": latency_ms},
     }
+    if trace is not None:  # ConverseTrace: a guardrail's assessments, when its trace was asked
+        response["trace"] = trace
+    return response
 
 
-def _events(reply: Reply, started: float) -> Iterator[tuple[str, dict[str, Any]]]:
+def _events(reply: Reply, started: float, trace: dict[str, Any] | None) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "messageStart", {"role": "assistant"}
     for index, block in enumerate(reply.blocks):
         if block.kind == "text":
@@ -59,11 +62,14 @@ def _events(reply: Reply, started: float) -> Iterator[tuple[str, dict[str, Any]]
         yield "contentBlockStop", {"contentBlockIndex": index}
     yield "messageStop", {"stopReason": reply.stop_reason}
     latency = int((time.perf_counter() - started) * 1000)
-    yield "metadata", {"usage": reply.usage(), "metrics": {"latencyMs": latency}}
+    metadata: dict[str, Any] = {"usage": reply.usage(), "metrics": {"latencyMs": latency}}
+    if trace is not None:  # ConverseStreamTrace, in the metadata event
+        metadata["trace"] = trace
+    yield "metadata", metadata
 
 
-def converse_stream_frames(reply: Reply, started: float) -> Iterator[bytes]:
+def converse_stream_frames(reply: Reply, started: float, trace: dict[str, Any] | None = None) -> Iterator[bytes]:
     """ConverseStream's frames, lazily: the metadata latency is measured when the last frame is made."""
-    for index, (event_type, payload) in enumerate(_events(reply, started)):
+    for index, (event_type, payload) in enumerate(_events(reply, started, trace)):
         payload["p"] = padding(index)
         yield event_frame(event_type, orjson.dumps(payload))

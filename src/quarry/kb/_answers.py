@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from quarry.bedrock import BedrockRuntime, ConverseRequest, facts_for
+from quarry.bedrock import BedrockRuntime, ConverseRequest, GuardrailStreamConfiguration, facts_for
 from quarry.kb._models import Hit
 
 __all__ = [
@@ -107,7 +107,10 @@ class Answer:
         return [source_json(n, hit, cited=n in cited) for n, hit in enumerate(self.hits, start=1)]
 
     def to_json(self) -> dict[str, Any]:
-        return {"answer": self.text, "citations": self.citations, "sources": self.sources(), "usage": self.usage}
+        found = {"answer": self.text, "citations": self.citations, "sources": self.sources(), "usage": self.usage}
+        if self.stop_reason is not None:  # Converse's: `guardrail_intervened` says a guardrail answered instead
+            found["stop_reason"] = self.stop_reason
+        return found
 
 
 def answer_body(name: str, question: str, hits: Sequence[Hit], *, max_tokens: int) -> ConverseRequest:
@@ -120,9 +123,17 @@ def answer_body(name: str, question: str, hits: Sequence[Hit], *, max_tokens: in
 
 
 async def stream_answer(
-    runtime: BedrockRuntime, model_id: str, name: str, question: str, hits: list[Hit], *, max_tokens: int
+    runtime: BedrockRuntime,
+    model_id: str,
+    name: str,
+    question: str,
+    hits: list[Hit],
+    *,
+    max_tokens: int,
+    guardrail: GuardrailStreamConfiguration | None = None,
 ) -> AsyncIterator[str | Answer]:
-    """The answer as it is written: each piece of text, then the whole Answer."""
+    """The answer as it is written: each piece of text, then the whole Answer; `guardrail` judges the question and
+    the answer (Converse's guardrailConfig)."""
     answer = Answer(text="", hits=hits)
     if not hits:
         answer.text = nothing_found(name)
@@ -132,6 +143,8 @@ async def stream_answer(
     body = answer_body(name, question, hits, max_tokens=max_tokens)
     if facts_for(model_id).sampling_default_only:  # Claude 4.7 and later refuse any temperature but the default
         body["inferenceConfig"].pop("temperature")
+    if guardrail is not None:
+        body["guardrailConfig"] = guardrail
     async with runtime.converse_stream(model_id, body) as events:
         async for event in events:
             if "contentBlockDelta" in event:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
 
-from quarry.bedrock import BedrockAgentRuntime, BedrockRuntime
+from quarry.bedrock import BedrockAgentRuntime, BedrockRuntime, GuardrailStreamConfiguration
 from quarry.errors import Conflict, InvalidRequest, KnowledgeBaseNotFound, NotFound
 from quarry.kb._answers import Answer, relevant_hits, stream_answer
 from quarry.kb._bedrock_retriever import BedrockRetriever
@@ -136,10 +136,16 @@ class KnowledgeBase:
         return relevant_hits(hits, self._settings.min_similarity)
 
     def answer_stream(
-        self, runtime: BedrockRuntime, model_id: str, question: str, hits: list[Hit]
+        self,
+        runtime: BedrockRuntime,
+        model_id: str,
+        question: str,
+        hits: list[Hit],
+        guardrail: GuardrailStreamConfiguration | None = None,
     ) -> AsyncIterator[str | Answer]:
-        """The answer from `hits` as it is written: text pieces, then the Answer."""
-        return stream_answer(runtime, model_id, self.name, question, hits, max_tokens=self._settings.max_answer_tokens)
+        """The answer from `hits` as it is written: text pieces, then the Answer (judged by `guardrail`)."""
+        limit = self._settings.max_answer_tokens
+        return stream_answer(runtime, model_id, self.name, question, hits, max_tokens=limit, guardrail=guardrail)
 
     async def answer(self, runtime: BedrockRuntime, model_id: str, question: str, query: Query | None = None) -> Answer:
         hits = await self.passages(question, query)

@@ -37,6 +37,7 @@ from quarry.auth import (
     InProcessLedger,
     InProcessLimiter,
     KeyAuthenticator,
+    KeyGuardrails,
     KeyStore,
     Limiter,
     RedisLedger,
@@ -220,6 +221,7 @@ def create_app(
                 on_stream=metrics.stream,
                 prices=PriceTable.load(settings.spend.prices_file),
                 budgets=budgets,
+                key_guardrails=KeyGuardrails(database, ttl_s=settings.key_cache_ttl_s),
             )
             context = AppContext(
                 settings=settings,

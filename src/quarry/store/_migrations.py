@@ -67,6 +67,13 @@ _RESPONSES = [
     "CREATE INDEX response_reasoning_response ON response_reasoning (response_id)",
 ]
 
+# A key's own Bedrock guardrail (quarry.auth's KeyGuardrails), which wins over the server's `[guardrails]`.
+_KEY_GUARDRAILS = [
+    """CREATE TABLE key_guardrails (
+        key_id TEXT PRIMARY KEY, identifier TEXT NOT NULL, version TEXT NOT NULL, trace TEXT NOT NULL,
+        stream_processing_mode TEXT NOT NULL)""",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -109,4 +116,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     },
     {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 6: budgets per key (what is spent is summed from usage)
     {"sqlite": _RESPONSES, "postgresql": _RESPONSES},  # 7: stored responses (the OpenAI Responses API)
+    {"sqlite": _KEY_GUARDRAILS, "postgresql": _KEY_GUARDRAILS},  # 8: a key's own guardrail
 ]

@@ -8,10 +8,25 @@ from quarry.api._core._cache import add_cache_points, cache_point, strip_cache_p
 from quarry.api._core._effort import EFFORT_ORDER, ReasoningLevel, capped_effort, effort_level, lowest_effort
 from quarry.api._core._fit import fit_to_model
 from quarry.api._core._forced_tools import refuse_converse_forced_tools, refuse_forced_tools
+from quarry.api._core._guardrails import (
+    INTERVENED,
+    GuardrailVerdict,
+    apply_guardrail,
+    guard_converse,
+    guardrail_config,
+)
 from quarry.api._core._history import ConverseHistory, empty_schema, normalise
 from quarry.api._core._inference import inference_config, messages_sampling, top_k_fields
 from quarry.api._core._json_output import JsonOutput, extract_json, json_output
 from quarry.api._core._media import IMAGE_TYPES, BoundedLoader, ImageLimits, ImageLoader, Media
+from quarry.api._core._messages_guardrail import (
+    MessagesGuard,
+    dict_events,
+    refusal_events,
+    refusal_message,
+    refusal_sse,
+    sse_events,
+)
 from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserve
 from quarry.api._core._prefill import PREFILL_REFUSED, refuse_converse_prefill, refuse_prefill
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
@@ -35,32 +50,39 @@ __all__ = [
     "DROPPED_PARAMS_HEADER",
     "EFFORT_ORDER",
     "IMAGE_TYPES",
+    "INTERVENED",
     "MIN_BUDGET",
     "NO_TOOLS_NOTE",
     "PREFILL_REFUSED",
     "SAMPLING_PARAMS",
     "BoundedLoader",
     "ConverseHistory",
+    "GuardrailVerdict",
     "ImageLimits",
     "ImageLoader",
     "JsonOutput",
     "Level",
     "Media",
+    "MessagesGuard",
     "ReasoningLevel",
     "ThinkingMode",
     "ToolChoiceKind",
     "Usage",
     "add_cache_points",
+    "apply_guardrail",
     "cache_point",
     "capped_effort",
     "converse_sampling",
     "converse_thinking",
+    "dict_events",
     "effort_fields",
     "effort_level",
     "empty_schema",
     "extract_json",
     "fit_to_model",
     "fold_system_messages",
+    "guard_converse",
+    "guardrail_config",
     "inference_config",
     "json_output",
     "level_for_budget",
@@ -70,11 +92,15 @@ __all__ = [
     "output_limit",
     "output_reserve",
     "redacted_reasoning",
+    "refusal_events",
+    "refusal_message",
+    "refusal_sse",
     "refuse_converse_forced_tools",
     "refuse_converse_prefill",
     "refuse_forced_tools",
     "refuse_prefill",
     "signed_reasoning",
+    "sse_events",
     "stop_reason",
     "strip_cache_points",
     "strip_sampling",

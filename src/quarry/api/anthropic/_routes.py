@@ -19,7 +19,18 @@ from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import Usage, fold_system_messages, top_level_system
+from quarry.api._core import (
+    GuardrailVerdict,
+    MessagesGuard,
+    Usage,
+    dict_events,
+    fold_system_messages,
+    guard_converse,
+    refusal_events,
+    refusal_message,
+    sse_events,
+    top_level_system,
+)
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
 from quarry.api._published import answers
@@ -34,6 +45,7 @@ from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, Messages
 from quarry.auth import Principal
 from quarry.bedrock import ConverseRequest, ConverseTokensRequest, CountTokensInput, MessagesBody, ResolvedModel
 from quarry.exchange import exchange_of
+from quarry.settings import GuardrailSettings
 
 __all__ = ["router"]
 
@@ -83,8 +95,9 @@ async def messages(request: Request) -> Response:
     envelope = read_model(raw, Envelope)
     model = await services.catalog.resolve(envelope.model)
     exchange.model, exchange.stream = model.id, envelope.stream
+    guardrail = await services.guardrail(principal, model)
     if model.facts.messages_api:
-        return await _forwarded(request, services, principal, model, raw, envelope)
+        return await _forwarded(request, services, principal, model, raw, envelope, guardrail)
     raw = _carried_system_messages(raw, model)
     body = read_model(raw, MessagesRequest)
     await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens), max_output=body.max_tokens)
@@ -93,22 +106,29 @@ async def messages(request: Request) -> Response:
     # retried); the exit stack then closes it when the response ends, however it ends.
     resources = AsyncExitStack()
     if _is_claude(model):
+        guard = MessagesGuard(runtime, guardrail) if guardrail is not None else None
+        if guard is not None and (verdict := await guard.check_input(raw)).intervened:
+            return _refused(request, services, body.model, verdict, stream=body.stream)
         native = await _native_body(request, services, model, raw)
         if not body.stream:
             message = await runtime.invoke_claude(model.id, native)
             exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
+            if guard is not None:
+                message = await guard.check_message(message)
             return json_response(message | {"model": body.model})
         claude_events = await resources.enter_async_context(runtime.invoke_claude_stream(model.id, native))
+        watched = watch_anthropic(claude_events, exchange)
         return services.stream(
             request,
             resources,
-            watch_anthropic(claude_events, exchange),
+            guard.stream(watched, dict_events) if guard is not None else watched,
             sse_renderer(body.model),
             finish=lambda: b"",
             render_error=error_event,
             keepalive=PING,
         )
     converse = await converse_request(body, model, services.load_image)
+    guard_converse(converse, guardrail, stream=body.stream)
     if not body.stream:
         answer = await runtime.converse(model.id, converse)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
@@ -133,10 +153,14 @@ async def _forwarded(
     model: ResolvedModel,
     raw: dict[str, Any],
     envelope: Envelope,
+    guardrail: GuardrailSettings | None,
 ) -> Response:
     """A request for Bedrock's Messages endpoint: admitted as any other, then forwarded as the caller wrote it."""
     exchange = exchange_of(request)
     await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
+    guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
+    if guard is not None and (verdict := await guard.check_input(raw)).intervened:
+        return _refused(request, services, envelope.model, verdict, stream=bool(envelope.stream))
     # The one change besides `model`: image URLs made base64 (Bedrock takes no URL sources), as on the older path.
     await inline_image_urls(raw.get("messages"), services.load_image)
     body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
@@ -144,16 +168,34 @@ async def _forwarded(
     if not envelope.stream:
         message = await services.runtime.messages(body, headers, fallback_betas=fallback)
         exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
+        if guard is not None:
+            message = await guard.check_message(message)
         return json_response(echo.message(message))
     resources = AsyncExitStack()
     events = await resources.enter_async_context(
         services.runtime.messages_stream(body, headers, fallback_betas=fallback)
     )
+    watched = watch_messages(events, exchange)
     return services.stream(
         request,
         resources,
-        watch_messages(events, exchange),
+        guard.stream(watched, sse_events) if guard is not None else watched,
         echo,
+        finish=lambda: b"",
+        render_error=error_event,
+        keepalive=PING,
+    )
+
+
+def _refused(request: Request, services: Services, model: str, verdict: GuardrailVerdict, *, stream: bool) -> Response:
+    """The answer to a conversation the guardrail refused as input (no model was asked): Anthropic's refusal."""
+    if not stream:
+        return json_response(refusal_message(model, verdict))
+    return services.stream(
+        request,
+        AsyncExitStack(),
+        refusal_events(model, verdict),
+        sse_renderer(model),
         finish=lambda: b"",
         render_error=error_event,
         keepalive=PING,

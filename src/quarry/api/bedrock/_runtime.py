@@ -5,7 +5,7 @@ streams frame by frame, with the usage read on the way."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -14,9 +14,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from quarry.api._context import context_of
-from quarry.api._core import output_reserve
+from quarry.api._core import MessagesGuard, output_reserve, refusal_message, refusal_sse
 from quarry.api._estimate import estimate_tokens
 from quarry.api._services import Services
+from quarry.api.bedrock._guardrail import guarded_call
 from quarry.api.bedrock._usage import StreamUsage, note_answer
 from quarry.auth import Principal
 from quarry.bedrock import Frame, Relayed, ResolvedModel, model_path, relay
@@ -88,16 +89,20 @@ async def runtime_operation(request: Request, model_id: str, operation: str) -> 
     """POST /model/{modelId}/{operation}."""
     api, streaming = OPERATIONS[operation]
     services, principal, body = await _read(request, api)
-    model = await _admit(request, services, principal, _decoded(body), model_id, stream=streaming)
+    decoded = _decoded(body)
+    model = await _admit(request, services, principal, decoded, model_id, stream=streaming)
     # CountTokens names the foundation model, even for a model served through inference profiles.
     upstream = model.base_id if operation == "count-tokens" and not model.id.startswith("arn:") else model.id
     path = model_path(upstream, operation)
     exchange = exchange_of(request)
+    headers: Mapping[str, str] = request.headers
+    if operation != "count-tokens" and (guardrail := await services.guardrail(principal, model)) is not None:
+        body, headers = guarded_call(operation, body, decoded, headers, guardrail)
     if not streaming:
-        async with relay(services.runtime, path, body, request.headers, stream=False) as relayed:
+        async with relay(services.runtime, path, body, headers, stream=False) as relayed:
             return _whole(exchange, operation, relayed, await relayed.read())
     tap = StreamUsage(exchange)
-    return await _streamed(request, services, path, body, lambda _, frames: tap.frames(frames))
+    return await _streamed(request, services, path, body, lambda _, frames: tap.frames(frames), headers=headers)
 
 
 async def messages(request: Request) -> Response:
@@ -109,14 +114,30 @@ async def messages(request: Request) -> Response:
         raise InvalidRequest("model: Field required")
     stream = decoded.get("stream") is True
     model = await _admit(request, services, principal, decoded, name, stream=stream)
+    # Bedrock's Messages endpoint takes no guardrail: ApplyGuardrail judges the conversation before it, and a whole
+    # answer after it (a stream's output is Bedrock's as it comes; docs/guardrails.md).
+    guardrail = await services.guardrail(principal, model)
+    guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
+    if guard is not None and (verdict := await guard.check_input(decoded)).intervened:
+        if stream:
+            return Response(refusal_sse(name, verdict), media_type="text/event-stream")
+        return Response(orjson.dumps(refusal_message(name, verdict)), media_type="application/json")
     if model.id != name:  # a Quarry alias or an Anthropic name: Bedrock takes its own id
         body = orjson.dumps(decoded | {"model": model.id})
     exchange = exchange_of(request)
     if not stream:
         async with relay(services.runtime, MESSAGES_PATH, body, request.headers, stream=False) as relayed:
-            return _whole(exchange, "messages", relayed, await relayed.read())
+            answer = await relayed.read()
+            if guard is not None and relayed.status < 300 and not _encoded(relayed.headers):
+                answer = orjson.dumps(await guard.check_message(orjson.loads(answer)))
+            return _whole(exchange, "messages", relayed, answer)
     tap = StreamUsage(exchange)
     return await _streamed(request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False)
+
+
+def _encoded(headers: Mapping[str, str]) -> bool:
+    """Whether a relayed body is compressed (the runtime's pool does not decompress), so not JSON to judge."""
+    return any(name.lower() == "content-encoding" and value != "identity" for name, value in headers.items())
 
 
 def _whole(exchange: Exchange, operation: str, relayed: Relayed, body: bytes) -> Response:
@@ -137,11 +158,13 @@ async def _streamed(
     tap: Callable[[bytes, list[Frame]], None],
     *,
     framed: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The stream opened before the response starts (so a refusal is a proper HTTP error), then relayed as it
     arrives; the upstream request is closed when the caller goes away."""
     resources = AsyncExitStack()
-    relayed = await resources.enter_async_context(relay(services.runtime, path, body, request.headers, stream=True))
+    sent = request.headers if headers is None else headers
+    relayed = await resources.enter_async_context(relay(services.runtime, path, body, sent, stream=True))
     exchange = exchange_of(request)
     if relayed.status >= 300:
         async with resources:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
+from quarry.api._core import guardrail_config
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._responses import json_response
@@ -266,7 +267,9 @@ async def answer(request: Request) -> Response:
         min_score=body.min_score,
     )  # fmt: skip
     hits = await base.passages(body.question, query)
-    pieces = base.answer_stream(services.runtime, model.id, body.question, hits)
+    guardrail = await services.guardrail(principal, model)
+    config = guardrail_config(guardrail, stream=True) if guardrail is not None else None
+    pieces = base.answer_stream(services.runtime, model.id, body.question, hits, config)
 
     def finished(result: Answer) -> dict[str, Any]:
         exchange.input_tokens = result.usage.get("input_tokens", 0)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import DROPPED_PARAMS_HEADER, Usage, output_reserve
+from quarry.api._core import DROPPED_PARAMS_HEADER, Usage, guard_converse, output_reserve
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
@@ -55,6 +55,7 @@ async def chat_completions(request: Request) -> Response:
         chat = turn.chat
     history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
     plan = plan_chat(chat, model, history, settings.models)
+    guard_converse(plan.body, await services.guardrail(principal, model), stream=chat.stream)
     dropped = {DROPPED_PARAMS_HEADER: ", ".join(plan.dropped)} if plan.dropped else None
     canned = turn is not None and not turn.hits  # nothing relevant in the knowledge base: no model is asked
     if not chat.stream:

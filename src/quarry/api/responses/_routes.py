@@ -15,7 +15,7 @@ from starlette.responses import Response
 from quarry.api._background import FEED_KEEP_S, Feed
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
-from quarry.api._core import ConverseHistory, Usage, output_reserve
+from quarry.api._core import ConverseHistory, Usage, guard_converse, output_reserve
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
 from quarry.api._responses import json_response
@@ -139,6 +139,7 @@ async def create_response(request: Request) -> Response:
     items, history = await _history(request, services, principal, body, sealer)
     strict = settings.responses.strict_tools
     plan = plan_response(body, model, history, settings.models, strict_tools=strict)
+    guard_converse(plan.body, await services.guardrail(principal, model), stream=body.stream)
     ignored = unrunnable_tools(body.tools)
     if ignored:
         exchange.headers[IGNORED_TOOLS_HEADER] = ",".join(dict.fromkeys(ignored))
