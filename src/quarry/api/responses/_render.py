@@ -42,6 +42,13 @@ def public_response(body: dict[str, Any], encrypted: bool) -> dict[str, Any]:
     return {**body, "output": [public_item(item, encrypted) for item in body["output"]]}
 
 
+def _conversation(given: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """The response's `conversation` ({"id": …}), from the request's string or object (checked when it was read)."""
+    if given is None:
+        return None
+    return {"id": given if isinstance(given, str) else given.get("id")}
+
+
 def usage_of(bedrock: TokenUsage | None, reasoning_chars: int) -> dict[str, Any]:
     """OpenAI counts cached input tokens inside input_tokens; Bedrock counts them apart. Converse does not count
     thinking tokens apart from output tokens: they are estimated from the thinking's length (about four
@@ -91,6 +98,7 @@ class Builder:
             "output": list(self.output),
             "parallel_tool_calls": request.parallel_tool_calls is not False,
             "previous_response_id": request.previous_response_id,
+            "conversation": _conversation(request.conversation),
             "prompt_cache_key": request.prompt_cache_key,
             "reasoning": {
                 "effort": reasoning.effort if reasoning else None,

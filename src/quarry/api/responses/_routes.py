@@ -22,8 +22,10 @@ from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api._sse import named_event
 from quarry.api.responses._background import start_in_background, stream_in_background
+from quarry.api.responses._conversations import record_in_conversation, start_from_conversation
 from quarry.api.responses._input import Items, to_converse
-from quarry.api.responses._render import Builder, new_id, public_response
+from quarry.api.responses._items import input_items
+from quarry.api.responses._render import Builder, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
@@ -38,35 +40,10 @@ __all__ = ["IGNORED_TOOLS_HEADER", "router"]
 
 IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
 _KB_PREFIX = "kb:"  # the chat dialect's knowledge-base models (quarry.api.openai, which this dialect does not import)
-_ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
 def _not_found(response_id: str) -> NotFound:
     return NotFound(f"No response found with id '{response_id}'.", param="response_id", code="response_not_found")
-
-
-def _input_items(given: str | list[dict[str, Any]]) -> Items:
-    """The request's input as items, each with an id (as input_items lists them)."""
-    if isinstance(given, str):
-        given = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}]
-    items: Items = []
-    for n, item in enumerate(given):
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"Invalid value for `input[{n}]`: must be an object.", param=f"input[{n}]")
-        kind = item.get("type", "message")
-        if "id" not in item:
-            item = {"id": new_id(_ITEM_PREFIXES.get(str(kind), "item")), **item}
-        items.append(_listed(item) if kind == "message" else item)
-    return items
-
-
-def _listed(message: dict[str, Any]) -> dict[str, Any]:
-    """A message as input_items lists it (ResponseInputMessageItem): typed, text content as parts."""
-    content = message.get("content")
-    if isinstance(content, str):
-        part = "output_text" if message.get("role") == "assistant" else "input_text"
-        content = [{"type": part, "text": content}]
-    return {**message, "type": "message", "content": content, "status": message.get("status", "completed")}
 
 
 async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
@@ -92,14 +69,18 @@ async def _history(
     request: Request, services: Services, principal: Principal, body: InputTokensRequest, sealer: Sealer
 ) -> tuple[Items, ConverseHistory]:
     """(input items, history): this request's input after the stored chain `previous_response_id` names."""
-    if body.conversation is not None:
-        raise InvalidRequest(
-            "The `conversation` parameter is not supported yet; use previous_response_id.",
-            param="conversation",
-            code="unsupported_parameter",
-        )
     context: Items = []
-    if body.previous_response_id is not None:
+    if body.conversation is not None:
+        if body.previous_response_id is not None:
+            # https://platform.openai.com/docs/api-reference/responses/create#conversation: "Cannot be used in
+            # conjunction with `previous_response_id`", refused in OpenAI's words.
+            raise InvalidRequest(
+                "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or "
+                "'conversation'.",
+                code="mutually_exclusive_parameters",
+            )
+        context = await start_from_conversation(context_of(request).database, principal.key_id, body.conversation)
+    elif body.previous_response_id is not None:
         chain = await ResponseStore(context_of(request).database).chain(principal.key_id, body.previous_response_id)
         if chain is None:
             raise NotFound(
@@ -108,7 +89,7 @@ async def _history(
                 code="previous_response_not_found",
             )
         context = chain
-    items = await _with_stored_reasoning(request, principal, _input_items(body.input))
+    items = await _with_stored_reasoning(request, principal, input_items(body.input))
     history = await to_converse(
         [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
     )
@@ -126,6 +107,12 @@ async def create_response(request: Request) -> Response:
     if body.background and not body.store:
         # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled).
         raise InvalidRequest("background requires store.", param="store", code="unsupported_parameter")
+    if body.background and body.conversation is not None:
+        raise InvalidRequest(
+            "Quarry does not run background responses in a conversation yet; leave out background or conversation.",
+            param="conversation",
+            code="unsupported_parameter",
+        )
     if body.model.startswith(_KB_PREFIX):
         raise InvalidRequest(
             "Knowledge-base models (kb:NAME) are served by /v1/chat/completions; /v1/responses does not take them yet.",
@@ -150,6 +137,7 @@ async def create_response(request: Request) -> Response:
     async def keep(final: dict[str, Any]) -> None:
         if store is not None:
             await store.save(principal.key_id, Stored(final, items), ttl)
+        await record_in_conversation(context_of(request).database, final, items)
 
     if body.background:
         queued = builder.body("queued")
