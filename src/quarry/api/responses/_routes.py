@@ -23,9 +23,10 @@ from quarry.api._services import Services
 from quarry.api._sse import named_event
 from quarry.api.responses._background import start_in_background, stream_in_background
 from quarry.api.responses._conversations import record_in_conversation, start_from_conversation
+from quarry.api.responses._file_search import file_search_of
 from quarry.api.responses._input import Items, to_converse
 from quarry.api.responses._items import input_items
-from quarry.api.responses._render import Builder, public_response
+from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
@@ -121,15 +122,22 @@ async def create_response(request: Request) -> Response:
         )
     model = await services.catalog.resolve(body.model)
     exchange.model, exchange.stream = model.id, body.stream
-    await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
+    search = await file_search_of(
+        context_of(request), principal, body.tools, body.include, default_results=settings.kb.top_k
+    )
+    estimate = estimate_tokens(raw, output_reserve(model, body.max_output_tokens))
+    await services.admit(request, principal, model, estimate + (search.passage_tokens if search else 0))
     sealer = Sealer.from_data_dir(settings.data_dir, principal.key_id)
     items, history = await _history(request, services, principal, body, sealer)
+    searched = await search.search(history, new_id) if search is not None else None
+    if searched is not None:
+        history.system.append({"text": searched.instructions()})
     strict = settings.responses.strict_tools
     plan = plan_response(body, model, history, settings.models, strict_tools=strict)
     ignored = unrunnable_tools(body.tools)
     if ignored:
         exchange.headers[IGNORED_TOOLS_HEADER] = ",".join(dict.fromkeys(ignored))
-    builder = Builder(body, plan, sealer)
+    builder = Builder(body, plan, sealer, search=searched)
     encrypted = ENCRYPTED in (body.include or ())
     store = ResponseStore(context_of(request).database) if body.store else None
     ttl = settings.responses.store_ttl_s
