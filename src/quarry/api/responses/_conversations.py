@@ -199,7 +199,7 @@ async def delete_conversation(request: Request) -> Response:
 
 def _limit(request: Request) -> int:
     given = request.query_params.get("limit", "20")
-    if not given.isdigit() or not 1 <= int(given) <= 100:
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 100:  # "²".isdigit() too
         raise InvalidRequest("Invalid value for `limit`: must be an integer from 1 to 100.", param="limit")
     return int(given)
 
