@@ -4,6 +4,7 @@ key's 404, and the toolbox's history moved out of its way to /v1/toolbox/convers
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import openai
 import pytest
 
 from tests.api.conftest import HAIKU, KEY
+from tests.api.responses.test_background import _poll
 from tests.api.responses.test_create import WEATHER
 
 
@@ -163,3 +165,19 @@ def test_the_toolbox_history_has_a_path_of_its_own(gateway: str) -> None:
     missing = httpx.get(f"{gateway}/v1/conversations/{made.json()['id']}", headers=headers)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "conversation_not_found"
+
+
+def test_a_background_response_joins_its_conversation_when_done(client: openai.OpenAI) -> None:
+    conversation = client.conversations.create()
+    queued = client.responses.create(
+        model=HAIKU, input="In the background", conversation=conversation.id, background=True
+    )
+    assert queued.status == "queued"
+    assert queued.conversation is not None
+    done = _poll(client, queued.id, until={"completed"})
+    deadline = time.monotonic() + 30
+    # The conversation takes the items just after the store says completed (a cancel in between would win).
+    while len(items := list(client.conversations.items.list(conversation.id, order="asc"))) < 2:
+        assert time.monotonic() < deadline, items
+        time.sleep(0.05)
+    assert [item.id for item in items][1:] == [item.id for item in done.output]

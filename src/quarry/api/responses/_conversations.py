@@ -104,9 +104,10 @@ async def start_from_conversation(database: Database, key_id: str, value: str | 
 
 
 async def record_in_conversation(database: Database, final: dict[str, Any], items: Items) -> None:
-    """A finished response's input and output items, added to its conversation (a failed one adds nothing)."""
+    """A finished response's input and output items, added to its conversation (a failed or cancelled one adds
+    nothing)."""
     conversation = final.get("conversation")
-    if conversation and final["status"] != "failed":
+    if conversation and final["status"] in ("completed", "incomplete"):
         await ConversationStore(database).append(conversation["id"], [*items, *final["output"]])
 
 

@@ -108,12 +108,6 @@ async def create_response(request: Request) -> Response:
     if body.background and not body.store:
         # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled).
         raise InvalidRequest("background requires store.", param="store", code="unsupported_parameter")
-    if body.background and body.conversation is not None:
-        raise InvalidRequest(
-            "Quarry does not run background responses in a conversation yet; leave out background or conversation.",
-            param="conversation",
-            code="unsupported_parameter",
-        )
     if body.model.startswith(_KB_PREFIX):
         raise InvalidRequest(
             "Knowledge-base models (kb:NAME) are served by /v1/chat/completions; /v1/responses does not take them yet.",
@@ -142,10 +136,14 @@ async def create_response(request: Request) -> Response:
     store = ResponseStore(context_of(request).database) if body.store else None
     ttl = settings.responses.store_ttl_s
 
+    async def record(final: dict[str, Any]) -> None:
+        await record_in_conversation(context_of(request).database, final, items)
+
     async def keep(final: dict[str, Any]) -> None:
         if store is not None:
             await store.save(principal.key_id, Stored(final, items), ttl)
-        await record_in_conversation(context_of(request).database, final, items)
+        if final["status"] != "queued":
+            await record(final)
 
     if body.background:
         queued = builder.body("queued")
@@ -153,9 +151,9 @@ async def create_response(request: Request) -> Response:
         background_store = ResponseStore(context_of(request).database)
         if body.stream:
             writer = EventWriter(builder, encrypted=encrypted)
-            feed = stream_in_background(context_of(request), exchange, writer, builder, background_store)
+            feed = stream_in_background(context_of(request), exchange, writer, builder, background_store, record)
             return _follow(request, feed, -1)
-        start_in_background(context_of(request), exchange, builder, background_store)
+        start_in_background(context_of(request), exchange, builder, background_store, record)
         return json_response(public_response(queued, encrypted))
     if not body.stream:
         answer = await services.runtime.converse(model.id, plan.body)
