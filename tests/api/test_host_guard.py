@@ -75,7 +75,7 @@ def test_foreign_page_may_not_change_state(open_url: str) -> None:
     response = httpx.post(f"{open_url}/v1/messages", json=MESSAGE, headers=anthropic_headers)
     assert response.status_code == 403
     assert response.json()["error"]["type"] == "permission_error"
-    response = httpx.delete(f"{open_url}/v1/conversations/x", headers={"Origin": PAGE})
+    response = httpx.delete(f"{open_url}/v1/toolbox/conversations/x", headers={"Origin": PAGE})
     assert response.status_code == 403
     # Reading is not changing state: CORS already keeps the answer from a foreign page.
     assert httpx.get(f"{open_url}/v1/models", headers={"Origin": PAGE}).status_code == 200

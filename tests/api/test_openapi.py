@@ -26,8 +26,12 @@ EXPECTED = {
     "/responses/{response_id}/cancel",
     "/models",
     "/models/{model_id}",
+    "/toolbox/conversations",
+    "/toolbox/conversations/{conversation_id}",
     "/conversations",
     "/conversations/{conversation_id}",
+    "/conversations/{conversation_id}/items",
+    "/conversations/{conversation_id}/items/{item_id}",
     "/user/settings",
     "/knowledge-bases",
     "/knowledge-bases/{name}",
@@ -67,7 +71,7 @@ def test_the_schema_lists_every_route(schema: dict[str, Any]) -> None:
         ("/v1/messages", "post", "MessagesRequest", "max_tokens"),
         ("/v1/messages/count_tokens", "post", "CountTokensRequest", "messages"),
         ("/v1/responses", "post", "ResponsesRequest", "input"),
-        ("/v1/conversations/{conversation_id}", "patch", "ConversationPatch", "title"),
+        ("/v1/toolbox/conversations/{conversation_id}", "patch", "ConversationPatch", "title"),
         ("/admin/keys", "post", "NewKey", "name"),
         ("/v1/knowledge-bases", "post", "CreateKnowledgeBase", "name"),
         ("/v1/knowledge-bases/{name}", "patch", "ChangeKnowledgeBase", "shared_with"),
@@ -152,8 +156,9 @@ ANSWERS = [
     ("get", "/v1/models", None, None, ANTHROPIC, 200),
     ("get", f"/v1/models/{HAIKU}", "/v1/models/{model_id}", None, {}, 200),
     ("get", f"/v1/models/{HAIKU}", "/v1/models/{model_id}", None, ANTHROPIC, 200),
-    ("post", "/v1/conversations", None, {"title": "Published"}, {}, 201),
-    ("get", "/v1/conversations", None, None, {}, 200),
+    ("post", "/v1/toolbox/conversations", None, {"title": "Published"}, {}, 201),
+    ("get", "/v1/toolbox/conversations", None, None, {}, 200),
+    ("post", "/v1/conversations", None, {"metadata": {"topic": "published"}}, {}, 200),
     ("put", "/v1/user/settings", None, {"default_model": HAIKU}, {}, 200),
     # Errors: each in the envelope its route (or the caller's anthropic-version) calls for.
     ("post", "/v1/chat/completions", None, {"model": "gpt-4o-mini", "messages": []}, {}, 400),
@@ -161,7 +166,8 @@ ANSWERS = [
     ("post", "/v1/messages", None, {"model": "claude-sonnet-4-5", "messages": "Hi"}, {}, 400),
     ("post", "/api/v1/messages/count_tokens", None, {"model": "no-such-model", "messages": HI}, {}, 404),
     ("get", "/v1/models/no.such-model", "/v1/models/{model_id}", None, ANTHROPIC, 404),
-    ("delete", f"/v1/conversations/{MISSING}", "/v1/conversations/{conversation_id}", None, {}, 404),
+    ("delete", f"/v1/toolbox/conversations/{MISSING}", "/v1/toolbox/conversations/{conversation_id}", None, {}, 404),
+    ("get", f"/v1/conversations/{MISSING}", "/v1/conversations/{conversation_id}", None, {}, 404),
 ]
 
 

@@ -20,8 +20,8 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
         ("DELETE", "/api/v1/chat/completions", {"POST"}),
         ("POST", "/v1/models", {"GET", "HEAD"}),
         # The same path served by several routes: Allow lists every method of all of them, not the first's.
-        ("DELETE", "/v1/conversations", {"GET", "HEAD", "POST"}),
-        ("PUT", "/v1/conversations/abc", {"GET", "HEAD", "PATCH", "POST", "DELETE"}),
+        ("DELETE", "/v1/toolbox/conversations", {"GET", "HEAD", "POST"}),
+        ("PUT", "/v1/toolbox/conversations/abc", {"GET", "HEAD", "PATCH", "POST", "DELETE"}),
         ("PATCH", "/admin/keys", {"GET", "HEAD", "POST"}),
     ],
 )

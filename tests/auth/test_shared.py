@@ -116,11 +116,13 @@ def test_usage_survives_a_restart(pair: list[Served], sdk: SDKs) -> None:
 def test_toolbox_conversations_are_shared_by_instances(pair: list[Served]) -> None:
     a, b = pair
     headers = {"Authorization": f"Bearer {ADMIN}", "X-Quarry-User": "ada"}
-    created = httpx.post(f"{a.url}/v1/conversations", headers=headers, json={"title": "On A"}).json()
-    seen = httpx.get(f"{b.url}/v1/conversations/{created['id']}", headers=headers)
+    created = httpx.post(f"{a.url}/v1/toolbox/conversations", headers=headers, json={"title": "On A"}).json()
+    seen = httpx.get(f"{b.url}/v1/toolbox/conversations/{created['id']}", headers=headers)
     assert seen.status_code == 200
     assert seen.json()["title"] == "On A"
-    renamed = httpx.patch(f"{b.url}/v1/conversations/{created['id']}", headers=headers, json={"title": "Then B"})
+    renamed = httpx.patch(
+        f"{b.url}/v1/toolbox/conversations/{created['id']}", headers=headers, json={"title": "Then B"}
+    )
     assert renamed.status_code == 200
-    listed = httpx.get(f"{a.url}/v1/conversations", headers=headers).json()
+    listed = httpx.get(f"{a.url}/v1/toolbox/conversations", headers=headers).json()
     assert "Then B" in str(listed)

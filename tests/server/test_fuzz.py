@@ -76,7 +76,7 @@ def _seed(url: str) -> dict[str, str]:
         client.post("/v1/knowledge-bases", json={"name": KNOWLEDGE_BASE}).raise_for_status()
         files = {"file": (DOCUMENT, b"# Notes\n\nQuarry keeps its notes here, about rivers and stone.\n")}
         client.post(f"/v1/knowledge-bases/{KNOWLEDGE_BASE}/documents", files=files).raise_for_status()
-        kept, doomed = (client.post("/v1/conversations", json={}).json()["id"] for _ in range(2))
+        kept, doomed = (client.post("/v1/toolbox/conversations", json={}).json()["id"] for _ in range(2))
     return {"kept": kept, "doomed": doomed}
 
 

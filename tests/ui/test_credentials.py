@@ -261,14 +261,14 @@ def test_a_derived_credential_is_bound_to_its_user(signed_in: Quarry) -> None:
         return httpx.Client(base_url=signed_in.url, headers={"Authorization": f"Bearer {derived(user)}"}, timeout=30)
 
     with client("u:ada") as ada, client("u:bob") as bob:
-        theirs = bob.post("/v1/conversations", json={"title": "Bob's plans"}).json()
-        mine = ada.post("/v1/conversations", json={"title": "Ada's notes"}).json()
+        theirs = bob.post("/v1/toolbox/conversations", json={"title": "Bob's plans"}).json()
+        mine = ada.post("/v1/toolbox/conversations", json={"title": "Ada's notes"}).json()
         # Whatever user it names, ada's credential sees ada's conversations only.
-        listed = ada.get("/v1/conversations", headers={"X-Quarry-User": "u:bob"}).json()["data"]
+        listed = ada.get("/v1/toolbox/conversations", headers={"X-Quarry-User": "u:bob"}).json()["data"]
         ids = {c["id"] for c in listed}
         assert mine["id"] in ids
         assert theirs["id"] not in ids
-        refused = ada.get(f"/v1/conversations/{theirs['id']}", headers={"X-Quarry-User": "u:bob"})
+        refused = ada.get(f"/v1/toolbox/conversations/{theirs['id']}", headers={"X-Quarry-User": "u:bob"})
         assert refused.status_code == 404
         assert refused.json()["error"]["code"] == "conversation_not_found"
         # It may call the models, never the admin API.
@@ -280,7 +280,7 @@ def test_a_derived_credential_is_bound_to_its_user(signed_in: Quarry) -> None:
         assert admin.json()["error"]["code"] == "admin_only"
     # Nor can the admin key's conversations of a toolbox user be reached with it, or the other way round.
     with httpx.Client(base_url=signed_in.url, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30) as admin:
-        assert admin.get("/v1/conversations", headers={"X-Quarry-User": "u:ada"}).json()["data"] == []
+        assert admin.get("/v1/toolbox/conversations", headers={"X-Quarry-User": "u:ada"}).json()["data"] == []
     forged = derived("u:ada")[:-2] + ("AA" if not derived("u:ada").endswith("AA") else "BB")
     response = httpx.get(f"{signed_in.url}/v1/models", headers={"Authorization": f"Bearer {forged}"}, timeout=30)
     assert response.status_code == 401

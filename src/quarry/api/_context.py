@@ -11,16 +11,16 @@ from starlette.requests import Request
 
 from quarry.api._background import BackgroundTasks
 from quarry.api._services import Services
-from quarry.auth import UsageRecorder
+from quarry.auth import Principal, UsageRecorder, check_knowledge_base, check_read
 from quarry.bedrock import Backend
 from quarry.conversations import ConversationStore
-from quarry.errors import InvalidRequest
+from quarry.errors import InvalidRequest, KnowledgeBaseNotFound
 from quarry.observability import Metrics
 from quarry.settings import Settings
 from quarry.store import Database
 
 if TYPE_CHECKING:
-    from quarry.kb import KnowledgeBases  # the kb extra: imported at run time only where it is used
+    from quarry.kb import KnowledgeBase, KnowledgeBases  # the kb extra: imported at run time only where it is used
 
 __all__ = ["CONTEXT_KEY", "AppContext", "context_of", "services_of"]
 
@@ -45,6 +45,19 @@ class AppContext:
         if self.knowledge is None:
             raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.")
         return self.knowledge
+
+    async def readable_knowledge_base(self, principal: Principal, name: str, *, param: str) -> KnowledgeBase:
+        """The knowledge base `name`, opened for a caller that may read it (`kb:NAME` chat models, the Responses
+        API's file_search): one it may not see is the same 404 as one that does not exist, naming `param`."""
+        check_knowledge_base(principal, name, param=param)  # before the lookup: a forbidden name is not confirmed
+        if self.knowledge is None:
+            raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.", param=param)
+        try:
+            entry = await self.knowledge.entry(name)
+            check_read(principal, entry, param=param)
+        except KnowledgeBaseNotFound:
+            raise KnowledgeBaseNotFound(name, param=param) from None
+        return await self.knowledge.open(entry)
 
 
 def context_of(request: Request) -> AppContext:

@@ -3,7 +3,7 @@
 Needs the `kb` extra (numpy, pypdfium2); `import quarry` does not import this package.
 """
 
-from quarry.kb._answers import Answer, cited_numbers, nothing_found, source_json, system_prompt
+from quarry.kb._answers import Answer, citation_marks, cited_numbers, nothing_found, source_json, system_prompt
 from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._evaluation import evaluate, format_report, load_eval_set
 from quarry.kb._ingest import IngestProgress, IngestReport, SourceFile, find_files
@@ -27,6 +27,7 @@ __all__ = [
     "Registered",
     "Retriever",
     "SourceFile",
+    "citation_marks",
     "cited_numbers",
     "evaluate",
     "find_files",

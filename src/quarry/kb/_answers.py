@@ -14,6 +14,7 @@ from quarry.kb._models import Hit
 __all__ = [
     "Answer",
     "answer_body",
+    "citation_marks",
     "cited_numbers",
     "nothing_found",
     "relevant_hits",
@@ -73,6 +74,17 @@ def cited_numbers(text: str, count: int) -> list[int]:
             if 1 <= number <= count and number not in cited:
                 cited.append(number)
     return cited
+
+
+def citation_marks(text: str, count: int) -> list[tuple[int, int]]:
+    """Where an answer cites passages: (offset of the `[n]` mark in `text`, n) for each number in each mark, in
+    order; numbers beyond `count` are ignored (the Responses API's file_citation annotations are placed by them)."""
+    return [
+        (match.start(), number)
+        for match in _CITATION.finditer(text)
+        for number in (int(part) for part in match.group(1).split(","))
+        if 1 <= number <= count
+    ]
 
 
 def source_json(number: int, hit: Hit, *, cited: bool) -> dict[str, Any]:

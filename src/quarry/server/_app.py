@@ -262,6 +262,7 @@ def create_app(
                 models_router,
                 openai.router,
                 responses.router,
+                responses.conversation_router,
                 anthropic.router,
                 conversations.router,
             )

@@ -74,6 +74,20 @@ _KEY_GUARDRAILS = [
         stream_processing_mode TEXT NOT NULL)""",
 ]
 
+
+# OpenAI's Conversations API (quarry.api.responses): a conversation visible to the key that made it, and its items in
+# the order they were added: `seq` is one sequence for every conversation, so items two responses append at once never
+# collide. Each item is kept as its JSON; an item id may repeat (a client replays an item it was given).
+def _response_conversations(seq: str) -> list[str]:
+    return [
+        """CREATE TABLE response_conversations (
+            id TEXT PRIMARY KEY, key_id TEXT NOT NULL, created_at BIGINT NOT NULL, metadata TEXT NOT NULL)""",
+        f"""CREATE TABLE response_conversation_items (
+            seq {seq}, conversation_id TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL)""",
+        "CREATE INDEX response_conversation_items_order ON response_conversation_items (conversation_id, seq)",
+    ]
+
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -117,4 +131,8 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 6: budgets per key (what is spent is summed from usage)
     {"sqlite": _RESPONSES, "postgresql": _RESPONSES},  # 7: stored responses (the OpenAI Responses API)
     {"sqlite": _KEY_GUARDRAILS, "postgresql": _KEY_GUARDRAILS},  # 8: a key's own guardrail
+    {  # 9: conversations of the OpenAI Conversations API and their items
+        "sqlite": _response_conversations("INTEGER PRIMARY KEY AUTOINCREMENT"),
+        "postgresql": _response_conversations("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+    },
 ]

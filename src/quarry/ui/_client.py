@@ -78,24 +78,24 @@ class ToolboxClient:
         return efforts_of((await self.openai.models.retrieve(model)).model_extra or {})
 
     async def conversations(self) -> list[dict[str, Any]]:
-        listing = await self._call("get", "/conversations")
+        listing = await self._call("get", "/toolbox/conversations")
         data: list[dict[str, Any]] = listing["data"]
         return data
 
     async def create_conversation(self, fields: dict[str, Any]) -> dict[str, Any]:
-        created: dict[str, Any] = await self._call("post", "/conversations", fields)
+        created: dict[str, Any] = await self._call("post", "/toolbox/conversations", fields)
         return created
 
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = await self._call("get", f"/conversations/{conversation_id}")
+        found: dict[str, Any] = await self._call("get", f"/toolbox/conversations/{conversation_id}")
         return found
 
     async def update_conversation(self, conversation_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        updated: dict[str, Any] = await self._call("patch", f"/conversations/{conversation_id}", fields)
+        updated: dict[str, Any] = await self._call("patch", f"/toolbox/conversations/{conversation_id}", fields)
         return updated
 
     async def delete_conversation(self, conversation_id: str) -> None:
-        await self._call("delete", f"/conversations/{conversation_id}")
+        await self._call("delete", f"/toolbox/conversations/{conversation_id}")
 
     async def user_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = await self._call("get", "/user/settings")

@@ -134,10 +134,10 @@ async def put_user_settings(request: Request) -> Response:
 
 
 router = APIRouter()
-router.add_route("/conversations", list_conversations, methods=["GET"])
-router.add_route("/conversations", create_conversation, methods=["POST"])
-router.add_route("/conversations/{conversation_id}", get_conversation, methods=["GET"])
-router.add_route("/conversations/{conversation_id}", update_conversation, methods=["PATCH", "POST"])
-router.add_route("/conversations/{conversation_id}", delete_conversation, methods=["DELETE"])
+router.add_route("/toolbox/conversations", list_conversations, methods=["GET"])
+router.add_route("/toolbox/conversations", create_conversation, methods=["POST"])
+router.add_route("/toolbox/conversations/{conversation_id}", get_conversation, methods=["GET"])
+router.add_route("/toolbox/conversations/{conversation_id}", update_conversation, methods=["PATCH", "POST"])
+router.add_route("/toolbox/conversations/{conversation_id}", delete_conversation, methods=["DELETE"])
 router.add_route("/user/settings", get_user_settings, methods=["GET"])
 router.add_route("/user/settings", put_user_settings, methods=["PUT"])

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from quarry.api._context import context_of
 from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
-from quarry.auth import KB_PREFIX, Principal, check_knowledge_base, check_read
+from quarry.auth import KB_PREFIX, Principal
 from quarry.bedrock import ConverseResponse, ConverseStreamEvent
 from quarry.errors import InvalidRequest
 
@@ -77,13 +77,7 @@ async def knowledge_chat(request: Request, principal: Principal, chat: ChatCompl
 
     settings = context_of(request).settings
     name, _, model = chat.model.removeprefix(KB_PREFIX).partition(":")
-    check_knowledge_base(principal, name, param="model")  # before the lookup: a forbidden name is not confirmed
-    knowledge = context_of(request).knowledge
-    if knowledge is None:
-        raise InvalidRequest("Knowledge bases need the kb extra: pip install 'quarry[kb]'.", param="model")
-    entry = await knowledge.entry(name)
-    check_read(principal, entry, param="model")  # one it may not see is answered as one that does not exist
-    base = await knowledge.open(entry)
+    base = await context_of(request).readable_knowledge_base(principal, name, param="model")
     question = _question(chat)
     if not question.strip():
         raise InvalidRequest("A knowledge-base chat needs a user message with text to search for.", param="messages")

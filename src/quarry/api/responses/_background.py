@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from quarry.api._background import Feed
 from quarry.api._context import AppContext
@@ -22,6 +24,12 @@ from quarry.store import Database
 __all__ = ["fail_unfinished", "start_in_background", "stream_in_background"]
 
 log = logging.getLogger("quarry.responses")
+# Where else a response's end goes (its conversation), once the store took it and it was not cancelled meanwhile.
+Finished = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def _nothing(final: dict[str, Any]) -> None:
+    return None
 
 
 async def fail_unfinished(database: Database) -> int:
@@ -30,21 +38,28 @@ async def fail_unfinished(database: Database) -> int:
     return await ResponseStore(database).fail_abandoned()
 
 
-def start_in_background(context: AppContext, exchange: Exchange, builder: Builder, store: ResponseStore) -> None:
+def start_in_background(
+    context: AppContext, exchange: Exchange, builder: Builder, store: ResponseStore, finished: Finished = _nothing
+) -> None:
     """Run a background response's work after its request is answered, recorded as an Exchange of its own (the
     request's closes, with no tokens, when `queued` is sent)."""
-    context.background.start(builder.id, _run(context, _work(exchange), builder, store))
+    context.background.start(builder.id, _run(context, _work(exchange), builder, store, finished))
 
 
 def stream_in_background(
-    context: AppContext, exchange: Exchange, writer: EventWriter, builder: Builder, store: ResponseStore
+    context: AppContext,
+    exchange: Exchange,
+    writer: EventWriter,
+    builder: Builder,
+    store: ResponseStore,
+    finished: Finished = _nothing,
 ) -> Feed:
     """Run a background response that streams: its events go to a Feed the creating request (and any later
     `GET ?stream=true&starting_after=N` on this instance) follows; leaving it does not stop the response."""
     work = _work(exchange)
     work.stream = True
     feed = Feed()
-    context.background.start(builder.id, _run_stream(context, work, writer, builder, store, feed), feed)
+    context.background.start(builder.id, _run_stream(context, work, writer, builder, store, feed, finished), feed)
     return feed
 
 
@@ -59,7 +74,13 @@ def _work(exchange: Exchange) -> Exchange:
 
 
 async def _run_stream(
-    context: AppContext, work: Exchange, writer: EventWriter, builder: Builder, store: ResponseStore, feed: Feed
+    context: AppContext,
+    work: Exchange,
+    writer: EventWriter,
+    builder: Builder,
+    store: ResponseStore,
+    feed: Feed,
+    finished: Finished,
 ) -> None:
     runtime = context.services.runtime
     try:
@@ -70,7 +91,8 @@ async def _run_stream(
             async with runtime.converse_stream(builder.plan.model.id, builder.plan.body) as events:
                 async for event in watch_converse(events, work):
                     await feed.extend(writer.event(event))
-            await store.advance(writer.end())
+            if await store.advance(writer.end()):
+                await finished(writer.end())
             await feed.extend([writer.finish()])
             work.status = 200
         except QuarryError as error:
@@ -102,7 +124,7 @@ def _settle(context: AppContext, work: Exchange) -> None:
     context.usage(work)
 
 
-async def _run(context: AppContext, work: Exchange, builder: Builder, store: ResponseStore) -> None:
+async def _run(context: AppContext, work: Exchange, builder: Builder, store: ResponseStore, finished: Finished) -> None:
     try:
         if not await store.advance(builder.body("in_progress")):
             return  # cancelled while queued
@@ -113,7 +135,9 @@ async def _run(context: AppContext, work: Exchange, builder: Builder, store: Res
             beating.cancel()
         work.note_usage(Usage.from_converse(answer.get("usage")).counts())
         work.status = 200
-        await store.advance(builder.whole(answer))
+        final = builder.whole(answer)
+        if await store.advance(final):
+            await finished(final)
     except asyncio.CancelledError:
         work.status, work.error_type = 499, "cancelled"
         raise  # the cancel request has stored the response as cancelled

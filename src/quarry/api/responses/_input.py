@@ -199,6 +199,8 @@ async def to_converse(
                 turns.append(("assistant", blocks))
         elif kind == "item_reference":
             continue  # items by reference need a stored response: previous_response_id carries them instead
+        elif kind == "file_search_call":
+            continue  # Quarry's own search: its passages served that turn, whose answer follows in the history
         else:
             raise InvalidRequest(
                 f"`{where}.type`: input items of type `{kind}` are not supported; Quarry takes message, "

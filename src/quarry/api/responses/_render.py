@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,6 +19,9 @@ from quarry.api.responses._request import ResponsePlan
 from quarry.api.responses._schemas import ResponsesRequest
 from quarry.api.responses._sealing import Sealer
 from quarry.bedrock import ConverseResponse, ReasoningContentBlock, TokenUsage
+
+if TYPE_CHECKING:
+    from quarry.api.responses._file_search import FileSearchCall
 
 __all__ = ["Builder", "new_id", "public_item", "public_response"]
 
@@ -40,6 +43,13 @@ def public_item(item: dict[str, Any], encrypted: bool) -> dict[str, Any]:
 
 def public_response(body: dict[str, Any], encrypted: bool) -> dict[str, Any]:
     return {**body, "output": [public_item(item, encrypted) for item in body["output"]]}
+
+
+def _conversation(given: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """The response's `conversation` ({"id": …}), from the request's string or object (checked when it was read)."""
+    if given is None:
+        return None
+    return {"id": given if isinstance(given, str) else given.get("id")}
 
 
 def usage_of(bedrock: TokenUsage | None, reasoning_chars: int) -> dict[str, Any]:
@@ -67,6 +77,15 @@ class Builder:
     created_at: int = field(default_factory=lambda: int(time.time()))
     output: list[dict[str, Any]] = field(default_factory=list)
     reasoning_chars: int = 0
+    search: FileSearchCall | None = None  # file_search, run before the model: its item comes first in the output
+
+    def searched(self) -> dict[str, Any] | None:
+        """The file_search_call item, put first in the output when the answer starts; None without a search."""
+        if self.search is None or self.output:
+            return None
+        item = self.search.item()
+        self.output.append(item)
+        return item
 
     def body(self, status: str, *, usage: dict[str, Any] | None = None, reason: str | None = None) -> dict[str, Any]:
         request = self.request
@@ -91,6 +110,7 @@ class Builder:
             "output": list(self.output),
             "parallel_tool_calls": request.parallel_tool_calls is not False,
             "previous_response_id": request.previous_response_id,
+            "conversation": _conversation(request.conversation),
             "prompt_cache_key": request.prompt_cache_key,
             "reasoning": {
                 "effort": reasoning.effort if reasoning else None,
@@ -114,7 +134,8 @@ class Builder:
     def message(self, text: str, status: str = "completed", item_id: str | None = None) -> dict[str, Any]:
         if self.plan.json_text:
             text = extract_json(text)
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        annotations = self.search.annotations(text) if self.search is not None else []
+        part = {"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}
         return {"id": item_id or new_id("msg"), "type": "message", "status": status, "role": "assistant",
                 "content": [part]}  # fmt: skip
 
@@ -146,6 +167,7 @@ class Builder:
 
     def whole(self, answer: ConverseResponse) -> dict[str, Any]:
         """The response for a whole Converse answer."""
+        self.searched()
         texts: list[str] = []
         for block in answer.get("output", {}).get("message", {}).get("content", []):
             if "text" in block:

@@ -33,6 +33,8 @@ _CHOICES: dict[str, ToolChoiceKind] = {"auto": "auto", "required": "any", "none"
 # OpenAI's levels beyond the chat dialect's: `xhigh` thinks as `high` does (the most the budgets name).
 _LEVELS = {"xhigh": "high"}
 ENCRYPTED = "reasoning.encrypted_content"
+# The tools Quarry runs: functions (the caller's), and file_search, which Quarry runs itself (_file_search).
+_RUN = ("function", "namespace", "file_search")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ def _function(spec: dict[str, Any], where: str) -> tuple[str, str | None, Docume
 
 def unrunnable_tools(tools: list[dict[str, Any]] | None) -> list[str]:
     """The built-in tools among `tools` (`web_search`, `code_interpreter`, …): Quarry runs none of them."""
-    return [str(t.get("type")) for t in tools or () if t.get("type") not in ("function", "namespace")]
+    return [str(t.get("type")) for t in tools or () if t.get("type") not in _RUN]
 
 
 def _tools(request: InputTokensRequest, strict: bool) -> tuple[list[Tool], dict[str, tuple[str | None, str]]]:
@@ -89,7 +91,7 @@ def _tools(request: InputTokensRequest, strict: bool) -> tuple[list[Tool], dict[
                 flat = tool_name(name, namespace)
                 specs.append(tool_spec(flat, description, parameters))
                 names[flat] = (namespace, name)
-        elif strict:
+        elif strict and kind not in _RUN:
             raise InvalidRequest(
                 f"`{where}`: Quarry cannot run the built-in tool `{kind}`; only function and namespace tools reach "
                 "the model (responses.strict_tools is on).",

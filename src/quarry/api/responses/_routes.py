@@ -22,7 +22,10 @@ from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api._sse import named_event
 from quarry.api.responses._background import start_in_background, stream_in_background
+from quarry.api.responses._conversations import record_in_conversation, start_from_conversation
+from quarry.api.responses._file_search import file_search_of
 from quarry.api.responses._input import Items, to_converse
+from quarry.api.responses._items import input_items
 from quarry.api.responses._render import Builder, new_id, public_response
 from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
@@ -38,35 +41,10 @@ __all__ = ["IGNORED_TOOLS_HEADER", "router"]
 
 IGNORED_TOOLS_HEADER = "x-quarry-ignored-tools"  # the built-in tools left out of the model's tools, comma-separated
 _KB_PREFIX = "kb:"  # the chat dialect's knowledge-base models (quarry.api.openai, which this dialect does not import)
-_ITEM_PREFIXES = {"message": "msg", "function_call": "fc", "function_call_output": "fco", "reasoning": "rs"}
 
 
 def _not_found(response_id: str) -> NotFound:
     return NotFound(f"No response found with id '{response_id}'.", param="response_id", code="response_not_found")
-
-
-def _input_items(given: str | list[dict[str, Any]]) -> Items:
-    """The request's input as items, each with an id (as input_items lists them)."""
-    if isinstance(given, str):
-        given = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}]
-    items: Items = []
-    for n, item in enumerate(given):
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"Invalid value for `input[{n}]`: must be an object.", param=f"input[{n}]")
-        kind = item.get("type", "message")
-        if "id" not in item:
-            item = {"id": new_id(_ITEM_PREFIXES.get(str(kind), "item")), **item}
-        items.append(_listed(item) if kind == "message" else item)
-    return items
-
-
-def _listed(message: dict[str, Any]) -> dict[str, Any]:
-    """A message as input_items lists it (ResponseInputMessageItem): typed, text content as parts."""
-    content = message.get("content")
-    if isinstance(content, str):
-        part = "output_text" if message.get("role") == "assistant" else "input_text"
-        content = [{"type": part, "text": content}]
-    return {**message, "type": "message", "content": content, "status": message.get("status", "completed")}
 
 
 async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
@@ -92,14 +70,18 @@ async def _history(
     request: Request, services: Services, principal: Principal, body: InputTokensRequest, sealer: Sealer
 ) -> tuple[Items, ConverseHistory]:
     """(input items, history): this request's input after the stored chain `previous_response_id` names."""
-    if body.conversation is not None:
-        raise InvalidRequest(
-            "The `conversation` parameter is not supported yet; use previous_response_id.",
-            param="conversation",
-            code="unsupported_parameter",
-        )
     context: Items = []
-    if body.previous_response_id is not None:
+    if body.conversation is not None:
+        if body.previous_response_id is not None:
+            # https://platform.openai.com/docs/api-reference/responses/create#conversation: "Cannot be used in
+            # conjunction with `previous_response_id`", refused in OpenAI's words.
+            raise InvalidRequest(
+                "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or "
+                "'conversation'.",
+                code="mutually_exclusive_parameters",
+            )
+        context = await start_from_conversation(context_of(request).database, principal.key_id, body.conversation)
+    elif body.previous_response_id is not None:
         chain = await ResponseStore(context_of(request).database).chain(principal.key_id, body.previous_response_id)
         if chain is None:
             raise NotFound(
@@ -108,7 +90,7 @@ async def _history(
                 code="previous_response_not_found",
             )
         context = chain
-    items = await _with_stored_reasoning(request, principal, _input_items(body.input))
+    items = await _with_stored_reasoning(request, principal, input_items(body.input))
     history = await to_converse(
         [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
     )
@@ -134,23 +116,35 @@ async def create_response(request: Request) -> Response:
         )
     model = await services.catalog.resolve(body.model)
     exchange.model, exchange.stream = model.id, body.stream
-    await services.admit(request, principal, model, estimate_tokens(raw, output_reserve(model, body.max_output_tokens)))
+    search = await file_search_of(
+        context_of(request), principal, body.tools, body.include, default_results=settings.kb.top_k
+    )
+    estimate = estimate_tokens(raw, output_reserve(model, body.max_output_tokens))
+    await services.admit(request, principal, model, estimate + (search.passage_tokens if search else 0))
     sealer = Sealer.from_data_dir(settings.data_dir, principal.key_id)
     items, history = await _history(request, services, principal, body, sealer)
+    searched = await search.search(history, new_id) if search is not None else None
+    if searched is not None:
+        history.system.append({"text": searched.instructions()})
     strict = settings.responses.strict_tools
     plan = plan_response(body, model, history, settings.models, strict_tools=strict)
     guard_converse(plan.body, await services.guardrail(principal, model), stream=body.stream)
     ignored = unrunnable_tools(body.tools)
     if ignored:
         exchange.headers[IGNORED_TOOLS_HEADER] = ",".join(dict.fromkeys(ignored))
-    builder = Builder(body, plan, sealer)
+    builder = Builder(body, plan, sealer, search=searched)
     encrypted = ENCRYPTED in (body.include or ())
     store = ResponseStore(context_of(request).database) if body.store else None
     ttl = settings.responses.store_ttl_s
 
+    async def record(final: dict[str, Any]) -> None:
+        await record_in_conversation(context_of(request).database, final, items)
+
     async def keep(final: dict[str, Any]) -> None:
         if store is not None:
             await store.save(principal.key_id, Stored(final, items), ttl)
+        if final["status"] != "queued":
+            await record(final)
 
     if body.background:
         queued = builder.body("queued")
@@ -158,9 +152,9 @@ async def create_response(request: Request) -> Response:
         background_store = ResponseStore(context_of(request).database)
         if body.stream:
             writer = EventWriter(builder, encrypted=encrypted)
-            feed = stream_in_background(context_of(request), exchange, writer, builder, background_store)
+            feed = stream_in_background(context_of(request), exchange, writer, builder, background_store, record)
             return _follow(request, feed, -1)
-        start_in_background(context_of(request), exchange, builder, background_store)
+        start_in_background(context_of(request), exchange, builder, background_store, record)
         return json_response(public_response(queued, encrypted))
     if not body.stream:
         answer = await services.runtime.converse(model.id, plan.body)

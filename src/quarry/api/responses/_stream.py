@@ -56,7 +56,11 @@ class EventWriter:
 
     def start(self) -> list[bytes]:
         body = public_response(self._builder.body("in_progress"), self._encrypted)
-        return [self._event("response.created", response=body), self._event("response.in_progress", response=body)]
+        lines = [self._event("response.created", response=body), self._event("response.in_progress", response=body)]
+        search = self._builder.search
+        if search is not None and self._builder.searched() is not None:
+            lines += search.events(self._event, len(self._builder.output) - 1)
+        return lines
 
     def event(self, event: ConverseStreamEvent) -> list[bytes]:
         """The SSE events for one ConverseStream event (often one, sometimes none or several)."""
@@ -220,6 +224,9 @@ class EventWriter:
             final = done["content"][0]["text"]
             if builder.plan.json_text and final:
                 lines.append(self._text_delta(item, final))
+            for n, annotation in enumerate(done["content"][0]["annotations"]):
+                added = {"content_index": 0, "annotation_index": n, "annotation": annotation}
+                lines.append(self._event("response.output_text.annotation.added", **ids, **added))
             lines.append(self._event("response.output_text.done", **ids, content_index=0, text=final, logprobs=[]))
             lines.append(self._event("response.content_part.done", **ids, content_index=0, part=done["content"][0]))
         elif item.kind == "function_call":
