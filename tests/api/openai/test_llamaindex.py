@@ -19,13 +19,14 @@ import pytest
 
 from tests.api.conftest import HAIKU, KEY
 
-LLAMA_INDEX = "llama-index-llms-openai-like==0.8.1"  # the newest release when this test was written
+# The newest releases when this test was written; the three that decide what goes on the wire are pinned.
+LLAMA_INDEX = ("llama-index-llms-openai-like==0.8.1", "llama-index-llms-openai==0.8.3", "openai==2.54.0")
 
 
-def _venv(requirement: str) -> Path:
-    """The python of a venv holding `requirement`, made there first if it is not yet."""
+def _venv(requirements: tuple[str, ...]) -> Path:
+    """The python of a venv holding `requirements`, made there first if it is not yet."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quarry-tests" / "pypi"
-    folder = base / requirement.replace("==", "@")
+    folder = base / "+".join(requirement.replace("==", "@") for requirement in requirements)
     python = folder / "bin" / "python"
     if python.exists():
         return python
@@ -36,11 +37,11 @@ def _venv(requirement: str) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     for command in (
         [uv, "venv", "--quiet", "--python", sys.executable, str(partial)],
-        [uv, "pip", "install", "--quiet", "--python", str(partial / "bin" / "python"), requirement],
+        [uv, "pip", "install", "--quiet", "--python", str(partial / "bin" / "python"), *requirements],
     ):
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
-            pytest.fail(f"could not install {requirement}:\n{done.stderr[-2000:]}")
+            pytest.fail(f"could not install {' '.join(requirements)}:\n{done.stderr[-2000:]}")
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)  # a venv's scripts name its folder, so it is used only through its python, by path
     return python

@@ -102,12 +102,12 @@ def test_a_bad_token_array_is_a_400_naming_its_place(client: openai.OpenAI, toke
     assert error["type"] == "invalid_request_error"
 
 
-def test_without_the_extra_a_token_array_is_a_400_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_without_the_extra_a_token_array_is_a_400_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "quicktok", None)  # what `import quicktok` meets when it is not installed
     with pytest.raises(InvalidRequest, match=r"pip install 'quarry\[tokens\]'") as caught:
-        _tokens.decode([9906], "text-embedding-3-small", "input")
-    assert caught.value.param == "input"
-    assert _tokens.texts("text stays text", "text-embedding-3-small", "input", limit=1) == ["text stays text"]
+        await _tokens.texts([[9906]], "text-embedding-3-small", "input", limit=1)
+    assert caught.value.param == "input[0]"
+    assert await _tokens.texts("text stays text", "text-embedding-3-small", "input", limit=1) == ["text stays text"]
 
 
 def test_the_vocabularies_load_with_no_network_and_empty_caches(tmp_path: Path) -> None:
@@ -128,14 +128,15 @@ def test_the_vocabularies_load_with_no_network_and_empty_caches(tmp_path: Path) 
         socket.getaddrinfo = refuse
         socket.create_connection = refuse
 
+        import asyncio
         import importlib.util
 
         # The module alone (it imports quarry.errors and, when asked, quicktok), not the whole gateway: faster.
         spec = importlib.util.spec_from_file_location("tokens", {str(Path(_tokens.__file__))!r})
         tokens = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(tokens)
-        print(tokens.decode({cl100k}, "text-embedding-3-small", "input"))
-        print(tokens.decode({o200k}, "gpt-4o", "input"))
+        print(asyncio.run(tokens.decode({cl100k}, "text-embedding-3-small", "input")))
+        print(asyncio.run(tokens.decode({o200k}, "gpt-4o", "input")))
         """
     )
     env = {

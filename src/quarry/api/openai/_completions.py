@@ -105,7 +105,7 @@ async def completions(request: Request) -> Response:
     raw = await read_json(request, services.settings.max_body_bytes)
     body = read_model(raw, CompletionRequest)
     _refuse_unsupported(body)
-    prompts = texts(body.prompt, body.model, "prompt", limit=MAX_PROMPTS)
+    prompts = await texts(body.prompt, body.model, "prompt", limit=MAX_PROMPTS)
     calls = await prepare_calls(request, principal, _chats(raw, prompts), estimate_tokens({"input": prompts}, 0))
     dropped = dropped_header(calls)
     if not body.stream:

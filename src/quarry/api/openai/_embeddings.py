@@ -68,7 +68,7 @@ async def embed(
 ) -> dict[str, Any]:
     """The OpenAI embeddings list for a request of at most `max_inputs` texts."""
     note = " (embeddings.max_inputs, QUARRY_EMBEDDINGS__MAX_INPUTS)"
-    texts = read_texts(request.input, request.model, "input", limit=max_inputs, limit_note=note)
+    texts = await read_texts(request.input, request.model, "input", limit=max_inputs, limit_note=note)
     if model.base_id.startswith("cohere.embed"):
         vectors, tokens = await _cohere(runtime, model, texts, request.dimensions)
     elif model.base_id.startswith("amazon.titan-embed"):

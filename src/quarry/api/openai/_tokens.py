@@ -8,6 +8,7 @@ time. quicktok's ids are tiktoken's (tests/api/openai/test_token_arrays.py check
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Literal, TypeAlias, cast
 
@@ -34,7 +35,7 @@ def encoding_for(model: str) -> Encoding:
     return "cl100k_base"
 
 
-def decode(tokens: Sequence[int], model: str, param: str) -> str:
+async def decode(tokens: Sequence[int], model: str, param: str) -> str:
     """The text of `tokens` in the vocabulary `model` implies; an id outside it is a 400 naming its place."""
     try:
         import quicktok  # the `tokens` extra, imported on the first token array
@@ -43,7 +44,8 @@ def decode(tokens: Sequence[int], model: str, param: str) -> str:
     if not tokens:
         raise InvalidRequest(f"`{param}` is an empty token array; every input must contain tokens.", param=param)
     encoding = encoding_for(model)
-    tokenizer = quicktok.get_encoding(encoding)
+    # The first call reads the vocabulary (most of a second): off the event loop. quicktok keeps it loaded.
+    tokenizer = await asyncio.to_thread(quicktok.get_encoding, encoding)
     for index, token in enumerate(tokens):
         if not 0 <= token < _LARGEST_ID:
             raise _unknown(token, encoding, f"{param}[{index}]")
@@ -65,7 +67,7 @@ def _unknown(token: int, encoding: str, where: str) -> InvalidRequest:
     )
 
 
-def texts(value: Input, model: str, param: str, *, limit: int, limit_note: str = "") -> list[str]:
+async def texts(value: Input, model: str, param: str, *, limit: int, limit_note: str = "") -> list[str]:
     """The texts of an `input` or `prompt`: a string, a token array, or a list of either (at most `limit`),
     token arrays decoded in the vocabulary `model` implies; an empty one is a 400 naming it."""
     items: list[str] | list[list[int]]
@@ -86,7 +88,7 @@ def texts(value: Input, model: str, param: str, *, limit: int, limit_note: str =
     found: list[str] = []
     for index, item in enumerate(items):
         where = param if items is not value else f"{param}[{index}]"
-        text = item if isinstance(item, str) else decode(cast(list[int], item), model, where)
+        text = item if isinstance(item, str) else await decode(cast(list[int], item), model, where)
         if not text.strip():
             raise InvalidRequest(f"{where} is empty; every {param} must contain text.", param=where)
         found.append(text)
