@@ -135,8 +135,8 @@ def test_the_vocabularies_load_with_no_network_and_empty_caches(tmp_path: Path) 
         spec = importlib.util.spec_from_file_location("tokens", {str(Path(_tokens.__file__))!r})
         tokens = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(tokens)
-        print(asyncio.run(tokens.decode({cl100k}, "text-embedding-3-small", "input")))
-        print(asyncio.run(tokens.decode({o200k}, "gpt-4o", "input")))
+        print(asyncio.run(tokens.vocabulary("text-embedding-3-small", "input")).decode({cl100k}, "input"))
+        print(asyncio.run(tokens.vocabulary("gpt-4o", "input")).decode({o200k}, "input"))
         """
     )
     env = {

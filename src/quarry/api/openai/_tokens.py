@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Literal, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, cast
 
 from quarry.errors import InvalidRequest
 
-__all__ = ["MISSING_EXTRA", "Input", "decode", "encoding_for", "texts"]
+__all__ = ["MISSING_EXTRA", "Input", "Vocabulary", "encoding_for", "texts", "vocabulary"]
 
 Encoding = Literal["cl100k_base", "o200k_base"]
 Input: TypeAlias = str | list[str] | list[int] | list[list[int]]  # OpenAI's `input` and `prompt`
@@ -35,30 +35,41 @@ def encoding_for(model: str) -> Encoding:
     return "cl100k_base"
 
 
-async def decode(tokens: Sequence[int], model: str, param: str) -> str:
-    """The text of `tokens` in the vocabulary `model` implies; an id outside it is a 400 naming its place."""
+class Vocabulary:
+    """One tokenizer's vocabulary, loaded: ids → text."""
+
+    def __init__(self, encoding: Encoding, tokenizer: Any) -> None:  # Any: quicktok ships no type information
+        self.encoding = encoding
+        self._tokenizer = tokenizer
+
+    def decode(self, tokens: Sequence[int], param: str) -> str:
+        """The text of `tokens`; an id outside the vocabulary is a 400 naming its place."""
+        if not tokens:
+            raise InvalidRequest(f"`{param}` is an empty token array: it must hold at least one token.", param=param)
+        for index, token in enumerate(tokens):
+            if not 0 <= token < _LARGEST_ID:
+                raise _unknown(token, self.encoding, f"{param}[{index}]")
+        try:
+            # Invalid UTF-8 (a character cut by a chunk boundary, as LangChain splits long texts) becomes U+FFFD.
+            return str(self._tokenizer.decode(list(tokens), errors="replace"))
+        except KeyError:
+            for index, token in enumerate(tokens):  # only on the error path: name the first id at fault
+                try:
+                    self._tokenizer.decode([token])
+                except KeyError:
+                    raise _unknown(token, self.encoding, f"{param}[{index}]") from None
+            raise
+
+
+async def vocabulary(model: str, param: str) -> Vocabulary:
+    """The vocabulary `model` implies; without the `tokens` extra, a 400 that names it."""
     try:
         import quicktok  # the `tokens` extra, imported on the first token array
     except ImportError as missing:
         raise InvalidRequest(MISSING_EXTRA, param=param) from missing
-    if not tokens:
-        raise InvalidRequest(f"`{param}` is an empty token array; every input must contain tokens.", param=param)
     encoding = encoding_for(model)
     # The first call reads the vocabulary (most of a second): off the event loop. quicktok keeps it loaded.
-    tokenizer = await asyncio.to_thread(quicktok.get_encoding, encoding)
-    for index, token in enumerate(tokens):
-        if not 0 <= token < _LARGEST_ID:
-            raise _unknown(token, encoding, f"{param}[{index}]")
-    try:
-        # Invalid UTF-8 (a character cut by a chunk boundary, as LangChain splits long texts) becomes U+FFFD.
-        return str(tokenizer.decode(list(tokens), errors="replace"))
-    except KeyError:
-        for index, token in enumerate(tokens):  # only on the error path: name the first id at fault
-            try:
-                tokenizer.decode([token])
-            except KeyError:
-                raise _unknown(token, encoding, f"{param}[{index}]") from None
-        raise
+    return Vocabulary(encoding, await asyncio.to_thread(quicktok.get_encoding, encoding))
 
 
 def _unknown(token: int, encoding: str, where: str) -> InvalidRequest:
@@ -86,9 +97,14 @@ async def texts(value: Input, model: str, param: str, *, limit: int, limit_note:
     if not items:
         raise InvalidRequest(f"{param} is empty: send a string, a list of strings or token arrays.", param=param)
     found: list[str] = []
+    known: Vocabulary | None = None
     for index, item in enumerate(items):
         where = param if items is not value else f"{param}[{index}]"
-        text = item if isinstance(item, str) else await decode(cast(list[int], item), model, where)
+        if isinstance(item, str):
+            text = item
+        else:
+            known = known or await vocabulary(model, where)
+            text = known.decode(cast(list[int], item), where)
         if not text.strip():
             raise InvalidRequest(f"{where} is empty; every {param} must contain text.", param=where)
         found.append(text)
