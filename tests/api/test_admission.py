@@ -84,10 +84,16 @@ def _message(path: str) -> Call:
     return lambda client: client.post(path, json=body, headers={"anthropic-version": "2023-06-01"})
 
 
+def _completion(model: str) -> Call:
+    return lambda client: client.post("/completions", json={"model": model, "prompt": ["Annual leave?", "Days?"]})
+
+
 ROUTES: dict[str, Call] = {
     "chat": _chat(HAIKU),
     "kb chat": _chat("kb:handbook"),
     "kb chat with a model": _chat(f"kb:handbook:{HAIKU}"),
+    "completions": _completion(HAIKU),
+    "kb completions": _completion("kb:handbook"),
     "embeddings": lambda client: client.post("/embeddings", json={"model": TITAN, "input": "leave"}),
     "messages": _message("/messages"),
     "count tokens": _message("/messages/count_tokens"),
@@ -124,6 +130,8 @@ def test_a_key_over_its_rate_limit_never_reaches_bedrock(gateway: Gateway, route
     ("route", "models", "status", "code"),
     [
         ("chat", ["amazon.*"], 403, "model_not_allowed"),
+        ("completions", ["amazon.*"], 403, "model_not_allowed"),
+        ("kb completions", ["anthropic.*", "kb:other"], 403, "knowledge_base_not_allowed"),
         ("kb chat", ["kb:handbook"], 403, "model_not_allowed"),  # the knowledge base, not the model that answers
         ("kb chat with a model", ["kb:handbook", "amazon.*"], 403, "model_not_allowed"),
         ("kb chat", ["anthropic.*", "kb:other"], 403, "knowledge_base_not_allowed"),
@@ -189,6 +197,22 @@ def test_an_admitted_kb_chat_searches_then_answers(gateway: Gateway) -> None:
     assert {op: after[op] - before.get(op, 0) for op in after if after[op] != before.get(op, 0)} == {
         "InvokeModel": 1,  # the question's embedding
         "Converse": 1,
+    }
+
+
+def test_an_admitted_kb_completion_searches_and_answers_each_prompt(gateway: Gateway) -> None:
+    with gateway.key(models=["kb:handbook", "anthropic.*"]) as client:
+        before = dict(gateway.emulator.requests.by_operation)
+        response = _completion("kb:handbook")(client)
+    assert response.status_code == 200, response.text
+    choices = response.json()["choices"]
+    assert [choice["index"] for choice in choices] == [0, 1]
+    assert all("25 days" in choice["text"] for choice in choices)
+    assert all(choice["sources"] for choice in choices)
+    after = gateway.emulator.requests.by_operation
+    assert {op: after[op] - before.get(op, 0) for op in after if after[op] != before.get(op, 0)} == {
+        "InvokeModel": 2,  # each prompt's embedding
+        "Converse": 2,
     }
 
 

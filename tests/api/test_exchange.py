@@ -74,6 +74,26 @@ def test_openai_chat_is_accounted(observed: tuple[str, Seen], stream: bool, sdk:
     assert exchange.latency_s >= (exchange.ttft_s or 0)
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_text_completions_are_accounted_with_every_prompts_tokens(observed: tuple[str, Seen], stream: bool) -> None:
+    url, seen = observed
+    seen.clear()
+    with openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0) as client:
+        prompts = ["[[emulator: words=30]]", "[[emulator: words=7]]"]
+        response = client.completions.with_raw_response.create(
+            model=HAIKU, prompt=prompts, stream=stream, stream_options={"include_usage": True} if stream else None
+        )
+        parsed = response.parse()
+        usage = [chunk for chunk in parsed][-1].usage if stream else parsed.usage  # type: ignore[union-attr]
+    assert usage is not None
+    exchange = _last(seen, "/v1/completions")
+    assert exchange.request_id == response.headers["x-request-id"]
+    assert (exchange.api, exchange.model, exchange.stream, exchange.status) == ("completions", HAIKU, stream, 200)
+    assert (exchange.input_tokens, exchange.output_tokens) == (usage.prompt_tokens, usage.completion_tokens)
+    assert exchange.output_tokens >= 37  # both prompts' answers
+    assert (exchange.ttft_s is not None) == stream
+
+
 @pytest.mark.parametrize("model", ["claude-3-haiku-20240307", "amazon.nova-lite-v1:0"])
 @pytest.mark.parametrize("stream", [False, True])
 def test_anthropic_messages_are_accounted(observed: tuple[str, Seen], model: str, stream: bool, sdk: SDKs) -> None:

@@ -16,6 +16,7 @@ from tests.api.conftest import HAIKU, KEY, LLAMA3
 AUTH = {"Authorization": f"Bearer {KEY}"}
 EXPECTED = {
     "/chat/completions",
+    "/completions",
     "/embeddings",
     "/messages",
     "/messages/count_tokens",
@@ -141,6 +142,8 @@ MISSING = f"conv_{'0' * 24}"
 ANSWERS = [
     ("post", "/v1/chat/completions", None, {"model": "gpt-4o-mini", "messages": HI}, {}, 200),
     ("post", "/api/v1/embeddings", None, {"model": "amazon.titan-embed-text-v2:0", "input": ["a", "b"]}, {}, 200),
+    ("post", "/v1/completions", None, {"model": "gpt-3.5-turbo-instruct", "prompt": [[9906], [13347]]}, {}, 200),
+    ("post", "/v1/completions", None, {"model": HAIKU, "prompt": "Hi", "echo": True}, {}, 400),
     (
         "post",
         "/v1/embeddings",
@@ -199,7 +202,7 @@ def test_an_answer_unlike_the_published_one_fails_validation(schema: dict[str, A
     assert anthropic_error.is_valid({"type": "error", "error": {"type": "invalid_request_error", "message": "m"}})
 
 
-@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions", "/v1/messages"])
 def test_streaming_routes_publish_their_event_streams(schema: dict[str, Any], path: str) -> None:
     success = schema["paths"][path]["post"]["responses"]["200"]["content"]
     assert set(success) == {"application/json", "text/event-stream"}

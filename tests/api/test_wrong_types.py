@@ -94,6 +94,20 @@ _KB_CHAT: dict[str, Any] = {
     "messages": [{"role": "user", "content": [{"type": "text", "text": "How much annual leave?"}]}],
 }
 _EMBED: dict[str, Any] = {"model": TITAN, "input": ["leave", "days"], "encoding_format": "float", "dimensions": 256}
+_EMBED_TOKENS: dict[str, Any] = {"model": "text-embedding-3-small", "input": [[9906, 1917], [25, 23]]}
+_COMPLETION: dict[str, Any] = {
+    "model": HAIKU,
+    "prompt": ["Hello", "again"],
+    "max_tokens": 50,
+    "temperature": 0.5,
+    "stop": ["END"],
+    "n": 1,
+    "best_of": 1,
+    "echo": False,
+    "user": "u1",
+    "seed": 7,
+}
+_KB_COMPLETION: dict[str, Any] = {"model": "kb:wrongtypes", "prompt": [9906, 1917], "stream": False}
 
 _TOOL: dict[str, Any] = {
     "name": "get_weather",
@@ -176,6 +190,9 @@ CASES: dict[str, tuple[str, dict[str, Any], int]] = {
     "chat passthrough": ("/v1/chat/completions", _CHAT_PASSTHROUGH, 200),
     "kb chat": ("/v1/chat/completions", _KB_CHAT, 200),
     "embeddings": ("/v1/embeddings", _EMBED, 200),
+    "embeddings tokens": ("/v1/embeddings", _EMBED_TOKENS, 200),
+    "completions": ("/v1/completions", _COMPLETION, 200),
+    "kb completions": ("/v1/completions", _KB_COMPLETION, 200),
     "messages claude": ("/v1/messages", _messages(SONNET_45), 200),
     "messages converse": ("/v1/messages", _messages(NOVA), 200),
     # Opus 4.6: the newest Claude on InvokeModel, taking a budget and an effort (Sonnet 4.5 has no effort).

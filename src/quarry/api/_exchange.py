@@ -23,14 +23,16 @@ __all__ = ["watch_anthropic", "watch_converse", "watch_messages"]
 
 
 async def watch_converse(
-    events: AsyncIterator[ConverseStreamEvent], exchange: Exchange
+    events: AsyncIterator[ConverseStreamEvent], exchange: Exchange, before: Usage | None = None
 ) -> AsyncIterator[ConverseStreamEvent]:
-    """ConverseStream events, passed on untouched, noting the first token and the usage."""
+    """ConverseStream events, passed on untouched, noting the first token and the usage (added to `before`, what
+    the request's earlier calls used, when one request streams several calls one after another)."""
     async for event in events:
         if "contentBlockDelta" in event:
             exchange.first_token()
         elif "metadata" in event:
-            exchange.note_usage(Usage.from_converse(event["metadata"].get("usage")).counts())
+            usage = Usage.from_converse(event["metadata"].get("usage"))
+            exchange.note_usage((usage + before if before is not None else usage).counts())
         yield event
 
 

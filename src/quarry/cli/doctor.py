@@ -24,6 +24,7 @@ TIMEOUT_S = 10.0  # per check that goes over the network: a doctor that hangs he
 EXTRAS = {  # extra → the modules it brings, as pyproject.toml lists them
     "ui": ("gradio", "httpx2", "openai", "jsonschema", "nh3", "yaml"),
     "kb": ("numpy", "simsimd", "pypdfium2", "docx", "multipart"),
+    "tokens": ("quicktok",),
     "postgres": ("asyncpg",),
     "redis": ("redis",),
 }
@@ -51,9 +52,16 @@ def _extras() -> Finding:
     if not missing:
         return Finding(True, "extras", ", ".join(EXTRAS) + " installed")
     installed = [name for name in EXTRAS if name not in missing]
-    what = {"ui": "the toolbox at /ui", "kb": "knowledge bases", "postgres": "PostgreSQL", "redis": "Redis"}
+    what = {
+        "ui": "the toolbox at /ui",
+        "kb": "knowledge bases",
+        "tokens": "token-array inputs",
+        "postgres": "PostgreSQL",
+        "redis": "Redis",
+    }
     return Finding(
-        not ({"ui", "kb"} & set(missing)),  # postgres and redis are needed only when configured (see below)
+        # postgres and redis are needed only when configured (see below); without tokens, token arrays are a 400
+        not ({"ui", "kb"} & set(missing)),
         "extras",
         f"installed: {', '.join(installed) or 'none'}; missing: "
         + ", ".join(f"{name} ({what[name]})" for name in missing),

@@ -223,8 +223,8 @@ def test_cohere_embeddings_in_batches(client: openai.OpenAI) -> None:
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"model": "amazon.titan-embed-text-v2:0", "input": [1, 2, 3]}, "input"),
-        ({"model": "amazon.titan-embed-text-v2:0", "input": ["ok", ""]}, "input"),
+        ({"model": "amazon.titan-embed-text-v2:0", "input": [1, 2, 100300]}, "input[2]"),  # not a cl100k_base id
+        ({"model": "amazon.titan-embed-text-v2:0", "input": ["ok", ""]}, "input[1]"),
         ({"model": "amazon.titan-embed-text-v2:0", "input": "x", "dimensions": 100}, "dimensions"),
         ({"model": HAIKU, "input": "x"}, "model"),
     ],

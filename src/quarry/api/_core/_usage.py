@@ -60,6 +60,15 @@ class Usage:
             cache_write=_given(usage.get("cache_creation_input_tokens"), known.cache_write),
         )
 
+    def __add__(self, other: Usage) -> Usage:
+        """Two answers' tokens together (one request that made several calls, such as a list of prompts)."""
+        return Usage(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_read + other.cache_read,
+            self.cache_write + other.cache_write,
+        )
+
     @property
     def prompt(self) -> int:
         """Every prompt token, cached or not."""

@@ -1,6 +1,7 @@
-"""The OpenAI dialect's answers as the published OpenAPI document describes them: a chat completion and an
-embeddings list. `_render` and `_embeddings` write these bodies as dicts (orjson, no model on the hot path); these
-models only describe them, and tests/api/test_openapi.py checks real answers against what is published.
+"""The OpenAI dialect's answers as the published OpenAPI document describes them: a chat completion, a legacy text
+completion and an embeddings list. `_render`, `_text` and `_embeddings` write these bodies as dicts (orjson, no model
+on the hot path); these models only describe them, and tests/api/test_openapi.py checks real answers against what is
+published.
 
 Open (extra fields allowed): Quarry adds fields of its own (`sources`, `reasoning_content`, `thinking_blocks`), and a
 client validating against the schema must not break on them."""
@@ -11,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ChatCompletion", "EmbeddingList"]
+__all__ = ["ChatCompletion", "EmbeddingList", "TextCompletion"]
 
 
 class _Open(BaseModel):
@@ -62,6 +63,24 @@ class ChatCompletion(_Open):
     model: str
     choices: list[_Choice]
     usage: _Usage
+
+
+class _TextChoice(_Open):
+    text: str
+    index: int
+    logprobs: None = None
+    finish_reason: Literal["stop", "length", "content_filter"] | None
+
+
+class TextCompletion(_Open):
+    """A legacy text completion; a stream sends objects of the same shape, `usage` only on the last."""
+
+    id: str
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[_TextChoice]
+    usage: _Usage | None = None
 
 
 class _Embedding(_Open):

@@ -8,6 +8,7 @@ import struct
 from typing import Any
 
 from quarry.api.openai._schemas import EmbeddingRequest
+from quarry.api.openai._tokens import texts as read_texts
 from quarry.bedrock import COHERE_BATCH, BedrockRuntime, ResolvedModel, embed_cohere, embed_titan
 from quarry.errors import InvalidRequest
 
@@ -19,26 +20,6 @@ MAX_INPUTS = 2048
 _PARALLEL_CALLS = 8
 _TITAN_V2_DIMENSIONS = (256, 512, 1024)
 _COHERE_V4_DIMENSIONS = (256, 512, 1024, 1536)
-
-
-def _texts(request: EmbeddingRequest, max_inputs: int) -> list[str]:
-    raw = request.input
-    texts = [raw] if isinstance(raw, str) else raw
-    if len(texts) > max_inputs:  # before anything else is looked at, let alone sent upstream
-        raise InvalidRequest(
-            f"input has {len(texts)} items; the limit is {max_inputs} per request "
-            "(embeddings.max_inputs, QUARRY_EMBEDDINGS__MAX_INPUTS).",
-            param="input",
-            code="too_many_inputs",
-        )
-    if not texts or not all(isinstance(text, str) for text in texts):
-        raise InvalidRequest(
-            "input must be a string or a list of strings (token arrays are not supported).", param="input"
-        )
-    for index, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidRequest(f"input[{index}] is empty; every input must contain text.", param="input")
-    return [str(text) for text in texts]
 
 
 async def _titan(
@@ -86,7 +67,8 @@ async def embed(
     runtime: BedrockRuntime, model: ResolvedModel, request: EmbeddingRequest, *, max_inputs: int = MAX_INPUTS
 ) -> dict[str, Any]:
     """The OpenAI embeddings list for a request of at most `max_inputs` texts."""
-    texts = _texts(request, max_inputs)
+    note = " (embeddings.max_inputs, QUARRY_EMBEDDINGS__MAX_INPUTS)"
+    texts = await read_texts(request.input, request.model, "input", limit=max_inputs, limit_note=note)
     if model.base_id.startswith("cohere.embed"):
         vectors, tokens = await _cohere(runtime, model, texts, request.dimensions)
     elif model.base_id.startswith("amazon.titan-embed"):

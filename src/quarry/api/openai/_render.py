@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from quarry.api._core import Usage, extract_json, stop_reason, thinking_block
+from quarry.api._errors import error_body
 from quarry.api.openai._request import ChatPlan
 from quarry.bedrock import (
     ContentBlockDeltaEvent,
@@ -21,8 +22,11 @@ from quarry.bedrock import (
     ReasoningContentBlockDelta,
     TokenUsage,
 )
+from quarry.errors import QuarryError
 
-__all__ = ["ChunkWriter", "completion", "completion_id", "finish_reason", "usage"]
+__all__ = ["DONE", "ChunkWriter", "completion", "completion_id", "finish_reason", "render_error", "usage"]
+
+DONE = b"data: [DONE]\n\n"  # the end of every OpenAI stream
 
 # The core's stop reasons as OpenAI's finish_reason.
 _FINISH: dict[MessagesStopReason, str] = {
@@ -36,6 +40,11 @@ _FINISH: dict[MessagesStopReason, str] = {
 }
 
 
+def render_error(error: QuarryError) -> bytes:
+    """An upstream failure mid-stream: OpenAI's error envelope as one more `data:` event."""
+    return b"data: " + orjson.dumps(error_body(error)) + b"\n\n"
+
+
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
@@ -45,9 +54,9 @@ def finish_reason(converse_reason: str | None, plan: ChatPlan) -> str:
     return "stop" if reason == "tool_calls" and plan.json_tool else reason
 
 
-def usage(bedrock: TokenUsage | None) -> dict[str, Any]:
+def usage(bedrock: TokenUsage | Usage | None) -> dict[str, Any]:
     """OpenAI counts cached prompt tokens inside prompt_tokens; Bedrock counts them apart."""
-    tokens = Usage.from_converse(bedrock)
+    tokens = bedrock if isinstance(bedrock, Usage) else Usage.from_converse(bedrock)
     return {
         "prompt_tokens": tokens.prompt,
         "completion_tokens": tokens.output,

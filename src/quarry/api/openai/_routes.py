@@ -1,34 +1,29 @@
-"""The OpenAI-compatible endpoints: chat completions (whole and streamed) and embeddings."""
+"""The OpenAI-compatible endpoints: chat completions (whole and streamed), text completions and embeddings."""
 
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
-from quarry.api._core import DROPPED_PARAMS_HEADER, Usage, guard_converse, output_reserve
-from quarry.api._errors import error_body
+from quarry.api._core import Usage
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
 from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api.openai._answers import ChatCompletion, EmbeddingList
+from quarry.api.openai._calls import dropped_header, prepare_calls
+from quarry.api.openai._completions import completions
 from quarry.api.openai._embeddings import embed
-from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_chat
-from quarry.api.openai._messages import to_converse
-from quarry.api.openai._render import ChunkWriter, completion
-from quarry.api.openai._request import plan_chat
+from quarry.api.openai._render import DONE, ChunkWriter, completion, render_error
 from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
 from quarry.exchange import exchange_of
 
 __all__ = ["router"]
-
-_DONE = b"data: [DONE]\n\n"
 
 
 @json_body(ChatCompletionRequest)
@@ -37,52 +32,28 @@ async def chat_completions(request: Request) -> Response:
     services = services_of(request)
     exchange = exchange_of(request)
     principal = await services.authenticate(request, "chat.completions")
-    settings = services.settings
-    raw = await read_json(request, settings.max_body_bytes)
+    raw = await read_json(request, services.settings.max_body_bytes)
     chat = read_model(raw, ChatCompletionRequest)
-    # Authorise and admit before anything reaches Bedrock: a `kb:` model's search embeds the question, so it waits
-    # until the caller is known to be allowed the knowledge base and the answering model, and within its limits.
-    knowledge = await knowledge_chat(request, principal, chat) if chat.model.startswith(KB_PREFIX) else None
-    if knowledge is not None:
-        chat = knowledge.chat
-    model = await services.catalog.resolve(chat.model)
-    exchange.model, exchange.stream = model.id, chat.stream
-    max_output = output_reserve(model, chat.max_completion_tokens or chat.max_tokens)
-    passages = knowledge.passage_tokens if knowledge is not None else 0
-    await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages, max_output=max_output)
-    turn = await knowledge.search() if knowledge is not None else None
-    if turn is not None:
-        chat = turn.chat
-    history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
-    plan = plan_chat(chat, model, history, settings.models)
-    guard_converse(plan.body, await services.guardrail(principal, model), stream=chat.stream)
-    dropped = {DROPPED_PARAMS_HEADER: ", ".join(plan.dropped)} if plan.dropped else None
-    canned = turn is not None and not turn.hits  # nothing relevant in the knowledge base: no model is asked
+    [call] = await prepare_calls(request, principal, [chat], estimate_tokens(raw, 0))
+    dropped = dropped_header([call])
     if not chat.stream:
-        if turn is not None and canned:
-            answer = canned_answer(turn.nothing_found())
-        else:
-            answer = await services.runtime.converse(model.id, plan.body)
+        answer = await call.answer(services.runtime)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
-        body = completion(plan, answer)
-        if turn is not None:
-            body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
+        body = completion(call.plan, answer)
+        if call.turn is not None:
+            body["choices"][0]["message"]["sources"] = call.sources(body["choices"][0]["message"].get("content"))
         return json_response(body, headers=dropped)
     resources = AsyncExitStack()
-    if turn is not None and canned:
-        events = canned_events(turn.nothing_found())
-    else:
-        # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
-        events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
+    events = await resources.enter_async_context(call.stream(services.runtime))
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-    writer = ChunkWriter(plan, include_usage=include_usage, sources=turn.sources() if turn is not None else None)
+    writer = ChunkWriter(call.plan, include_usage=include_usage, sources=call.sources())
     response = services.stream(
         request,
         resources,
         watch_converse(events, exchange),
         writer.event,
-        finish=lambda: _DONE,
-        render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
+        finish=lambda: DONE,
+        render_error=render_error,
     )
     response.headers.update(dropped or {})
     return response
@@ -108,4 +79,5 @@ async def embeddings(request: Request) -> Response:
 # parsing, response models), which measured at about a seventh of the gateway's CPU per request.
 router = APIRouter()
 router.add_route("/chat/completions", chat_completions, methods=["POST"])
+router.add_route("/completions", completions, methods=["POST"])
 router.add_route("/embeddings", embeddings, methods=["POST"])

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from quarry.errors import InvalidRequest
 
 __all__ = [
     "ChatCompletionRequest",
     "ChatMessage",
+    "CompletionRequest",
     "EmbeddingRequest",
     "FunctionCall",
     "ResponseFormat",
@@ -177,9 +188,50 @@ class ChatCompletionRequest(_Open):
         return self
 
 
+# Token ids are strict: JSON's true, 1.5 and "7" are no token, whatever lax parsing would make of them.
+Tokens = list[StrictInt]
+
+
+def _texts_or_tokens(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """One 400 for a value none of the four shapes takes, rather than pydantic's error for the last it tried."""
+    try:
+        return handler(value)
+    except ValidationError:
+        field = str(info.field_name)
+        raise InvalidRequest(
+            f"Invalid value for `{field}`: must be a string, a list of strings, a token array (a list of integers) "
+            "or a list of token arrays.",
+            param=field,
+        ) from None
+
+
+class CompletionRequest(_Open):
+    """OpenAI's legacy text completion (`POST /v1/completions`): each prompt becomes one user message."""
+
+    model: str
+    prompt: str | list[str] | Tokens | list[Tokens]
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: str | list[str] | None = None
+    n: int | None = Field(default=None, ge=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    echo: bool | None = None
+    suffix: str | None = None
+    logprobs: int | None = None
+    best_of: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    user: str | None = None
+
+    _check_prompt = field_validator("prompt", mode="wrap")(_texts_or_tokens)
+
+
 class EmbeddingRequest(_Open):
     model: str
-    input: str | list[str] | list[int] | list[list[int]]
+    input: str | list[str] | Tokens | list[Tokens]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = None
+
+    _check_input = field_validator("input", mode="wrap")(_texts_or_tokens)
