@@ -37,7 +37,8 @@ class Exchange:
     api: str = ""  # e.g. "chat.completions", "messages"
     key_id: str | None = None
     key_name: str | None = None
-    model: str | None = None
+    model: str | None = None  # the Bedrock model that was called
+    model_requested: str | None = None  # the name the caller asked for (an alias, an OpenAI name), set at admission
     stream: bool = False
     status: int = 0
     error_type: str | None = None
