@@ -89,12 +89,14 @@ input,select{font:inherit;padding:4px 6px;border:1px solid #c4cad1;border-radius
 button{font:inherit;padding:5px 12px;border:0;border-radius:5px;background:#2f6fde;color:#fff;cursor:pointer}
 button.quiet{background:#5b6570}
 button.danger{background:#c0392b}
-.grid{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:8px 14px;background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:12px}
+.grid{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:8px 14px;
+background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:12px}
 .grid label{display:flex;flex-direction:column;font-size:12px;color:#3b444e;gap:3px}
 .note{background:#fff8e1;border:1px solid #f0d98c;border-radius:8px;padding:10px 14px;margin:0 0 14px}
 .ok{color:#1e7e34}
 .bad{color:#c0392b}
-.secret{font:13px ui-monospace,monospace;background:#1d232b;color:#fff;padding:6px 10px;border-radius:5px;user-select:all}
+.secret{font:13px ui-monospace,monospace;background:#1d232b;color:#fff;
+padding:6px 10px;border-radius:5px;user-select:all}
 .filters{display:flex;gap:8px;align-items:end;margin:0 0 12px;flex-wrap:wrap}
 .filters label{display:flex;flex-direction:column;font-size:12px;gap:3px}
 .legend{font-size:12px;color:#3b444e}
