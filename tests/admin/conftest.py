@@ -1,5 +1,5 @@
 """One `quarry serve` app with an admin key (emulator backend, its own data dir) on a real socket, and Debian's
-chromium (the session's browser, tests/conftest.py) in a 1280×800 window signed in to /console."""
+chromium (the session's browser, tests/conftest.py) in a 1280x800 window signed in to /console."""
 
 from __future__ import annotations
 

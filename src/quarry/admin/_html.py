@@ -46,7 +46,9 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[object]], *, empty: st
     if not body:
         return html('<p class="empty">{}</p>', empty)
     return html(
-        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, join(html("<tr>{}</tr>", row) for row in body)
+        "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+        head,
+        join(html("<tr>{}</tr>", row) for row in body),
     )
 
 

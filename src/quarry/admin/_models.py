@@ -46,9 +46,8 @@ async def models_page(visit: Visit) -> Response:
         breaker = console.breaker_state(model, console.region) if console.breaker_state is not None else None
         return (
             html("<code>{}</code>", model),
-            kind,
+            f"alias of {target}" if target else kind,
             owner,
-            target or "",
             console.region,
             health.calls if health else 0,
             _availability(health),
@@ -74,7 +73,6 @@ async def models_page(visit: Visit) -> Response:
         "Model",
         "Kind",
         "Provider",
-        "Alias of",
         "Region",
         "Recent calls",
         "Available",

@@ -73,7 +73,7 @@ async def _live(visit: Visit) -> Html:
         _card("errors (last 5 min)", str(sum(errors.values())), "errors"),
         _card("spend today (UTC)", f"${spend:.4f}", "spend"),
         _card("requests today", str(requests_today), "today"),
-        _card("Quarry's overhead", "not measured yet", "overhead"),
+        _card("Quarry's overhead (not measured yet)", "—", "overhead"),
     ]
     bins = _bins(seconds)
     start, end = seconds[0].at, seconds[-1].at + 1

@@ -39,7 +39,7 @@ def _ceiling(value: float) -> float:
     return value
 
 
-def _axes(top: float, x_labels: Sequence[tuple[float, str]]) -> Html:
+def _axes(top: float, x_labels: Sequence[tuple[float, str]], *, bars: bool = False) -> Html:
     inner_h = _H - _TOP - _BOTTOM
     parts = []
     for share in (0.0, 0.5, 1.0):
@@ -56,12 +56,15 @@ def _axes(top: float, x_labels: Sequence[tuple[float, str]]) -> Html:
                 y=f"{y:.1f}",
             )
         )
-    for x, label in x_labels:
+    for index, (x, label) in enumerate(x_labels):
+        # A time axis's first and last labels sit at its ends: anchored inwards, they are not cut off.
+        anchor = "middle" if bars else "start" if index == 0 else "end" if index == len(x_labels) - 1 else "middle"
         parts.append(
             html(
-                '<text x="{}" y="{}" text-anchor="middle" font-size="10" fill="#5b6570">{}</text>',
+                '<text x="{}" y="{}" text-anchor="{}" font-size="10" fill="#5b6570">{}</text>',
                 f"{x:.1f}",
                 _H - 6,
+                anchor,
                 label,
             )
         )
@@ -87,11 +90,16 @@ def line_chart(
     for index, (name, points) in enumerate(series.items()):
         if not points:
             continue
-        path = " ".join(f"{x_of(at):.1f},{_TOP + inner_h * (1 - value / top):.1f}" for at, value in points)
+        xy = [(x_of(at), _TOP + inner_h * (1 - value / top)) for at, value in points]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        colour = COLOURS[index % len(COLOURS)]
+        if len(xy) < 12:  # a line of a few points (a quiet minute's latencies) shows each point too
+            dot = '<circle cx="{}" cy="{}" r="2.5" fill="{}"/>'
+            lines += [html(dot, f"{x:.1f}", f"{y:.1f}", colour) for x, y in xy]
         lines.append(
             html(
                 '<polyline fill="none" stroke="{}" stroke-width="1.6" points="{}"><title>{}</title></polyline>',
-                COLOURS[index % len(COLOURS)],
+                colour,
                 path,
                 name,
             )
@@ -149,7 +157,7 @@ def stacked_bars(labels: Sequence[str], stacks: Mapping[str, Sequence[float]], *
         _W,
         _H,
         label,
-        _axes(top, ticks),
+        _axes(top, ticks, bars=True),
         join(rects),
     )
 

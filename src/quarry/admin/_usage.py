@@ -32,6 +32,13 @@ _COLUMNS = (
     "cache_write_tokens",
     "cost_usd",
 )
+_HEADERS = {
+    "input_tokens": "input tokens",
+    "output_tokens": "output tokens",
+    "cache_read_tokens": "cache read",
+    "cache_write_tokens": "cache write",
+    "cost_usd": "cost (USD)",
+}
 _MOST_STACKS = 7  # the rest is drawn as "other"
 
 
@@ -112,7 +119,7 @@ async def usage_page(visit: Visit) -> Response:
     sections = []
     for by in _GROUPS:
         rows = await _report(console, by, days)
-        headers = [by, *(["name"] if by == "key" else []), *_COLUMNS]
+        headers = [by, *(["name"] if by == "key" else []), *(_HEADERS.get(name, name) for name in _COLUMNS)]
         sections.append(
             html(
                 '<h2>By {} <a class="muted" href="/console/usage.csv?by={}&amp;days={}" download>CSV</a></h2>'
