@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from quarry.server import create_app
-from quarry.settings import Settings
+from quarry.settings import BedrockSettings, Settings
 
 ADMIN = "sk-console-admin-key"
 # How long expect() polls for what the operator waits for: a loaded 2-core machine is slow; a state that comes
@@ -29,7 +29,9 @@ def patient_expect() -> None:
 
 
 def console_app(data_dir: Path) -> Any:
-    return create_app(Settings(backend="emulator", api_key=ADMIN, data_dir=data_dir))  # type: ignore[arg-type]
+    # One attempt at Bedrock: a throttle the emulator is told to answer reaches the caller (and the console) at once.
+    settings = Settings(backend="emulator", api_key=ADMIN, data_dir=data_dir, bedrock=BedrockSettings(max_attempts=1))  # type: ignore[arg-type]
+    return create_app(settings)
 
 
 @pytest.fixture(scope="session")

@@ -80,8 +80,7 @@ def test_create_a_key_use_it_and_see_the_call(console: Page, console_url: str, s
     assert "web-team" in csv.text()
 
     page.get_by_role("link", name="Models").click()
-    called = page.locator("#models tbody tr").first
-    expect(called).to_contain_text("claude-sonnet-4-5")
+    called = page.locator("#models tbody tr", has_text="claude-sonnet-4-5-20250929").first
     expect(called).to_contain_text("100.0%")
     shot(page, "models")
 

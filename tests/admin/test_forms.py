@@ -4,10 +4,12 @@ shown as text, never as markup."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from tests.admin.conftest import ADMIN, console_app, csrf_of, signed_in_client
@@ -97,3 +99,28 @@ def test_failed_sign_ins_are_throttled(serve: Any, tmp_path: Path) -> None:
         assert locked.status_code == 429
         assert "Try again in" in locked.text
         assert int(locked.headers["retry-after"]) >= 1
+
+
+def test_models_count_bedrock_throttling_not_a_key_own_limit(console_url: str, sdk: Any) -> None:
+    haiku = "anthropic.claude-3-haiku-20240307-v1:0"
+    with signed_in_client(console_url) as client:
+        csrf = csrf_of(client.get("/console/keys").text)
+        made = client.post("/console/keys", data={"name": "one-a-minute", "rpm": "1", "csrf": csrf})
+        secret = made.text.split('id="secret">')[1].split("<")[0]
+        limited = sdk.openai(f"{console_url}/v1", secret)
+        assert limited.chat.completions.create(model=haiku, messages=[{"role": "user", "content": "Hi"}]).choices
+        with pytest.raises(openai.RateLimitError, match="Rate limit reached for this API key"):
+            limited.chat.completions.create(model=haiku, messages=[{"role": "user", "content": "Hi"}])
+        with pytest.raises(openai.RateLimitError, match="throttling"):
+            sdk.openai(f"{console_url}/v1", ADMIN).chat.completions.create(
+                model=haiku, messages=[{"role": "user", "content": "[[emulator: throttle]]"}]
+            )
+        models = client.get("/console/models").text
+        row = next(line for line in models.split("<tr>") if haiku in line)
+        cells = re.sub(r"<[^>]+>", " ", row).split()
+        # Recent calls, availability, throttles, last error: the key's own refusal is not the model's doing.
+        assert cells[4:8] == ["2", "50.0%", "1", "RateLimited"]
+        log = client.get("/console/requests?model=haiku&outcome=error").text
+        calls = log.split('id="requests"')[1].split("</table>")[0].split("<tr><td")[1:]
+        assert len(calls) == 2
+        assert all("RateLimited" in call and "429" in call for call in calls)

@@ -1,6 +1,6 @@
 """Who may see a console page: a signed-in admin session, and for every POST the session's CSRF token in the form.
-`console_page` wraps a page handler with both checks, reads the form (URL-encoded, bounded: no multipart parser
-needed) and turns a QuarryError the services raise into the page's message instead of a JSON envelope."""
+`console_page` wraps a page handler with both checks and reads the form (URL-encoded and bounded: the console needs
+no multipart parser, which only the kb extra installs). Pages show the services' errors as messages themselves."""
 
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ __all__ = ["ModelHealth", "Second", "Traffic", "percentile"]
 
 _MAX_LATENCIES = 512  # per second: enough for p99 at any rate a console cares about
 _MAX_MODELS = 500  # a model name the caller made up is not resolved, so this bounds what arrives
-_THROTTLES = frozenset({"RateLimited", "ThrottlingException", "UpstreamThrottled"})
+# A key's own limits refuse with these codes before Bedrock is asked (quarry.auth's limiter, budgets): they say
+# nothing of the model. Any other RateLimited is Bedrock throttling.
+_OWN_LIMITS = frozenset({"rate_limit_exceeded", "ServiceQuotaExceededException"})
 
 
 @dataclass(slots=True)
@@ -105,7 +107,9 @@ class Traffic:
             while len(self._models) > _MAX_MODELS:
                 self._models.popitem(last=False)
         self._models.move_to_end(model)
-        throttled = exchange.error_type in _THROTTLES or exchange.status == 429
+        if exchange.error_type in ("RateLimited", "BudgetExceeded") and exchange.error_code in _OWN_LIMITS:
+            return  # refused by the key's own limits before Bedrock was asked
+        throttled = exchange.error_type == "RateLimited"
         # Bedrock's side failed: throttled, or a 5xx. A caller's 4xx says nothing about the model's availability.
         failed = throttled or exchange.status >= 500
         health.outcomes.append((now, not failed, throttled))
