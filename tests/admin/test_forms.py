@@ -38,12 +38,20 @@ def test_the_session_cookie(console_url: str) -> None:
         assert "httponly" in cookie
         assert "samesite=strict" in cookie
         assert "path=/console" in cookie
-        assert "secure" not in cookie  # plain HTTP on loopback; behind HTTPS it is Secure
+        assert "secure" not in cookie  # plain HTTP on loopback
         assert client.get("/console/").status_code == 200
         value = client.cookies["quarry_console"]
         body, _, signature = value.partition(".")
         client.cookies.set("quarry_console", f"{body}.{signature[:-2]}AA", path="/console")
         assert client.get("/console/").headers["location"] == "/console/sign-in"
+
+
+def test_the_cookie_is_secure_behind_https(console_url: str) -> None:
+    # A TLS-terminating proxy on the same host: uvicorn takes the scheme from X-Forwarded-Proto sent by 127.0.0.1.
+    with httpx.Client(base_url=console_url, headers={"x-forwarded-proto": "https"}) as client:
+        cookie = client.get("/console/sign-in").headers["set-cookie"].lower()
+        assert "; secure" in cookie
+        assert "httponly" in cookie
 
 
 def test_no_page_without_signing_in(console_url: str) -> None:
