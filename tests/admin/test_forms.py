@@ -4,14 +4,18 @@ shown as text, never as markup."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 
+from quarry.server import create_app
+from quarry.settings import Settings
 from tests.admin.conftest import ADMIN, console_app, csrf_of, signed_in_client
 
 
@@ -132,3 +136,20 @@ def test_models_count_bedrock_throttling_not_a_key_own_limit(console_url: str, s
         calls = log.split('id="requests"')[1].split("</table>")[0].split("<tr><td")[1:]
         assert len(calls) == 2
         assert all("RateLimited" in call and "429" in call for call in calls)
+
+
+def csrf_of_visitor(client: httpx.Client) -> str:
+    """The CSRF token in the visitor's session cookie (readable, only signed): for a page that shows no form."""
+    body = client.cookies["quarry_console"].split(".")[0]
+    return str(orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["csrf"])
+
+
+def test_without_an_admin_key_nobody_signs_in(serve: Any, tmp_path: Path) -> None:
+    url = serve(create_app(Settings(backend="emulator", data_dir=tmp_path)), lifespan="on").url  # keyless
+    with httpx.Client(base_url=url) as client:
+        form = client.get("/console/sign-in")
+        assert "This server has no admin key" in form.text
+        answer = client.post("/console/sign-in", data={"key": "anything", "csrf": csrf_of_visitor(client)})
+        assert answer.status_code == 403
+        assert "This server has no admin key" in answer.text
+        assert client.get("/console/").headers["location"] == "/console/sign-in"

@@ -140,5 +140,6 @@ def page(title: str, body: Html, *, active: str = "", csrf: str | None = None, s
         "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; "
         "img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         "referrer-policy": "same-origin",
+        "x-content-type-options": "nosniff",
     }
     return HTMLResponse(document, status_code=status, headers=headers)

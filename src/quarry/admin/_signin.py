@@ -62,6 +62,8 @@ async def sign_in(request: Request) -> Response:
         fresh = console.sessions.new(admin=False)
         answer = _form(console, fresh, "The sign-in form had expired; try again.", status=403)
         return set_session(answer, request, console, fresh)
+    if not console.has_admin_key:  # keyless, or team keys only: nobody is an admin, whatever is typed
+        return _form(console, session, status=403)
     address = request.client.host if request.client else ""
     keys: list[ThrottleKey] = [("address", address, console.sign_in_failures)]
     refused = console.throttle.begin(keys)
