@@ -170,34 +170,3 @@ def standalone_toolbox(api_url: str) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=30)
         process.stdout.close()
-
-
-# Debian's chromium, headless: one browser for the whole session, shared by the toolbox's and the console's tests
-# (Playwright's sync API runs one instance per thread).
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Any) -> Iterator[Any]:
-    # A missing browser fails the run: scripts/test installs Debian's chromium.
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-    yield launched
-    launched.close()

@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from quarry.server import create_app
 from quarry.settings import BedrockSettings, Settings
+from tests.ui.conftest import CHROMIUM, FLAGS
 
 ADMIN = "sk-console-admin-key"
 # How long expect() polls for what the operator waits for: a loaded 2-core machine is slow; a state that comes
@@ -26,6 +27,17 @@ IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 @pytest.fixture(scope="session", autouse=True)
 def patient_expect() -> None:
     expect.set_options(timeout=EXPECT_MS)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium for this package's tests only. Playwright's sync API keeps its event loop running in this
+    thread while it is open, which the async tests after this package could not start theirs beside (and the
+    toolbox's tests open their own later): so it is closed when the package's tests are done."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
 
 
 def console_app(data_dir: Path) -> Any:
