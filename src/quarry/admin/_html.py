@@ -82,7 +82,8 @@ h2{font-size:15px;margin:22px 0 8px}
 .plot h3{font-size:13px;margin:0 0 4px;color:#3b444e}
 svg{display:block;width:100%;height:auto}
 table{border-collapse:collapse;background:#fff;width:100%;border:1px solid #e1e4e8}
-th,td{padding:5px 9px;border-bottom:1px solid #eef0f2;text-align:left;white-space:nowrap}
+th,td{padding:5px 9px;border-bottom:1px solid #eef0f2;text-align:left;overflow-wrap:anywhere}
+th,td.num{white-space:nowrap}
 th{background:#f0f2f4;font-weight:600;font-size:12px;color:#3b444e}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .empty{color:#5b6570}
