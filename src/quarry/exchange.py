@@ -37,10 +37,12 @@ class Exchange:
     api: str = ""  # e.g. "chat.completions", "messages"
     key_id: str | None = None
     key_name: str | None = None
-    model: str | None = None
+    model: str | None = None  # the Bedrock model that was called
+    model_requested: str | None = None  # the name the caller asked for (an alias, an OpenAI name), set at admission
     stream: bool = False
     status: int = 0
     error_type: str | None = None
+    error_code: str | None = None  # the error's code: tells Bedrock's throttling from a key's own rate limit
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -63,6 +65,8 @@ class Exchange:
 
     def fail(self, error: Exception) -> None:
         self.error_type = type(error).__name__
+        code = getattr(error, "code", None)
+        self.error_code = code if isinstance(code, str) else None
 
     def failing(self, render: Callable[[QuarryError], bytes]) -> Callable[[QuarryError], bytes]:
         """A stream's error renderer that also notes the failure here."""

@@ -12,8 +12,8 @@ import pytest
 
 from quarry.server import create_app
 from quarry.settings import Settings, UISettings
+from quarry.throttle import Throttle
 from quarry.ui._auth import hash_password
-from quarry.ui._login_throttle import Throttle
 
 # A real cost, seconds per try: long beside a /health answer even on a loaded 2-core machine, so the burst test's
 # order of events does not depend on the machine's speed (at 300k iterations a loaded machine let one hash finish).

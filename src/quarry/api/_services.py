@@ -77,6 +77,7 @@ class Services:
         with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
         refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
         output (unknown: every token is priced at the dearest rate)."""
+        exchange_of(request).model_requested = model.requested  # the request log shows asked beside used
         self.check_scope(principal, model)
         await self.limit(request, principal, tokens)
         if self.prices is None:

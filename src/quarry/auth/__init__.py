@@ -33,6 +33,7 @@ from quarry.auth._redis_ledger import RedisLedger
 from quarry.auth._redis_limits import RedisLimiter
 from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credentials
 from quarry.auth._usage import UsageRecorder, usage_report
+from quarry.auth._usage_series import usage_series
 
 __all__ = [
     "ADMIN",
@@ -87,5 +88,6 @@ __all__ = [
     "spent_since",
     "toolbox_credentials",
     "usage_report",
+    "usage_series",
     "window",
 ]

@@ -7,6 +7,7 @@ from quarry.kb._answers import Answer, citation_marks, cited_numbers, nothing_fo
 from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._evaluation import evaluate, format_report, load_eval_set
 from quarry.kb._ingest import IngestProgress, IngestReport, SourceFile, find_files
+from quarry.kb._jobs import IngestJob, IngestJobs
 from quarry.kb._models import DocumentRecord, Grant, Hit, KnowledgeBaseConfig, Ownership, Query, Registered
 from quarry.kb._service import KnowledgeBase, KnowledgeBases, Retriever, open_knowledge_bases, open_store_backend
 from quarry.kb._wire import retrieval_result
@@ -17,6 +18,8 @@ __all__ = [
     "DocumentRecord",
     "Grant",
     "Hit",
+    "IngestJob",
+    "IngestJobs",
     "IngestProgress",
     "IngestReport",
     "KnowledgeBase",

@@ -14,6 +14,7 @@ from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._chunking import check_chunking
 from quarry.kb._embedding import Embedder, check_embedding_model
 from quarry.kb._ingest import Ingestor, IngestProgress, IngestReport, SourceFile
+from quarry.kb._jobs import IngestJobs
 from quarry.kb._models import DocumentRecord, Grant, Hit, KnowledgeBaseConfig, Ownership, Query, Registered, valid_name
 from quarry.kb._pdf_limits import PdfLimits
 from quarry.kb._retrieval import LocalRetriever
@@ -63,8 +64,10 @@ class KnowledgeBase:
         embedder: Embedder | None = None,
         settings: KnowledgeSettings,
         ownership: Ownership | None = None,
+        jobs: IngestJobs | None = None,
     ) -> None:
         self.config = config
+        self.jobs = jobs or IngestJobs()  # the set's own, so the operator's console sees every ingest
         self.ownership = ownership or Ownership()
         self.retriever = retriever
         self.store = store
@@ -123,7 +126,15 @@ class KnowledgeBase:
     ) -> IngestReport:
         store, embedder = self._local()
         ingestor = Ingestor(store, embedder, self.config, pdf_limits=PdfLimits.from_settings(self._settings))
-        return await ingestor.ingest(files, sync_roots=sync_roots or [], progress=progress)
+        progress = progress or IngestProgress()
+        job = self.jobs.start(self.name, progress)
+        try:
+            report = await ingestor.ingest(files, sync_roots=sync_roots or [], progress=progress)
+        except BaseException as exc:  # cancelled too: the job ends as failed, and the error goes on up
+            self.jobs.finish(job, error=exc)
+            raise
+        self.jobs.finish(job, report)
+        return report
 
     async def counts(self) -> tuple[int, int]:
         return await self.store.counts() if self.store is not None else (0, 0)
@@ -173,6 +184,7 @@ class KnowledgeBases:
         self.settings = settings
         self._managed = managed
         self._owns_runtime = owns_runtime  # close() closes the runtime too
+        self.jobs = IngestJobs()  # every ingest of these knowledge bases, for the operator's console
 
     async def create(
         self,
@@ -260,14 +272,22 @@ class KnowledgeBases:
                 raise InvalidRequest(
                     f"{config.name} is a Bedrock knowledge base, and no Bedrock agent runtime is set up."
                 )
-            return KnowledgeBase(config, self._managed(config), settings=self.settings, ownership=ownership)
+            return KnowledgeBase(
+                config, self._managed(config), settings=self.settings, ownership=ownership, jobs=self.jobs
+            )
         store = await self.backend.open(config.name)
         embedder = Embedder(self.runtime, config, concurrency=self.settings.embed_concurrency)
         retriever = LocalRetriever(
             store, embedder, rrf_k=self.settings.rrf_k, keyword_weight=self.settings.keyword_weight
         )
         return KnowledgeBase(
-            config, retriever, store=store, embedder=embedder, settings=self.settings, ownership=ownership
+            config,
+            retriever,
+            store=store,
+            embedder=embedder,
+            settings=self.settings,
+            ownership=ownership,
+            jobs=self.jobs,
         )
 
     async def set_ownership(self, name: str, ownership: Ownership) -> Ownership:

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match
 
 from quarry import __version__
+from quarry.admin import CONSOLE_KEY, Console, console_routes
 from quarry.api import (
     CONTEXT_KEY,
     AppContext,
@@ -53,6 +54,7 @@ from quarry.errors import ClientDisconnected, InvalidRequest, MethodNotAllowed, 
 from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
 from quarry.server._backend import open_backend
+from quarry.server._console import open_console
 from quarry.server._cors import add_cors
 from quarry.server._hosts import HostGuard, HostPolicy
 from quarry.server._middleware import ExchangeMiddleware, Listener
@@ -149,6 +151,7 @@ _HOME = """Quarry {version}
 OpenAI API:     /v1  (chat/completions, embeddings, models)
 Anthropic API:  /v1/messages
 Health:         /health
+Console:        /console  (with the admin key)
 API reference:  /docs  (with the API key, if one is set)
 Toolbox:        not mounted here (install the `ui` extra: pip install 'quarry[ui]', or see [ui] enabled)
 """
@@ -170,7 +173,7 @@ def create_app(
     heard: list[Listener] = []
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext | Console]]:
         async with AsyncExitStack() as stack:
             backend = await open_backend(settings, stack)
             metrics, observers = observe(settings, backend.runtime)
@@ -204,14 +207,14 @@ def create_app(
             usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s)
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
-            heard[:] = [usage, *observers, *listeners]
+            admin_key = await bootstrap_key(settings)
             services = Services(
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
                 authenticator=KeyAuthenticator(
                     keys,
-                    await bootstrap_key(settings),
+                    admin_key,
                     ttl_s=settings.key_cache_ttl_s,
                     toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
                 ),
@@ -235,11 +238,13 @@ def create_app(
                 ui_mounted=ui_mounted,
             )
             stack.push_async_callback(context.background.aclose)  # before the database closes
+            console = open_console(context, keys, admin_key)
+            heard[:] = [usage, *observers, console.observe, *listeners]
             log.info("backend: %s", backend.description)
             if on_ready is not None:
                 on_ready(context)
             # Lifespan state: Starlette hands each request a shallow copy, read through `context_of`.
-            yield {CONTEXT_KEY: context}
+            yield {CONTEXT_KEY: context, CONSOLE_KEY: console}
 
     # The schema and its page are served below, behind the API's key check: FastAPI's own are open to anyone.
     app = FastAPI(
@@ -252,6 +257,7 @@ def create_app(
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.router.routes.extend(bedrock.routes)  # Bedrock's own paths, at the root and under /bedrock
+    app.router.routes.extend(console_routes())  # the operator's console at /console
     knowledge_router = _knowledge_router()
     routers = [
         *(

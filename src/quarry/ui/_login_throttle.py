@@ -8,74 +8,17 @@ ASGI middleware that knows the client's address and sees the answer.
 from __future__ import annotations
 
 import math
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LoginThrottle", "Throttle"]
+from quarry.throttle import Throttle, ThrottleKey
+
+__all__ = ["LoginThrottle"]
 
 _MAX_FORM_BYTES = 16 * 1024  # a login form is a name and a password
-_LONGEST_LOCKOUT_S = 3600.0
-Key = tuple[str, str, int]  # (kind, value, failures allowed)
-
-
-@dataclass(slots=True)
-class _Record:
-    failures: int = 0
-    last: float = 0.0
-    locked_until: float = 0.0
-
-
-class Throttle:
-    """Failures per key (a user name, an address), in a table of at most `max_keys` (least recently used go)."""
-
-    def __init__(self, *, lockout_s: float, forget_after_s: float = 900.0, max_keys: int = 10_000) -> None:
-        self.lockout_s = lockout_s
-        self.forget_after_s = forget_after_s
-        self.max_keys = max_keys
-        self._records: OrderedDict[tuple[str, str], _Record] = OrderedDict()
-
-    def _record(self, kind: str, value: str, now: float) -> _Record:
-        record = self._records.get((kind, value))
-        if record is None or now - record.last > max(self.forget_after_s, record.locked_until - record.last):
-            record = self._records[(kind, value)] = _Record()
-        self._records.move_to_end((kind, value))
-        while len(self._records) > self.max_keys:
-            self._records.popitem(last=False)
-        return record
-
-    def begin(self, keys: list[Key], now: float | None = None) -> tuple[str, float] | None:
-        """Start an attempt: None, counted as a failure until `succeeded`; or (kind, seconds to wait) if locked out.
-
-        Counting it before the password is checked means a burst of concurrent attempts is throttled too.
-        """
-        now = time.monotonic() if now is None else now
-        records = [(self._record(kind, value, now), allowed, kind) for kind, value, allowed in keys]
-        for record, allowed, kind in records:
-            if record.failures >= allowed and now < record.locked_until:
-                return kind, record.locked_until - now
-        for record, allowed, _ in records:
-            record.failures += 1
-            record.last = now
-            if record.failures >= allowed:
-                lockout = min(self.lockout_s * 2 ** min(record.failures - allowed, 30), _LONGEST_LOCKOUT_S)
-                record.locked_until = max(record.locked_until, now + lockout)
-        return None
-
-    def succeeded(self, keys: list[Key]) -> None:
-        """The attempt begun with `keys` signed in: the user's failures are forgiven, the address's is taken back."""
-        for kind, value, allowed in keys:
-            record = self._records.get((kind, value))
-            if record is None:
-                continue
-            record.failures = 0 if kind == "user" else max(record.failures - 1, 0)
-            if record.failures < allowed:
-                record.locked_until = 0.0
 
 
 class LoginThrottle:
@@ -103,7 +46,7 @@ class LoginThrottle:
                 break
         user = await _user_name(scope, body)
         address = scope["client"][0] if scope.get("client") else ""
-        keys: list[Key] = [("user", user, self.per_user), ("address", address, self.per_address)]
+        keys: list[ThrottleKey] = [("user", user, self.per_user), ("address", address, self.per_address)]
         refused = self.throttle.begin(keys)
         if refused is not None:
             kind, wait = refused

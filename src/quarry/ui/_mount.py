@@ -60,9 +60,10 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, credentials
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
+    from quarry.throttle import Throttle
     from quarry.ui._auth import password_checker, trusted_header_identity
     from quarry.ui._blocks import build_blocks
-    from quarry.ui._login_throttle import LoginThrottle, Throttle
+    from quarry.ui._login_throttle import LoginThrottle
     from quarry.ui._toolbox import Toolbox, ToolboxConfig
 
     ui = settings.ui
