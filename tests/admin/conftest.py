@@ -3,6 +3,7 @@ chromium (the session's browser, tests/conftest.py) in a 1280x800 window signed 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,10 @@ ADMIN = "sk-console-admin-key"
 # How long expect() polls for what the operator waits for: a loaded 2-core machine is slow; a state that comes
 # sooner ends the wait.
 EXPECT_MS = 60_000
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+# Every page's screenshot goes to test-artifacts/console (ignored by git); with QUARRY_UPDATE_SCREENSHOTS=1 to
+# docs/images, the README's copies, so a test run leaves the checkout as it was unless asked to refresh them.
+_ROOT = Path(__file__).resolve().parents[2]
+IMAGES = _ROOT / ("docs/images" if os.environ.get("QUARRY_UPDATE_SCREENSHOTS") == "1" else "test-artifacts/console")
 
 
 @pytest.fixture(scope="session", autouse=True)
