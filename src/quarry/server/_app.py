@@ -32,6 +32,8 @@ from quarry.api import (
     wants_anthropic,
 )
 from quarry.auth import (
+    SERVER_KEY_PURPOSE,
+    AwsCredentialStore,
     Budgeter,
     BudgetStore,
     InProcessLedger,
@@ -41,9 +43,11 @@ from quarry.auth import (
     Limiter,
     RedisLedger,
     RedisLimiter,
+    SigV4Verifier,
     SpendLedger,
     UsageRecorder,
     bootstrap_key,
+    server_key,
     toolbox_credentials,
 )
 from quarry.bedrock import Backend, ModelCatalog
@@ -204,22 +208,25 @@ def create_app(
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
             heard[:] = [usage, *observers, *listeners]
+            authenticator = KeyAuthenticator(
+                keys,
+                await bootstrap_key(settings),
+                ttl_s=settings.key_cache_ttl_s,
+                toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
+            )
+            aws_credentials = AwsCredentialStore(database, lambda: server_key(settings, SERVER_KEY_PURPOSE))
             services = Services(
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
-                authenticator=KeyAuthenticator(
-                    keys,
-                    await bootstrap_key(settings),
-                    ttl_s=settings.key_cache_ttl_s,
-                    toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
-                ),
+                authenticator=authenticator,
                 load_image=_image_loader(fetcher, settings.images.max_bytes),
                 limiter=limiter,
                 keys=keys,
                 on_stream=metrics.stream,
                 prices=PriceTable.load(settings.spend.prices_file),
                 budgets=budgets,
+                signatures=SigV4Verifier(aws_credentials, authenticator, ttl_s=settings.key_cache_ttl_s),
             )
             context = AppContext(
                 settings=settings,

@@ -67,6 +67,15 @@ _RESPONSES = [
     "CREATE INDEX response_reasoning_response ON response_reasoning (response_id)",
 ]
 
+# AWS credentials issued for team keys (quarry.auth's AwsCredentialStore): the access key id, the key it signs for and
+# its secret access key sealed under the server key (SigV4 needs the secret itself to verify, so no hash will do).
+_AWS_CREDENTIALS = [
+    """CREATE TABLE aws_credentials (
+        access_key_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, sealed TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX aws_credentials_key ON aws_credentials (key_id)",
+]
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -109,4 +118,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     },
     {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 6: budgets per key (what is spent is summed from usage)
     {"sqlite": _RESPONSES, "postgresql": _RESPONSES},  # 7: stored responses (the OpenAI Responses API)
+    {"sqlite": _AWS_CREDENTIALS, "postgresql": _AWS_CREDENTIALS},  # 8: AWS credentials of team keys (SigV4)
 ]
