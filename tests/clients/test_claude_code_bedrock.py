@@ -1,7 +1,8 @@
 """Claude Code itself (from npm, each pinned version: conftest.py) in Bedrock mode against Quarry on the emulator, with
-nothing but a Quarry key: `CLAUDE_CODE_USE_BEDROCK=1`, `ANTHROPIC_BEDROCK_BASE_URL` and `AWS_BEARER_TOKEN_BEDROCK`.
-It discovers the inference profiles, checks its models are reachable (InvokeModel), then streams its turns
-(InvokeModelWithResponseStream); every call is counted against the key."""
+nothing but a Quarry key: `CLAUDE_CODE_USE_BEDROCK=1`, `ANTHROPIC_BEDROCK_BASE_URL` and either the key as
+`AWS_BEARER_TOKEN_BEDROCK` (2.1.197) or the AWS credentials Quarry issued for it, which it signs with as the AWS SDK
+for JavaScript does (2.1.332). It discovers the inference profiles, checks its models are reachable (InvokeModel),
+then streams its turns (InvokeModelWithResponseStream); every call is counted against the key."""
 
 from __future__ import annotations
 
@@ -24,16 +25,28 @@ def bedrock_gateway(serve: Any, tmp_path_factory: pytest.TempPathFactory) -> Gat
 def test_claude_code_in_bedrock_mode(bedrock_gateway: Gateway, claude_code: tuple[str, Path], tmp_path: Path) -> None:
     gateway = bedrock_gateway
     version, claude = claude_code
-    key = gateway.key(models=["*anthropic.claude-*"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_", "CLAUDE_"))} | {
-        "HOME": str(tmp_path),
-        "CLAUDE_CODE_USE_BEDROCK": "1",
-        "ANTHROPIC_BEDROCK_BASE_URL": gateway.url,
-        "AWS_BEARER_TOKEN_BEDROCK": key.secret,
-        "AWS_REGION": "us-east-1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-    }
+    key = gateway.key(models=["*anthropic.claude-*"], aws=True)
+    assert key.aws is not None
+    identity = (
+        {"AWS_BEARER_TOKEN_BEDROCK": key.secret}
+        if version == "2.1.197"
+        else {"AWS_ACCESS_KEY_ID": key.aws[0], "AWS_SECRET_ACCESS_KEY": key.aws[1]}
+    )
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANTHROPIC_", "CLAUDE_"))}
+        | identity
+        | {
+            "HOME": str(tmp_path),
+            "CLAUDE_CODE_USE_BEDROCK": "1",
+            "ANTHROPIC_BEDROCK_BASE_URL": gateway.url,
+            "AWS_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),  # no profile of the machine's: only the identity above
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+        }
+    )
     if version == "2.1.197":
         # Thinking stays on. 2.1.197 drops the signed thinking blocks of an earlier turn whose `model` (from its
         # message_start) is not the string it asks for; Bedrock's InvokeModel answers with Anthropic's name
