@@ -59,7 +59,7 @@ _MISMATCH = (
 
 def is_sigv4(authorization: str | None) -> bool:
     """Whether an Authorization header is a SigV4 signature (rather than a bearer key)."""
-    return bool(authorization) and authorization.lstrip().startswith(ALGORITHM + " ")  # type: ignore[union-attr]
+    return authorization is not None and authorization.lstrip().startswith(ALGORITHM + " ")
 
 
 class _Signer(SigV4Auth):

@@ -106,6 +106,14 @@ def test_a_wrong_secret_and_an_unknown_access_key_are_refused(gateway: Gateway, 
         403,
         {"message": "Credential should be scoped to correct service: 'bedrock'."},
     )
+    malformed = httpx.get(
+        f"{gateway.url}/foundation-models",
+        headers={
+            "Authorization": "AWS4-HMAC-SHA256 Credential=QKIAAAAAAAAAAAAAAAAA/20261205/us-east-1/bedrock/aws4_request"
+        },
+    )
+    assert (malformed.status_code, malformed.headers["x-amzn-errortype"].split(":")[0]) == (400, "IncompleteSignature")
+    assert malformed.json() == {"message": "Authorization header requires 'SignedHeaders', 'Signature' parameter(s)."}
     assert gateway.calls() == calls  # nothing reached Bedrock
 
 
