@@ -169,9 +169,9 @@ class SigV4Verifier:
         if found is None:
             return await self._unknown()
         key, secret = found
-        expected = _signature(method, raw_target, received, signed, body, Credentials(access_key_id, secret), region,
-                              stamp)  # fmt: skip
-        if not hmac.compare_digest(expected, fields["Signature"]):
+        credentials = Credentials(access_key_id, secret)
+        expected = _signature(method, raw_target, received, signed, body, credentials, region, stamp)
+        if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):  # bytes: any text compares
             raise AuthenticationFailed(_MISMATCH, code=INVALID_SIGNATURE)
         if key.revoked_at is not None:
             raise AuthenticationFailed(f"The API key `{key.prefix}…` has been revoked.", code=UNRECOGNIZED_CLIENT)
@@ -202,7 +202,7 @@ def _signature(
 ) -> str:
     declared = received.get("x-amz-content-sha256")
     computed = hashlib.sha256(body).hexdigest()
-    if declared not in (None, UNSIGNED_PAYLOAD) and not hmac.compare_digest(str(declared), computed):
+    if declared not in (None, UNSIGNED_PAYLOAD) and not hmac.compare_digest(str(declared).encode(), computed.encode()):
         raise AuthenticationFailed(
             "The provided 'x-amz-content-sha256' header does not match what was computed.", code=INVALID_SIGNATURE
         )

@@ -106,6 +106,16 @@ def test_a_wrong_secret_and_an_unknown_access_key_are_refused(gateway: Gateway, 
         403,
         {"message": "Credential should be scoped to correct service: 'bedrock'."},
     )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{access_key_id}/{stamp[:8]}/us-east-1/bedrock/aws4_request"
+    odd = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-amz-date, Signature=\xe9"
+    garbled = httpx.get(
+        f"{gateway.url}/foundation-models", headers={"Authorization": odd.encode("latin-1"), "X-Amz-Date": stamp}
+    )
+    assert (garbled.status_code, garbled.headers["x-amzn-errortype"].split(":")[0]) == (
+        403,
+        "InvalidSignatureException",
+    )
     malformed = httpx.get(
         f"{gateway.url}/foundation-models",
         headers={
