@@ -462,6 +462,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="`postgresql://…` for many instances; unset: SQLite in the data dir."
     )
+    server_key: SecretStr | None = Field(
+        default=None,
+        description="The key Quarry encrypts stored secrets under (the secret keys of AWS credentials issued for team "
+        "keys). Replicas sharing a database must all set the same one; unset: a random one kept in the data dir "
+        "(`server.key`).",
+    )
     redis_url: str | None = Field(default=None, description="`redis://…` shares rate limits between instances.")
     key_cache_ttl_s: float = Field(
         default=0.5, ge=0, description="How long a key lookup is trusted; a revoked key is refused after this."

@@ -15,7 +15,16 @@ from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
 from quarry.api._responses import json_response
 from quarry.api._services import Services
-from quarry.auth import ApiKey, Budget, KeyStore, Limits, parse_budgets, usage_report
+from quarry.auth import (
+    ApiKey,
+    AwsCredential,
+    AwsCredentialStore,
+    Budget,
+    KeyStore,
+    Limits,
+    parse_budgets,
+    usage_report,
+)
 from quarry.errors import InvalidRequest, NotFound, PermissionDenied
 from quarry.settings import GuardrailSettings
 
@@ -32,6 +41,7 @@ class NewKey(BaseModel):
     budgets: dict[str, float | None] = Field(default_factory=dict)  # {"usd_day": 5, "tokens_month": 1000000}
     budget_soft: float | None = Field(default=None, gt=0, le=1)  # share of each budget that warns
     guardrail: GuardrailSettings | None = None  # the key's own Bedrock guardrail, over the server's [guardrails]
+    aws: bool = False  # also issue an AWS access key id and secret for the key (SigV4 on the Bedrock routes)
 
 
 class KeyGuardrail(BaseModel):
@@ -66,13 +76,34 @@ async def create_key(request: Request) -> Response:
     budgets = parse_budgets(body.budgets, body.budget_soft)  # checked before the key exists
     if budgets and services.budgets is None:
         raise InvalidRequest("This server does not enforce budgets.", param="budgets")
+    credentials = _aws(services) if body.aws else None  # refused before the key exists
     key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
     if services.budgets is not None:
         await services.budgets.store.put(key.id, budgets)
     if body.guardrail is not None and services.key_guardrails is not None:
         await services.key_guardrails.put(key.id, body.guardrail)
-    shown = {"budgets": _amounts(tuple(budgets)), "guardrail": _guardrail(body.guardrail), "key": secret}
-    return json_response(key.public() | shown, 201)
+    made = key.public() | {"budgets": _amounts(tuple(budgets)), "guardrail": _guardrail(body.guardrail), "key": secret}
+    if credentials is not None:
+        made |= _issued(*await credentials.issue(key))
+    return json_response(made, 201)
+
+
+def _aws(services: Services) -> AwsCredentialStore:
+    if services.signatures is None:
+        raise InvalidRequest("This server takes no SigV4 signatures, so it issues no AWS credentials.", param="aws")
+    return services.signatures.credentials
+
+
+def _issued(credential: AwsCredential, secret: str) -> dict[str, object]:
+    """An issued credential as shown once: the pair an AWS SDK takes."""
+    return credential.public() | {"aws_secret_access_key": secret}
+
+
+async def _aws_ids(services: Services) -> dict[str, str]:
+    """The AWS access key id of each key that has one."""
+    if services.signatures is None:
+        return {}
+    return {key_id: c.access_key_id for key_id, c in (await services.signatures.credentials.of_keys()).items()}
 
 
 async def list_keys(request: Request) -> Response:
@@ -82,11 +113,16 @@ async def list_keys(request: Request) -> Response:
     budgets = await services.budgets.store.all() if services.budgets is not None else {}
     guardrails = await services.key_guardrails.all() if services.key_guardrails is not None else {}
     found = await keys.list(include_revoked=include_revoked)
+    aws = await _aws_ids(services)
     return json_response(
         {
             "data": [
                 key.public()
-                | {"budgets": _amounts(budgets.get(key.id, ())), "guardrail": _guardrail(guardrails.get(key.id))}
+                | {
+                    "budgets": _amounts(budgets.get(key.id, ())),
+                    "guardrail": _guardrail(guardrails.get(key.id)),
+                    "aws_access_key_id": aws.get(key.id),
+                }
                 for key in found
             ]
         }
@@ -104,7 +140,12 @@ async def _shown(services: Services, key: ApiKey) -> dict[str, object]:
     """A key with each budget's state: spent, reserved by calls in progress, remaining, when it resets."""
     states = await services.budgets.state(key.id) if services.budgets is not None else []
     guardrail = await services.key_guardrails.get(key.id) if services.key_guardrails is not None else None
-    return key.public() | {"budgets": [state.public() for state in states], "guardrail": _guardrail(guardrail)}
+    aws = (await _aws_ids(services)).get(key.id)
+    return key.public() | {
+        "budgets": [state.public() for state in states],
+        "guardrail": _guardrail(guardrail),
+        "aws_access_key_id": aws,
+    }
 
 
 async def show_key(request: Request) -> Response:
@@ -141,8 +182,29 @@ def _guardrail(guardrail: GuardrailSettings | None) -> dict[str, str] | None:
 
 
 async def revoke_key(request: Request) -> Response:
-    _, keys = await _admin(request)
-    return json_response((await keys.revoke(request.path_params["key_id"])).public())
+    services, keys = await _admin(request)
+    revoked = await keys.revoke(request.path_params["key_id"])
+    if services.signatures is not None:  # its AWS credentials end with it
+        await services.signatures.credentials.remove(revoked.id)
+    return json_response(revoked.public())
+
+
+async def issue_aws(request: Request) -> Response:
+    """POST /admin/keys/{id}/aws: an AWS access key id and secret for the key, replacing any it had (rotation)."""
+    services, keys = await _admin(request)
+    credentials = _aws(services)
+    key = await _key(keys, request.path_params["key_id"])
+    return json_response(key.public() | _issued(*await credentials.issue(key)), 201)
+
+
+async def remove_aws(request: Request) -> Response:
+    """DELETE /admin/keys/{id}/aws: the key's AWS credentials removed; the key itself goes on working."""
+    services, keys = await _admin(request)
+    key = await _key(keys, request.path_params["key_id"])
+    removed = await _aws(services).remove(key.id)
+    if not removed:
+        raise NotFound(f"The API key `{key.id}` has no AWS credentials.", param="id")
+    return json_response(key.public() | {"aws_access_key_id": None})
 
 
 async def usage(request: Request) -> Response:
@@ -168,4 +230,6 @@ router.add_route("/keys/{key_id}", show_key, methods=["GET"])
 router.add_route("/keys/{key_id}", revoke_key, methods=["DELETE"])
 router.add_route("/keys/{key_id}/budgets", set_budgets, methods=["PUT"])
 router.add_route("/keys/{key_id}/guardrail", set_guardrail, methods=["PUT"])
+router.add_route("/keys/{key_id}/aws", issue_aws, methods=["POST"])
+router.add_route("/keys/{key_id}/aws", remove_aws, methods=["DELETE"])
 router.add_route("/usage", usage, methods=["GET"])

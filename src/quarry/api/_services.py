@@ -21,11 +21,12 @@ from quarry.auth import (
     Limiter,
     Principal,
     Reservation,
+    SigV4Verifier,
     bearer_token,
     may_use_model,
 )
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
-from quarry.errors import PermissionDenied
+from quarry.errors import AuthenticationFailed, PermissionDenied
 from quarry.exchange import Exchange, exchange_of
 from quarry.settings import GuardrailSettings, Settings
 from quarry.spend import PriceTable
@@ -48,6 +49,7 @@ class Services:
     prices: PriceTable | None = None  # what calls cost (None: costs are not counted)
     budgets: Budgeter | None = None  # team keys' budgets (None: not enforced)
     key_guardrails: KeyGuardrails | None = None  # team keys' own guardrails (None: only the settings' apply)
+    signatures: SigV4Verifier | None = None  # SigV4 with the AWS credentials issued for team keys (Bedrock routes)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -157,6 +159,22 @@ class Services:
         exchange.api = api
         token = bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key")
         principal = await self.authenticator.authenticate(token)
+        exchange.key_id, exchange.key_name = principal.key_id, principal.name
+        return principal
+
+    async def authenticate_signed(self, request: Request, api: str, body: bytes) -> Principal:
+        """The caller of a SigV4-signed request, its signature verified over the path and query as they arrived,
+        the headers and the body; noted on the request's Exchange as `authenticate` does."""
+        exchange = exchange_of(request)
+        exchange.api = api
+        if self.signatures is None:
+            raise AuthenticationFailed("This server takes no SigV4 signatures: send a Quarry key as a bearer token.")
+        raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        query: bytes = request.scope.get("query_string", b"")
+        target = raw if b"?" in raw or not query else raw + b"?" + query
+        principal = await self.signatures.verify(
+            request.method, target.decode("latin-1"), request.headers.items(), body
+        )
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
         return principal
 

@@ -20,6 +20,7 @@ from quarry.auth._authenticator import (
     StaticKey,
     bearer_token,
 )
+from quarry.auth._aws_credentials import ACCESS_KEY_PREFIX, SERVER_KEY_PURPOSE, AwsCredential, AwsCredentialStore
 from quarry.auth._bootstrap import bootstrap_key
 from quarry.auth._budgeter import Budgeter, Reservation
 from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, iso, parse_budgets, spent_since, window
@@ -31,18 +32,36 @@ from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedge
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_ledger import RedisLedger
 from quarry.auth._redis_limits import RedisLimiter
+from quarry.auth._server_key import SERVER_KEY_FILE, server_key
+from quarry.auth._sigv4 import (
+    INCOMPLETE_SIGNATURE,
+    INVALID_SIGNATURE,
+    SIGNING_SERVICE,
+    UNRECOGNIZED_CLIENT,
+    SigV4Verifier,
+    is_sigv4,
+)
 from quarry.auth._toolbox_credentials import ToolboxCredentials, toolbox_credentials
 from quarry.auth._usage import UsageRecorder, usage_report
 from quarry.auth._usage_series import usage_series
 
 __all__ = [
+    "ACCESS_KEY_PREFIX",
     "ADMIN",
     "BUDGET_NAMES",
     "EVERYONE",
+    "INCOMPLETE_SIGNATURE",
+    "INVALID_SIGNATURE",
     "KB_PREFIX",
     "MAX_LIMIT",
+    "SERVER_KEY_FILE",
+    "SERVER_KEY_PURPOSE",
+    "SIGNING_SERVICE",
+    "UNRECOGNIZED_CLIENT",
     "ApiKey",
     "Authenticator",
+    "AwsCredential",
+    "AwsCredentialStore",
     "Budget",
     "BudgetState",
     "BudgetStore",
@@ -62,6 +81,7 @@ __all__ = [
     "RedisLedger",
     "RedisLimiter",
     "Reservation",
+    "SigV4Verifier",
     "SpendLedger",
     "StaticKey",
     "ToolboxCredentials",
@@ -74,6 +94,7 @@ __all__ = [
     "data_dir_secret",
     "hash_key",
     "is_admin",
+    "is_sigv4",
     "iso",
     "knowledge_base_model",
     "may_change",
@@ -84,6 +105,7 @@ __all__ = [
     "parse_budgets",
     "parse_grantee",
     "parse_owner",
+    "server_key",
     "shown_owner",
     "spent_since",
     "toolbox_credentials",

@@ -14,7 +14,10 @@ import orjson
 
 from quarry.auth import (
     BUDGET_NAMES,
+    SERVER_KEY_PURPOSE,
     ApiKey,
+    AwsCredential,
+    AwsCredentialStore,
     Budget,
     BudgetStore,
     KeyGuardrails,
@@ -22,6 +25,7 @@ from quarry.auth import (
     Limits,
     iso,
     parse_budgets,
+    server_key,
     spent_since,
     usage_report,
     window,
@@ -79,6 +83,27 @@ def _echo_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
 
 
+def _aws_store(db: Database) -> AwsCredentialStore:
+    settings = Settings()
+    return AwsCredentialStore(db, lambda: server_key(settings, SERVER_KEY_PURPOSE))
+
+
+def _show_aws(credential: AwsCredential, secret: str) -> None:
+    """An issued AWS credential, shown this once, as the variables an AWS SDK reads."""
+    click.echo(
+        f"AWS credentials for SigV4 on the Bedrock routes, shown this once:\n\n"
+        f"    AWS_ACCESS_KEY_ID={credential.access_key_id}\n    AWS_SECRET_ACCESS_KEY={secret}\n"
+    )
+    settings = Settings()
+    if settings.database_url and settings.server_key is None:
+        click.echo(
+            "Warning: QUARRY_SERVER_KEY is not set, so the secret is encrypted under this data dir's server.key: a "
+            "replica without the same file cannot verify it. Set the same QUARRY_SERVER_KEY on every replica (and "
+            "here), then issue the credentials again.",
+            err=True,
+        )
+
+
 def _budget_options(prefix: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """`--{prefix}usd-day`, `--{prefix}tokens-month`, … and `--{prefix}soft`."""
 
@@ -118,7 +143,7 @@ def _budget_line(budget: Budget, spent: float) -> str:
 
 @click.group()
 def keys() -> None:
-    """Team API keys: create, list, show, set budgets, revoke."""
+    """Team API keys: create, list, show, set budgets, issue AWS credentials, revoke."""
 
 
 @keys.command("create")
@@ -132,10 +157,11 @@ def keys() -> None:
 @click.option("--expires", help="Date (UTC) after which the key stops working, e.g. 2026-12-31.")
 @_budget_options("budget-")
 @guardrail_options
+@click.option("--aws", is_flag=True, help="Also issue an AWS access key id and secret (SigV4) for the key.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
-    expires: str | None, as_json: bool, **budget_options: Any,
+    expires: str | None, aws: bool, as_json: bool, **budget_options: Any,
 ) -> None:  # fmt: skip
     """Create a key. It is printed once and never shown again."""
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
@@ -144,22 +170,25 @@ def create(
     guardrail = pop_guardrail(budget_options)
     budgets = _budgets(budget_options)
 
-    async def make(db: Database) -> tuple[ApiKey, str, bool]:
+    async def make(db: Database) -> tuple[ApiKey, str, bool, tuple[AwsCredential, str] | None]:
         store = KeyStore(db)
         first = not await store.any_active()
-        made = await store.create(name, models=models, limits=limits, expires_at=expires_at)
-        await BudgetStore(db).put(made[0].id, budgets)
-        await KeyGuardrails(db).put(made[0].id, guardrail)
-        return *made, first
+        key, secret = await store.create(name, models=models, limits=limits, expires_at=expires_at)
+        await BudgetStore(db).put(key.id, budgets)
+        await KeyGuardrails(db).put(key.id, guardrail)
+        return key, secret, first, await _aws_store(db).issue(key) if aws else None
 
-    key, secret, first = _run(make)
+    key, secret, first, issued = _run(make)
     settings = Settings()
     keyless = first and not (settings.api_key or settings.api_key_secret_id or settings.api_key_ssm_parameter)
     if as_json:
-        shown = {"budgets": {b.name: b.amount for b in budgets}, "key": secret}
-        _echo_json(key.public() | shown | {"guardrail": guardrail.model_dump() if guardrail else None})
+        shown = key.public() | {"budgets": {b.name: b.amount for b in budgets}, "key": secret}
+        shown |= {"guardrail": guardrail.model_dump() if guardrail else None}
+        _echo_json(shown | (issued[0].public() | {"aws_secret_access_key": issued[1]} if issued else {}))
     else:
         click.echo(f"Created {key.id} ({key.name}). The key, shown this once:\n\n    {secret}\n")
+        if issued:
+            _show_aws(*issued)
     if keyless:  # on stderr with --json, so the JSON stays parseable
         click.echo(KEYLESS_ENDS, err=as_json)
 
@@ -263,9 +292,42 @@ def guardrail(key_id: str, remove: bool, **options: Any) -> None:
 @keys.command("revoke")
 @click.argument("key_id")
 def revoke(key_id: str) -> None:
-    """Revoke a key by id; every instance refuses it within a second."""
-    key = _run(lambda db: KeyStore(db).revoke(key_id))
+    """Revoke a key by id (and its AWS credentials); every instance refuses it within a second."""
+
+    async def end(db: Database) -> ApiKey:
+        key = await KeyStore(db).revoke(key_id)
+        await _aws_store(db).remove(key.id)
+        return key
+
+    key = _run(end)
     click.echo(f"Revoked {key.id} ({key.name}).")
+
+
+@keys.command("aws")
+@click.argument("key_id")
+@click.option("--remove", is_flag=True, help="Remove the key's AWS credentials instead (the key goes on working).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def aws_credentials(key_id: str, remove: bool, as_json: bool) -> None:
+    """Issue an AWS access key id and secret for a key, for tools that sign with SigV4 (boto3, the AWS CLI, Claude
+    Code in Bedrock mode with AWS credentials); replaces any the key had. The secret is shown once."""
+
+    async def change(db: Database) -> tuple[ApiKey, tuple[AwsCredential, str] | None]:
+        key = next((k for k in await KeyStore(db).list(include_revoked=True) if k.id == key_id), None)
+        if key is None:
+            raise click.ClickException(f"No API key with id `{key_id}`.")
+        if remove:
+            if not await _aws_store(db).remove(key.id):
+                raise click.ClickException(f"The API key `{key_id}` has no AWS credentials.")
+            return key, None
+        return key, await _aws_store(db).issue(key)
+
+    key, issued = _run(change)
+    if issued is None:
+        click.echo(f"Removed the AWS credentials of {key.id} ({key.name}).")
+    elif as_json:
+        _echo_json({"id": key.id, **issued[0].public(), "aws_secret_access_key": issued[1]})
+    else:
+        _show_aws(*issued)
 
 
 @click.command()

@@ -33,6 +33,8 @@ from quarry.api import (
     wants_anthropic,
 )
 from quarry.auth import (
+    SERVER_KEY_PURPOSE,
+    AwsCredentialStore,
     Budgeter,
     BudgetStore,
     InProcessLedger,
@@ -43,9 +45,11 @@ from quarry.auth import (
     Limiter,
     RedisLedger,
     RedisLimiter,
+    SigV4Verifier,
     SpendLedger,
     UsageRecorder,
     bootstrap_key,
+    server_key,
     toolbox_credentials,
 )
 from quarry.bedrock import Backend, ModelCatalog
@@ -208,16 +212,18 @@ def create_app(
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
             admin_key = await bootstrap_key(settings)
+            authenticator = KeyAuthenticator(
+                keys,
+                admin_key,
+                ttl_s=settings.key_cache_ttl_s,
+                toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
+            )
+            aws_credentials = AwsCredentialStore(database, lambda: server_key(settings, SERVER_KEY_PURPOSE))
             services = Services(
                 settings=settings,
                 runtime=backend.runtime,
                 catalog=catalog,
-                authenticator=KeyAuthenticator(
-                    keys,
-                    admin_key,
-                    ttl_s=settings.key_cache_ttl_s,
-                    toolbox=toolbox_credentials(settings),  # what the toolbox's signed-in users call with
-                ),
+                authenticator=authenticator,
                 load_image=_image_loader(fetcher, settings.images.max_bytes),
                 limiter=limiter,
                 keys=keys,
@@ -225,6 +231,7 @@ def create_app(
                 prices=PriceTable.load(settings.spend.prices_file),
                 budgets=budgets,
                 key_guardrails=KeyGuardrails(database, ttl_s=settings.key_cache_ttl_s),
+                signatures=SigV4Verifier(aws_credentials, authenticator, ttl_s=settings.key_cache_ttl_s),
             )
             context = AppContext(
                 settings=settings,

@@ -88,6 +88,16 @@ def _response_conversations(seq: str) -> list[str]:
     ]
 
 
+# AWS credentials issued for team keys (quarry.auth's AwsCredentialStore): the access key id, the key it signs for and
+# its secret access key sealed under the server key (SigV4 needs the secret itself to verify, so no hash will do).
+_AWS_CREDENTIALS = [
+    """CREATE TABLE aws_credentials (
+        access_key_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, sealed TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL)""",
+    "CREATE INDEX aws_credentials_key ON aws_credentials (key_id)",
+]
+
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -135,4 +145,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "sqlite": _response_conversations("INTEGER PRIMARY KEY AUTOINCREMENT"),
         "postgresql": _response_conversations("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     },
+    {"sqlite": _AWS_CREDENTIALS, "postgresql": _AWS_CREDENTIALS},  # 10: AWS credentials of team keys (SigV4)
 ]

@@ -31,6 +31,7 @@ HELLO = [{"role": "user", "content": [{"text": "Say hello."}]}]
 class TeamKey:
     secret: str
     id: str
+    aws: tuple[str, str] | None = None  # (access key id, secret access key), when issued
 
 
 @dataclass
@@ -44,7 +45,9 @@ class Gateway:
             f"{self.url}/admin/keys", json={"name": "bedrock"} | fields, headers={"Authorization": f"Bearer {ADMIN}"}
         )
         assert made.status_code == 201, made.text
-        return TeamKey(made.json()["key"], made.json()["id"])
+        body = made.json()
+        aws = (body["aws_access_key_id"], body["aws_secret_access_key"]) if "aws_access_key_id" in body else None
+        return TeamKey(body["key"], body["id"], aws)
 
     def usage_of(self, key: TeamKey, *, requests: int) -> dict[str, Any]:
         """The key's row of the admin usage report, once it counts `requests` (rows are written off the request
@@ -88,23 +91,53 @@ def start_gateway(serve: Any, folder: Path) -> Gateway:
 Client = Callable[..., Any]
 
 
-@pytest.fixture
-def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]:
-    """`bedrock(service, key, base_url)`: a boto3 client as a user makes one with only a Quarry key: the key in
-    AWS_BEARER_TOKEN_BEDROCK (which botocore reads when it signs), no AWS credentials, retries off."""
-    empty = tmp_path / "none"
+def _no_aws_identity(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """No AWS credentials, profile, config or instance metadata: only what a test gives a client."""
+    empty = folder / "none"
     empty.write_text("")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]:
+    """`bedrock(service, key, base_url)`: a boto3 client as a user makes one with only a Quarry key: the key in
+    AWS_BEARER_TOKEN_BEDROCK (which botocore reads when it signs), no AWS credentials, retries off."""
+    _no_aws_identity(monkeypatch, tmp_path)
     made: list[Any] = []
 
     def client(service: str, key: TeamKey | str, base_url: str, **config: Any) -> Any:
         monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", key if isinstance(key, str) else key.secret)
         options = {"retries": {"total_max_attempts": 1}, **config}
         created = boto3.client(service, region_name="us-east-1", endpoint_url=base_url, config=Config(**options))
+        made.append(created)
+        return created
+
+    yield client
+    for created in made:
+        created.close()
+
+
+@pytest.fixture
+def signed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]:
+    """`signed(service, (access_key_id, secret), base_url)`: a boto3 client signing with AWS credentials (SigV4)
+    that Quarry issued for a team key, as a tool that only signs uses them; no bearer token, retries off."""
+    _no_aws_identity(monkeypatch, tmp_path)
+    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
+    made: list[Any] = []
+
+    def client(service: str, credentials: tuple[str, str], base_url: str, **config: Any) -> Any:
+        created = boto3.client(
+            service,
+            region_name="eu-west-3",  # any region: Quarry checks the signature's service and time, not its region
+            endpoint_url=base_url,
+            aws_access_key_id=credentials[0],
+            aws_secret_access_key=credentials[1],
+            config=Config(**{"retries": {"total_max_attempts": 1}, **config}),
+        )
         made.append(created)
         return created
 

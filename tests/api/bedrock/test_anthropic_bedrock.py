@@ -43,3 +43,19 @@ def test_a_model_outside_the_scope(claude: AnthropicBedrock) -> None:
         claude.messages.create(model=HAIKU, max_tokens=50, messages=HELLO, extra_body=VERSION)  # type: ignore[arg-type]
     assert raised.value.status_code == 403
     assert HAIKU in str(raised.value)
+
+
+def test_signed_with_the_aws_credentials_quarry_issued(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_BEARER_TOKEN_BEDROCK", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    key = gateway.key(models=["*claude-sonnet-4-5*"], aws=True)
+    assert key.aws is not None
+    access_key_id, secret = key.aws
+    with AnthropicBedrock(
+        aws_access_key=access_key_id, aws_secret_key=secret, aws_region="us-east-1", base_url=gateway.url
+    ) as claude:
+        message = claude.messages.create(model=SONNET_45_PROFILE, max_tokens=50, messages=HELLO, extra_body=VERSION)  # type: ignore[arg-type]
+        assert message.content[0].type == "text"
+        assert message.content[0].text == 'You said: "Say hello."'
+    row = gateway.usage_of(key, requests=1)
+    assert row["output_tokens"] == message.usage.output_tokens

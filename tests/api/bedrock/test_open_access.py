@@ -1,5 +1,6 @@
 """Quarry without keys (loopback development): a Bedrock request with no credentials at all, as Claude Code sends
-with CLAUDE_CODE_SKIP_BEDROCK_AUTH, or with any bearer token, is served, as on the other routes."""
+with CLAUDE_CODE_SKIP_BEDROCK_AUTH, with any bearer token or signed with any AWS credentials, is served, as on the
+other routes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from quarry.emulator import EmulatorApp
 from quarry.server import create_app
 from quarry.settings import Settings
-from tests.api.bedrock.conftest import HAIKU, HELLO
+from tests.api.bedrock.conftest import HAIKU, HELLO, Client
 from tests.conftest import set_aws_environment
 
 
@@ -34,3 +35,10 @@ def test_a_keyless_quarry_serves_bedrock_requests(keyless: str, headers: dict[st
     profiles = httpx.get(f"{keyless}/inference-profiles?type=SYSTEM_DEFINED", headers=headers)
     assert profiles.status_code == 200
     assert profiles.json()["inferenceProfileSummaries"]
+
+
+def test_a_keyless_quarry_serves_requests_signed_with_any_aws_credentials(keyless: str, signed: Client) -> None:
+    # Someone's own AWS credentials, as boto3 finds them on a laptop: Quarry issued none, and lets everyone in.
+    runtime = signed("bedrock-runtime", ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), keyless)
+    answer = runtime.converse(modelId=HAIKU, messages=HELLO)
+    assert answer["output"]["message"]["content"] == [{"text": 'You said: "Say hello."'}]

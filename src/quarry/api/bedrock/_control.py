@@ -11,7 +11,8 @@ from starlette.responses import Response
 
 from quarry.api._context import context_of
 from quarry.api._responses import json_response
-from quarry.auth import Principal, may_use_model
+from quarry.api.bedrock._runtime import read_body
+from quarry.auth import Principal, is_sigv4, may_use_model
 from quarry.bedrock import base_model_id
 from quarry.errors import PermissionDenied
 
@@ -32,7 +33,11 @@ def _refused(what: str) -> PermissionDenied:
 
 async def _principal(request: Request, api: str) -> Principal:
     services = context_of(request).services
-    principal = await services.authenticate(request, api)
+    if is_sigv4(request.headers.get("authorization")):
+        body = await read_body(request, services.settings.max_body_bytes)  # empty on a GET, but signed all the same
+        principal = await services.authenticate_signed(request, api, body)
+    else:
+        principal = await services.authenticate(request, api)
     await services.limit(request, principal, 0)  # a request against the key's limits, as every listing is
     return principal
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import orjson
 from starlette.responses import Response
 
+from quarry.auth import INCOMPLETE_SIGNATURE, INVALID_SIGNATURE, UNRECOGNIZED_CLIENT
 from quarry.errors import (
     AuthenticationFailed,
     ModelNotFound,
@@ -40,6 +41,9 @@ _STATUS_OF: dict[str, int] = {
     "InternalServerException": 500,
     "ServiceUnavailableException": 503,
 }
+# A SigV4 signature refused, under the names AWS gives (quarry.auth's SigV4Verifier has the sources): the SDKs show
+# them as the exception.
+_SIGNATURE_ERRORS: dict[str, int] = {INVALID_SIGNATURE: 403, UNRECOGNIZED_CLIENT: 403, INCOMPLETE_SIGNATURE: 400}
 # Most specific first: Quarry's own refusals in Bedrock's names.
 _KINDS: tuple[tuple[type[QuarryError], str], ...] = (
     (AuthenticationFailed, "UnrecognizedClientException"),
@@ -55,6 +59,8 @@ _KINDS: tuple[tuple[type[QuarryError], str], ...] = (
 
 def error_type(error: QuarryError) -> tuple[int, str]:
     """The status and Bedrock exception name for an error."""
+    if isinstance(error, AuthenticationFailed) and error.code in _SIGNATURE_ERRORS:
+        return _SIGNATURE_ERRORS[error.code], error.code
     if error.code in _STATUS_OF and not isinstance(error, AuthenticationFailed):
         return _STATUS_OF[error.code], error.code
     for kind, name in _KINDS:

@@ -19,12 +19,12 @@ from quarry.api._estimate import estimate_tokens
 from quarry.api._services import Services
 from quarry.api.bedrock._guardrail import guarded_call
 from quarry.api.bedrock._usage import StreamUsage, note_answer
-from quarry.auth import Principal
+from quarry.auth import Principal, is_sigv4
 from quarry.bedrock import Frame, Relayed, ResolvedModel, model_path, relay
 from quarry.errors import InvalidRequest, PayloadTooLarge, QuarryError
 from quarry.exchange import Exchange, exchange_of
 
-__all__ = ["MESSAGES_PATH", "OPERATIONS", "messages", "runtime_operation"]
+__all__ = ["MESSAGES_PATH", "OPERATIONS", "messages", "read_body", "runtime_operation"]
 
 MESSAGES_PATH = "/anthropic/v1/messages"
 # The path's operation → (the API name the Exchange records, whether Bedrock answers with an event stream).
@@ -37,7 +37,7 @@ OPERATIONS: dict[str, tuple[str, bool]] = {
 }
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The body as sent (InvokeModel's need not be JSON), up to `limit` bytes."""
     body = bytearray()
     try:
@@ -66,10 +66,14 @@ def _asked_output(body: dict[str, Any]) -> int | None:
 
 
 async def _read(request: Request, api: str) -> tuple[Services, Principal, bytes]:
-    """The caller (authenticated before its body is read) and the body."""
+    """The caller and the body: a bearer key is checked before the body is read, a SigV4 signature (which covers
+    the body) once it is."""
     services = context_of(request).services
+    if is_sigv4(request.headers.get("authorization")):
+        body = await read_body(request, services.settings.max_body_bytes)
+        return services, await services.authenticate_signed(request, api, body), body
     principal = await services.authenticate(request, api)
-    return services, principal, await _body(request, services.settings.max_body_bytes)
+    return services, principal, await read_body(request, services.settings.max_body_bytes)
 
 
 async def _admit(
