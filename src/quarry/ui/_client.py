@@ -10,6 +10,8 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
+from quarry.ui._frames import in_frames
+
 __all__ = ["Delta", "ToolboxClient"]
 
 USER_HEADER = "X-Quarry-User"  # quarry.api.conversations.USER_HEADER, not imported: the UI may run without the server
@@ -21,6 +23,9 @@ class Delta:
 
     text: str = ""
     reasoning: str = ""
+
+    def joined(self, later: Delta) -> Delta:
+        return Delta(text=self.text + later.text, reasoning=self.reasoning + later.reasoning)
 
 
 Efforts = tuple[list[str], str | None]
@@ -105,8 +110,12 @@ class ToolboxClient:
         saved: dict[str, Any] = await self._call("put", "/user/settings", settings)
         return saved
 
-    async def stream(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> AsyncIterator[Delta]:
-        """The answer as it streams; closing the iterator (stop button) closes the HTTP stream."""
+    def stream(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> AsyncIterator[Delta]:
+        """The answer as it streams, in frames (quarry.ui._frames); closing the iterator (stop button) closes the
+        HTTP stream."""
+        return in_frames(self._deltas(model, messages, **parameters), Delta.joined)
+
+    async def _deltas(self, model: str, messages: list[dict[str, Any]], **parameters: Any) -> AsyncIterator[Delta]:
         extra: dict[str, Any] = {}
         thinking = parameters.pop("thinking", False)
         if isinstance(thinking, str) and thinking:
