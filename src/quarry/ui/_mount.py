@@ -103,6 +103,25 @@ def _mount(app: FastAPI, settings: Settings, *, api_url: str | None, credentials
             **sign_in,
         )
     )
+    _poll_less(blocks)
+
+
+# Gradio's queue polls for work: every millisecond for a new event and every 10 ms for progress on Linux
+# (gradio/queueing.py, Queue.__init__). That kept an idle `quarry serve` at 15% of a core, and a test session's
+# hundred mounted toolboxes at most of one. A person does not notice 25 ms before an event starts, and the toolbox
+# reports no progress through Gradio's channel.
+_EVENT_POLL_S = 0.025
+_PROGRESS_POLL_S = 0.25
+
+
+def _poll_less(blocks: Any) -> None:
+    queue = getattr(blocks, "_queue", None)  # Gradio's attribute; absent, the defaults simply stay
+    if queue is None:
+        return
+    if hasattr(queue, "sleep_when_free"):
+        queue.sleep_when_free = max(queue.sleep_when_free, _EVENT_POLL_S)
+    if hasattr(queue, "progress_update_sleep_when_free"):
+        queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, _PROGRESS_POLL_S)
 
 
 def _add_favicon(app: FastAPI) -> None:
