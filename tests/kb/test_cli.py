@@ -130,7 +130,8 @@ def test_ctrl_c_leaves_only_whole_documents_and_a_rerun_finishes(tmp_path: Path)
         sentences = " ".join(f"Document {n} sentence {i} talks about topic {n * 7 + i}." for i in range(60))
         (folder / f"doc{n:02}.txt").write_text(sentences)
     quarry(data, "create", "big", "--chunk-tokens", "60")
-    slow = _env(data) | {"QUARRY_EMULATOR__FIRST_BYTE_MS": "15", "QUARRY_KB__EMBED_CONCURRENCY": "2"}
+    # Slow enough that a loaded machine cannot finish all 40 before the interrupt lands (only this run is slowed).
+    slow = _env(data) | {"QUARRY_EMULATOR__FIRST_BYTE_MS": "100", "QUARRY_KB__EMBED_CONCURRENCY": "2"}
     process = subprocess.Popen(
         [sys.executable, "-m", "quarry", "kb", "ingest", "big", str(folder)],
         env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
