@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -104,10 +105,19 @@ def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
 class ChunkWriter:
     """Turns ConverseStream events into `data: {chunk}` SSE lines, one event at a time."""
 
-    def __init__(self, plan: ChatPlan, *, include_usage: bool, sources: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        plan: ChatPlan,
+        *,
+        include_usage: bool,
+        sources: Callable[[str | None], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self._plan = plan
         self._include_usage = include_usage
-        self._sources = sources  # a knowledge-base answer's passages: sent with the first chunk
+        # A knowledge-base answer's passages, given the text written (None: nothing yet): sent with the first chunk
+        # as retrieved, and with the finishing chunk once the text says which of them it cites.
+        self._sources = sources
+        self._written: list[str] = []
         self._prefix = (
             b'{"id":"'
             + completion_id().encode()
@@ -138,12 +148,13 @@ class ChunkWriter:
         if "messageStart" in event:
             first: dict[str, Any] = {"role": "assistant", "content": ""}
             if self._sources is not None:
-                first["sources"] = self._sources
+                first["sources"] = self._sources(None)
             return [self._chunk(first)]
         if "messageStop" in event:
             self._finish = finish_reason(event["messageStop"].get("stopReason"), self._plan)
             out = [self._chunk({"content": extract_json("".join(self._held))})] if self._held else []
-            return [*out, self._chunk({}, self._finish)]
+            last = {} if self._sources is None else {"sources": self._sources("".join(self._written))}
+            return [*out, self._chunk(last, self._finish)]
         if "metadata" in event and self._include_usage:
             body = {"choices": [], "usage": usage(event["metadata"].get("usage", {}))}
             return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]
@@ -165,6 +176,8 @@ class ChunkWriter:
     def _delta(self, event: ContentBlockDeltaEvent) -> list[bytes]:
         delta, index = event.get("delta", {}), event.get("contentBlockIndex", 0)
         if "text" in delta:
+            if self._sources is not None:
+                self._written.append(delta["text"])
             if self._plan.json_text:
                 self._held.append(delta["text"])
                 return []
