@@ -68,6 +68,14 @@ def test_a_name_twice_in_one_ingest_and_an_ambiguous_name_fail_without_touching_
     assert report.failed["gone.md"] == "x"
 
 
+def test_two_uploads_of_one_name_in_one_request_store_the_first() -> None:
+    work, report = plan([upload("a.md", b"one"), upload("a.md", b"two")], [])
+    assert work == ["a.md<-"]
+    assert report.failed == {
+        "a.md": "a.md: another file of this upload has the same name; send it under a name of its own."
+    }
+
+
 def test_a_file_is_the_document_ingested_from_it_whatever_name_it_had() -> None:
     """A knowledge base from before the rule: the CLI named a file in a folder by its bare name."""
     existing = [stored("d1", "setup.md", b"s", source="/srv/docs/guides/setup.md")]

@@ -155,12 +155,14 @@ def _plan(
             report.failed[file.source] = (
                 f"{file.source}: {first.source} is named {file.name} too. Ingest the folder that holds both, so "
                 "that each is named by its path in it."
+                if file.path is not None
+                else f"{file.name}: another file of this upload has the same name; send it under a name of its own."
             )
             continue
         try:
             matched.append((file, digest, match_document(existing, file.source, file.name)))
         except AmbiguousDocument as exc:
-            report.failed[file.name] = exc.message
+            report.failed[file.name] = f"{exc.message} Or remove all but one of them, then ingest {file.name} again."
     replaced = {old.id for _, digest, old in matched if old is not None and old.content_hash != digest}
     # content → the name it is kept under, once this ingest is done
     holders = {document.content_hash: document.name for document in existing if document.id not in replaced}
