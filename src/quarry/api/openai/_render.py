@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -105,17 +104,11 @@ def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
 class ChunkWriter:
     """Turns ConverseStream events into `data: {chunk}` SSE lines, one event at a time."""
 
-    def __init__(
-        self,
-        plan: ChatPlan,
-        *,
-        include_usage: bool,
-        sources: Callable[[str | None], list[dict[str, Any]]] | None = None,
-    ) -> None:
+    def __init__(self, plan: ChatPlan, *, include_usage: bool, sources: list[dict[str, Any]] | None = None) -> None:
         self._plan = plan
         self._include_usage = include_usage
-        # A knowledge-base answer's passages, given the text written (None: nothing yet): sent with the first chunk
-        # as retrieved, and with the finishing chunk once the text says which of them it cites.
+        # A knowledge-base answer's passages: sent with the first chunk as retrieved, and with the finishing chunk
+        # once the text written says which of them it cites.
         self._sources = sources
         self._written: list[str] = []
         self._prefix = (
@@ -148,17 +141,24 @@ class ChunkWriter:
         if "messageStart" in event:
             first: dict[str, Any] = {"role": "assistant", "content": ""}
             if self._sources is not None:
-                first["sources"] = self._sources(None)
+                first["sources"] = self._sources
             return [self._chunk(first)]
         if "messageStop" in event:
             self._finish = finish_reason(event["messageStop"].get("stopReason"), self._plan)
             out = [self._chunk({"content": extract_json("".join(self._held))})] if self._held else []
-            last = {} if self._sources is None else {"sources": self._sources("".join(self._written))}
+            last = {} if self._sources is None else {"sources": self._cited(self._sources)}
             return [*out, self._chunk(last, self._finish)]
         if "metadata" in event and self._include_usage:
             body = {"choices": [], "usage": usage(event["metadata"].get("usage", {}))}
             return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]
         return []
+
+    def _cited(self, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The sources with `cited` set as the whole answer's are: by the [n] the text written cites."""
+        from quarry.kb import cited_numbers  # there are sources only where the kb extra is
+
+        cited = set(cited_numbers("".join(self._written), len(sources)))
+        return [{**source, "cited": source["n"] in cited} for source in sources]
 
     def _start(self, start: ContentBlockStartEvent) -> list[bytes]:
         use = start.get("start", {}).get("toolUse")

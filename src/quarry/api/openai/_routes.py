@@ -74,7 +74,7 @@ async def chat_completions(request: Request) -> Response:
         # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
         events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-    writer = ChunkWriter(plan, include_usage=include_usage, sources=turn.sources if turn is not None else None)
+    writer = ChunkWriter(plan, include_usage=include_usage, sources=turn.sources() if turn is not None else None)
     response = services.stream(
         request,
         resources,
