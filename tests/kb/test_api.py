@@ -3,6 +3,7 @@ with httpx (uploads, Bedrock-shaped retrieval, answers, SSE) and the official Op
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,53 @@ def test_chat_completions_answer_from_a_knowledge_base(sdk: SDKs, gateway: str, 
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert "carried over" in text
     assert "[" in text
+
+
+def test_a_streamed_kb_answer_ends_with_the_sources_it_cites(sdk: SDKs, gateway: str, handbook: str) -> None:
+    """The first chunk carries the passages as retrieved (nothing cited yet), the finishing chunk the same sources
+    with `cited` set by the answer as written: what the whole answer's message carries."""
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    stream = client.chat.completions.create(
+        model=f"kb:{handbook}", messages=[{"role": "user", "content": "What happens when a deploy fails?"}], stream=True
+    )
+    chunks = [chunk for chunk in stream if chunk.choices]
+    first, last = chunks[0].choices[0], chunks[-1].choices[0]
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    assert not any(source["cited"] for source in first.delta.model_extra["sources"])
+    assert last.finish_reason == "stop"
+    sources = last.delta.model_extra["sources"]
+    assert [source["n"] for source in sources] == [source["n"] for source in first.delta.model_extra["sources"]]
+    written = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+    assert written
+    assert {source["n"] for source in sources if source["cited"]} == written
+    assert any(source["cited"] and source["document"] == "deploy.html" for source in sources)
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [('["hr", "policy, 2026"]', ["hr", "policy, 2026"]), (" hr, policy ,, ", ["hr", "policy"]), ("", [])],
+)
+def test_upload_tags_are_a_json_list_or_comma_separated(client: httpx.Client, tags: str, expected: list[str]) -> None:
+    client.post("/knowledge-bases", json={"name": "tagged"})
+    name = f"tags-{len(tags)}.md"
+    files = [("file", (name, f"# Tagged\n\nTagged with {tags!r}.\n".encode()))]
+    uploaded = client.post("/knowledge-bases/tagged/documents", files=files, data={"tags": tags})
+    assert uploaded.json()["added"] == [name], uploaded.text
+    documents = client.get("/knowledge-bases/tagged/documents").json()["data"]
+    assert next(document["tags"] for document in documents if document["name"] == name) == expected
+
+
+@pytest.mark.parametrize("tags", ['["hr", 3]', '["hr"', '[{"tag": "hr"}]'])
+def test_bad_upload_tags_are_a_400_naming_tags(client: httpx.Client, tags: str) -> None:
+    client.post("/knowledge-bases", json={"name": "tagged"})
+    files = [("file", ("bad-tags.md", b"# Never stored\n"))]
+    refused = client.post("/knowledge-bases/tagged/documents", files=files, data={"tags": tags})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["param"] == "tags"
+    assert "JSON" in error["message"]
+    names = {document["name"] for document in client.get("/knowledge-bases/tagged/documents").json()["data"]}
+    assert "bad-tags.md" not in names
 
 
 def test_knowledge_bases_are_listed_as_chat_models(sdk: SDKs, gateway: str, handbook: str) -> None:

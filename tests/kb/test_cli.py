@@ -56,10 +56,10 @@ def test_create_ingest_list_search_ask_and_remove(tmp_path: Path, docs: Path) ->
     created = quarry(data, "create", "office", "--chunk-tokens", "120", "--overlap", "15%")
     assert "chunks of 120 tokens with 15% overlap" in created.stdout
     first = json.loads(quarry(data, "ingest", "office", str(docs), "--json").stdout)
-    assert sorted(first["added"]) == ["deploy.txt", "guide.pdf", "leave.md"]
+    assert sorted(first["added"]) == ["deploy.txt", "guide.pdf", "policies/leave.md"]  # named by their path in it
     assert first["chunks"] >= 3
     second = json.loads(quarry(data, "ingest", "office", str(docs), "--json").stdout)
-    assert sorted(second["unchanged"]) == ["deploy.txt", "guide.pdf", "leave.md"]
+    assert sorted(second["unchanged"]) == ["deploy.txt", "guide.pdf", "policies/leave.md"]
     (docs / "deploy.txt").write_text("Production deploys run every weekday at three in the afternoon.\n")
     third = json.loads(quarry(data, "ingest", "office", str(docs / "*.txt"), "--json").stdout)
     assert third["replaced"] == ["deploy.txt"]
@@ -83,7 +83,9 @@ def test_create_ingest_list_search_ask_and_remove(tmp_path: Path, docs: Path) ->
     assert "25 days" in shown
     assert "leave.md" in shown
 
-    assert "Removed leave.md" in quarry(data, "rm", "office", "leave.md").stdout
+    removed = quarry(data, "rm", "office", "policies/leave.md").stdout
+    assert removed.startswith("Removed policies/leave.md, ")
+    assert f"from {docs.resolve() / 'policies' / 'leave.md'}, added " in removed
     assert "leave.md" not in quarry(data, "ls", "office").stdout
     assert "Removed office" in quarry(data, "rm", "office", "--yes").stdout
     gone = quarry(data, "ls", "office", check=False)

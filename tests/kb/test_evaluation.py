@@ -242,3 +242,16 @@ def test_the_repository_eval_set() -> None:
     assert len({q.question.strip().lower() for q in eval_set.questions}) == len(eval_set.questions)
     assert all(2 in q.relevant.values() for q in eval_set.questions), "every question has a page that answers it"
     assert (REPO_SET / "README.md").read_text().count("public domain") >= 1
+
+
+def test_the_readme_example_is_a_valid_evaluation_set(tmp_path: Path) -> None:
+    """The format as the README documents it is the format `kb eval` reads."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**`kb eval`**") :]
+    start = section.index("```json\n") + len("```json\n")
+    example = section[start : section.index("\n```", start)]
+    path = tmp_path / "questions.json"
+    path.write_text(example, encoding="utf-8")
+    eval_set = load_eval_set(path)
+    assert [question.id for question in eval_set.questions] == ["leave-1", "deploy-1"]
+    assert eval_set.questions[1].relevant == {"deploy.html": 2, "oncall.txt": 1}

@@ -43,7 +43,8 @@ def _documents(client: httpx.Client) -> list[str]:
 
 
 def test_files_within_the_limits_are_added(client: httpx.Client) -> None:
-    files = [("file", (f"ok{n}.txt", _text(_FILE - 1024))) for n in range(3)]
+    # each its own content: the same content under another name would be stored once
+    files = [("file", (f"ok{n}.txt", b"%d " % n + _text(_FILE - 1024))) for n in range(3)]
     answer = client.post("/knowledge-bases/bounded/documents", files=files)
     assert answer.status_code == 200, answer.text
     assert sorted(answer.json()["added"]) == ["ok0.txt", "ok1.txt", "ok2.txt"]

@@ -44,12 +44,14 @@ def test_progress_line() -> None:
 
 def test_report_lists_each_outcome_and_why_files_failed() -> None:
     report = {"added": ["a.md", "b.txt"], "replaced": [], "unchanged": ["c.md"], "removed": [],
-              "failed": {"x.bin": "x.bin: unsupported file type"}, "chunks": 12}  # fmt: skip
+              "duplicates": {"copy.md": "c.md"}, "failed": {"x.bin": "x.bin: unsupported file type"},
+              "chunks": 12}  # fmt: skip
     assert report_markdown(report).splitlines() == [
         "Done: 2 files ingested, 12 chunks written. 1 file failed.",
         "",
         "- **Added** (2): `a.md`, `b.txt`",
         "- **Unchanged** (1): `c.md`",
+        "- **Already stored** `copy.md`: the same content as `c.md`",
         "- **Failed** `x.bin`: unsupported file type",
     ]
 

@@ -197,13 +197,16 @@ def _progress_printer() -> Callable[[IngestProgress], None]:
 def ingest(
     ctx: click.Context, name: str, paths: tuple[str, ...], sync: bool, tags: tuple[str, ...], as_json: bool
 ) -> None:
-    """Add files, folders (recursively) and globs; unchanged files are skipped, changed ones replaced."""
+    """Add files, folders (recursively) and globs; unchanged files are skipped, changed ones replaced.
+
+    A file is named by its path under the folder given (a glob: under its fixed folder), else by its file name,
+    as an upload of it would be; content already stored under another name is not stored twice."""
     from quarry.kb import IngestProgress, SourceFile, find_files
 
     async def work(session: _Session) -> Any:
         base = await session.knowledge.get(name)
         files, roots = find_files(paths)
-        sources = [SourceFile.from_path(path, tags=tags) for path in files]
+        sources = [SourceFile.from_path(path, document, tags=tags) for path, document in files]
         progress = IngestProgress(on_change=_progress_printer())
         try:
             return await base.ingest(sources, sync_roots=roots if sync else [], progress=progress)
@@ -223,9 +226,12 @@ def ingest(
     else:
         click.echo(
             f"{len(report.added)} added, {len(report.replaced)} replaced, {len(report.unchanged)} unchanged, "
-            f"{len(report.removed)} removed, {len(report.failed)} failed; {report.chunks} chunks "
+            f"{len(report.removed)} removed, {len(report.duplicates)} already stored under another name, "
+            f"{len(report.failed)} failed; {report.chunks} chunks "
             f"(extract {report.seconds['extract']:.1f} s, embed {report.seconds['embed']:.1f} s)."
         )
+        for file, holder in report.duplicates.items():
+            click.echo(f"  not stored twice: {file} has the same content as {holder}", err=True)
         for file, why in report.failed.items():
             click.echo(f"  failed {file}: {why}", err=True)
     if report.failed:
@@ -343,8 +349,8 @@ def remove(ctx: click.Context, name: str, document: str | None, yes: bool) -> No
     """Remove a document (by name, path or id), or the whole knowledge base."""
     if document is not None:
         found = Path(document)
-        key = str(found.resolve()) if found.exists() else document  # a path names the document ingested from it
-        removed = _run(ctx, lambda s: _remove_document(s, name, key))
+        path = str(found.resolve()) if found.is_file() else None  # a path names the document ingested from it
+        removed = _run(ctx, lambda s: _remove_document(s, name, document, path))
         click.echo(f"Removed {removed} from {name}.")
         return
     if not yes:
@@ -353,9 +359,12 @@ def remove(ctx: click.Context, name: str, document: str | None, yes: bool) -> No
     click.echo(f"Removed {name}.")
 
 
-async def _remove_document(session: _Session, name: str, key: str) -> str:
+async def _remove_document(session: _Session, name: str, key: str, path: str | None) -> str:
+    """What was removed, in words; a name several documents have removes none and lists them (AmbiguousDocument)."""
+    from quarry.kb import describe
+
     base = await session.knowledge.get(name)
-    return (await base.remove(key)).name
+    return describe(await base.remove(key, path=path))
 
 
 def _query(text: str, top_k: int, mode: str, tags: tuple[str, ...], sources: tuple[str, ...]) -> Any:

@@ -6,6 +6,7 @@ Needs the `kb` extra (numpy, pypdfium2); `import quarry` does not import this pa
 from quarry.kb._answers import Answer, citation_marks, cited_numbers, nothing_found, source_json, system_prompt
 from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._evaluation import evaluate, format_report, load_eval_set
+from quarry.kb._identity import AmbiguousDocument, describe
 from quarry.kb._ingest import IngestProgress, IngestReport, SourceFile, find_files
 from quarry.kb._jobs import IngestJob, IngestJobs
 from quarry.kb._models import DocumentRecord, Grant, Hit, KnowledgeBaseConfig, Ownership, Query, Registered
@@ -13,6 +14,7 @@ from quarry.kb._service import KnowledgeBase, KnowledgeBases, Retriever, open_kn
 from quarry.kb._wire import retrieval_result
 
 __all__ = [
+    "AmbiguousDocument",
     "Answer",
     "BedrockRetriever",
     "DocumentRecord",
@@ -32,6 +34,7 @@ __all__ = [
     "SourceFile",
     "citation_marks",
     "cited_numbers",
+    "describe",
     "evaluate",
     "find_files",
     "format_report",

@@ -1,8 +1,9 @@
 """Ingest: files → documents → chunks → vectors, one document per transaction.
 
-Incremental: a file whose content hash is unchanged is skipped, a changed one replaces its document in the same
-transaction, so a reader (or a crash, or Ctrl-C) never sees half a document. `sync` removes documents whose files
-are gone from the folders given.
+Incremental, by `_identity`'s rule: a file whose document holds the same content is skipped, a changed one replaces
+its document in the same transaction, so a reader (or a crash, or Ctrl-C) never sees half a document; content the
+knowledge base holds under another name is not stored twice. `sync` removes documents whose files are gone from
+the folders given.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from quarry.errors import InvalidRequest
 from quarry.kb._chunking import chunk_document
 from quarry.kb._embedding import Embedder
+from quarry.kb._identity import AmbiguousDocument, match_document, name_under
 from quarry.kb._loaders import SUPPORTED_SUFFIXES, load_document
 from quarry.kb._models import ChunkRecord, DocumentRecord, KnowledgeBaseConfig
 from quarry.kb._pdf_limits import PdfLimits
@@ -32,17 +34,18 @@ __all__ = ["IngestProgress", "IngestReport", "Ingestor", "SourceFile", "find_fil
 class SourceFile:
     """Something to ingest: a file on disk (`path`) or uploaded bytes (`data`)."""
 
-    source: str  # the document's identity: an absolute path, or the upload's name
-    name: str
+    source: str  # where it came from: an absolute path, or the upload's name
+    name: str  # what it is called, and with its content hash what it is (`_identity`)
     path: Path | None = None
     data: bytes | None = None
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_path(cls, path: Path, **fields: Any) -> SourceFile:
+    def from_path(cls, path: Path, name: str | None = None, **fields: Any) -> SourceFile:
+        """A file on disk, named `name` (by default its file name)."""
         path = path.resolve()
-        return cls(source=str(path), name=path.name, path=path, **fields)
+        return cls(source=str(path), name=name or path.name, path=path, **fields)
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -73,6 +76,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)  # name → the document already holding its content
     failed: dict[str, str] = field(default_factory=dict)  # name → why
     chunks: int = 0
     embedding_tokens: int = 0
@@ -82,25 +86,41 @@ class IngestReport:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def find_files(patterns: Iterable[str]) -> tuple[list[Path], list[Path]]:
-    """Files named by paths, folders (searched recursively) and globs, with a supported suffix; and the folders
+def _glob_root(pattern: Path) -> Path:
+    """The folder a glob searches under: its parts before the first one with a wildcard."""
+    fixed = []
+    for part in pattern.parts:
+        if any(char in part for char in "*?["):
+            break
+        fixed.append(part)
+    return Path(*fixed).resolve() if fixed else Path.cwd()
+
+
+def find_files(patterns: Iterable[str]) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """Files named by paths, folders (searched recursively) and globs, with a supported suffix, each with its
+    document name (its path under the folder given or the glob's fixed folder, else its file name); and the folders
     given (what `sync` looks under). A pattern that names nothing is an InvalidRequest."""
-    files: dict[Path, None] = {}
+    files: dict[Path, str] = {}
     roots: list[Path] = []
     for pattern in patterns:
         path = Path(pattern).expanduser()
+        folder: Path | None
         if path.is_dir():
-            roots.append(path.resolve())
+            folder = path.resolve()
+            roots.append(folder)
             found = [p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES]
         elif path.is_file():
-            found = [path]
+            folder, found = None, [path]
         else:
+            folder = _glob_root(path)
             found = [Path(p) for p in sorted(glob.glob(str(path), recursive=True)) if Path(p).is_file()]
             found = [p for p in found if p.suffix.lower() in SUPPORTED_SUFFIXES]
             if not found:
                 raise InvalidRequest(f"{pattern}: no such file or folder, and no supported file matches it.")
-        files.update((p.resolve(), None) for p in found)
-    return list(files), roots
+        for file in found:
+            resolved = file.resolve()
+            files.setdefault(resolved, name_under(resolved, folder))
+    return list(files.items()), roots
 
 
 def _gone(documents: Iterable[DocumentRecord], roots: Sequence[Path]) -> list[DocumentRecord]:
@@ -110,6 +130,53 @@ def _gone(documents: Iterable[DocumentRecord], roots: Sequence[Path]) -> list[Do
         for document in documents
         if any(Path(document.source).is_relative_to(root) for root in roots) and not Path(document.source).exists()
     ]
+
+
+def _digest(file: SourceFile) -> str | OSError:
+    try:
+        return hashlib.sha256(file.read()).hexdigest()
+    except OSError as exc:  # unreadable: reported as failed, the others go on
+        return exc
+
+
+def _plan(
+    files: Sequence[tuple[SourceFile, str | OSError]], existing: Sequence[DocumentRecord], report: IngestReport
+) -> list[tuple[SourceFile, DocumentRecord | None]]:
+    """What to ingest, each file with the document it replaces; what needs nothing (unchanged, the same content as
+    another document, an unreadable file, a name twice or ambiguous) goes straight into the report."""
+    matched: list[tuple[SourceFile, str, DocumentRecord | None]] = []
+    named: dict[str, SourceFile] = {}
+    for file, digest in files:
+        if isinstance(digest, OSError):
+            report.failed[file.name] = str(digest)
+            continue
+        first = named.setdefault(file.name, file)
+        if first is not file:
+            report.failed[file.source] = (
+                f"{file.source}: {first.source} is named {file.name} too. Ingest the folder that holds both, so "
+                "that each is named by its path in it."
+                if file.path is not None
+                else f"{file.name}: another file of this upload has the same name; send it under a name of its own."
+            )
+            continue
+        try:
+            matched.append((file, digest, match_document(existing, file.source, file.name)))
+        except AmbiguousDocument as exc:
+            report.failed[file.name] = f"{exc.message} Or remove all but one of them, then ingest {file.name} again."
+    replaced = {old.id for _, digest, old in matched if old is not None and old.content_hash != digest}
+    # content → the name it is kept under, once this ingest is done
+    holders = {document.content_hash: document.name for document in existing if document.id not in replaced}
+    work: list[tuple[SourceFile, DocumentRecord | None]] = []
+    for file, digest, old in matched:
+        if old is not None and old.content_hash == digest and old.tags == file.tags:
+            report.unchanged.append(file.name)
+            continue
+        holder = holders.setdefault(digest, file.name)
+        if old is None and holder != file.name:
+            report.duplicates[file.name] = holder
+            continue
+        work.append((file, old))
+    return work
 
 
 class Ingestor:
@@ -139,16 +206,22 @@ class Ingestor:
     ) -> IngestReport:
         progress = progress or IngestProgress()
         report = IngestReport()
-        existing = {document.source: document for document in await self._store.documents()}
-        progress.files = len(files)
-        progress.changed()
-        await asyncio.gather(*(self._one(file, existing.get(file.source), report, progress) for file in files))
+        existing = await self._store.documents()
+        gone: list[DocumentRecord] = []
         if sync_roots:
             given = {file.source for file in files}
-            gone = await asyncio.to_thread(_gone, [d for d in existing.values() if d.source not in given], sync_roots)
-            if gone:
-                await self._store.remove_documents([document.id for document in gone])
-                report.removed = [document.name for document in gone]
+            gone = await asyncio.to_thread(_gone, [d for d in existing if d.source not in given], sync_roots)
+        progress.files = len(files)
+        progress.changed()
+        digests = await asyncio.gather(*(asyncio.to_thread(_digest, file) for file in files))
+        gone_ids = {document.id for document in gone}
+        work = _plan(list(zip(files, digests, strict=True)), [d for d in existing if d.id not in gone_ids], report)
+        progress.files_done = len(files) - len(work)
+        progress.changed()
+        await asyncio.gather(*(self._one(file, old, report, progress) for file, old in work))
+        if gone:
+            await self._store.remove_documents([document.id for document in gone])
+            report.removed = [document.name for document in gone]
         report.embedding_tokens = self._embedder.tokens
         return report
 
@@ -170,9 +243,6 @@ class Ingestor:
         started = time.perf_counter()
         data = await asyncio.to_thread(file.read)
         digest = hashlib.sha256(data).hexdigest()
-        if old is not None and old.content_hash == digest and old.tags == file.tags:
-            report.unchanged.append(file.name)
-            return
         config = self._config
         loaded = await asyncio.to_thread(load_document, data, file.name, pdf_limits=self._pdf_limits)
         drafts = await asyncio.to_thread(

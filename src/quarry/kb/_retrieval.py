@@ -100,17 +100,25 @@ class LocalRetriever:
             score = vector_scores[chunk_id] if query.mode == "vector" else fused / best_possible
             if score >= query.min_score:
                 ranked.append((chunk_id, max(0.0, min(1.0, score))))
-            if len(ranked) == query.top_k:
-                break
-        found = await self.store.chunks([chunk_id for chunk_id, _ in ranked])
         scores = dict(ranked)
-        return [
-            Hit(
-                chunk=chunk,
-                document=document,
-                score=scores[chunk.id],
-                keyword_score=keyword_scores.get(chunk.id),
-                vector_score=vector_scores.get(chunk.id),
-            )
-            for chunk, document in found
-        ]
+        hits: list[Hit] = []
+        seen: set[tuple[str, str]] = set()
+        # Read a top_k at a time: a passage seen already (the same content stored twice, by a knowledge base written
+        # before one document had one identity) is left out, and the next one read in its place.
+        while ranked and len(hits) < query.top_k:
+            batch, ranked = ranked[: query.top_k], ranked[query.top_k :]
+            for chunk, document in await self.store.chunks([chunk_id for chunk_id, _ in batch]):
+                passage = (document.content_hash, chunk.text)
+                if passage in seen or len(hits) == query.top_k:
+                    continue
+                seen.add(passage)
+                hits.append(
+                    Hit(
+                        chunk=chunk,
+                        document=document,
+                        score=scores[chunk.id],
+                        keyword_score=keyword_scores.get(chunk.id),
+                        vector_score=vector_scores.get(chunk.id),
+                    )
+                )
+        return hits

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Protocol
 
 from quarry.bedrock import BedrockAgentRuntime, BedrockRuntime, GuardrailStreamConfiguration
-from quarry.errors import Conflict, InvalidRequest, KnowledgeBaseNotFound, NotFound
+from quarry.errors import Conflict, InvalidRequest, KnowledgeBaseNotFound
 from quarry.kb._answers import Answer, relevant_hits, stream_answer
 from quarry.kb._bedrock_retriever import BedrockRetriever
 from quarry.kb._chunking import check_chunking
 from quarry.kb._embedding import Embedder, check_embedding_model
+from quarry.kb._identity import find_document
 from quarry.kb._ingest import Ingestor, IngestProgress, IngestReport, SourceFile
 from quarry.kb._jobs import IngestJobs
 from quarry.kb._models import DocumentRecord, Grant, Hit, KnowledgeBaseConfig, Ownership, Query, Registered, valid_name
@@ -103,21 +104,16 @@ class KnowledgeBase:
         return await self.store.documents()
 
     async def document(self, key: str) -> DocumentRecord:
-        """A document by id, source or name; NotFound or, when a name is ambiguous, InvalidRequest."""
-        documents = await self.documents()
-        for document in documents:
-            if key in (document.id, document.source):
-                return document
-        named = [document for document in documents if document.name == key]
-        if len(named) > 1:
-            raise InvalidRequest(f"{len(named)} documents are named {key}; give its id or full source.")
-        if not named:
-            raise NotFound(f"{self.name} has no document {key!r}.")
-        return named[0]
+        """A document by id, source or name (`_identity.find_document`); NotFound, or AmbiguousDocument listing the
+        documents of that name."""
+        return find_document(await self.documents(), key, knowledge_base=self.name)
 
-    async def remove(self, key: str) -> DocumentRecord:
+    async def remove(self, key: str, *, path: str | None = None) -> DocumentRecord:
+        """Remove the document `key` names (or, first, the one ingested from the file `path`); what was removed."""
         store, _ = self._local()
-        document = await self.document(key)
+        documents = await self.documents()
+        found = next((document for document in documents if path is not None and document.source == path), None)
+        document = found or find_document(documents, key, knowledge_base=self.name)
         await store.remove_documents([document.id])
         return document
 

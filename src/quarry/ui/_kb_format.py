@@ -53,12 +53,16 @@ def _names(names: list[str]) -> str:
 
 
 def report_markdown(report: dict[str, Any]) -> str:
-    """An ingest report: what was added, replaced, left unchanged or removed, and why files failed."""
+    """An ingest report: what was added, replaced, left unchanged, removed or already stored under another name, and
+    why files failed."""
     lines = []
     for key in ("added", "replaced", "unchanged", "removed"):
         names = report.get(key) or []
         if names:
             lines.append(f"- **{key.capitalize()}** ({len(names)}): {_names(sorted(names))}")
+    duplicates: dict[str, str] = report.get("duplicates") or {}
+    for name, holder in sorted(duplicates.items()):  # its content is in the knowledge base already, not stored twice
+        lines.append(f"- **Already stored** `{name}`: the same content as `{holder}`")
     failed: dict[str, str] = report.get("failed") or {}
     for name, why in sorted(failed.items()):
         lines.append(f"- **Failed** `{name}`: {why.removeprefix(f'{name}: ')}")

@@ -44,6 +44,7 @@ from quarry.emulator import local_knowledge_base_id
 from quarry.errors import PermissionDenied
 from quarry.exchange import exchange_of
 from quarry.kb import (
+    AmbiguousDocument,
     Answer,
     Grant,
     IngestProgress,
@@ -168,9 +169,16 @@ async def list_documents(request: Request) -> Response:
 
 
 async def delete_document(request: Request) -> Response:
+    """Remove the document an id, source or name names; a name several documents have removes none: 409
+    `ambiguous_document`, with the documents of that name as `candidates` to pick one from by id."""
     base = (await _base(request, "kb.documents.delete", change=True))[0]
-    document = await base.remove(request.path_params["document"])
-    return json_response({"object": "document.deleted", "id": document.id, "name": document.name, "deleted": True})
+    try:
+        document = await base.remove(request.path_params["document"])
+    except AmbiguousDocument as exc:
+        body = error_body(exc)
+        body["error"]["candidates"] = [candidate.to_json() for candidate in exc.candidates]
+        return json_response(body, exc.status)
+    return json_response({"object": "document.deleted", **document.to_json(), "deleted": True})
 
 
 async def upload_documents(request: Request) -> Response:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from quarry.errors import InvalidRequest, PayloadTooLarge
 from quarry.kb import SourceFile
 
-__all__ = ["MAX_FILES", "read_uploads"]
+__all__ = ["MAX_FILES", "read_tags", "read_uploads"]
 
 MAX_FILES = 1000
 
@@ -85,15 +85,33 @@ async def _form(request: Request, max_file_bytes: int, max_total_bytes: int) -> 
         raise InvalidRequest(f"The multipart body cannot be read: {exc.message}", param="file") from None
 
 
+def read_tags(value: str | UploadFile) -> list[str]:
+    """One `tags` field: a JSON list of strings (`["hr", "policy"]`) or a comma-separated string (`hr, policy`);
+    blanks left out. Anything else is a 400 naming `tags`."""
+    if not isinstance(value, str):
+        raise InvalidRequest("`tags` must be a text field, not a file.", param="tags")
+    text = value.strip()
+    if not text.startswith("["):
+        return [tag.strip() for tag in text.split(",") if tag.strip()]
+    try:
+        listed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            '`tags` starts like a JSON list but is not one: send ["a", "b"] or a comma-separated string.',
+            param="tags",
+        ) from None
+    if not isinstance(listed, list) or not all(isinstance(tag, str) for tag in listed):
+        raise InvalidRequest("`tags` as JSON must be a list of strings.", param="tags")
+    return [tag.strip() for tag in listed if tag.strip()]
+
+
 async def read_uploads(request: Request, *, max_file_bytes: int, max_total_bytes: int) -> tuple[list[SourceFile], bool]:
     """The files of a multipart upload (with their `tags` and `metadata`) and whether progress is to be streamed."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("Upload documents as multipart/form-data with one or more `file` parts.")
     form = await _form(request, max_file_bytes, max_total_bytes)
     try:
-        tags = tuple(
-            tag.strip() for value in form.getlist("tags") if isinstance(value, str) for tag in value.split(",")
-        )
+        tags = tuple(tag for value in form.getlist("tags") for tag in read_tags(value))
         raw_metadata = form.get("metadata")
         metadata: Any = orjson.loads(raw_metadata) if isinstance(raw_metadata, str) and raw_metadata else {}
         if not isinstance(metadata, dict):
@@ -105,7 +123,7 @@ async def read_uploads(request: Request, *, max_file_bytes: int, max_total_bytes
             data = await part.read()
             name = part.filename.replace("\\", "/").rsplit("/", 1)[-1]
             files.append(
-                SourceFile(source=name, name=name, data=data, tags=tuple(t for t in tags if t), metadata=metadata)
+                SourceFile(source=name, name=name, data=data, tags=tuple(dict.fromkeys(tags)), metadata=metadata)
             )
     except orjson.JSONDecodeError:
         raise InvalidRequest("`metadata` is not valid JSON.", param="metadata") from None

@@ -116,7 +116,10 @@ class ChunkWriter:
     def __init__(self, plan: ChatPlan, *, include_usage: bool, sources: list[dict[str, Any]] | None = None) -> None:
         self._plan = plan
         self._include_usage = include_usage
-        self._sources = sources  # a knowledge-base answer's passages: sent with the first chunk
+        # A knowledge-base answer's passages: sent with the first chunk as retrieved, and with the finishing chunk
+        # once the text written says which of them it cites.
+        self._sources = sources
+        self._written: list[str] = []
         self._prefix = (
             b'{"id":"'
             + completion_id().encode()
@@ -152,11 +155,19 @@ class ChunkWriter:
         if "messageStop" in event:
             self._finish = finish_reason(event["messageStop"].get("stopReason"), self._plan)
             out = [self._chunk({"content": extract_json("".join(self._held))})] if self._held else []
-            return [*out, self._chunk({}, self._finish)]
+            last = {} if self._sources is None else {"sources": self._cited(self._sources)}
+            return [*out, self._chunk(last, self._finish)]
         if "metadata" in event and self._include_usage:
             body = {"choices": [], "usage": usage(event["metadata"].get("usage", {}))}
             return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]
         return []
+
+    def _cited(self, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The sources with `cited` set as the whole answer's are: by the [n] the text written cites."""
+        from quarry.kb import cited_numbers  # there are sources only where the kb extra is
+
+        cited = set(cited_numbers("".join(self._written), len(sources)))
+        return [{**source, "cited": source["n"] in cited} for source in sources]
 
     def _start(self, start: ContentBlockStartEvent) -> list[bytes]:
         use = start.get("start", {}).get("toolUse")
@@ -174,6 +185,8 @@ class ChunkWriter:
     def _delta(self, event: ContentBlockDeltaEvent) -> list[bytes]:
         delta, index = event.get("delta", {}), event.get("contentBlockIndex", 0)
         if "text" in delta:
+            if self._sources is not None:
+                self._written.append(delta["text"])
             if self._plan.json_text:
                 self._held.append(delta["text"])
                 return []
