@@ -134,8 +134,14 @@ def test_ctrl_c_leaves_only_whole_documents_and_a_rerun_finishes(tmp_path: Path)
     quarry(data, "create", "big", "--chunk-tokens", "60")
     # Slow enough that a loaded machine cannot finish all 40 before the interrupt lands (only this run is slowed).
     slow = _env(data) | {"QUARRY_EMULATOR__FIRST_BYTE_MS": "100", "QUARRY_KB__EMBED_CONCURRENCY": "2"}
+    # SIGINT as a terminal's Ctrl-C delivers it: a shell that starts the test run in the background leaves SIGINT
+    # ignored, and a child inherits that, so the command would finish its ingest instead of stopping.
+    as_in_a_terminal = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'quarry'; runpy.run_module('quarry', run_name='__main__', alter_sys=True)"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "quarry", "kb", "ingest", "big", str(folder)],
+        [sys.executable, "-c", as_in_a_terminal, "kb", "ingest", "big", str(folder)],
         env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stderr is not None
