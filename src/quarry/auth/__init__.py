@@ -32,7 +32,7 @@ from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedge
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
 from quarry.auth._redis_ledger import RedisLedger
 from quarry.auth._redis_limits import RedisLimiter
-from quarry.auth._server_key import SERVER_KEY_FILE, server_key
+from quarry.auth._server_key import SERVER_KEY_FILE, server_key, server_secret
 from quarry.auth._sigv4 import (
     INCOMPLETE_SIGNATURE,
     INVALID_SIGNATURE,
@@ -106,6 +106,7 @@ __all__ = [
     "parse_grantee",
     "parse_owner",
     "server_key",
+    "server_secret",
     "shown_owner",
     "spent_since",
     "toolbox_credentials",

@@ -14,7 +14,7 @@ from pathlib import Path
 from quarry.auth._data_dir_secret import data_dir_secret
 from quarry.settings import Settings
 
-__all__ = ["SERVER_KEY_FILE", "server_key"]
+__all__ = ["SERVER_KEY_FILE", "server_key", "server_secret"]
 
 SERVER_KEY_FILE = "server.key"
 _CONTEXT = b"quarry-server-key\x00"  # keys derived for one use are never those of another
@@ -28,3 +28,11 @@ def server_key(settings: Settings, purpose: str) -> bytes:
     else:
         root = data_dir_secret(Path(settings.data_dir), SERVER_KEY_FILE)
     return hmac.new(root, _CONTEXT + purpose.encode(), hashlib.sha256).digest()
+
+
+def server_secret(settings: Settings, purpose: str, file: str) -> bytes:
+    """A secret that replicas must share (the Responses API's reasoning key, the console's session key): derived
+    from `server_key` when it is set, else the data dir's own `file`, as one machine has always kept it."""
+    if settings.server_key is not None:
+        return server_key(settings, purpose)
+    return data_dir_secret(Path(settings.data_dir), file)

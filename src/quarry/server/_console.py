@@ -8,13 +8,13 @@ import hmac
 
 from quarry.admin import Console, Sessions
 from quarry.api import AppContext
-from quarry.auth import KeyStore, data_dir_secret
+from quarry.auth import KeyStore, server_secret
 
 __all__ = ["open_console"]
 
 
 def open_console(context: AppContext, keys: KeyStore, admin_key: str | None) -> Console:
-    secret = data_dir_secret(context.settings.data_dir, "console-session.key")
+    secret = server_secret(context.settings, "console-session", "console-session.key")  # shared by replicas
     session_key = hmac.new(secret, b"console:" + (admin_key or "").encode(), hashlib.sha256).digest()
     services = context.services
     return Console(

@@ -15,7 +15,7 @@ from quarry.api.responses._schemas import ResponsesRequest
 from quarry.api.responses._sealing import KEY_FILE, Sealer
 from quarry.bedrock import ResolvedModel, facts_for
 from quarry.errors import InvalidRequest
-from quarry.settings import ModelSettings
+from quarry.settings import ModelSettings, Settings
 
 SONNET_37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
 CACHE = {"cachePoint": {"type": "default"}}
@@ -61,17 +61,27 @@ def test_a_prompt_cache_key_adds_cache_points() -> None:
 
 
 def test_sealed_reasoning_opens_only_for_its_key(tmp_path: Path) -> None:
-    mine = Sealer.from_data_dir(tmp_path, "key-a")
+    mine = Sealer.of(Settings(data_dir=tmp_path), "key-a")
     token = mine.seal({"t": "thought", "s": "sig"})
     assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
-    assert Sealer.from_data_dir(tmp_path, "key-a").open(token, "x") == {"t": "thought", "s": "sig"}
+    assert Sealer.of(Settings(data_dir=tmp_path), "key-a").open(token, "x") == {"t": "thought", "s": "sig"}
     with pytest.raises(InvalidRequest) as caught:
-        Sealer.from_data_dir(tmp_path, "key-b").open(token, "input[0].encrypted_content")
+        Sealer.of(Settings(data_dir=tmp_path), "key-b").open(token, "input[0].encrypted_content")
     assert caught.value.param == "input[0].encrypted_content"
 
 
 def test_the_reasoning_key_is_made_only_when_needed(tmp_path: Path) -> None:
-    sealer = Sealer.from_data_dir(tmp_path / "data", "key-a")
+    sealer = Sealer.of(Settings(data_dir=tmp_path / "data"), "key-a")
     assert not (tmp_path / "data" / KEY_FILE).exists()
     sealer.seal({"t": "x", "s": "y"})
     assert (tmp_path / "data" / KEY_FILE).exists()
+
+
+def test_replicas_sharing_a_server_key_open_each_others_reasoning(tmp_path: Path) -> None:
+    one = Settings(data_dir=tmp_path / "one", server_key="shared-by-the-replicas")
+    other = Settings(data_dir=tmp_path / "other", server_key="shared-by-the-replicas")
+    token = Sealer.of(one, "key-a").seal({"t": "thought", "s": "sig"})
+    assert Sealer.of(other, "key-a").open(token, "x") == {"t": "thought", "s": "sig"}
+    assert not (tmp_path / "one" / KEY_FILE).exists()  # nothing kept per machine when the key is configured
+    with pytest.raises(InvalidRequest):
+        Sealer.of(Settings(data_dir=tmp_path / "alone"), "key-a").open(token, "x")

@@ -121,7 +121,7 @@ async def create_response(request: Request) -> Response:
     )
     estimate = estimate_tokens(raw, output_reserve(model, body.max_output_tokens))
     await services.admit(request, principal, model, estimate + (search.passage_tokens if search else 0))
-    sealer = Sealer.from_data_dir(settings.data_dir, principal.key_id)
+    sealer = Sealer.of(settings, principal.key_id)
     items, history = await _history(request, services, principal, body, sealer)
     searched = await search.search(history, new_id) if search is not None else None
     if searched is not None:
@@ -290,7 +290,7 @@ async def count_input_tokens(request: Request) -> Response:
     exchange_of(request).model = model.id
     # Counting costs a request and no tokens, as /v1/messages/count_tokens does.
     await services.admit(request, principal, model, 0)
-    sealer = Sealer.from_data_dir(services.settings.data_dir, principal.key_id)
+    sealer = Sealer.of(services.settings, principal.key_id)
     _, history = await _history(request, services, principal, body, sealer)
     plan = plan_response(body, model, history, services.settings.models)
     counted: ConverseTokensRequest = {"messages": plan.body.get("messages", [])}

@@ -13,15 +13,15 @@ import base64
 import binascii
 import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from quarry.auth import data_dir_secret
+from quarry.auth import server_secret
 from quarry.errors import InvalidRequest, QuarryError
+from quarry.settings import Settings
 
 __all__ = ["KEY_FILE", "Sealer"]
 
@@ -42,8 +42,10 @@ class Sealer:
         self._principal = principal.encode()
 
     @classmethod
-    def from_data_dir(cls, data_dir: Path, principal: str) -> Sealer:
-        return cls(lambda: data_dir_secret(data_dir, KEY_FILE), principal)
+    def of(cls, settings: Settings, principal: str) -> Sealer:
+        """The server's sealer: under `server_key` when set (replicas open each other's items), else the data dir's
+        own key file."""
+        return cls(lambda: server_secret(settings, "responses-reasoning", KEY_FILE), principal)
 
     def _cipher(self) -> AESGCM:
         if self._aead is None:
