@@ -34,7 +34,7 @@ async def read_json(request: Request, limit: int) -> Any:
     400 when it is not JSON."""
     _check_media_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is {declared} bytes; the limit is {limit}.")
     body = bytearray()
     try:

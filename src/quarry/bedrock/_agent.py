@@ -132,6 +132,6 @@ def _mapped(exc: Exception) -> QuarryError:
         return UpstreamError(mapped.message, code=code)
     if isinstance(mapped, RateLimited):
         retry_after = metadata.get("HTTPHeaders", {}).get("retry-after")
-        if retry_after and retry_after.replace(".", "", 1).isdigit():
+        if retry_after and retry_after.isascii() and retry_after.replace(".", "", 1).isdigit():
             mapped.retry_after = float(retry_after)
     return mapped

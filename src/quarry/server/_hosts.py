@@ -57,7 +57,7 @@ def _split(authority: str) -> tuple[str, str | None] | None:
     else:
         name, _, port = authority.partition(":")
         rest = f":{port}" if port or authority.endswith(":") else ""
-    if rest and (not rest.startswith(":") or not rest[1:].isdigit()):
+    if rest and (not rest.startswith(":") or not (rest[1:].isascii() and rest[1:].isdigit())):
         return None
     name = name.rstrip(".")
     return (name, rest[1:] or None) if name else None

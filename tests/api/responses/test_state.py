@@ -119,9 +119,10 @@ def test_input_items_by_page(client: openai.OpenAI) -> None:
     assert [item.content[0].text for item in rest.data] == ["message 2", "message 3"]  # type: ignore[union-attr]
     everything = list(client.responses.input_items.list(made.id, order="asc", limit=2))
     assert len(everything) == 5  # the SDK's auto-pagination follows has_more and last_id
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.input_items.list(made.id, limit=1000)
-    assert caught.value.body["param"] == "limit"  # type: ignore[index]
+    for wrong in (1000, "²"):  # "²".isdigit() is true, and int("²") fails: a 400 all the same, not a 500
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.responses.input_items.list(made.id, limit=wrong)  # type: ignore[arg-type]
+        assert caught.value.body["param"] == "limit"  # type: ignore[index]
 
 
 def test_input_tokens(client: openai.OpenAI) -> None:

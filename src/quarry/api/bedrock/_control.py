@@ -73,7 +73,7 @@ async def inference_profiles(request: Request) -> Response:
     principal = await _principal(request, "bedrock.list_inference_profiles")
     query = request.query_params
     params: dict[str, Any] = {name: query[given] for given, name in _PROFILE_PARAMETERS.items() if given in query}
-    if "maxResults" in params and params["maxResults"].isdigit():
+    if "maxResults" in params and params["maxResults"].isascii() and params["maxResults"].isdigit():
         params["maxResults"] = int(params["maxResults"])
     answer = await _read(request, "list_inference_profiles", **params)
     summaries = answer.get("inferenceProfileSummaries", [])

@@ -65,7 +65,7 @@ class _BoundedParser(MultiPartParser):
 
 async def _counted(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:  # refused before a byte is read
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # refused before a byte is read
         raise _TooLarge(_body_too_large(limit))
     total = 0
     async for chunk in request.stream():

@@ -226,7 +226,7 @@ async def get_response(request: Request) -> Response:
     # https://platform.openai.com/docs/api-reference/responses/get: `stream` with `starting_after` (a sequence
     # number) resumes a background response's stream.
     given = request.query_params.get("starting_after", "-1")
-    if not given.lstrip("-").isdigit():
+    if not (given.isascii() and given.lstrip("-").isdigit()):  # "²".isdigit() too
         raise InvalidRequest("Invalid value for `starting_after`: must be an integer.", param="starting_after")
     feed = context_of(request).background.feed(stored.body["id"])
     if feed is None:
@@ -248,7 +248,7 @@ async def delete_response(request: Request) -> Response:
 
 def _limit(request: Request) -> int:
     given = request.query_params.get("limit", "20")
-    if not given.isdigit() or not 1 <= int(given) <= 100:
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 100:
         raise InvalidRequest("Invalid value for `limit`: must be an integer from 1 to 100.", param="limit")
     return int(given)
 
