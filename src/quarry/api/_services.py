@@ -26,6 +26,7 @@ from quarry.auth import (
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import PermissionDenied
 from quarry.exchange import Exchange, exchange_of
+from quarry.observability import Tracing, traced
 from quarry.settings import Settings
 from quarry.spend import PriceTable
 
@@ -46,6 +47,7 @@ class Services:
     on_stream: StreamHook | None = None  # given to every SSE response (the active streams gauge)
     prices: PriceTable | None = None  # what calls cost (None: costs are not counted)
     budgets: Budgeter | None = None  # team keys' budgets (None: not enforced)
+    tracing: Tracing | None = None  # admission spans (None: tracing is off)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -75,21 +77,22 @@ class Services:
         with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
         refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
         output (unknown: every token is priced at the dearest rate)."""
-        self.check_scope(principal, model)
-        await self.limit(request, principal, tokens)
-        if self.prices is None:
-            return
-        exchange = exchange_of(request)
-        exchange.pricer = self.prices.cost
-        most = self.prices.maximum(model.id, *_split(tokens, max_output))
-        if most is not None:
-            exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
-        if self.budgets is not None and principal.key is not None:
-            reservation = await self.budgets.reserve(principal.key.id, model.requested, most, tokens)
-            if reservation is not None:
-                exchange.headers.update(reservation.headers())
-                budgets = self.budgets
-                exchange.on_close.append(lambda done: self._settle(budgets, reservation, done))
+        with traced(self.tracing, "quarry.admit", {"gen_ai.request.model": model.id}):
+            self.check_scope(principal, model)
+            await self.limit(request, principal, tokens)
+            if self.prices is None:
+                return
+            exchange = exchange_of(request)
+            exchange.pricer = self.prices.cost
+            most = self.prices.maximum(model.id, *_split(tokens, max_output))
+            if most is not None:
+                exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
+            if self.budgets is not None and principal.key is not None:
+                reservation = await self.budgets.reserve(principal.key.id, model.requested, most, tokens)
+                if reservation is not None:
+                    exchange.headers.update(reservation.headers())
+                    budgets = self.budgets
+                    exchange.on_close.append(lambda done: self._settle(budgets, reservation, done))
 
     def _settle(self, budgets: Budgeter, reservation: Reservation, done: Exchange) -> None:
         """Settle a budget reservation with what the call cost, off the request path."""
@@ -145,7 +148,8 @@ class Services:
         exchange = exchange_of(request)
         exchange.api = api
         token = bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key")
-        principal = await self.authenticator.authenticate(token)
+        with traced(self.tracing, "quarry.authenticate"):
+            principal = await self.authenticator.authenticate(token)
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
         return principal
 

@@ -51,6 +51,7 @@ from quarry.conversations import ConversationStore
 from quarry.errors import ClientDisconnected, InvalidRequest, MethodNotAllowed, NotFound, QuarryError
 from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
+from quarry.observability import TraceMiddleware, Tracing
 from quarry.server._backend import open_backend
 from quarry.server._cors import add_cors
 from quarry.server._hosts import HostGuard, HostPolicy
@@ -167,12 +168,16 @@ def create_app(
     # when it starts again: at the shutdown deadline uvicorn cancels the streams still running and runs the
     # lifespan's shutdown before they unwind, and those cut streams must still be counted and logged.
     heard: list[Listener] = []
+    tracing = Tracing.configured(settings.tracing)  # None unless an OTLP endpoint is set (then the extra is checked)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext]]:
         async with AsyncExitStack() as stack:
             backend = await open_backend(settings, stack)
-            metrics, observers = observe(settings, backend.runtime)
+            if tracing is not None:
+                tracing.start()
+                stack.callback(tracing.shutdown)  # last out: the spans of the shutdown's own work are sent too
+            metrics, observers = observe(settings, backend.runtime, tracing)
             policy = FetchPolicy(
                 max_bytes=settings.images.max_bytes,
                 timeout_s=settings.images.timeout_s,
@@ -220,6 +225,7 @@ def create_app(
                 on_stream=metrics.stream,
                 prices=PriceTable.load(settings.spend.prices_file),
                 budgets=budgets,
+                tracing=tracing,
             )
             context = AppContext(
                 settings=settings,
@@ -247,6 +253,8 @@ def create_app(
     # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
     guard = HostPolicy.of(settings)
     app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=_API_PREFIXES)
+    if tracing is not None:  # inside the Exchange (its facts name the span), outside the rest (refusals are traced)
+        app.add_middleware(TraceMiddleware, tracing=tracing)
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.router.routes.extend(bedrock.routes)  # Bedrock's own paths, at the root and under /bedrock
