@@ -98,7 +98,8 @@ def test_a_chat_completion_is_one_trace_of_admission_and_an_upstream_attempt(
     assert attributes["quarry.api"] == "chat.completions"
     assert attributes["quarry.request_id"] == raw.headers["x-request-id"]
     assert attributes["quarry.overhead_ms"] >= 0
-    assert "error.type" not in attributes and not server.error
+    assert "error.type" not in attributes
+    assert not server.error
     authenticate, admit = _one(spans, "quarry.authenticate"), _one(spans, "quarry.admit")
     upstream = [span for span in spans if span.kind == "CLIENT"]
     assert len(upstream) == 1
@@ -157,7 +158,8 @@ def test_each_retry_of_a_throttled_call_is_its_own_attempt_span(
         assert attempt.attributes["http.response.status_code"] == 429
         assert attempt.attributes["gen_ai.request.model"] == HAIKU
     assert attempts[0].end_ns <= attempts[1].start_ns
-    assert server.error and server.attributes["error.type"] == "RateLimited"
+    assert server.error
+    assert server.attributes["error.type"] == "RateLimited"
     assert server.attributes["http.response.status_code"] == 429
 
 
@@ -171,10 +173,12 @@ def test_a_refused_key_is_an_admission_span_with_its_error(gateway: str, receive
     trace_id = answer.headers["x-quarry-trace-id"]
     spans = receiver[0].trace(trace_id)
     server = _server(spans)
-    assert server.error and server.attributes["error.type"] == "AuthenticationFailed"
+    assert server.error
+    assert server.attributes["error.type"] == "AuthenticationFailed"
     authenticate = _one(spans, "quarry.authenticate")
     assert authenticate.parent_id == server.span_id
-    assert authenticate.error and authenticate.attributes["error.type"] == "AuthenticationFailed"
+    assert authenticate.error
+    assert authenticate.attributes["error.type"] == "AuthenticationFailed"
     assert not [span for span in spans if span.kind == "CLIENT"]  # nothing reached Bedrock
 
 
@@ -207,7 +211,8 @@ def test_a_knowledge_base_answer_has_a_retrieval_span(
     assert retrieval.attributes["gen_ai.operation.name"] == "retrieval"
     assert retrieval.attributes["gen_ai.data_source.id"] == "traced"
     embedding = [span for span in spans if span.kind == "CLIENT" and span.parent_id == retrieval.span_id]
-    assert embedding and embedding[0].attributes["gen_ai.operation.name"] == "embeddings"
+    assert embedding
+    assert embedding[0].attributes["gen_ai.operation.name"] == "embeddings"
     answering = [span for span in spans if span.kind == "CLIENT" and span.parent_id == server.span_id]
     assert [span.attributes["gen_ai.request.model"] for span in answering] == [HAIKU]
     assert retrieval.end_ns <= answering[0].start_ns
