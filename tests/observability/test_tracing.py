@@ -5,7 +5,6 @@ caller's traceparent continued, and no prompt text unless `tracing.content` is o
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,48 +13,14 @@ import openai
 import pytest
 
 from quarry.observability import Tracing
-from quarry.server import create_app
-from quarry.settings import BedrockSettings, Settings, TracingSettings
+from quarry.settings import TracingSettings
 from tests.conftest import SDKs
+from tests.observability.conftest import HAIKU, KEY, gateway_with_tracing
 from tests.observability.otlp import Receiver, Span
 
-KEY = "sk-test-tracing"
-HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 SECRET = "the launch code is xyzzy-plugh"
 PARENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
-
-
-@pytest.fixture(scope="module")
-def receiver(serve: Any) -> tuple[Receiver, str]:
-    received = Receiver()
-    return received, serve(received.app()).url + "/v1/traces"
-
-
-def _gateway(serve: Any, folder: Path, endpoint: str, *, content: bool = False) -> str:
-    settings = Settings(
-        backend="emulator",
-        api_key=KEY,  # type: ignore[arg-type]
-        data_dir=folder,
-        keepalive_s=0.2,
-        bedrock=BedrockSettings(max_attempts=2),
-        tracing=TracingSettings(
-            otlp_endpoint=endpoint, export_delay_ms=20, content=content, service_name="quarry-test"
-        ),
-    )
-    url: str = serve(create_app(settings), lifespan="on").url
-    return url
-
-
-@pytest.fixture(scope="module")
-def gateway(serve: Any, receiver: tuple[Receiver, str], tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _gateway(serve, tmp_path_factory.mktemp("tracing"), receiver[1])
-
-
-@pytest.fixture(scope="module")
-def client(gateway: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{gateway}/v1", headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
-        yield client
 
 
 def _one(spans: list[Span], name: str) -> Span:
@@ -221,7 +186,7 @@ def test_a_knowledge_base_answer_has_a_retrieval_span(
 def test_content_reaches_spans_only_when_opted_in(
     sdk: SDKs, serve: Any, receiver: tuple[Receiver, str], tmp_path: Path
 ) -> None:
-    gateway = _gateway(serve, tmp_path, receiver[1], content=True)
+    gateway = gateway_with_tracing(serve, tmp_path, receiver[1], content=True)
     raw = sdk.openai(f"{gateway}/v1", KEY).chat.completions.with_raw_response.create(
         model=HAIKU, messages=[{"role": "user", "content": SECRET}], max_tokens=20
     )
