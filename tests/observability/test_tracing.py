@@ -203,3 +203,35 @@ def test_tracing_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_tracing_is_off_without_an_endpoint() -> None:
     assert Tracing.configured(TracingSettings()) is None
+
+
+def test_bedrocks_own_api_is_traced_and_its_relay_is_an_attempt(
+    gateway: str, receiver: tuple[Receiver, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from botocore.config import Config
+
+    empty = tmp_path / "none"
+    empty.write_text("")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", KEY)
+    runtime = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=gateway,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    answer = runtime.converse(modelId=HAIKU, messages=[{"role": "user", "content": [{"text": SECRET}]}])
+    runtime.close()
+    spans = receiver[0].trace(answer["ResponseMetadata"]["HTTPHeaders"]["x-quarry-trace-id"])
+    server = _server(spans)
+    assert server.name == f"chat {HAIKU}"
+    assert server.attributes["gen_ai.usage.output_tokens"] == answer["usage"]["outputTokens"]
+    attempt = next(span for span in spans if span.kind == "CLIENT")
+    assert attempt.parent_id == server.span_id
+    assert attempt.attributes["quarry.bedrock.operation"] == "converse"
+    assert attempt.attributes["http.response.status_code"] == 200
+    assert "xyzzy" not in _texts(spans)

@@ -46,6 +46,12 @@ _OPERATIONS = {
     "invoke": "chat",
     "invoke-with-response-stream": "chat",
     "embeddings": "embeddings",
+    # Bedrock's own API (quarry.api.bedrock's names)
+    "bedrock.converse": "chat",
+    "bedrock.converse_stream": "chat",
+    "bedrock.invoke_model": "chat",
+    "bedrock.invoke_model_with_response_stream": "chat",
+    "bedrock.messages": "chat",
 }
 
 
