@@ -57,6 +57,7 @@ class Exchange:
     # Time spent waiting on Bedrock (attempts, backoff between them, reading answers, streams open), noted by the
     # runtime through `note_upstream_wait`: what is left of the latency is Quarry's own overhead.
     upstream_s: float = 0.0
+    max_tokens: int | None = None  # the output tokens the call was admitted for (its max_tokens, or the model's limit)
     upstream_model: str | None = None  # the model id of the last Bedrock attempt that answered (a fallback's)
 
     @property

@@ -57,6 +57,7 @@ def test_a_chat_completion_is_one_trace_of_admission_and_an_upstream_attempt(
     assert attributes["gen_ai.provider.name"] == "aws.bedrock"
     assert attributes["gen_ai.request.model"] == HAIKU
     assert attributes["gen_ai.response.model"] == HAIKU
+    assert attributes["gen_ai.request.max_tokens"] == 50
     assert attributes["gen_ai.usage.input_tokens"] == completion.usage.prompt_tokens
     assert attributes["gen_ai.usage.output_tokens"] == completion.usage.completion_tokens
     assert attributes["http.response.status_code"] == 200

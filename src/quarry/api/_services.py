@@ -80,9 +80,10 @@ class Services:
         with traced(self.tracing, "quarry.admit", {"gen_ai.request.model": model.id}):
             self.check_scope(principal, model)
             await self.limit(request, principal, tokens)
+            exchange = exchange_of(request)
+            exchange.max_tokens = max_output
             if self.prices is None:
                 return
-            exchange = exchange_of(request)
             exchange.pricer = self.prices.cost
             most = self.prices.maximum(model.id, *_split(tokens, max_output))
             if most is not None:

@@ -156,6 +156,7 @@ class Tracing:
                     "gen_ai.provider.name": PROVIDER,
                     "gen_ai.request.model": exchange.model,
                     "gen_ai.response.model": exchange.upstream_model or exchange.model,
+                    "gen_ai.request.max_tokens": exchange.max_tokens,
                     # The conventions count every input token, cached ones included, in input_tokens.
                     "gen_ai.usage.input_tokens": exchange.input_tokens
                     + exchange.cache_read_tokens
@@ -174,7 +175,7 @@ class Tracing:
             attributes["error.type"] = exchange.error_type
         elif status >= 500:
             attributes["error.type"] = str(status)
-        span.set_attributes(attributes)
+        span.set_attributes({name: value for name, value in attributes.items() if value is not None})
         if failed:
             span.set_status(Status(StatusCode.ERROR))
         if exchange.stream and response_started is not None and self.tracer is not None:
