@@ -17,7 +17,15 @@ from starlette.requests import Request
 
 from quarry.errors import QuarryError
 
-__all__ = ["Exchange", "TokenCounts", "current_exchange", "exchange_of", "note_upstream_wait", "serve_exchange"]
+__all__ = [
+    "Exchange",
+    "TokenCounts",
+    "current_exchange",
+    "exchange_of",
+    "note_finish",
+    "note_upstream_wait",
+    "serve_exchange",
+]
 
 
 class TokenCounts(TypedDict):
@@ -58,6 +66,7 @@ class Exchange:
     # runtime through `note_upstream_wait`: what is left of the latency is Quarry's own overhead.
     upstream_s: float = 0.0
     max_tokens: int | None = None  # the output tokens the call was admitted for (its max_tokens, or the model's limit)
+    finish_reason: str | None = None  # Bedrock's stop reason, as it named it (`end_turn`, `max_tokens`, …)
     upstream_model: str | None = None  # the model id of the last Bedrock attempt that answered (a fallback's)
 
     @property
@@ -147,6 +156,13 @@ def note_upstream_wait(seconds: float, model_id: str | None = None) -> None:
         exchange.upstream_s += seconds
         if model_id is not None:
             exchange.upstream_model = model_id
+
+
+def note_finish(reason: object) -> None:
+    """Bedrock's stop reason for the current request (a string; anything else is ignored)."""
+    exchange = _current.get()
+    if exchange is not None and isinstance(reason, str):
+        exchange.finish_reason = reason
 
 
 def exchange_of(request: Request) -> Exchange:

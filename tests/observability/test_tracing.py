@@ -58,6 +58,7 @@ def test_a_chat_completion_is_one_trace_of_admission_and_an_upstream_attempt(
     assert attributes["gen_ai.request.model"] == HAIKU
     assert attributes["gen_ai.response.model"] == HAIKU
     assert attributes["gen_ai.request.max_tokens"] == 50
+    assert attributes["gen_ai.response.finish_reasons"] == ["end_turn"]  # Bedrock's name for it
     assert attributes["gen_ai.usage.input_tokens"] == completion.usage.prompt_tokens
     assert attributes["gen_ai.usage.output_tokens"] == completion.usage.completion_tokens
     assert attributes["http.response.status_code"] == 200
@@ -90,7 +91,7 @@ def test_a_streamed_message_has_a_stream_span_with_its_first_token(
 ) -> None:
     client = sdk.anthropic(gateway, KEY)
     with client.messages.with_streaming_response.create(
-        model=HAIKU, max_tokens=40, stream=True, messages=[{"role": "user", "content": "Tell me a story"}]
+        model=HAIKU, max_tokens=40, stream=True, messages=[{"role": "user", "content": "[[emulator: words=200]]"}]
     ) as response:
         trace_id = response.headers["x-quarry-trace-id"]
         assert sum(1 for _ in response.iter_lines()) > 0
@@ -101,6 +102,7 @@ def test_a_streamed_message_has_a_stream_span_with_its_first_token(
     assert stream.events == ["gen_ai.first_token", "gen_ai.stream.end"]
     assert server.attributes["quarry.api"] == "messages"
     assert server.attributes["gen_ai.usage.output_tokens"] > 0
+    assert server.attributes["gen_ai.response.finish_reasons"] == ["max_tokens"]  # 40 tokens cut the 200 words
     attempt = next(span for span in spans if span.kind == "CLIENT")
     assert attempt.attributes["quarry.bedrock.operation"] == "invoke-with-response-stream"
     assert attempt.end_ns <= stream.start_ns <= stream.end_ns <= server.end_ns

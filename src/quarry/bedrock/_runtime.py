@@ -40,7 +40,7 @@ from quarry.bedrock._messages_shapes import (
 from quarry.bedrock._signing import RequestSigner
 from quarry.bedrock._sse import ServerSentEvent, split_events
 from quarry.errors import InvalidRequest, QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from quarry.exchange import note_upstream_wait
+from quarry.exchange import note_finish, note_upstream_wait
 from quarry.settings import BedrockSettings
 
 __all__ = ["BedrockRuntime", "Invocation"]
@@ -125,7 +125,9 @@ class BedrockRuntime:
         response = await self._send(f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False)
         async with response:
             # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
-            return cast(ConverseResponse, orjson.loads(await self._read(response)))
+            answer = cast(ConverseResponse, orjson.loads(await self._read(response)))
+        note_finish(answer.get("stopReason"))
+        return answer
 
     @asynccontextmanager
     async def converse_stream(
@@ -140,6 +142,7 @@ class BedrockRuntime:
     async def invoke_claude(self, model_id: str, body: MessagesBody) -> MessagesResponse:
         """InvokeModel with Claude's Messages body: Anthropic's Messages response."""
         answer = await self.invoke_model(model_id, orjson.dumps(body))
+        note_finish(answer.body.get("stop_reason"))
         return cast(MessagesResponse, answer.body)  # Anthropic's response, relayed by Bedrock: viewed, not checked
 
     @asynccontextmanager
@@ -186,7 +189,11 @@ class BedrockRuntime:
         raised with the answer kept whole in `relayed`. `fallback_betas`: see `_send_messages`."""
         response = await self._send_messages(body, headers, stream=False, fallback_betas=fallback_betas)
         async with response:
-            return cast(MessagesResponse, orjson.loads(await self._read(response)))  # Anthropic's: viewed, not checked
+            answer = cast(
+                MessagesResponse, orjson.loads(await self._read(response))
+            )  # Anthropic's: viewed, not checked
+        note_finish(answer.get("stop_reason"))
+        return answer
 
     @asynccontextmanager
     async def messages_stream(

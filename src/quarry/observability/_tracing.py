@@ -157,6 +157,9 @@ class Tracing:
                     "gen_ai.request.model": exchange.model,
                     "gen_ai.response.model": exchange.upstream_model or exchange.model,
                     "gen_ai.request.max_tokens": exchange.max_tokens,
+                    "gen_ai.response.finish_reasons": None
+                    if exchange.finish_reason is None
+                    else [exchange.finish_reason],
                     # The conventions count every input token, cached ones included, in input_tokens.
                     "gen_ai.usage.input_tokens": exchange.input_tokens
                     + exchange.cache_read_tokens
