@@ -185,6 +185,7 @@ def _exposed_headers() -> list[str]:
         "x-quarry-budget-warning",
         "x-quarry-budget",
         "x-quarry-budget-reset",
+        "x-quarry-trace-id",  # the request's trace, when tracing is on (docs/configuration.md, "Traces")
     ]
 
 
