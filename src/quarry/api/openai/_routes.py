@@ -25,7 +25,6 @@ from quarry.api.openai._render import ChunkWriter, completion
 from quarry.api.openai._request import plan_chat
 from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
 from quarry.exchange import exchange_of
-from quarry.observability import retrieval_attributes, traced
 
 __all__ = ["router"]
 
@@ -51,10 +50,7 @@ async def chat_completions(request: Request) -> Response:
     max_output = output_reserve(model, chat.max_completion_tokens or chat.max_tokens)
     passages = knowledge.passage_tokens if knowledge is not None else 0
     await services.admit(request, principal, model, estimate_tokens(raw, max_output) + passages, max_output=max_output)
-    turn = None
-    if knowledge is not None:
-        with traced(services.tracing, "retrieval", retrieval_attributes(knowledge.base.name)):
-            turn = await knowledge.search()
+    turn = await knowledge.search() if knowledge is not None else None
     if turn is not None:
         chat = turn.chat
     history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
