@@ -77,23 +77,28 @@ class Services:
         with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
         refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
         output (unknown: every token is priced at the dearest rate)."""
+        exchange_of(request).max_tokens = max_output
         with traced(self.tracing, "quarry.admit", {"gen_ai.request.model": model.id}):
-            self.check_scope(principal, model)
-            await self.limit(request, principal, tokens)
-            exchange = exchange_of(request)
-            exchange.max_tokens = max_output
-            if self.prices is None:
-                return
-            exchange.pricer = self.prices.cost
-            most = self.prices.maximum(model.id, *_split(tokens, max_output))
-            if most is not None:
-                exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
-            if self.budgets is not None and principal.key is not None:
-                reservation = await self.budgets.reserve(principal.key.id, model.requested, most, tokens)
-                if reservation is not None:
-                    exchange.headers.update(reservation.headers())
-                    budgets = self.budgets
-                    exchange.on_close.append(lambda done: self._settle(budgets, reservation, done))
+            await self._admit(request, principal, model, tokens, max_output)
+
+    async def _admit(
+        self, request: Request, principal: Principal, model: ResolvedModel, tokens: int, max_output: int | None
+    ) -> None:
+        self.check_scope(principal, model)
+        await self.limit(request, principal, tokens)
+        if self.prices is None:
+            return
+        exchange = exchange_of(request)
+        exchange.pricer = self.prices.cost
+        most = self.prices.maximum(model.id, *_split(tokens, max_output))
+        if most is not None:
+            exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
+        if self.budgets is not None and principal.key is not None:
+            reservation = await self.budgets.reserve(principal.key.id, model.requested, most, tokens)
+            if reservation is not None:
+                exchange.headers.update(reservation.headers())
+                budgets = self.budgets
+                exchange.on_close.append(lambda done: self._settle(budgets, reservation, done))
 
     def _settle(self, budgets: Budgeter, reservation: Reservation, done: Exchange) -> None:
         """Settle a budget reservation with what the call cost, off the request path."""
