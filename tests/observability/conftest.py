@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from quarry.server import create_app
-from quarry.settings import BedrockSettings, Settings, TracingSettings
+from quarry.settings import BedrockSettings, EmulatorSettings, Settings, TracingSettings
 from tests.observability.otlp import Receiver
 
 KEY = "sk-test-tracing"
@@ -23,12 +23,15 @@ def receiver(serve: Any) -> tuple[Receiver, str]:
     return received, serve(received.app()).url + "/v1/traces"
 
 
-def gateway_with_tracing(serve: Any, folder: Path, endpoint: str, *, content: bool = False) -> str:
+def gateway_with_tracing(
+    serve: Any, folder: Path, endpoint: str, *, content: bool = False, emulator: EmulatorSettings | None = None
+) -> str:
     settings = Settings(
         backend="emulator",
         api_key=KEY,  # type: ignore[arg-type]
         data_dir=folder,
         keepalive_s=0.2,
+        emulator=emulator or EmulatorSettings(),
         bedrock=BedrockSettings(max_attempts=2),
         tracing=TracingSettings(
             otlp_endpoint=endpoint, export_delay_ms=20, content=content, service_name="quarry-test"

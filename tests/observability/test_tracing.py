@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from quarry.observability import Tracing
-from quarry.settings import TracingSettings
+from quarry.settings import EmulatorSettings, TracingSettings
 from tests.conftest import SDKs
 from tests.observability.conftest import HAIKU, KEY, gateway_with_tracing
 from tests.observability.otlp import Receiver, Span
@@ -129,6 +129,32 @@ def test_each_retry_of_a_throttled_call_is_its_own_attempt_span(
     assert server.error
     assert server.attributes["error.type"] == "RateLimited"
     assert server.attributes["http.response.status_code"] == 429
+
+
+def test_a_call_throttled_once_then_answered_shows_both_attempts(
+    sdk: SDKs, serve: Any, receiver: tuple[Receiver, str], tmp_path: Path
+) -> None:
+    # The emulator's seeded fault dice: with seed 4 at a rate of 0.5 its first call is throttled, its second is not
+    # (the dice are rolled once per runtime call, so a run replays exactly).
+    faulty = EmulatorSettings(fault_rate=0.5, seed=4)
+    gateway = gateway_with_tracing(serve, tmp_path, receiver[1], emulator=faulty)
+    raw = sdk.openai(f"{gateway}/v1", KEY).chat.completions.with_raw_response.create(
+        model=HAIKU, messages=[{"role": "user", "content": "hello"}], max_tokens=20
+    )
+    assert raw.parse().choices[0].message.content
+    spans = receiver[0].trace(raw.headers["x-quarry-trace-id"])
+    server = _server(spans)
+    assert not server.error
+    assert server.attributes["http.response.status_code"] == 200
+    first, second = sorted((span for span in spans if span.kind == "CLIENT"), key=lambda span: span.start_ns)
+    assert first.attributes["quarry.attempt"] == 1
+    assert first.error
+    assert first.attributes["error.type"] == "ThrottlingException"
+    assert second.attributes["quarry.attempt"] == 2
+    assert not second.error
+    assert second.attributes["http.response.status_code"] == 200
+    assert first.parent_id == second.parent_id == server.span_id
+    assert first.end_ns <= second.start_ns
 
 
 def test_a_refused_key_is_an_admission_span_with_its_error(gateway: str, receiver: tuple[Receiver, str]) -> None:
