@@ -13,8 +13,9 @@ import openai
 import pytest
 
 from quarry.observability import Tracing
-from quarry.settings import EmulatorSettings, TracingSettings
-from tests.conftest import SDKs
+from quarry.server import create_app
+from quarry.settings import EmulatorSettings, Settings, TracingSettings
+from tests.conftest import SDKs, ServerThread
 from tests.observability.conftest import HAIKU, KEY, gateway_with_tracing
 from tests.observability.otlp import Receiver, Span
 
@@ -222,6 +223,16 @@ def test_content_reaches_spans_only_when_opted_in(
     spans = receiver[0].trace(raw.headers["x-quarry-trace-id"])
     attempt = next(span for span in spans if span.kind == "CLIENT")
     assert "xyzzy-plugh" in attempt.attributes["gen_ai.input.messages"]
+
+
+def test_spans_still_queued_are_sent_when_the_app_stops(receiver: tuple[Receiver, str], tmp_path: Path) -> None:
+    tracing = TracingSettings(otlp_endpoint=receiver[1], export_delay_ms=600_000)  # no batch would leave on its own
+    settings = Settings(backend="emulator", api_key=KEY, data_dir=tmp_path, tracing=tracing)  # type: ignore[arg-type]
+    with ServerThread(create_app(settings), lifespan="on") as server:
+        answer = httpx.get(f"{server.url}/v1/models", headers={"Authorization": f"Bearer {KEY}"})
+        assert answer.status_code == 200
+    server_span = _server(receiver[0].trace(answer.headers["x-quarry-trace-id"]))
+    assert server_span.name == "GET models"
 
 
 def test_tracing_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ No prompt or answer text is put in a span unless `tracing.content` is on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -68,7 +69,7 @@ def _epoch_ns(at: float) -> int:
 
 
 class Tracing:
-    """The tracer of one app. `start()` (the lifespan) builds the provider and its batch exporter; `shutdown()`
+    """The tracer of one app. `start()` (the lifespan) builds the provider and its batch exporter; `aclose()`
     sends what is queued. Until started, and after shutdown, `tracer` is None and nothing is traced."""
 
     def __init__(self, settings: TracingSettings) -> None:
@@ -106,11 +107,12 @@ class Tracing:
         self.provider = provider
         self.tracer = provider.get_tracer("quarry")
 
-    def shutdown(self) -> None:
-        """Send the spans still queued and stop the exporter's thread."""
+    async def aclose(self) -> None:
+        """Send the spans still queued and stop the exporter's thread; in a thread of its own, as the export is
+        blocking HTTP and a collector that is down would otherwise stall the event loop for its timeout."""
         provider, self.provider, self.tracer = self.provider, None, None
         if provider is not None:
-            provider.shutdown()
+            await asyncio.to_thread(provider.shutdown)
 
     # -- the request's SERVER span ---------------------------------------------------------------------------------
 

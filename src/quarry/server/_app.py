@@ -176,7 +176,7 @@ def create_app(
             backend = await open_backend(settings, stack)
             if tracing is not None:
                 tracing.start()
-                stack.callback(tracing.shutdown)  # last out: the spans of the shutdown's own work are sent too
+                stack.push_async_callback(tracing.aclose)  # late out: the spans of the shutdown's own work are sent
             metrics, observers = observe(settings, backend.runtime, tracing)
             policy = FetchPolicy(
                 max_bytes=settings.images.max_bytes,
