@@ -136,3 +136,14 @@ def test_the_address_in_the_banner_answers(served: tuple[str, str]) -> None:
     home = httpx.get(f"{url}/", timeout=30)
     assert home.status_code == 307
     assert home.headers["location"] == "/ui/"
+
+
+def test_tracing_configured_without_its_extra_names_the_extra(tmp_path: Path) -> None:
+    env = {**offline_environment(tmp_path), "QUARRY_TRACING__OTLP_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}
+    # An install without the `otel` extra, as far as Quarry can tell: the SDK cannot be imported.
+    hide_sdk = "import sys; sys.modules['opentelemetry.sdk.trace'] = None; from quarry.cli import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", hide_sdk, "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "pip install 'quarry[otel]'" in result.stderr

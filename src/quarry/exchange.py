@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -16,7 +17,15 @@ from starlette.requests import Request
 
 from quarry.errors import QuarryError
 
-__all__ = ["Exchange", "TokenCounts", "exchange_of"]
+__all__ = [
+    "Exchange",
+    "TokenCounts",
+    "current_exchange",
+    "exchange_of",
+    "note_finish",
+    "note_upstream_wait",
+    "serve_exchange",
+]
 
 
 class TokenCounts(TypedDict):
@@ -54,10 +63,23 @@ class Exchange:
     pricer: Callable[[str, TokenCounts], float | None] | None = None
     cost_usd: float | None = None  # fixed by the first `cost()` once the exchange is over
     on_close: list[Callable[[Exchange], None]] = field(default_factory=list)  # e.g. releasing a concurrency slot
+    trace_id: str | None = None  # the request's OpenTelemetry trace (32 hex digits), when tracing is on
+    # Time spent waiting on Bedrock (attempts, backoff between them, reading answers, streams open), noted by the
+    # runtime through `note_upstream_wait`: what is left of the latency is Quarry's own overhead.
+    upstream_s: float = 0.0
+    max_tokens: int | None = None  # the output tokens the call was admitted for (its max_tokens, or the model's limit)
+    finish_reason: str | None = None  # Bedrock's stop reason, as it named it (`end_turn`, `max_tokens`, …)
+    upstream_model: str | None = None  # the model id of the last Bedrock attempt that answered (a fallback's)
 
     @property
     def latency_s(self) -> float:
         return (self.finished_at or time.perf_counter()) - self.started
+
+    @property
+    def overhead_s(self) -> float:
+        """Quarry's own time: the latency less the wait on Bedrock (never below 0: calls made in parallel can wait
+        longer in sum than the request lasted)."""
+        return max(0.0, self.latency_s - self.upstream_s)
 
     @property
     def ttft_s(self) -> float | None:
@@ -111,6 +133,40 @@ class Exchange:
         self.output_tokens = usage["output_tokens"]
         self.cache_read_tokens = usage["cache_read_tokens"]
         self.cache_write_tokens = usage["cache_write_tokens"]
+
+
+# The Exchange of the request the running task serves, set by the server's middleware: how the Bedrock runtime, shared
+# by every request, notes its wait on the right one. A ContextVar holds a value per task (and the tasks it starts),
+# so no request ever sees another's; the default is None outside a request (the CLI, ingest jobs).
+_current: ContextVar[Exchange | None] = ContextVar("quarry_exchange", default=None)
+
+
+def current_exchange() -> Exchange | None:
+    """The Exchange of the request being served by this task, if any."""
+    return _current.get()
+
+
+def serve_exchange(exchange: Exchange) -> Callable[[], None]:
+    """Make `exchange` the current one for this task and those it starts (the middleware's call, once per request);
+    the function returned puts back what was current before."""
+    token = _current.set(exchange)
+    return lambda: _current.reset(token)
+
+
+def note_upstream_wait(seconds: float, model_id: str | None = None) -> None:
+    """Add time spent waiting on Bedrock to the current request's Exchange (and the model that answered, if any)."""
+    exchange = _current.get()
+    if exchange is not None:
+        exchange.upstream_s += seconds
+        if model_id is not None:
+            exchange.upstream_model = model_id
+
+
+def note_finish(reason: object) -> None:
+    """Bedrock's stop reason for the current request (a string; anything else is ignored)."""
+    exchange = _current.get()
+    if exchange is not None and isinstance(reason, str):
+        exchange.finish_reason = reason
 
 
 def exchange_of(request: Request) -> Exchange:

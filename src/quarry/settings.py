@@ -27,6 +27,7 @@ __all__ = [
     "ModelSettings",
     "Settings",
     "SpendSettings",
+    "TracingSettings",
     "UISettings",
     "config_file",
     "default_data_dir",
@@ -192,6 +193,7 @@ def _exposed_headers() -> list[str]:
         "x-quarry-budget-warning",
         "x-quarry-budget",
         "x-quarry-budget-reset",
+        "x-quarry-trace-id",  # the request's trace, when tracing is on (docs/configuration.md, "Traces")
     ]
 
 
@@ -430,6 +432,26 @@ class ResponsesSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (GenAI semantic conventions) over OTLP/HTTP; off while `otlp_endpoint` is unset."""
+
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="The collector's OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces` (needs the `otel` "
+        "extra). Unset: no traces, no cost.",
+    )
+    service_name: str = Field(default="quarry", min_length=1, description="The traces' `service.name`.")
+    sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="Share of new traces kept; a caller's sampled `traceparent` is followed."
+    )
+    content: bool = Field(
+        default=False,
+        description="Put the messages sent to Bedrock in upstream spans (`gen_ai.input.messages`); off: spans carry "
+        "no prompt or answer text.",
+    )
+    export_delay_ms: int = Field(default=5000, ge=1, description="How long finished spans wait to be sent in a batch.")
+
+
 class Settings(BaseSettings):
     """Everything configurable in Quarry. Precedence: init arguments, environment, TOML file, defaults."""
 
@@ -520,6 +542,7 @@ class Settings(BaseSettings):
     spend: SpendSettings = Field(default_factory=SpendSettings)
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     guardrails: GuardrailsSettings = Field(default_factory=GuardrailsSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -36,6 +36,8 @@ FIELDS = {
     "cache_write_tokens",
     "latency_ms",
     "ttft_ms",
+    "overhead_ms",
+    "trace_id",
     "error_type",
 }
 SECRET_PROMPT = "the launch code is xyzzy-plugh"
@@ -101,7 +103,7 @@ def test_one_json_line_per_call_without_prompt_answer_or_key(
     assert SECRET_PROMPT in answer  # the emulator echoes the prompt: the answer would leak it too
     record = access.line(raw.headers["x-request-id"])
     assert set(record) == FIELDS
-    assert record | {"time": 0, "latency_ms": 0, "ttft_ms": 0} == {
+    assert record | {"time": 0, "latency_ms": 0, "ttft_ms": 0, "overhead_ms": 0} == {
         "time": 0,
         "request_id": raw.headers["x-request-id"],
         "method": "POST",
@@ -118,10 +120,13 @@ def test_one_json_line_per_call_without_prompt_answer_or_key(
         "cache_write_tokens": 0,
         "latency_ms": 0,
         "ttft_ms": 0,
+        "overhead_ms": 0,
+        "trace_id": None,  # tracing is off
         "error_type": None,
     }
     assert abs(record["time"] - time.time()) < 60
     assert record["latency_ms"] > 0
+    assert 0 <= record["overhead_ms"] <= record["latency_ms"]  # Quarry's own part of it
     assert (record["ttft_ms"] is not None) == stream
     line = next(line for line in access.lines if raw.headers["x-request-id"] in line)
     for secret in ("xyzzy", KEY, "You said"):

@@ -33,6 +33,8 @@ async def watch_converse(
         elif "metadata" in event:
             usage = Usage.from_converse(event["metadata"].get("usage"))
             exchange.note_usage((usage + before if before is not None else usage).counts())
+        elif "messageStop" in event:
+            exchange.finish_reason = event["messageStop"].get("stopReason")
         yield event
 
 
@@ -52,6 +54,9 @@ async def watch_anthropic(
         elif kind == "message_delta":
             usage = Usage.from_messages(event.get("usage"), usage)
             exchange.note_usage(usage.counts())
+            delta: object = event.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+                exchange.finish_reason = delta["stop_reason"]
         yield event
 
 
@@ -70,6 +75,9 @@ async def watch_messages(events: AsyncIterator[ServerSentEvent], exchange: Excha
             if isinstance(found, dict):
                 usage = Usage.from_messages(cast(MessagesUsage, found), usage)
                 exchange.note_usage(usage.counts())
+            delta = data.get("delta") if kind == "message_delta" and isinstance(data, dict) else None
+            if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+                exchange.finish_reason = delta["stop_reason"]
         elif kind == "error":  # Anthropic's error event, mid-stream: noted by its kind, passed on as it came
             exchange.fail(error_from_messages(500, None, orjson.dumps(event.data())))
         yield event

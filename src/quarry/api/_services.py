@@ -28,6 +28,7 @@ from quarry.auth import (
 from quarry.bedrock import BedrockRuntime, ModelCatalog, ResolvedModel
 from quarry.errors import AuthenticationFailed, PermissionDenied
 from quarry.exchange import Exchange, exchange_of
+from quarry.observability import Tracing, traced
 from quarry.settings import GuardrailSettings, Settings
 from quarry.spend import PriceTable
 
@@ -50,6 +51,7 @@ class Services:
     budgets: Budgeter | None = None  # team keys' budgets (None: not enforced)
     key_guardrails: KeyGuardrails | None = None  # team keys' own guardrails (None: only the settings' apply)
     signatures: SigV4Verifier | None = None  # SigV4 with the AWS credentials issued for team keys (Bedrock routes)
+    tracing: Tracing | None = None  # admission spans (None: tracing is off)
     _settling: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -80,6 +82,13 @@ class Services:
         refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
         output (unknown: every token is priced at the dearest rate)."""
         exchange_of(request).model_requested = model.requested  # the request log shows asked beside used
+        exchange_of(request).max_tokens = max_output
+        with traced(self.tracing, "quarry.admit", {"gen_ai.request.model": model.id}):
+            await self._admit(request, principal, model, tokens, max_output)
+
+    async def _admit(
+        self, request: Request, principal: Principal, model: ResolvedModel, tokens: int, max_output: int | None
+    ) -> None:
         self.check_scope(principal, model)
         await self.limit(request, principal, tokens)
         if self.prices is None:
@@ -158,7 +167,8 @@ class Services:
         exchange = exchange_of(request)
         exchange.api = api
         token = bearer_token(request.headers.get("authorization")) or request.headers.get("x-api-key")
-        principal = await self.authenticator.authenticate(token)
+        with traced(self.tracing, "quarry.authenticate"):
+            principal = await self.authenticator.authenticate(token)
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
         return principal
 
@@ -172,9 +182,10 @@ class Services:
         raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
         query: bytes = request.scope.get("query_string", b"")
         target = raw if b"?" in raw or not query else raw + b"?" + query
-        principal = await self.signatures.verify(
-            request.method, target.decode("latin-1"), request.headers.items(), body
-        )
+        with traced(self.tracing, "quarry.authenticate", {"quarry.auth": "sigv4"}):
+            principal = await self.signatures.verify(
+                request.method, target.decode("latin-1"), request.headers.items(), body
+            )
         exchange.key_id, exchange.key_name = principal.key_id, principal.name
         return principal
 

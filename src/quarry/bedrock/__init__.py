@@ -3,6 +3,7 @@ Bedrock Knowledge Bases (bedrock-agent-runtime), and the typed Converse and Mess
 
 from quarry.bedrock import _converse_shapes, _guardrail_shapes, _messages_shapes
 from quarry.bedrock._agent import BedrockAgentRuntime
+from quarry.bedrock._attempts import Attempt, AttemptHook, AttemptWatch
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._backend import Backend
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
@@ -20,6 +21,9 @@ from quarry.bedrock._sse import ServerSentEvent
 
 __all__ = [
     "COHERE_BATCH",
+    "Attempt",
+    "AttemptHook",
+    "AttemptWatch",
     "AwsTarget",
     "Backend",
     "BearerTokenSigner",

@@ -9,6 +9,7 @@ relay read usage on the way; their bytes go on untouched.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ import aiohttp
 from botocore.eventstream import EventStreamBuffer, ParserError
 from yarl import URL
 
+from quarry.bedrock._attempts import Attempt, model_in_path, unwatched
 from quarry.bedrock._errors import error_from_response
 from quarry.bedrock._runtime import BedrockRuntime
-from quarry.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.exchange import note_upstream_wait
 
 __all__ = ["Frame", "Relayed", "model_path", "relay", "relayed_headers"]
 
@@ -126,12 +129,25 @@ async def relay(
         if lowered in _FORWARDED or lowered.startswith(_FORWARDED_PREFIX):
             sent[_title(lowered)] = value
     signed = await runtime._signer.sign("POST", url, sent, body)
-    try:
-        response = await runtime._pool().post(URL(url, encoded=True), data=body, headers=signed, timeout=timeout)
-    except TimeoutError:
-        raise UpstreamTimeout("Bedrock did not answer in time") from None
-    except aiohttp.ClientConnectionError as exc:
-        raise UpstreamUnavailable(f"cannot reach Bedrock at {runtime.endpoint_url}: {exc}") from None
+    hook = runtime.on_attempt  # one try: the relay never retries
+    started = time.perf_counter()  # from here until the answer is read (or the stream ends): Bedrock's time
+    with unwatched() if hook is None else hook(Attempt(path, body, 1, runtime.region, url)) as watch:
+        failure: QuarryError | None = None
+        try:
+            response = await runtime._pool().post(URL(url, encoded=True), data=body, headers=signed, timeout=timeout)
+        except TimeoutError:
+            failure = UpstreamTimeout("Bedrock did not answer in time")
+        except aiohttp.ClientConnectionError as exc:
+            failure = UpstreamUnavailable(f"cannot reach Bedrock at {runtime.endpoint_url}: {exc}")
+        if failure is not None:
+            note_upstream_wait(time.perf_counter() - started)
+            watch.failed(failure)
+        elif response.status < 300:
+            watch.answered(response.status)
+        else:
+            watch.failed(error_from_response(response.status, response.headers.get("x-amzn-ErrorType"), b""))
+    if failure is not None:
+        raise failure
     relayed = Relayed(response.status, relayed_headers(response.headers), response, settings.idle_timeout_s)
     try:
         yield relayed
@@ -140,6 +156,7 @@ async def relay(
             response.release()
         else:
             response.close()
+        note_upstream_wait(time.perf_counter() - started, model_in_path(path) if response.status < 300 else None)
         if response.status >= 300 and runtime.on_upstream_error is not None:
             # Counted like the runtime's own upstream errors (throttling above all); the body is the caller's.
             named = response.headers.get("x-amzn-ErrorType")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import orjson
 from yarl import URL
 
 from quarry import __version__
+from quarry.bedrock._attempts import Attempt, AttemptHook, model_in_path, unwatched
 from quarry.bedrock._aws import resolve_aws
 from quarry.bedrock._converse_shapes import (
     ConverseRequest,
@@ -39,6 +41,7 @@ from quarry.bedrock._messages_shapes import (
 from quarry.bedrock._signing import RequestSigner
 from quarry.bedrock._sse import ServerSentEvent, split_events
 from quarry.errors import InvalidRequest, QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.exchange import note_finish, note_upstream_wait
 from quarry.settings import BedrockSettings
 
 __all__ = ["BedrockRuntime", "Invocation"]
@@ -69,6 +72,8 @@ class BedrockRuntime:
 
     `on_upstream_error` (settable after construction) is told of every error answer Bedrock gives — including
     those retried here, which no caller ever sees — so throttling can be counted; it must be cheap and not raise.
+    `on_attempt` (likewise) wraps each HTTP try (tracing's upstream spans). Time spent waiting on Bedrock is noted on
+    the current request's Exchange (`note_upstream_wait`), so its overhead can be told from Bedrock's latency.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class BedrockRuntime:
         self._settings = settings or BedrockSettings()
         self._session: aiohttp.ClientSession | None = None
         self.on_upstream_error = on_upstream_error
+        self.on_attempt: AttemptHook | None = None
         self._refused_betas: dict[str, str] = {}  # anthropic-beta headers Bedrock refused → the flags sent instead
 
     @classmethod
@@ -120,7 +126,9 @@ class BedrockRuntime:
         response = await self._send(f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False)
         async with response:
             # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
-            return cast(ConverseResponse, orjson.loads(await self._read(response)))
+            answer = cast(ConverseResponse, orjson.loads(await self._read(response)))
+        note_finish(answer.get("stopReason"))
+        return answer
 
     @asynccontextmanager
     async def converse_stream(
@@ -144,6 +152,7 @@ class BedrockRuntime:
     async def invoke_claude(self, model_id: str, body: MessagesBody) -> MessagesResponse:
         """InvokeModel with Claude's Messages body: Anthropic's Messages response."""
         answer = await self.invoke_model(model_id, orjson.dumps(body))
+        note_finish(answer.body.get("stop_reason"))
         return cast(MessagesResponse, answer.body)  # Anthropic's response, relayed by Bedrock: viewed, not checked
 
     @asynccontextmanager
@@ -190,7 +199,11 @@ class BedrockRuntime:
         raised with the answer kept whole in `relayed`. `fallback_betas`: see `_send_messages`."""
         response = await self._send_messages(body, headers, stream=False, fallback_betas=fallback_betas)
         async with response:
-            return cast(MessagesResponse, orjson.loads(await self._read(response)))  # Anthropic's: viewed, not checked
+            answer = cast(
+                MessagesResponse, orjson.loads(await self._read(response))
+            )  # Anthropic's: viewed, not checked
+        note_finish(answer.get("stop_reason"))
+        return answer
 
     @asynccontextmanager
     async def messages_stream(
@@ -254,6 +267,7 @@ class BedrockRuntime:
         decode: Callable[[AsyncIterable[bytes]], AsyncIterator[_Decoded]],
     ) -> AsyncIterator[AsyncIterator[_Decoded]]:
         finished = False
+        opened = time.perf_counter()
 
         async def events() -> AsyncIterator[_Decoded]:
             nonlocal finished
@@ -277,14 +291,18 @@ class BedrockRuntime:
                 response.release()
             else:
                 response.close()
+            note_upstream_wait(time.perf_counter() - opened)
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        started = time.perf_counter()
         try:
             return await response.read()
         except TimeoutError:
             raise UpstreamTimeout("Bedrock did not finish its answer in time") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"reading Bedrock's answer failed: {exc}") from None
+        finally:
+            note_upstream_wait(time.perf_counter() - started)
 
     def _noted(self, error: QuarryError) -> None:
         if self.on_upstream_error is not None:
@@ -313,22 +331,37 @@ class BedrockRuntime:
         base = {"Host": self._host, "Content-Type": _JSON, "Accept": accept, **(extra or {})}
         for attempt in range(1, settings.max_attempts + 1):
             headers = await self._signer.sign("POST", url, dict(base), body)
-            try:
-                response = await self._pool().post(URL(url, encoded=True), data=body, headers=headers, timeout=timeout)
-            except TimeoutError:
-                error: QuarryError = UpstreamTimeout("Bedrock did not answer in time")
-            except aiohttp.ClientConnectionError as exc:
-                error = UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}")
-            else:
-                if response.status < 300:
-                    return response
-                async with response:
-                    payload = await self._read(response)
-                error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
-                self._noted(error)
+            hook = self.on_attempt
+            watching = unwatched() if hook is None else hook(Attempt(path, body, attempt, self.region, url))
+            with watching as watch:
+                started = time.perf_counter()
+                try:
+                    response = await self._pool().post(
+                        URL(url, encoded=True), data=body, headers=headers, timeout=timeout
+                    )
+                except TimeoutError:
+                    error: QuarryError = UpstreamTimeout("Bedrock did not answer in time")
+                except aiohttp.ClientConnectionError as exc:
+                    error = UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}")
+                else:
+                    answered = response.status < 300
+                    note_upstream_wait(time.perf_counter() - started, model_in_path(path) if answered else None)
+                    if answered:
+                        watch.answered(response.status)
+                        return response
+                    started = 0.0  # the wait is noted; the error's body is a read that notes its own
+                    async with response:
+                        payload = await self._read(response)
+                    error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
+                    self._noted(error)
+                if started:  # no answer at all: the whole try was a wait
+                    note_upstream_wait(time.perf_counter() - started)
+                watch.failed(error)
             if attempt == settings.max_attempts or not is_retryable(error):
                 raise error
-            await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt)))  # noqa: S311
+            pause = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))  # noqa: S311
+            await asyncio.sleep(pause)
+            note_upstream_wait(pause)  # waiting out Bedrock's throttle is Bedrock's time, not Quarry's
         raise AssertionError("unreachable")
 
 

@@ -74,7 +74,10 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
         sys.stdout.flush()
 
     configure_logging()
-    app = create_app(settings, on_ready=banner)
+    try:
+        app = create_app(settings, on_ready=banner)
+    except RuntimeError as exc:  # configured for a feature whose extra is missing (tracing): one line naming it
+        raise click.UsageError(str(exc)) from None
     config = uvicorn.Config(
         app,
         log_config=None,  # configure_logging has set uvicorn's loggers to JSON on stderr

@@ -28,6 +28,7 @@ def access_record(exchange: Exchange, *, now: float | None = None) -> dict[str, 
     return {
         "time": round(now if now is not None else time.time(), 3),
         "request_id": exchange.request_id,
+        "trace_id": exchange.trace_id,
         "method": exchange.method,
         "path": exchange.path,
         "status": exchange.status,
@@ -42,6 +43,7 @@ def access_record(exchange: Exchange, *, now: float | None = None) -> dict[str, 
         "cache_write_tokens": exchange.cache_write_tokens,
         "latency_ms": _ms(exchange.latency_s),
         "ttft_ms": _ms(exchange.ttft_s),
+        "overhead_ms": _ms(exchange.overhead_s),  # the latency less the wait on Bedrock
         "error_type": exchange.error_type,
     }
 

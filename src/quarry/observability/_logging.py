@@ -8,13 +8,15 @@ from typing import TextIO
 
 import orjson
 
+from quarry.exchange import current_exchange
 from quarry.observability._access_log import ACCESS_LOGGER
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
 
 class JsonFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message"}` (and `exception`), one line per record."""
+    """`{"time", "level", "logger", "message"}` (and `exception`), one line per record; a line logged while a request
+    is served carries its `request_id` (and `trace_id` when traced), so its lines can be found together."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -23,6 +25,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        exchange = current_exchange()
+        if exchange is not None:
+            line["request_id"] = exchange.request_id
+            if exchange.trace_id is not None:
+                line["trace_id"] = exchange.trace_id
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line).decode()

@@ -57,6 +57,7 @@ from quarry.conversations import ConversationStore
 from quarry.errors import ClientDisconnected, InvalidRequest, MethodNotAllowed, NotFound, QuarryError
 from quarry.exchange import exchange_of
 from quarry.media import FetchPolicy, ImageFetcher, MediaError, decode_data_url
+from quarry.observability import TraceMiddleware, Tracing
 from quarry.server._backend import open_backend
 from quarry.server._console import open_console
 from quarry.server._cors import add_cors
@@ -175,12 +176,16 @@ def create_app(
     # when it starts again: at the shutdown deadline uvicorn cancels the streams still running and runs the
     # lifespan's shutdown before they unwind, and those cut streams must still be counted and logged.
     heard: list[Listener] = []
+    tracing = Tracing.configured(settings.tracing)  # None unless an OTLP endpoint is set (then the extra is checked)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppContext | Console]]:
         async with AsyncExitStack() as stack:
             backend = await open_backend(settings, stack)
-            metrics, observers = observe(settings, backend.runtime)
+            if tracing is not None:
+                tracing.start()
+                stack.push_async_callback(tracing.aclose)  # late out: the spans of the shutdown's own work are sent
+            metrics, observers = observe(settings, backend.runtime, tracing)
             policy = FetchPolicy(
                 max_bytes=settings.images.max_bytes,
                 timeout_s=settings.images.timeout_s,
@@ -232,6 +237,7 @@ def create_app(
                 budgets=budgets,
                 key_guardrails=KeyGuardrails(database, ttl_s=settings.key_cache_ttl_s),
                 signatures=SigV4Verifier(aws_credentials, authenticator, ttl_s=settings.key_cache_ttl_s),
+                tracing=tracing,
             )
             context = AppContext(
                 settings=settings,
@@ -261,6 +267,8 @@ def create_app(
     # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
     guard = HostPolicy.of(settings)
     app.add_middleware(HostGuard, policy=guard, render=_error_response, api_prefixes=_API_PREFIXES)
+    if tracing is not None:  # inside the Exchange (its facts name the span), outside the rest (refusals are traced)
+        app.add_middleware(TraceMiddleware, tracing=tracing)
     app.add_middleware(ExchangeMiddleware, listeners=heard)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.router.routes.extend(bedrock.routes)  # Bedrock's own paths, at the root and under /bedrock

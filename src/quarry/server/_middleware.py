@@ -12,7 +12,7 @@ from collections.abc import Callable
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quarry.exchange import Exchange
+from quarry.exchange import Exchange, serve_exchange
 
 __all__ = ["ExchangeMiddleware", "Listener"]
 
@@ -36,6 +36,7 @@ class ExchangeMiddleware:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         exchange = Exchange(request_id=request_id, method=scope["method"], path=scope["path"])
         scope.setdefault("state", {})["exchange"] = exchange
+        restore = serve_exchange(exchange)  # current for this task: the runtime notes its wait on Bedrock there
 
         async def tagged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -59,3 +60,4 @@ class ExchangeMiddleware:
                     callback(exchange)
                 except Exception:
                     log.exception("an exchange listener failed")
+            restore()

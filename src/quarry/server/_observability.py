@@ -11,19 +11,23 @@ from starlette.responses import Response
 from quarry.api import context_of
 from quarry.bedrock import BedrockRuntime
 from quarry.exchange import exchange_of
-from quarry.observability import AccessLog, Metrics
+from quarry.observability import AccessLog, Metrics, OverheadHistogram, Tracing
 from quarry.server._middleware import Listener
 from quarry.settings import Settings
 
 __all__ = ["metrics_endpoint", "observe"]
 
 
-def observe(settings: Settings, runtime: BedrockRuntime) -> tuple[Metrics, list[Listener]]:
-    """Fresh metrics for one run of the app, the runtime's upstream errors counted into them, and the Exchange
-    listeners that feed them and the access log."""
+def observe(
+    settings: Settings, runtime: BedrockRuntime, tracing: Tracing | None = None
+) -> tuple[Metrics, list[Listener]]:
+    """Fresh metrics for one run of the app, the runtime's upstream errors counted into them (and its attempts
+    traced, when tracing is on), and the Exchange listeners that feed them and the access log."""
     metrics = Metrics()
     runtime.on_upstream_error = metrics.upstream_error
-    listeners: list[Listener] = [metrics.observe]
+    if tracing is not None:
+        runtime.on_attempt = tracing.attempt
+    listeners: list[Listener] = [metrics.observe, OverheadHistogram(metrics.registry)]
     if settings.access_log:
         listeners.append(AccessLog())
     return metrics, listeners

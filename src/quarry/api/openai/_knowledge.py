@@ -14,6 +14,7 @@ from quarry.api.openai._schemas import ChatCompletionRequest, ChatMessage
 from quarry.auth import KB_PREFIX, Principal
 from quarry.bedrock import ConverseResponse, ConverseStreamEvent
 from quarry.errors import InvalidRequest
+from quarry.observability import Tracing, retrieval_attributes, traced
 
 if TYPE_CHECKING:
     from quarry.kb import Hit, KnowledgeBase
@@ -61,12 +62,14 @@ class KnowledgeChat:
     base: KnowledgeBase
     question: str
     passage_tokens: int  # the most the passages can add to the prompt, for the token estimate admission takes
+    tracing: Tracing | None = None  # the search is a `retrieval` span when tracing is on
 
     async def search(self) -> KnowledgeTurn:
         """Search the knowledge base (an embedding call) and put its passages in front of the conversation."""
         from quarry.kb import system_prompt
 
-        hits = await self.base.passages(self.question)
+        with traced(self.tracing, "retrieval", retrieval_attributes(self.base.name)):
+            hits = await self.base.passages(self.question)
         system = ChatMessage(role="system", content=system_prompt(self.base.name, hits))
         chat = self.chat.model_copy(update={"messages": [system, *self.chat.messages]})
         return KnowledgeTurn(chat=chat, name=self.base.name, hits=hits)
@@ -84,7 +87,8 @@ async def knowledge_chat(request: Request, principal: Principal, chat: ChatCompl
     answering = model or settings.kb.answer_model or settings.models.default
     config = base.config
     passage_tokens = settings.kb.top_k * (config.parent_tokens if config.hierarchical else config.chunk_tokens)
-    return KnowledgeChat(chat.model_copy(update={"model": answering}), base, question, passage_tokens)
+    tracing = context_of(request).services.tracing
+    return KnowledgeChat(chat.model_copy(update={"model": answering}), base, question, passage_tokens, tracing)
 
 
 def canned_answer(text: str) -> ConverseResponse:
