@@ -108,7 +108,7 @@ def _json_result(payload: Any, *headers: tuple[bytes, bytes], delay: float = 0.0
 def _error_result(error: BedrockError) -> _Result:
     code = f"{error.code}:http://internal.amazon.com/coral/com.amazon.bedrock/".encode()
     body = orjson.dumps({"message": error.message})
-    return _Result(body, error.status, [(b"content-type", _JSON), (b"x-amzn-errortype", code)])
+    return _Result(body, error.status, [(b"content-type", _JSON), (b"x-amzn-errortype", code), *error.extra_headers()])
 
 
 def _loads(raw: bytes) -> Any:
@@ -281,13 +281,15 @@ class EmulatorApp:
         if self.settings.fault_rate and self._dice.random() < self.settings.fault_rate:
             raise self._dice.choice(faults)()
 
-    def _directives(self, conversation: Conversation) -> Directives:
+    def _directives(self, conversation: Conversation, identifier: str) -> Directives:
         try:
-            directives = parse_directives(conversation.last_user_text)
+            directives = parse_directives(conversation.last_user_text).for_model(identifier)
         except ValueError as exc:
             raise ValidationException(str(exc)) from None
         if directives.error is not None:
-            raise directives.error()
+            error = directives.error()
+            error.retry_after = directives.retry_after_s
+            raise error
         return directives
 
     def _pace(self, directives: Directives) -> tuple[float, float]:
@@ -326,15 +328,17 @@ class EmulatorApp:
         if streaming and not resolved.model.streaming:
             raise ValidationException("The model is unsupported for streaming.")
         if op in ("converse", "converse-stream"):
-            return self._converse(resolved, _loads(body), started, streaming=streaming)
-        return self._invoke(resolved, body, started, streaming=streaming)
+            return self._converse(resolved, _loads(body), started, model_id, streaming=streaming)
+        return self._invoke(resolved, body, started, model_id, streaming=streaming)
 
-    def _answer(self, conversation: Conversation) -> tuple[Reply, Directives]:
-        directives = self._directives(conversation)
+    def _answer(self, conversation: Conversation, identifier: str) -> tuple[Reply, Directives]:
+        """The reply, by the prompt's directives (`identifier`, the model id or profile as called, decides which
+        directives scoped with `for=` apply)."""
+        directives = self._directives(conversation, identifier)
         return respond(conversation, directives, self.cache), directives
 
-    def _converse(self, resolved: Resolved, body: Any, started: float, *, streaming: bool) -> _Result:
-        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming))
+    def _converse(self, resolved: Resolved, body: Any, started: float, identifier: str, *, streaming: bool) -> _Result:
+        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming), identifier)
         first_byte, tps = self._pace(directives)
         if streaming:
             frames = converse_stream_frames(reply, started)
@@ -344,7 +348,7 @@ class EmulatorApp:
         latency = int((time.perf_counter() - started + delay) * 1000)
         return _json_result(converse_response(reply, latency), delay=delay)
 
-    def _invoke(self, resolved: Resolved, body: bytes, started: float, *, streaming: bool) -> _Result:
+    def _invoke(self, resolved: Resolved, body: bytes, started: float, identifier: str, *, streaming: bool) -> _Result:
         model = resolved.model
         if model.supports("embeddings"):
             if streaming:
@@ -356,7 +360,7 @@ class EmulatorApp:
                 f"The emulator answers InvokeModel for Anthropic and embedding models; call {model.model_id} "
                 "through Converse."
             )
-        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming))
+        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming), identifier)
         first_byte, tps = self._pace(directives)
         if streaming:
             frames = anthropic_stream_frames(reply, model.model_id, started)
@@ -390,7 +394,7 @@ class EmulatorApp:
             request = parse_messages(body, headers, self.catalog, region)
             if request.stream and not request.resolved.model.streaming:
                 raise ValidationException("The model is unsupported for streaming.")
-            reply, directives = self._answer(request.conversation)
+            reply, directives = self._answer(request.conversation, request.model)
         except BedrockError as error:
             status, error_headers, payload = error_body(error)
             return _Result(payload, status, error_headers)
