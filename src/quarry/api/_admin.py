@@ -41,11 +41,16 @@ def _amounts(budgets: tuple[Budget, ...]) -> dict[str, float]:
     return {budget.name: budget.amount for budget in budgets}
 
 
-async def _admin(request: Request) -> tuple[Services, KeyStore]:
+async def _admin_services(request: Request) -> Services:
     services = services_of(request)
     principal = await services.authenticate(request)
     if not principal.admin:
         raise PermissionDenied("The admin API needs the bootstrap key (QUARRY_API_KEY).", code="admin_only")
+    return services
+
+
+async def _admin(request: Request) -> tuple[Services, KeyStore]:
+    services = await _admin_services(request)
     if services.keys is None:
         raise InvalidRequest("This server has no key store.")
     return services, services.keys
@@ -127,6 +132,19 @@ async def usage(request: Request) -> Response:
     return json_response({"data": await usage_report(context.database, grouping, since=start)})
 
 
+async def circuits(request: Request) -> Response:
+    """The runtime's circuit breakers, one per model and region that has failed since it last closed (closed ones
+    with failures so far included): state, consecutive failures and, when open, seconds until a probe."""
+    breakers = (await _admin_services(request)).runtime.breakers
+    return json_response(
+        {
+            "failures_to_open": breakers.failures,
+            "cooldown_s": breakers.cooldown_s,
+            "data": [view.public() for view in breakers.views()],
+        }
+    )
+
+
 router = APIRouter()
 router.add_route("/keys", create_key, methods=["POST"])
 router.add_route("/keys", list_keys, methods=["GET"])
@@ -134,3 +152,4 @@ router.add_route("/keys/{key_id}", show_key, methods=["GET"])
 router.add_route("/keys/{key_id}", revoke_key, methods=["DELETE"])
 router.add_route("/keys/{key_id}/budgets", set_budgets, methods=["PUT"])
 router.add_route("/usage", usage, methods=["GET"])
+router.add_route("/circuits", circuits, methods=["GET"])

@@ -23,6 +23,7 @@ def observe(settings: Settings, runtime: BedrockRuntime) -> tuple[Metrics, list[
     listeners that feed them and the access log."""
     metrics = Metrics()
     runtime.on_upstream_error = metrics.upstream_error
+    metrics.watch_circuits(runtime.breakers.views)
     listeners: list[Listener] = [metrics.observe]
     if settings.access_log:
         listeners.append(AccessLog())
