@@ -37,7 +37,8 @@ class Exchange:
     api: str = ""  # e.g. "chat.completions", "messages"
     key_id: str | None = None
     key_name: str | None = None
-    model: str | None = None
+    model: str | None = None  # the model that answered (or was last tried): usage and cost are counted against it
+    model_asked: str | None = None  # the model asked for, when a fallback chain was tried (None: `model`)
     stream: bool = False
     status: int = 0
     error_type: str | None = None

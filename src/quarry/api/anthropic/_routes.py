@@ -22,6 +22,7 @@ from quarry.api._context import services_of
 from quarry.api._core import Usage, fold_system_messages, top_level_system
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
+from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api._services import Services
@@ -31,7 +32,6 @@ from quarry.api.anthropic._errors import error_event
 from quarry.api.anthropic._native import PING, betas, inline_image_urls, native_body, sse_renderer
 from quarry.api.anthropic._passthrough import EchoModel, fallback_betas, upstream_body, upstream_headers
 from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, MessagesRequest
-from quarry.auth import Principal
 from quarry.bedrock import ConverseRequest, ConverseTokensRequest, CountTokensInput, MessagesBody, ResolvedModel
 from quarry.exchange import exchange_of
 
@@ -84,21 +84,44 @@ async def messages(request: Request) -> Response:
     model = await services.catalog.resolve(envelope.model)
     exchange.model, exchange.stream = model.id, envelope.stream
     if model.facts.messages_api:
-        return await _forwarded(request, services, principal, model, raw, envelope)
+        await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
+    else:
+        carried = _carried_system_messages(raw, model)
+        body = read_model(carried, MessagesRequest)
+        tokens = estimate_tokens(carried, body.max_tokens)
+        await services.admit(request, principal, model, tokens, max_output=body.max_tokens)
+    chain = await fallback_chain(request, services, principal, model)
+    # A stream is opened (and its first event read) before the response starts, so a refusal or throttle is still a
+    # proper HTTP error, retried or answered by the chain's next model; the exit stack then closes it when the
+    # response ends, however it ends.
+    resources = AsyncExitStack()
+    return await with_fallbacks(
+        request, services, chain, lambda candidate: _answer(request, services, candidate, raw, envelope, resources)
+    )
+
+
+async def _answer(
+    request: Request,
+    services: Services,
+    model: ResolvedModel,
+    raw: dict[str, Any],
+    envelope: Envelope,
+    resources: AsyncExitStack,
+) -> Response:
+    """The answer of one model of the chain, by the path that model takes."""
+    if model.facts.messages_api:
+        return await _forwarded(request, services, model, raw, envelope, resources)
+    exchange = exchange_of(request)
     raw = _carried_system_messages(raw, model)
     body = read_model(raw, MessagesRequest)
-    await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens), max_output=body.max_tokens)
     runtime = services.runtime
-    # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
-    # retried); the exit stack then closes it when the response ends, however it ends.
-    resources = AsyncExitStack()
     if _is_claude(model):
         native = await _native_body(request, services, model, raw)
         if not body.stream:
             message = await runtime.invoke_claude(model.id, native)
             exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
             return json_response(message | {"model": body.model})
-        claude_events = await resources.enter_async_context(runtime.invoke_claude_stream(model.id, native))
+        claude_events = await open_stream(resources, runtime.invoke_claude_stream(model.id, native))
         return services.stream(
             request,
             resources,
@@ -113,7 +136,7 @@ async def messages(request: Request) -> Response:
         answer = await runtime.converse(model.id, converse)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         return json_response(to_message(answer, body))
-    events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
+    events = await open_stream(resources, runtime.converse_stream(model.id, converse))
     writer = StreamWriter(body)
     return services.stream(
         request,
@@ -129,25 +152,24 @@ async def messages(request: Request) -> Response:
 async def _forwarded(
     request: Request,
     services: Services,
-    principal: Principal,
     model: ResolvedModel,
     raw: dict[str, Any],
     envelope: Envelope,
+    resources: AsyncExitStack,
 ) -> Response:
-    """A request for Bedrock's Messages endpoint: admitted as any other, then forwarded as the caller wrote it."""
+    """A request for Bedrock's Messages endpoint (admitted already), forwarded as the caller wrote it."""
     exchange = exchange_of(request)
-    await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
     # The one change besides `model`: image URLs made base64 (Bedrock takes no URL sources), as on the older path.
     await inline_image_urls(raw.get("messages"), services.load_image)
     body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
     fallback = fallback_betas(request, services.settings.models.anthropic_betas)
+    runtime = services.runtime
     if not envelope.stream:
-        message = await services.runtime.messages(body, headers, fallback_betas=fallback)
+        message = await runtime.messages(body, headers, fallback_betas=fallback, model_id=model.id)
         exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
         return json_response(echo.message(message))
-    resources = AsyncExitStack()
-    events = await resources.enter_async_context(
-        services.runtime.messages_stream(body, headers, fallback_betas=fallback)
+    events = await open_stream(
+        resources, runtime.messages_stream(body, headers, fallback_betas=fallback, model_id=model.id)
     )
     return services.stream(
         request,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import orjson
@@ -15,6 +16,7 @@ from quarry.api._core import DROPPED_PARAMS_HEADER, Usage, output_reserve
 from quarry.api._errors import error_body
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
+from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api.openai._answers import ChatCompletion, EmbeddingList
@@ -22,8 +24,9 @@ from quarry.api.openai._embeddings import embed
 from quarry.api.openai._knowledge import KB_PREFIX, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
 from quarry.api.openai._render import ChunkWriter, completion
-from quarry.api.openai._request import plan_chat
+from quarry.api.openai._request import ChatPlan, plan_chat
 from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
+from quarry.bedrock import ConverseResponse, ConverseStreamEvent, ResolvedModel
 from quarry.exchange import exchange_of
 
 __all__ = ["router"]
@@ -53,26 +56,39 @@ async def chat_completions(request: Request) -> Response:
     turn = await knowledge.search() if knowledge is not None else None
     if turn is not None:
         chat = turn.chat
-    history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
-    plan = plan_chat(chat, model, history, settings.models)
-    dropped = {DROPPED_PARAMS_HEADER: ", ".join(plan.dropped)} if plan.dropped else None
     canned = turn is not None and not turn.hits  # nothing relevant in the knowledge base: no model is asked
+    chain = (model,) if canned else await fallback_chain(request, services, principal, model)
+
+    async def plan_for(candidate: ResolvedModel) -> ChatPlan:
+        system_messages = candidate.facts.system_messages
+        history = await to_converse(chat.messages, services.load_image, system_messages=system_messages)
+        return plan_chat(chat, candidate, history, settings.models)
+
     if not chat.stream:
-        if turn is not None and canned:
-            answer = canned_answer(turn.nothing_found())
-        else:
-            answer = await services.runtime.converse(model.id, plan.body)
+
+        async def whole(candidate: ResolvedModel) -> tuple[ChatPlan, ConverseResponse]:
+            plan = await plan_for(candidate)
+            if turn is not None and canned:
+                return plan, canned_answer(turn.nothing_found())
+            return plan, await services.runtime.converse(candidate.id, plan.body)
+
+        plan, answer = await with_fallbacks(request, services, chain, whole)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         body = completion(plan, answer)
         if turn is not None:
             body["choices"][0]["message"]["sources"] = turn.sources(body["choices"][0]["message"].get("content"))
-        return json_response(body, headers=dropped)
+        return json_response(body, headers=_dropped(plan))
     resources = AsyncExitStack()
-    if turn is not None and canned:
-        events = canned_events(turn.nothing_found())
-    else:
-        # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
-        events = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
+
+    async def streamed(candidate: ResolvedModel) -> tuple[ChatPlan, AsyncIterator[ConverseStreamEvent]]:
+        plan = await plan_for(candidate)
+        if turn is not None and canned:
+            return plan, canned_events(turn.nothing_found())
+        # Opened, and its first event read, before the response starts: a refusal or throttle is still a proper
+        # HTTP error, retried or answered by the next model of the chain.
+        return plan, await open_stream(resources, services.runtime.converse_stream(candidate.id, plan.body))
+
+    plan, events = await with_fallbacks(request, services, chain, streamed)
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     writer = ChunkWriter(plan, include_usage=include_usage, sources=turn.sources() if turn is not None else None)
     response = services.stream(
@@ -83,8 +99,12 @@ async def chat_completions(request: Request) -> Response:
         finish=lambda: _DONE,
         render_error=lambda error: b"data: " + orjson.dumps(error_body(error)) + b"\n\n",
     )
-    response.headers.update(dropped or {})
+    response.headers.update(_dropped(plan) or {})
     return response
+
+
+def _dropped(plan: ChatPlan) -> dict[str, str] | None:
+    return {DROPPED_PARAMS_HEADER: ", ".join(plan.dropped)} if plan.dropped else None
 
 
 @json_body(EmbeddingRequest)
