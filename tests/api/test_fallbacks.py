@@ -5,7 +5,6 @@ in the OpenAI and Anthropic dialects, and counted against the model that answere
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +55,9 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def failover(serve: Any, emulator: Emulator, aws_environment: None, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+def failover(
+    serve: Any, emulator: Emulator, aws_environment: None, tmp_path_factory: pytest.TempPathFactory
+) -> Gateway:
     settings = Settings(
         backend="bedrock",
         api_key=KEY,  # type: ignore[arg-type]
@@ -80,7 +81,8 @@ def failover(serve: Any, emulator: Emulator, aws_environment: None, tmp_path_fac
 
 def _counted_against(exchange: Exchange, model: str, asked: str) -> None:
     assert (exchange.model, exchange.model_asked, exchange.status) == (model, asked, 200)
-    assert exchange.input_tokens > 0 and exchange.output_tokens > 0
+    assert exchange.input_tokens > 0
+    assert exchange.output_tokens > 0
     prices = PriceTable.load()
     assert exchange.cost() == prices.cost(model, exchange.counts())
     assert exchange.cost() != prices.cost(asked, exchange.counts())
@@ -111,7 +113,8 @@ def test_openai_stream_comes_from_the_fallback(sdk: SDKs, failover: Gateway) -> 
     chunks = list(raw.parse())
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == 'You said: "hello"'
     assert {chunk.model for chunk in chunks} == {SONNET_45_PROFILE}
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
     assert raw.headers["x-quarry-model-used"] == SONNET_45_PROFILE
     _counted_against(failover.seen.get(raw.headers["x-request-id"]), SONNET_45_PROFILE, HAIKU)
 
@@ -138,7 +141,8 @@ def test_anthropic_answers_come_from_the_fallback(
     )
     if stream:
         events = list(raw.parse())
-        assert events[0].type == "message_start" and events[0].message.model == asked
+        assert events[0].type == "message_start"
+        assert events[0].message.model == asked
         text = "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta")
         assert events[-1].type == "message_stop"
     else:
@@ -190,9 +194,13 @@ def test_no_fallback_once_the_first_event_has_been_sent(sdk: SDKs, failover: Gat
         model=HAIKU, messages=[{"role": "user", "content": prompt}], stream=True
     )
     received: list[str] = []
-    with pytest.raises(openai.APIError) as caught:
+
+    def read() -> None:
         for chunk in raw.parse():
             received.extend(c.delta.content or "" for c in chunk.choices)
+
+    with pytest.raises(openai.APIError) as caught:
+        read()
     assert "".join(received), "part of the answer had reached the client"
     assert "throttling" in str(caught.value).lower()
     assert failover.calls("ConverseStream") - before == 1, "no second model was asked"
@@ -237,14 +245,14 @@ def test_when_every_model_fails_the_last_error_is_the_answer(sdk: SDKs, failover
 
 
 @pytest.fixture(scope="module")
-def haiku_only_key(failover: Gateway) -> Iterator[str]:
+def haiku_only_key(failover: Gateway) -> str:
     made = httpx.post(
         f"{failover.url}/admin/keys",
         json={"name": "haiku only", "models": [HAIKU, "claude-3-haiku-*"]},
         headers={"Authorization": f"Bearer {KEY}"},
     )
     assert made.status_code == 201, made.text
-    yield made.json()["key"]
+    return made.json()["key"]
 
 
 def test_a_requests_fallbacks_stay_within_the_keys_scope(sdk: SDKs, failover: Gateway, haiku_only_key: str) -> None:
@@ -263,5 +271,7 @@ def test_a_requests_fallbacks_stay_within_the_keys_scope(sdk: SDKs, failover: Ga
 def test_an_unknown_fallback_is_named(sdk: SDKs, failover: Gateway) -> None:
     client = sdk.anthropic(failover.url, KEY, default_headers={"x-quarry-fallbacks": "no-such-model"})
     with pytest.raises(anthropic.NotFoundError) as caught:
-        client.messages.create(model="claude-3-haiku-20240307", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(
+            model="claude-3-haiku-20240307", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
     assert "`x-quarry-fallbacks` names `no-such-model`" in caught.value.body["error"]["message"]  # type: ignore[index]

@@ -43,7 +43,7 @@ async def _calls(app: EmulatorApp, runtime: BedrockRuntime, text: str) -> tuple[
     raised: Exception | None = None
     try:
         await runtime.converse(HAIKU, _ask(text))
-    except Exception as error:  # noqa: BLE001  # returned for the test to judge
+    except Exception as error:  # returned for the test to judge
         raised = error
     return app.requests.by_operation["Converse"] - before, raised
 
@@ -60,7 +60,9 @@ async def test_a_short_retry_after_is_waited_and_retried(emulator: tuple[Emulato
     assert raised.retry_after == 0
 
 
-async def test_a_retry_after_past_the_limit_ends_the_retries_and_is_passed_on(emulator: tuple[EmulatorApp, str]) -> None:
+async def test_a_retry_after_past_the_limit_ends_the_retries_and_is_passed_on(
+    emulator: tuple[EmulatorApp, str],
+) -> None:
     app, url = emulator
     runtime = _runtime(url, max_retry_after_s=10)
     try:
