@@ -5,7 +5,8 @@ scope) or else `models.fallbacks` for that name; with `resilience.global_failove
 (`us.`, `eu.`, …) is followed by the `global.` profile of the same model. A call moves to the next entry on what
 another model or region may not suffer: throttling, 5xx, a model not ready, a timeout, an open circuit — and a
 prompt over the context window, but only to a model whose window is larger. Never after the first byte has reached
-the client: a dialect's `call` returns only once a whole answer is in hand, or a stream's first event (`open_stream`).
+the client: a dialect's `call` returns only once a whole answer is in hand, or a stream's first event (`open_stream`;
+a stream silent for longer than the keep-alive interval starts without it, and can then no longer fall back).
 The Exchange's `model` becomes the model that answered, so usage, cost and metrics are counted against it, and the
 answer carries `x-quarry-model-used`.
 
@@ -15,6 +16,7 @@ Bedrock's answer byte for byte, errors included.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TypeVar
@@ -171,25 +173,39 @@ def _larger(model: ResolvedModel, than: ResolvedModel) -> bool:
 
 
 async def open_stream(
-    resources: AsyncExitStack, opener: AbstractAsyncContextManager[AsyncIterator[Event]]
+    resources: AsyncExitStack, opener: AbstractAsyncContextManager[AsyncIterator[Event]], *, wait_s: float
 ) -> AsyncIterator[Event]:
-    """Open an upstream stream and wait for its first event, so a throttle in its first frame still moves to the
-    next model (nothing has reached the client yet); then hand the stream to `resources`, which close it with the
-    response. A stream that fails here is closed at once."""
+    """Open an upstream stream and wait up to `wait_s` (the keep-alive interval) for its first event, so a throttle
+    in its first frame still moves to the next model (nothing has reached the client yet); then hand the stream to
+    `resources`, which close it with the response. A stream that fails here is closed at once. One whose first event
+    takes longer starts anyway: its client gets keep-alives while the model thinks, and that stream can no longer
+    fall back."""
     attempt = AsyncExitStack()
     try:
         events = await attempt.enter_async_context(opener)
-        first = await anext(events, None)
+        first = asyncio.ensure_future(_first(events))
+        await asyncio.wait({first}, timeout=wait_s)
+        if first.done():
+            first.result()  # raises what the first frame was
     except BaseException:
         await attempt.aclose()
         raise
     resources.push_async_callback(attempt.aclose)
+    resources.callback(first.cancel)  # run before the close above: a response that never read its stream
     return _replayed(first, events)
 
 
-async def _replayed(first: Event | None, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    if first is None:
+async def _first(events: AsyncIterator[Event]) -> Event | None:
+    return await anext(events, None)
+
+
+async def _replayed(first: asyncio.Future[Event | None], events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    try:
+        event = await first
+    finally:
+        first.cancel()  # the response ended (or its client left) before the first event came
+    if event is None:
         return
-    yield first
+    yield event
     async for event in events:
         yield event

@@ -121,7 +121,9 @@ async def _answer(
             message = await runtime.invoke_claude(model.id, native)
             exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
             return json_response(message | {"model": body.model})
-        claude_events = await open_stream(resources, runtime.invoke_claude_stream(model.id, native))
+        claude_events = await open_stream(
+            resources, runtime.invoke_claude_stream(model.id, native), wait_s=services.settings.keepalive_s
+        )
         return services.stream(
             request,
             resources,
@@ -136,7 +138,9 @@ async def _answer(
         answer = await runtime.converse(model.id, converse)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         return json_response(to_message(answer, body))
-    events = await open_stream(resources, runtime.converse_stream(model.id, converse))
+    events = await open_stream(
+        resources, runtime.converse_stream(model.id, converse), wait_s=services.settings.keepalive_s
+    )
     writer = StreamWriter(body)
     return services.stream(
         request,
@@ -168,9 +172,8 @@ async def _forwarded(
         message = await runtime.messages(body, headers, fallback_betas=fallback, model_id=model.id)
         exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
         return json_response(echo.message(message))
-    events = await open_stream(
-        resources, runtime.messages_stream(body, headers, fallback_betas=fallback, model_id=model.id)
-    )
+    upstream = runtime.messages_stream(body, headers, fallback_betas=fallback, model_id=model.id)
+    events = await open_stream(resources, upstream, wait_s=services.settings.keepalive_s)
     return services.stream(
         request,
         resources,

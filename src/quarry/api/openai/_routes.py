@@ -86,7 +86,9 @@ async def chat_completions(request: Request) -> Response:
             return plan, canned_events(turn.nothing_found())
         # Opened, and its first event read, before the response starts: a refusal or throttle is still a proper
         # HTTP error, retried or answered by the next model of the chain.
-        return plan, await open_stream(resources, services.runtime.converse_stream(candidate.id, plan.body))
+        return plan, await open_stream(
+            resources, services.runtime.converse_stream(candidate.id, plan.body), wait_s=services.settings.keepalive_s
+        )
 
     plan, events = await with_fallbacks(request, services, chain, streamed)
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
