@@ -275,3 +275,18 @@ def test_an_unknown_fallback_is_named(sdk: SDKs, failover: Gateway) -> None:
             model="claude-3-haiku-20240307", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
         )
     assert "`x-quarry-fallbacks` names `no-such-model`" in caught.value.body["error"]["message"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_come_from_the_fallback(sdk: SDKs, failover: Gateway, stream: bool) -> None:
+    client = sdk.openai(f"{failover.url}/v1", KEY)
+    raw = client.responses.with_raw_response.create(model=HAIKU, input=STORM_ON_HAIKU, stream=stream, store=False)
+    if stream:
+        events = list(raw.parse())
+        [done] = [event for event in events if event.type == "response.completed"]
+        text = done.response.output_text
+    else:
+        text = raw.parse().output_text
+    assert text == 'You said: "hello"'
+    assert raw.headers["x-quarry-model-used"] == SONNET_45_PROFILE
+    _counted_against(failover.seen.get(raw.headers["x-request-id"]), SONNET_45_PROFILE, HAIKU)
