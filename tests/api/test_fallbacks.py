@@ -4,13 +4,18 @@ in the OpenAI and Anthropic dialects, and counted against the model that answere
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
 import openai
+import orjson
 import pytest
 
 from quarry.exchange import Exchange
@@ -49,6 +54,7 @@ class Gateway:
     url: str
     seen: Seen
     emulator: Emulator
+    data_dir: Path
 
     def calls(self, operation: str) -> int:
         return self.emulator.app.requests.by_operation[operation]
@@ -61,7 +67,7 @@ def failover(
     settings = Settings(
         backend="bedrock",
         api_key=KEY,  # type: ignore[arg-type]
-        data_dir=tmp_path_factory.mktemp("fallbacks"),  # its own keys
+        data_dir=(data_dir := tmp_path_factory.mktemp("fallbacks")),  # its own keys
         keepalive_s=0.2,
         bedrock=BedrockSettings(max_attempts=2),
         resilience=ResilienceSettings(global_failover=True, backoff_base_s=0.01, breaker_failures=1000),
@@ -76,7 +82,7 @@ def failover(
     )
     seen = Seen()
     url: str = serve(create_app(settings, listeners=[seen]), lifespan="on").url
-    return Gateway(url, seen, emulator)
+    return Gateway(url, seen, emulator, data_dir)
 
 
 def _counted_against(exchange: Exchange, model: str, asked: str) -> None:
@@ -290,3 +296,47 @@ def test_responses_come_from_the_fallback(sdk: SDKs, failover: Gateway, stream: 
     assert text == 'You said: "hello"'
     assert raw.headers["x-quarry-model-used"] == SONNET_45_PROFILE
     _counted_against(failover.seen.get(raw.headers["x-request-id"]), SONNET_45_PROFILE, HAIKU)
+
+
+def test_a_keys_own_fallbacks_come_before_the_servers(sdk: SDKs, failover: Gateway) -> None:
+    admin = {"Authorization": f"Bearer {KEY}"}
+    made = httpx.post(f"{failover.url}/admin/keys", json={"name": "own chain", "fallbacks": [LLAMA3]}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert made.json()["fallbacks"] == [LLAMA3]
+    client = sdk.openai(f"{failover.url}/v1", made.json()["key"])
+    raw = client.chat.completions.with_raw_response.create(
+        model=HAIKU, messages=[{"role": "user", "content": STORM_ON_HAIKU}]
+    )
+    assert raw.headers["x-quarry-model-used"] == LLAMA3
+    key_id = made.json()["id"]
+    cleared = httpx.put(f"{failover.url}/admin/keys/{key_id}/fallbacks", json={"fallbacks": []}, headers=admin)
+    assert (cleared.status_code, cleared.json()["fallbacks"]) == (200, [])
+    time.sleep(0.6)  # the server's key cache (key_cache_ttl_s)
+    raw = client.chat.completions.with_raw_response.create(
+        model=HAIKU, messages=[{"role": "user", "content": STORM_ON_HAIKU}]
+    )
+    assert raw.headers["x-quarry-model-used"] == SONNET_45_PROFILE  # the server's chain again
+    unknown = httpx.put(f"{failover.url}/admin/keys/key_nope/fallbacks", json={"fallbacks": []}, headers=admin)
+    assert (unknown.status_code, unknown.json()["error"]["param"]) == (404, "id")
+
+
+def _quarry(data_dir: Path, *args: str) -> str:
+    env = {**os.environ, "QUARRY_DATA_DIR": str(data_dir)}
+    quarry = str(Path(sys.executable).with_name("quarry"))
+    return subprocess.run([quarry, *args], env=env, capture_output=True, check=True, text=True).stdout
+
+
+def test_the_cli_sets_a_keys_fallbacks(sdk: SDKs, failover: Gateway) -> None:
+    created = orjson.loads(
+        _quarry(failover.data_dir, "keys", "create", "--name", "cli", "--fallbacks", MISTRAL_7B, "--json")
+    )
+    assert created["fallbacks"] == [MISTRAL_7B]
+    client = sdk.openai(f"{failover.url}/v1", created["key"])
+    raw = client.chat.completions.with_raw_response.create(
+        model=HAIKU, messages=[{"role": "user", "content": STORM_ON_HAIKU}]
+    )
+    assert raw.headers["x-quarry-model-used"] == MISTRAL_7B
+    assert f"fallbacks: {MISTRAL_7B}" in _quarry(failover.data_dir, "keys", "show", created["id"])
+    changed = _quarry(failover.data_dir, "keys", "fallbacks", created["id"], f"{LLAMA3},{MISTRAL_7B}")
+    assert changed.strip() == f"Fallbacks of {created['id']}: {LLAMA3}, {MISTRAL_7B}."
+    assert _quarry(failover.data_dir, "keys", "fallbacks", created["id"]).strip().endswith(": none.")

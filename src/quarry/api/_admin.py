@@ -30,6 +30,11 @@ class NewKey(BaseModel):
     expires: datetime | None = None
     budgets: dict[str, float | None] = Field(default_factory=dict)  # {"usd_day": 5, "tokens_month": 1000000}
     budget_soft: float | None = Field(default=None, gt=0, le=1)  # share of each budget that warns
+    fallbacks: list[str] = Field(default_factory=list, max_length=8)  # tried in order when the model cannot answer
+
+
+class NewFallbacks(BaseModel):
+    fallbacks: list[str] = Field(max_length=8)  # replaces the key's chain; [] removes it
 
 
 class NewBudgets(BaseModel):
@@ -65,7 +70,9 @@ async def create_key(request: Request) -> Response:
     budgets = parse_budgets(body.budgets, body.budget_soft)  # checked before the key exists
     if budgets and services.budgets is None:
         raise InvalidRequest("This server does not enforce budgets.", param="budgets")
-    key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
+    key, secret = await keys.create(
+        body.name, models=tuple(body.models), limits=limits, expires_at=expires, fallbacks=tuple(body.fallbacks)
+    )
     if services.budgets is not None:
         await services.budgets.store.put(key.id, budgets)
     return json_response(key.public() | {"budgets": _amounts(tuple(budgets)), "key": secret}, 201)
@@ -111,6 +118,15 @@ async def set_budgets(request: Request) -> Response:
     return json_response(await _shown(services, key))
 
 
+@json_body(NewFallbacks)
+async def set_fallbacks(request: Request) -> Response:
+    services, keys = await _admin(request)
+    body = read_model(await read_json(request, services.settings.max_body_bytes), NewFallbacks)
+    return json_response(
+        await _shown(services, await keys.set_fallbacks(request.path_params["key_id"], tuple(body.fallbacks)))
+    )
+
+
 async def revoke_key(request: Request) -> Response:
     _, keys = await _admin(request)
     return json_response((await keys.revoke(request.path_params["key_id"])).public())
@@ -152,4 +168,5 @@ router.add_route("/keys/{key_id}", show_key, methods=["GET"])
 router.add_route("/keys/{key_id}", revoke_key, methods=["DELETE"])
 router.add_route("/keys/{key_id}/budgets", set_budgets, methods=["PUT"])
 router.add_route("/usage", usage, methods=["GET"])
+router.add_route("/keys/{key_id}/fallbacks", set_fallbacks, methods=["PUT"])
 router.add_route("/circuits", circuits, methods=["GET"])

@@ -1,7 +1,8 @@
 """Fallback chains: which models answer a call when the one asked for cannot, tried in order, once for every dialect.
 
 The chain is the model asked for, then `x-quarry-fallbacks` (a request's own list, each model within the key's
-scope) or else `models.fallbacks` for that name; with `resilience.global_failover`, a geographic inference profile
+scope), else the key's own fallbacks (`quarry keys fallbacks`), else `models.fallbacks` for that name; with
+`resilience.global_failover`, a geographic inference profile
 (`us.`, `eu.`, …) is followed by the `global.` profile of the same model. A call moves to the next entry on what
 another model or region may not suffer: throttling, 5xx, a model not ready, a timeout, an open circuit — and a
 prompt over the context window, but only to a model whose window is larger. Never after the first byte has reached
@@ -65,6 +66,8 @@ async def fallback_chain(
             raise InvalidRequest(
                 f"`{FALLBACKS_HEADER}` names at most {_MOST_FALLBACKS} models.", param=FALLBACKS_HEADER
             )
+    elif principal.key is not None and principal.key.fallbacks:
+        names = list(principal.key.fallbacks)
     else:
         configured = services.settings.models.fallbacks
         names = configured.get(first.requested) or configured.get(first.id) or configured.get(first.base_id) or []

@@ -128,22 +128,29 @@ def keys() -> None:
 @click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute (input and output).")
 @click.option("--max-concurrency", type=click.IntRange(min=1), help="Requests at the same time.")
 @click.option("--expires", help="Date (UTC) after which the key stops working, e.g. 2026-12-31.")
+@click.option(
+    "--fallbacks",
+    "fallback_names",
+    multiple=True,
+    help="Models tried in order when one fails (repeat or comma-separate).",
+)
 @_budget_options("budget-")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
-    expires: str | None, as_json: bool, **budget_options: Any,
+    expires: str | None, fallback_names: tuple[str, ...], as_json: bool, **budget_options: Any,
 ) -> None:  # fmt: skip
     """Create a key. It is printed once and never shown again."""
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
     expires_at = parse_date(expires) if expires else None
     limits = Limits(rpm, tpm, max_concurrency)
     budgets = _budgets(budget_options)
+    chain = _names(fallback_names)
 
     async def make(db: Database) -> tuple[ApiKey, str, bool]:
         store = KeyStore(db)
         first = not await store.any_active()
-        made = await store.create(name, models=models, limits=limits, expires_at=expires_at)
+        made = await store.create(name, models=models, limits=limits, expires_at=expires_at, fallbacks=chain)
         await BudgetStore(db).put(made[0].id, budgets)
         return *made, first
 
@@ -203,6 +210,8 @@ def show(key_id: str, as_json: bool) -> None:
     click.echo(f"{key.id} ({key.name}){'  revoked ' + _when(key.revoked_at) if key.revoked_at else ''}")
     click.echo(f"  models: {', '.join(key.models) or '*'}   expires: {_when(key.expires_at)}")
     click.echo(f"  rpm: {limits.rpm or '-'}   tpm: {limits.tpm or '-'}   concurrency: {limits.max_concurrency or '-'}")
+    if key.fallbacks:
+        click.echo(f"  fallbacks: {', '.join(key.fallbacks)}")
     click.echo("budgets:" if budgets else "no budgets")
     for budget, spent in budgets:
         click.echo(_budget_line(budget, spent))
@@ -230,6 +239,20 @@ def budget(key_id: str, remove: tuple[str, ...], clear: bool, **budget_options: 
 
     _run(change)
     click.echo(f"Budgets of {key_id} set; `quarry keys show {key_id}` shows them.")
+
+
+@keys.command("fallbacks")
+@click.argument("key_id")
+@click.argument("models", nargs=-1)
+def fallbacks(key_id: str, models: tuple[str, ...]) -> None:
+    """Set a key's fallback chain, e.g. `quarry keys fallbacks KEY_ID sonnet haiku`; none given removes it (the
+    server's `models.fallbacks` apply again). Running servers apply it within a second."""
+    key = _run(lambda db: KeyStore(db).set_fallbacks(key_id, _names(models)))
+    click.echo(f"Fallbacks of {key.id}: {', '.join(key.fallbacks) or 'none'}.")
+
+
+def _names(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 @keys.command("revoke")

@@ -109,4 +109,8 @@ MIGRATIONS: list[dict[str, list[str]]] = [
     },
     {"sqlite": _BUDGETS, "postgresql": _BUDGETS},  # 6: budgets per key (what is spent is summed from usage)
     {"sqlite": _RESPONSES, "postgresql": _RESPONSES},  # 7: stored responses (the OpenAI Responses API)
+    {  # 8: a key's own fallback chain (JSON list of model names; NULL: none)
+        "sqlite": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
+        "postgresql": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
+    },
 ]
