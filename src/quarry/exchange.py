@@ -46,7 +46,8 @@ class Exchange:
     api: str = ""  # e.g. "chat.completions", "messages"
     key_id: str | None = None
     key_name: str | None = None
-    model: str | None = None  # the Bedrock model that was called
+    model: str | None = None  # the model that answered (or was last tried): usage and cost are counted against it
+    model_asked: str | None = None  # the model asked for, when a fallback chain was tried (None: `model`)
     model_requested: str | None = None  # the name the caller asked for (an alias, an OpenAI name), set at admission
     stream: bool = False
     status: int = 0

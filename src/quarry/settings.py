@@ -25,6 +25,7 @@ __all__ = [
     "ImageSettings",
     "KnowledgeSettings",
     "ModelSettings",
+    "ResilienceSettings",
     "Settings",
     "SpendSettings",
     "TracingSettings",
@@ -194,6 +195,7 @@ def _exposed_headers() -> list[str]:
         "x-quarry-budget",
         "x-quarry-budget-reset",
         "x-quarry-trace-id",  # the request's trace, when tracing is on (docs/configuration.md, "Traces")
+        "x-quarry-model-used",  # the model that answered, after fallbacks (docs: README, Fallbacks)
     ]
 
 
@@ -277,6 +279,12 @@ class ModelSettings(BaseModel):
     anthropic_betas: list[str] = Field(
         default_factory=_bedrock_betas,
         description="`anthropic-beta` flags passed on to Bedrock for Claude; other flags are dropped.",
+    )
+    fallbacks: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Model name (as callers ask for it, or its Bedrock id) → the models tried in order when it "
+        'throttles, fails, times out or refuses a prompt over its context window (`{"opus": ["sonnet", '
+        '"haiku"]}`); see `[resilience]`.',
     )
 
     @field_validator("reasoning_budgets")
@@ -416,6 +424,40 @@ class SpendSettings(BaseModel):
     )
 
 
+class ResilienceSettings(BaseModel):
+    """Retries, failover and circuit breaking for Bedrock calls (`[resilience]`, `QUARRY_RESILIENCE__*`); the
+    fallback chains themselves are `models.fallbacks`."""
+
+    global_failover: bool = Field(
+        default=False,
+        description="A geographic inference profile (`us.`, `eu.`, `apac.`, …) that throttles or fails moves to the "
+        "`global.` profile of the same model (which may serve the request from any commercial region).",
+    )
+    deadline_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Time a call may spend on retries and fallbacks before its last error is answered; a client's "
+        "own timeout (the SDKs' `x-stainless-timeout`) shortens it.",
+    )
+    backoff_base_s: float = Field(default=0.2, gt=0, description="First retry's backoff ceiling (full jitter).")
+    backoff_cap_s: float = Field(default=5.0, gt=0, description="Largest backoff between two tries.")
+    max_retry_after_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest `Retry-After` an upstream answer is waited for; a longer one ends the retries at once "
+        "(to the next fallback).",
+    )
+    breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failed calls (throttled, 5xx, timed out) to one model in one region that open its "
+        "circuit: it is skipped, or refused with a 503, until the cool-down ends.",
+    )
+    breaker_cooldown_s: float = Field(
+        default=30.0, gt=0, description="How long an open circuit stays open before one probe call may try it."
+    )
+
+
 class ResponsesSettings(BaseModel):
     """The OpenAI Responses API, /v1/responses (`[responses]`, `QUARRY_RESPONSES__*`)."""
 
@@ -543,6 +585,7 @@ class Settings(BaseSettings):
     responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     guardrails: GuardrailsSettings = Field(default_factory=GuardrailsSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -42,10 +42,15 @@ class NewKey(BaseModel):
     budget_soft: float | None = Field(default=None, gt=0, le=1)  # share of each budget that warns
     guardrail: GuardrailSettings | None = None  # the key's own Bedrock guardrail, over the server's [guardrails]
     aws: bool = False  # also issue an AWS access key id and secret for the key (SigV4 on the Bedrock routes)
+    fallbacks: list[str] = Field(default_factory=list, max_length=8)  # tried in order when the model cannot answer
 
 
 class KeyGuardrail(BaseModel):
     guardrail: GuardrailSettings | None = None  # None removes the key's own guardrail
+
+
+class NewFallbacks(BaseModel):
+    fallbacks: list[str] = Field(max_length=8)  # replaces the key's chain; [] removes it
 
 
 class NewBudgets(BaseModel):
@@ -57,11 +62,16 @@ def _amounts(budgets: tuple[Budget, ...]) -> dict[str, float]:
     return {budget.name: budget.amount for budget in budgets}
 
 
-async def _admin(request: Request) -> tuple[Services, KeyStore]:
+async def _admin_services(request: Request) -> Services:
     services = services_of(request)
     principal = await services.authenticate(request)
     if not principal.admin:
         raise PermissionDenied("The admin API needs the bootstrap key (QUARRY_API_KEY).", code="admin_only")
+    return services
+
+
+async def _admin(request: Request) -> tuple[Services, KeyStore]:
+    services = await _admin_services(request)
     if services.keys is None:
         raise InvalidRequest("This server has no key store.")
     return services, services.keys
@@ -77,7 +87,9 @@ async def create_key(request: Request) -> Response:
     if budgets and services.budgets is None:
         raise InvalidRequest("This server does not enforce budgets.", param="budgets")
     credentials = _aws(services) if body.aws else None  # refused before the key exists
-    key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
+    key, secret = await keys.create(
+        body.name, models=tuple(body.models), limits=limits, expires_at=expires, fallbacks=tuple(body.fallbacks)
+    )
     if services.budgets is not None:
         await services.budgets.store.put(key.id, budgets)
     if body.guardrail is not None and services.key_guardrails is not None:
@@ -181,6 +193,15 @@ def _guardrail(guardrail: GuardrailSettings | None) -> dict[str, str] | None:
     return guardrail.model_dump() if guardrail is not None else None
 
 
+@json_body(NewFallbacks)
+async def set_fallbacks(request: Request) -> Response:
+    services, keys = await _admin(request)
+    body = read_model(await read_json(request, services.settings.max_body_bytes), NewFallbacks)
+    return json_response(
+        await _shown(services, await keys.set_fallbacks(request.path_params["key_id"], tuple(body.fallbacks)))
+    )
+
+
 async def revoke_key(request: Request) -> Response:
     services, keys = await _admin(request)
     revoked = await keys.revoke(request.path_params["key_id"])
@@ -223,6 +244,19 @@ async def usage(request: Request) -> Response:
     return json_response({"data": await usage_report(context.database, grouping, since=start)})
 
 
+async def circuits(request: Request) -> Response:
+    """The runtime's circuit breakers, one per model and region that has failed since it last closed (closed ones
+    with failures so far included): state, consecutive failures and, when open, seconds until a probe."""
+    breakers = (await _admin_services(request)).runtime.breakers
+    return json_response(
+        {
+            "failures_to_open": breakers.failures,
+            "cooldown_s": breakers.cooldown_s,
+            "data": [view.public() for view in breakers.views()],
+        }
+    )
+
+
 router = APIRouter()
 router.add_route("/keys", create_key, methods=["POST"])
 router.add_route("/keys", list_keys, methods=["GET"])
@@ -233,3 +267,5 @@ router.add_route("/keys/{key_id}/guardrail", set_guardrail, methods=["PUT"])
 router.add_route("/keys/{key_id}/aws", issue_aws, methods=["POST"])
 router.add_route("/keys/{key_id}/aws", remove_aws, methods=["DELETE"])
 router.add_route("/usage", usage, methods=["GET"])
+router.add_route("/keys/{key_id}/fallbacks", set_fallbacks, methods=["PUT"])
+router.add_route("/circuits", circuits, methods=["GET"])

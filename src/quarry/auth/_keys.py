@@ -7,7 +7,7 @@ import fnmatch
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
@@ -19,6 +19,7 @@ __all__ = ["MAX_LIMIT", "ApiKey", "KeyStore", "Limits", "hash_key"]
 _PREFIX = "qk-"
 # The largest limit a key may have: PostgreSQL's INTEGER columns hold no more (and nobody needs 2 billion rpm).
 MAX_LIMIT = 2**31 - 1
+MAX_FALLBACKS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class ApiKey:
     expires_at: float | None = None
     revoked_at: float | None = None
     last_used_at: float | None = None
+    fallbacks: tuple[str, ...] = ()  # models tried in order when the one asked for cannot answer
 
     def allows(self, *names: str) -> bool:
         """Whether the key may call a model known by any of these names (requested name, Bedrock id)."""
@@ -66,7 +68,15 @@ class ApiKey:
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
             "last_used_at": self.last_used_at,
+            "fallbacks": list(self.fallbacks),
         }
+
+
+def _fallbacks(names: tuple[str, ...]) -> tuple[str, ...]:
+    chain = tuple(name.strip() for name in names if name.strip())
+    if len(chain) > MAX_FALLBACKS:
+        raise InvalidRequest(f"A key has at most {MAX_FALLBACKS} fallbacks.", param="fallbacks")
+    return chain
 
 
 def hash_key(key: str) -> str:
@@ -84,6 +94,7 @@ def _key(row: Row) -> ApiKey:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        fallbacks=tuple(orjson.loads(row["fallbacks"] or "[]")),
     )
 
 
@@ -92,7 +103,13 @@ class KeyStore:
         self._db = database
 
     async def create(
-        self, name: str, *, models: tuple[str, ...] = (), limits: Limits = Limits(), expires_at: float | None = None
+        self,
+        name: str,
+        *,
+        models: tuple[str, ...] = (),
+        limits: Limits = Limits(),
+        expires_at: float | None = None,
+        fallbacks: tuple[str, ...] = (),
     ) -> tuple[ApiKey, str]:
         """A new key and its secret, which is not stored and cannot be shown again."""
         if not name.strip():
@@ -111,14 +128,27 @@ class KeyStore:
             limits=limits,
             created_at=time.time(),
             expires_at=expires_at,
+            fallbacks=_fallbacks(fallbacks),
         )
         await self._db.execute(
-            "INSERT INTO api_keys (id, name, prefix, hash, models, rpm, tpm, max_concurrency, expires_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (id, name, prefix, hash, models, rpm, tpm, max_concurrency, expires_at, created_at,"
+            " fallbacks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             key.id, key.name, key.prefix, hash_key(secret), orjson.dumps(list(models)).decode(),
             limits.rpm, limits.tpm, limits.max_concurrency, expires_at, key.created_at,
+            orjson.dumps(list(key.fallbacks)).decode(),
         )  # fmt: skip
         return key, secret
+
+    async def set_fallbacks(self, key_id: str, fallbacks: tuple[str, ...]) -> ApiKey:
+        """Replace a key's fallback chain (empty: none; the server's `models.fallbacks` apply again)."""
+        chain = _fallbacks(fallbacks)
+        row = await self._db.fetchrow("SELECT * FROM api_keys WHERE id = ?", key_id)
+        if row is None:
+            raise NotFound(f"No API key with id `{key_id}`.", param="id")
+        await self._db.execute(
+            "UPDATE api_keys SET fallbacks = ? WHERE id = ?", orjson.dumps(list(chain)).decode(), key_id
+        )
+        return replace(_key(row), fallbacks=chain)
 
     async def find(self, secret: str) -> ApiKey | None:
         """The key with this secret, revoked and expired ones included (the caller decides)."""

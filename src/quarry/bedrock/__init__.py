@@ -6,15 +6,17 @@ from quarry.bedrock._agent import BedrockAgentRuntime
 from quarry.bedrock._attempts import Attempt, AttemptHook, AttemptWatch
 from quarry.bedrock._aws import AwsTarget, resolve_aws
 from quarry.bedrock._backend import Backend
+from quarry.bedrock._breaker import Breakers, CircuitOpen, CircuitState, CircuitView
 from quarry.bedrock._catalog import ModelCatalog, ModelEntry, ModelSource, ResolvedModel, claude_models
 from quarry.bedrock._control import BedrockControl
 from quarry.bedrock._converse_shapes import *  # noqa: F403  # the shapes are listed once, in their module's __all__
 from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, embed_titan, embedding_family
-from quarry.bedrock._errors import error_from_messages
+from quarry.bedrock._errors import error_from_messages, is_retryable
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.bedrock._guardrail_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_headers
+from quarry.bedrock._retry import deadline_within
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
 from quarry.bedrock._sse import ServerSentEvent
@@ -30,6 +32,10 @@ __all__ = [
     "BedrockAgentRuntime",
     "BedrockControl",
     "BedrockRuntime",
+    "Breakers",
+    "CircuitOpen",
+    "CircuitState",
+    "CircuitView",
     "CohereInput",
     "Frame",
     "Invocation",
@@ -45,11 +51,13 @@ __all__ = [
     "StaticCredentials",
     "base_model_id",
     "claude_models",
+    "deadline_within",
     "embed_cohere",
     "embed_titan",
     "embedding_family",
     "error_from_messages",
     "facts_for",
+    "is_retryable",
     "known_model_ids",
     "model_path",
     "relay",

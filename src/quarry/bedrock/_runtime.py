@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from yarl import URL
 from quarry import __version__
 from quarry.bedrock._attempts import Attempt, AttemptHook, model_in_path, unwatched
 from quarry.bedrock._aws import resolve_aws
+from quarry.bedrock._breaker import Breakers
 from quarry.bedrock._converse_shapes import (
     ConverseRequest,
     ConverseResponse,
@@ -38,16 +38,22 @@ from quarry.bedrock._messages_shapes import (
     MessagesResponse,
     MessagesStreamEvent,
 )
+from quarry.bedrock._retry import backoff, remaining_s, retry_after_s
 from quarry.bedrock._signing import RequestSigner
 from quarry.bedrock._sse import ServerSentEvent, split_events
-from quarry.errors import InvalidRequest, QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from quarry.errors import (
+    InvalidRequest,
+    QuarryError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from quarry.exchange import note_finish, note_upstream_wait
-from quarry.settings import BedrockSettings
+from quarry.settings import BedrockSettings, ResilienceSettings
 
 __all__ = ["BedrockRuntime", "Invocation"]
 
-_BACKOFF_BASE_S = 0.2
-_BACKOFF_CAP_S = 5.0
 _JSON = "application/json"
 _EVENT_STREAM = "application/vnd.amazon.eventstream"
 # Bedrock's own Messages endpoint (outside bedrock-runtime's service model): Anthropic's API, signed as `bedrock`.
@@ -56,6 +62,14 @@ _INVALID_BETA = "invalid beta flag"
 _REFUSED_BETAS_KEPT = 256
 _Decoded = TypeVar("_Decoded")
 ErrorReader = Callable[[int, str | None, bytes], QuarryError]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """A try that failed: the error, and the wait the upstream asked for (`Retry-After`), if it did."""
+
+    error: QuarryError
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,7 @@ class BedrockRuntime:
         signer: RequestSigner,
         settings: BedrockSettings | None = None,
         on_upstream_error: Callable[[QuarryError], None] | None = None,
+        resilience: ResilienceSettings | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
         # Sent and signed as given, which spares botocore's signer from working it out on every request.
@@ -91,6 +106,10 @@ class BedrockRuntime:
         self.region = region
         self._signer = signer
         self._settings = settings or BedrockSettings()
+        self._resilience = resilience or ResilienceSettings()
+        self.breakers = Breakers(
+            failures=self._resilience.breaker_failures, cooldown_s=self._resilience.breaker_cooldown_s
+        )
         self._session: aiohttp.ClientSession | None = None
         self.on_upstream_error = on_upstream_error
         self.on_attempt: AttemptHook | None = None
@@ -123,7 +142,9 @@ class BedrockRuntime:
 
     async def converse(self, model_id: str, body: ConverseRequest) -> ConverseResponse:
         """Converse: one whole answer."""
-        response = await self._send(f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False)
+        response = await self._send(
+            f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False, model=model_id
+        )
         async with response:
             # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
             answer = cast(ConverseResponse, orjson.loads(await self._read(response)))
@@ -135,7 +156,9 @@ class BedrockRuntime:
         self, model_id: str, body: ConverseRequest
     ) -> AsyncIterator[AsyncIterator[ConverseStreamEvent]]:
         """ConverseStream: events as botocore shapes them. Leaving the block early drops the upstream request."""
-        response = await self._send(f"/model/{_label(model_id)}/converse-stream", orjson.dumps(body), stream=True)
+        response = await self._send(
+            f"/model/{_label(model_id)}/converse-stream", orjson.dumps(body), stream=True, model=model_id
+        )
         async with self._streaming(response, decode_events) as frames:
             # Viewed as their shape in one cast, not one call per event: the hot path of every stream.
             yield cast(AsyncIterator[ConverseStreamEvent], frames)
@@ -167,7 +190,9 @@ class BedrockRuntime:
         self, model_id: str, body: bytes, *, extra_headers: Mapping[str, str] | None = None
     ) -> Invocation:
         """InvokeModel with a model's own JSON body (embeddings; Claude's goes through `invoke_claude`)."""
-        response = await self._send(f"/model/{_label(model_id)}/invoke", body, stream=False, extra=extra_headers)
+        response = await self._send(
+            f"/model/{_label(model_id)}/invoke", body, stream=False, extra=extra_headers, model=model_id
+        )
         async with response:
             data = orjson.loads(await self._read(response))
         return Invocation(body=data, headers=dict(response.headers))
@@ -180,7 +205,7 @@ class BedrockRuntime:
         model's own shape; Claude's are typed by `invoke_claude_stream`). Leaving the block early drops the upstream
         request."""
         path = f"/model/{_label(model_id)}/invoke-with-response-stream"
-        response = await self._send(path, body, stream=True, extra=extra_headers)
+        response = await self._send(path, body, stream=True, extra=extra_headers, model=model_id)
         async with self._streaming(response, decode_events) as frames:
 
             async def events() -> AsyncIterator[Document]:
@@ -192,12 +217,20 @@ class BedrockRuntime:
             yield events()
 
     async def messages(
-        self, body: bytes, headers: Mapping[str, str], *, fallback_betas: str | None = None
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        fallback_betas: str | None = None,
+        model_id: str | None = None,
     ) -> MessagesResponse:
         """Bedrock's Messages endpoint (`POST /anthropic/v1/messages`): Anthropic's request as the caller wrote it,
         with `headers` (`anthropic-version`, `anthropic-beta`) passed on. An error answer in Anthropic's envelope is
-        raised with the answer kept whole in `relayed`. `fallback_betas`: see `_send_messages`."""
-        response = await self._send_messages(body, headers, stream=False, fallback_betas=fallback_betas)
+        raised with the answer kept whole in `relayed`. `fallback_betas`: see `_send_messages`; `model_id` (the one
+        in `body`) keys the circuit breaker."""
+        response = await self._send_messages(
+            body, headers, stream=False, fallback_betas=fallback_betas, model_id=model_id
+        )
         async with response:
             answer = cast(
                 MessagesResponse, orjson.loads(await self._read(response))
@@ -207,11 +240,18 @@ class BedrockRuntime:
 
     @asynccontextmanager
     async def messages_stream(
-        self, body: bytes, headers: Mapping[str, str], *, fallback_betas: str | None = None
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        fallback_betas: str | None = None,
+        model_id: str | None = None,
     ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         """The Messages endpoint with `"stream": true` in `body`: Anthropic's server-sent events, each whole and as
         Bedrock sent it. Leaving the block early drops the upstream request."""
-        response = await self._send_messages(body, headers, stream=True, fallback_betas=fallback_betas)
+        response = await self._send_messages(
+            body, headers, stream=True, fallback_betas=fallback_betas, model_id=model_id
+        )
         if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
             # An answer that is not a stream (Bedrock has been seen answering errors with a 200) is an error.
             async with response:
@@ -223,7 +263,13 @@ class BedrockRuntime:
             yield events
 
     async def _send_messages(
-        self, body: bytes, headers: Mapping[str, str], *, stream: bool, fallback_betas: str | None
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        stream: bool,
+        fallback_betas: str | None,
+        model_id: str | None = None,
     ) -> aiohttp.ClientResponse:
         """The Messages endpoint's POST, beta flags first as the caller sent them. Bedrock refuses a request naming
         a flag it does not know ("invalid beta flag"), and clients send flags of Anthropic's own API (Claude Code's
@@ -237,7 +283,13 @@ class BedrockRuntime:
             _set_betas(sent, known)
         try:
             return await self._send(
-                _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages
+                _MESSAGES_PATH,
+                body,
+                stream=stream,
+                extra=sent,
+                accept=_JSON,
+                errors=error_from_messages,
+                model=model_id,
             )
         except InvalidRequest as error:
             refused = _INVALID_BETA in error.message.lower()
@@ -248,7 +300,7 @@ class BedrockRuntime:
             self._refused_betas.pop(next(iter(self._refused_betas)))
         _set_betas(sent, fallback_betas)
         return await self._send(
-            _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages
+            _MESSAGES_PATH, body, stream=stream, extra=sent, accept=_JSON, errors=error_from_messages, model=model_id
         )
 
     async def count_tokens(self, model_id: str, body: CountTokensInput) -> int:
@@ -317,9 +369,67 @@ class BedrockRuntime:
         extra: Mapping[str, str] | None = None,
         accept: str | None = None,
         errors: ErrorReader = error_from_response,
+        model: str | None = None,
     ) -> aiohttp.ClientResponse:
         """POST with retries; returns a 2xx response whose body is still unread. Errors are raised, read by
-        `errors` from Bedrock's status, `x-amzn-ErrorType` and body."""
+        `errors` from Bedrock's status, `x-amzn-ErrorType` and body. With `model`, the call goes through that
+        model's circuit breaker in this region: refused at once (CircuitOpen) while it is open, its outcome noted."""
+        probe = self.breakers.admit(model, self.region) if model is not None else False
+        judged = False
+        try:
+            for attempt in range(1, self._settings.max_attempts + 1):
+                outcome = await self._attempt(
+                    path, body, attempt, stream=stream, extra=extra, accept=accept, errors=errors
+                )
+                if isinstance(outcome, _Failure):
+                    error = outcome.error
+                    wait = self._retry_wait(attempt, outcome)
+                    # A probe gets one try (its failure reopens the circuit), and a circuit opened meanwhile by
+                    # other calls is not tried again now: the caller's fallback, if it has one, answers sooner.
+                    if wait is None or probe or (model is not None and self.breakers.is_open(model, self.region)):
+                        # A call fails the circuit once, after its retries, and only for Bedrock's trouble.
+                        if model is not None and (is_retryable(error) or isinstance(error, UpstreamTimeout)):
+                            self.breakers.failed(model, self.region)
+                            judged = True
+                        raise error
+                    await asyncio.sleep(wait)
+                    note_upstream_wait(wait)  # waiting out Bedrock's throttle is Bedrock's time, not Quarry's
+                    continue
+                if model is not None:
+                    self.breakers.succeeded(model, self.region)
+                    judged = True
+                return outcome
+            raise AssertionError("unreachable")
+        finally:
+            if probe and not judged and model is not None:
+                self.breakers.abandoned(model, self.region)
+
+    def _retry_wait(self, attempt: int, failure: _Failure) -> float | None:
+        """Seconds to wait before trying again, or None when the error is final: not retryable, tries used up, the
+        upstream's Retry-After too long, or the request's deadline (retries and fallbacks) too near."""
+        if attempt >= self._settings.max_attempts or not is_retryable(failure.error):
+            return None
+        policy, asked = self._resilience, failure.retry_after
+        if asked is not None and asked > policy.max_retry_after_s:
+            return None
+        wait = asked if asked is not None else backoff(attempt, policy.backoff_base_s, policy.backoff_cap_s)
+        left = remaining_s()
+        if left is not None and wait >= left:
+            return None
+        return wait
+
+    async def _attempt(
+        self,
+        path: str,
+        body: bytes,
+        attempt: int,
+        *,
+        stream: bool,
+        extra: Mapping[str, str] | None,
+        accept: str | None,
+        errors: ErrorReader,
+    ) -> aiohttp.ClientResponse | _Failure:
+        """One POST: the 2xx response, or what went wrong (with the wait the answer asked for, if it did)."""
         url = self.endpoint_url + path
         settings = self._settings
         timeout = aiohttp.ClientTimeout(
@@ -329,40 +439,36 @@ class BedrockRuntime:
         )
         accept = accept or (_EVENT_STREAM if stream else _JSON)
         base = {"Host": self._host, "Content-Type": _JSON, "Accept": accept, **(extra or {})}
-        for attempt in range(1, settings.max_attempts + 1):
-            headers = await self._signer.sign("POST", url, dict(base), body)
-            hook = self.on_attempt
-            watching = unwatched() if hook is None else hook(Attempt(path, body, attempt, self.region, url))
-            with watching as watch:
-                started = time.perf_counter()
-                try:
-                    response = await self._pool().post(
-                        URL(url, encoded=True), data=body, headers=headers, timeout=timeout
-                    )
-                except TimeoutError:
-                    error: QuarryError = UpstreamTimeout("Bedrock did not answer in time")
-                except aiohttp.ClientConnectionError as exc:
-                    error = UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}")
-                else:
-                    answered = response.status < 300
-                    note_upstream_wait(time.perf_counter() - started, model_in_path(path) if answered else None)
-                    if answered:
-                        watch.answered(response.status)
-                        return response
-                    started = 0.0  # the wait is noted; the error's body is a read that notes its own
-                    async with response:
-                        payload = await self._read(response)
-                    error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
-                    self._noted(error)
-                if started:  # no answer at all: the whole try was a wait
-                    note_upstream_wait(time.perf_counter() - started)
-                watch.failed(error)
-            if attempt == settings.max_attempts or not is_retryable(error):
-                raise error
-            pause = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))  # noqa: S311
-            await asyncio.sleep(pause)
-            note_upstream_wait(pause)  # waiting out Bedrock's throttle is Bedrock's time, not Quarry's
-        raise AssertionError("unreachable")
+        headers = await self._signer.sign("POST", url, base, body)
+        hook = self.on_attempt
+        watching = unwatched() if hook is None else hook(Attempt(path, body, attempt, self.region, url))
+        with watching as watch:
+            started = time.perf_counter()
+            try:
+                response = await self._pool().post(URL(url, encoded=True), data=body, headers=headers, timeout=timeout)
+            except TimeoutError:
+                failure = _Failure(UpstreamTimeout("Bedrock did not answer in time"))
+            except aiohttp.ClientConnectionError as exc:
+                failure = _Failure(UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}"))
+            else:
+                answered = response.status < 300
+                note_upstream_wait(time.perf_counter() - started, model_in_path(path) if answered else None)
+                if answered:
+                    watch.answered(response.status)
+                    return response
+                started = 0.0  # the wait is noted; the error's body is a read that notes its own
+                async with response:
+                    payload = await self._read(response)
+                error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
+                asked = retry_after_s(response.headers)
+                if asked is not None and isinstance(error, RateLimited):
+                    error.retry_after = asked  # passed on to the caller if no retry or fallback answers
+                self._noted(error)
+                failure = _Failure(error, asked)
+            if started:  # no answer at all: the whole try was a wait
+                note_upstream_wait(time.perf_counter() - started)
+            watch.failed(failure.error)
+        return failure
 
 
 def _set_betas(headers: dict[str, str], flags: str) -> None:

@@ -155,13 +155,19 @@ def keys() -> None:
 @click.option("--tpm", type=click.IntRange(min=1), help="Tokens per minute (input and output).")
 @click.option("--max-concurrency", type=click.IntRange(min=1), help="Requests at the same time.")
 @click.option("--expires", help="Date (UTC) after which the key stops working, e.g. 2026-12-31.")
+@click.option(
+    "--fallbacks",
+    "fallback_names",
+    multiple=True,
+    help="Models tried in order when one fails (repeat or comma-separate).",
+)
 @_budget_options("budget-")
 @guardrail_options
 @click.option("--aws", is_flag=True, help="Also issue an AWS access key id and secret (SigV4) for the key.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
-    expires: str | None, aws: bool, as_json: bool, **budget_options: Any,
+    expires: str | None, fallback_names: tuple[str, ...], aws: bool, as_json: bool, **budget_options: Any,
 ) -> None:  # fmt: skip
     """Create a key. It is printed once and never shown again."""
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
@@ -169,11 +175,12 @@ def create(
     limits = Limits(rpm, tpm, max_concurrency)
     guardrail = pop_guardrail(budget_options)
     budgets = _budgets(budget_options)
+    chain = _names(fallback_names)
 
     async def make(db: Database) -> tuple[ApiKey, str, bool, tuple[AwsCredential, str] | None]:
         store = KeyStore(db)
         first = not await store.any_active()
-        key, secret = await store.create(name, models=models, limits=limits, expires_at=expires_at)
+        key, secret = await store.create(name, models=models, limits=limits, expires_at=expires_at, fallbacks=chain)
         await BudgetStore(db).put(key.id, budgets)
         await KeyGuardrails(db).put(key.id, guardrail)
         return key, secret, first, await _aws_store(db).issue(key) if aws else None
@@ -238,6 +245,8 @@ def show(key_id: str, as_json: bool) -> None:
     click.echo(f"{key.id} ({key.name}){'  revoked ' + _when(key.revoked_at) if key.revoked_at else ''}")
     click.echo(f"  models: {', '.join(key.models) or '*'}   expires: {_when(key.expires_at)}")
     click.echo(f"  rpm: {limits.rpm or '-'}   tpm: {limits.tpm or '-'}   concurrency: {limits.max_concurrency or '-'}")
+    if key.fallbacks:
+        click.echo(f"  fallbacks: {', '.join(key.fallbacks)}")
     click.echo("budgets:" if budgets else "no budgets")
     for budget, spent in budgets:
         click.echo(_budget_line(budget, spent))
@@ -287,6 +296,20 @@ def guardrail(key_id: str, remove: bool, **options: Any) -> None:
     key = _run(put)
     said = f"{chosen.identifier}:{chosen.version}" if chosen else "none (the server's settings apply)"
     click.echo(f"{key.id} ({key.name}) guardrail: {said}")
+
+
+@keys.command("fallbacks")
+@click.argument("key_id")
+@click.argument("models", nargs=-1)
+def fallbacks(key_id: str, models: tuple[str, ...]) -> None:
+    """Set a key's fallback chain, e.g. `quarry keys fallbacks KEY_ID sonnet haiku`; none given removes it (the
+    server's `models.fallbacks` apply again). Running servers apply it within a second."""
+    key = _run(lambda db: KeyStore(db).set_fallbacks(key_id, _names(models)))
+    click.echo(f"Fallbacks of {key.id}: {', '.join(key.fallbacks) or 'none'}.")
+
+
+def _names(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 @keys.command("revoke")

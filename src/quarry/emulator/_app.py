@@ -111,7 +111,7 @@ def _json_result(payload: Any, *headers: tuple[bytes, bytes], delay: float = 0.0
 def _error_result(error: BedrockError) -> _Result:
     code = f"{error.code}:http://internal.amazon.com/coral/com.amazon.bedrock/".encode()
     body = orjson.dumps({"message": error.message})
-    return _Result(body, error.status, [(b"content-type", _JSON), (b"x-amzn-errortype", code)])
+    return _Result(body, error.status, [(b"content-type", _JSON), (b"x-amzn-errortype", code), *error.extra_headers()])
 
 
 def _loads(raw: bytes) -> Any:
@@ -290,13 +290,15 @@ class EmulatorApp:
         if self.settings.fault_rate and self._dice.random() < self.settings.fault_rate:
             raise self._dice.choice(faults)()
 
-    def _directives(self, conversation: Conversation) -> Directives:
+    def _directives(self, conversation: Conversation, identifier: str) -> Directives:
         try:
-            directives = parse_directives(conversation.last_user_text)
+            directives = parse_directives(conversation.last_user_text).for_model(identifier)
         except ValueError as exc:
             raise ValidationException(str(exc)) from None
         if directives.error is not None:
-            raise directives.error()
+            error = directives.error()
+            error.retry_after = directives.retry_after_s
+            raise error
         if directives.call is not None and directives.call[0] not in {tool.name for tool in conversation.tools}:
             raise ValidationException(
                 f"emulator directive call= names a tool the request does not offer: {directives.call[0]}"
@@ -339,27 +341,30 @@ class EmulatorApp:
         if streaming and not resolved.model.streaming:
             raise ValidationException("The model is unsupported for streaming.")
         if op in ("converse", "converse-stream"):
-            return self._converse(resolved, _loads(body), started, streaming=streaming)
+            return self._converse(resolved, _loads(body), started, model_id, streaming=streaming)
         guard = None
         if headers.get("x-amzn-bedrock-guardrailidentifier") or b"amazon-bedrock-guardrailConfig" in body:
             loaded = _loads(body)
             if isinstance(loaded, dict):
                 guard = invoke_guard(self.guardrails, headers, loaded)
                 body = orjson.dumps(loaded)
-        return self._invoke(resolved, body, started, streaming=streaming, guard=guard)
+        return self._invoke(resolved, body, started, model_id, streaming=streaming, guard=guard)
 
-    def _answer(self, conversation: Conversation, guard: Guard | None = None) -> tuple[Reply, Directives]:
-        """The model's reply; with a guard, the guardrail's verdict on the input (a blocked input never reaches the
-        model) and on the output."""
+    def _answer(
+        self, conversation: Conversation, identifier: str, guard: Guard | None = None
+    ) -> tuple[Reply, Directives]:
+        """The model's reply, by the prompt's directives (`identifier`, the model id or profile as called, decides
+        which directives scoped with `for=` apply); with a guard, the guardrail's verdict on the input (a blocked
+        input never reaches the model) and on the output."""
         if guard is not None and (blocked := guard.check_input(conversation)) is not None:
             return blocked, Directives()
-        directives = self._directives(conversation)
+        directives = self._directives(conversation, identifier)
         reply = respond(conversation, directives, self.cache)
         return (guard.check_output(reply) if guard is not None else reply), directives
 
-    def _converse(self, resolved: Resolved, body: Any, started: float, *, streaming: bool) -> _Result:
+    def _converse(self, resolved: Resolved, body: Any, started: float, identifier: str, *, streaming: bool) -> _Result:
         guard = converse_guard(self.guardrails, body, streaming=streaming) if isinstance(body, dict) else None
-        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming), guard)
+        reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming), identifier, guard)
         trace = guard.converse_trace() if guard is not None else None
         first_byte, tps = self._pace(directives)
         if streaming:
@@ -371,7 +376,14 @@ class EmulatorApp:
         return _json_result(converse_response(reply, latency, trace), delay=delay)
 
     def _invoke(
-        self, resolved: Resolved, body: bytes, started: float, *, streaming: bool, guard: Guard | None = None
+        self,
+        resolved: Resolved,
+        body: bytes,
+        started: float,
+        identifier: str,
+        *,
+        streaming: bool,
+        guard: Guard | None = None,
     ) -> _Result:
         model = resolved.model
         if model.supports("embeddings"):
@@ -384,7 +396,7 @@ class EmulatorApp:
                 f"The emulator answers InvokeModel for Anthropic and embedding models; call {model.model_id} "
                 "through Converse."
             )
-        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming), guard)
+        reply, directives = self._answer(parse_anthropic(body, resolved, streaming=streaming), identifier, guard)
         extra = guard.invoke_fields() if guard is not None else {}
         first_byte, tps = self._pace(directives)
         if streaming:
@@ -419,7 +431,7 @@ class EmulatorApp:
             request = parse_messages(body, headers, self.catalog, region)
             if request.stream and not request.resolved.model.streaming:
                 raise ValidationException("The model is unsupported for streaming.")
-            reply, directives = self._answer(request.conversation)
+            reply, directives = self._answer(request.conversation, request.model)
         except BedrockError as error:
             status, error_headers, payload = error_body(error)
             return _Result(payload, status, error_headers)

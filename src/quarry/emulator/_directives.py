@@ -4,13 +4,18 @@
 something (Codex's `exec_command`, a file writer) gets a call it can carry out, which arguments generated from the
 tool's schema rarely are. Like `reply=`, it takes the rest of the tag.
 
-Only the last user message is read, so a directive fires once and not again on every later turn.
+Only the last user message is read, so a directive fires once and not again on every later turn. `for=GLOB` limits
+the failures a prompt asks for (`throttle`, `error=`, `stream-error=`) to calls whose model id or inference profile,
+as called, matches the glob: `[[emulator: throttle, for=us.*]]` throttles a geographic profile and lets the same
+prompt through on `global.`, so a gateway's fallbacks and failover can be driven by one prompt. `retry-after=S` adds
+a `Retry-After` header to the error (Bedrock sends none; a proxy in front of it may).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 import orjson
@@ -32,6 +37,14 @@ class Directives:
     reply: str | None = None  # answer with exactly this text
     tokens_per_second: float | None = None
     call: tuple[str, dict[str, Any]] | None = None  # (tool name, arguments) to call
+    model_glob: str | None = None  # `for=`: the failures apply only to model ids matching this
+    retry_after_s: float | None = None  # `retry-after=`: a Retry-After header on the error
+
+    def for_model(self, identifier: str) -> Directives:
+        """These directives as they apply to a call of `identifier`: without the failures when `for=` excludes it."""
+        if self.model_glob is None or fnmatchcase(identifier, self.model_glob):
+            return self
+        return replace(self, error=None, stream_error_after=None)
 
 
 def strip_directives(text: str) -> str:
@@ -91,6 +104,12 @@ def parse_directives(text: str) -> Directives:
                 fields["delay_ms"] = _number(key, value)
             elif key == "words":
                 fields["words"] = int(_number(key, value))
+            elif key == "for":
+                if not value:
+                    raise ValueError("emulator directive for= needs a model id glob, e.g. for=us.*")
+                fields["model_glob"] = value
+            elif key == "retry-after":
+                fields["retry_after_s"] = _number(key, value)
             elif key in ("tps", "tokens-per-second"):
                 fields["tokens_per_second"] = _number(key, value)
             else:

@@ -32,7 +32,15 @@ class BedrockError(Exception):
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
+        # Bedrock sends no Retry-After; a prompt's `retry-after=` directive adds one, as a proxy in front might.
+        self.retry_after: float | None = None
         super().__init__(self.message)
+
+    def extra_headers(self) -> list[tuple[bytes, bytes]]:
+        """Headers beyond AWS's own, from directives."""
+        if self.retry_after is None:
+            return []
+        return [(b"retry-after", str(max(0, round(self.retry_after))).encode())]
 
     @property
     def code(self) -> str:

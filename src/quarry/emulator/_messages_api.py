@@ -158,6 +158,7 @@ def error_body(error: BedrockError) -> tuple[int, list[tuple[bytes, bytes]], byt
         (b"content-type", b"application/json"),
         (b"x-amzn-errortype", code),
         (b"x-amzn-requestid", request_id.encode()),
+        *error.extra_headers(),
     ]
     return error.status, headers, orjson.dumps(_error(error) | {"request_id": request_id})
 

@@ -36,6 +36,7 @@ def access_record(exchange: Exchange, *, now: float | None = None) -> dict[str, 
         "key_id": exchange.key_id,
         "key_name": exchange.key_name,
         "model": exchange.model,
+        "model_asked": exchange.model_asked,  # set when a fallback chain was tried: `model` is the one that answered
         "stream": exchange.stream,
         "input_tokens": exchange.input_tokens,
         "output_tokens": exchange.output_tokens,

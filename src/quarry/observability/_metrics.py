@@ -8,16 +8,61 @@ string or a request id.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 
 from quarry.errors import QuarryError, RateLimited
 from quarry.exchange import Exchange
 
-__all__ = ["LATENCY_BUCKETS_S", "Metrics"]
+__all__ = ["CIRCUIT_STATES", "LATENCY_BUCKETS_S", "Circuit", "Metrics"]
+
+# quarry_circuit_state's values: a number per state, so a dashboard can alert on `> 0`.
+CIRCUIT_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
 # From a cached /v1/models answer (milliseconds) to a long generation with thinking (minutes).
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+
+
+class Circuit(Protocol):
+    """What the circuit gauge reads of a breaker (quarry.bedrock's CircuitView has it)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+class _Circuits(Collector):
+    """quarry_circuit_state, read from the breakers at scrape time: a cool-down that ended shows half-open even if
+    no call has come since."""
+
+    def __init__(self, views: Callable[[], Iterable[Circuit]]) -> None:
+        self._views = views
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [self._family()]
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "quarry_circuit_state",
+            "Circuit breaker per model and region: 0 closed, 1 half-open (one probe allowed), 2 open (calls refused).",
+            labels=["model", "region"],
+        )
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = self._family()
+        for circuit in self._views():
+            family.add_metric([circuit.model, circuit.region], CIRCUIT_STATES.get(circuit.state, 0.0))
+        yield family
 
 
 class Metrics:
@@ -111,6 +156,10 @@ class Metrics:
         self.upstream_errors.labels(type(error).__name__).inc()
         if isinstance(error, RateLimited):
             self.upstream_throttles.inc()
+
+    def watch_circuits(self, views: Callable[[], Iterable[Circuit]]) -> None:
+        """Export the circuit breakers' states (the runtime's `breakers.views`) as quarry_circuit_state."""
+        self.registry.register(_Circuits(views))
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The registry in the format the scraper asked for (OpenMetrics or Prometheus text) and its media type."""

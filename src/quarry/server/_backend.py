@@ -109,7 +109,11 @@ async def open_backend(settings: Settings, stack: AsyncExitStack) -> Backend:
             )
     if target is not None:
         runtime = BedrockRuntime(
-            endpoint_url=target.runtime_url, region=target.region, signer=target.signer, settings=settings.bedrock
+            endpoint_url=target.runtime_url,
+            region=target.region,
+            signer=target.signer,
+            settings=settings.bedrock,
+            resilience=settings.resilience,
         )
         control = BedrockControl(
             target.session, region=target.region, endpoint_url=target.control_url, settings=settings.bedrock
@@ -148,5 +152,9 @@ def emulator_runtime(url: str, region: str, settings: Settings) -> BedrockRuntim
     """A runtime client for an emulator at `url` (any credentials do; these are fixed)."""
     credentials = StaticCredentials(_EMULATOR_KEYS["aws_access_key_id"], _EMULATOR_KEYS["aws_secret_access_key"])
     return BedrockRuntime(
-        endpoint_url=url, region=region, signer=SigV4Signer(credentials, region), settings=settings.bedrock
+        endpoint_url=url,
+        region=region,
+        signer=SigV4Signer(credentials, region),
+        settings=settings.bedrock,
+        resilience=settings.resilience,
     )

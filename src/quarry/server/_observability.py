@@ -27,6 +27,7 @@ def observe(
     runtime.on_upstream_error = metrics.upstream_error
     if tracing is not None:
         runtime.on_attempt = tracing.attempt
+    metrics.watch_circuits(runtime.breakers.views)
     listeners: list[Listener] = [metrics.observe, OverheadHistogram(metrics.registry)]
     if settings.access_log:
         listeners.append(AccessLog())

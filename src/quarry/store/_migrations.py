@@ -146,4 +146,8 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "postgresql": _response_conversations("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
     },
     {"sqlite": _AWS_CREDENTIALS, "postgresql": _AWS_CREDENTIALS},  # 10: AWS credentials of team keys (SigV4)
+    {  # 11: a key's own fallback chain (JSON list of model names; NULL: none)
+        "sqlite": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
+        "postgresql": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
+    },
 ]

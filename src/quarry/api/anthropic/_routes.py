@@ -33,6 +33,7 @@ from quarry.api._core import (
 )
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
+from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api._services import Services
@@ -95,16 +96,43 @@ async def messages(request: Request) -> Response:
     envelope = read_model(raw, Envelope)
     model = await services.catalog.resolve(envelope.model)
     exchange.model, exchange.stream = model.id, envelope.stream
+    if model.facts.messages_api:
+        await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
+    else:
+        carried = _carried_system_messages(raw, model)
+        body = read_model(carried, MessagesRequest)
+        tokens = estimate_tokens(carried, body.max_tokens)
+        await services.admit(request, principal, model, tokens, max_output=body.max_tokens)
+    chain = await fallback_chain(request, services, principal, model)
+    # A stream is opened (and its first event read) before the response starts, so a refusal or throttle is still a
+    # proper HTTP error, retried or answered by the chain's next model; the exit stack then closes it when the
+    # response ends, however it ends.
+    resources = AsyncExitStack()
+    return await with_fallbacks(
+        request,
+        services,
+        chain,
+        lambda candidate: _answer(request, services, principal, candidate, raw, envelope, resources),
+    )
+
+
+async def _answer(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    model: ResolvedModel,
+    raw: dict[str, Any],
+    envelope: Envelope,
+    resources: AsyncExitStack,
+) -> Response:
+    """The answer of one model of the chain, by the path that model takes, under that model's guardrail."""
     guardrail = await services.guardrail(principal, model)
     if model.facts.messages_api:
-        return await _forwarded(request, services, principal, model, raw, envelope, guardrail)
+        return await _forwarded(request, services, model, raw, envelope, resources, guardrail)
+    exchange = exchange_of(request)
     raw = _carried_system_messages(raw, model)
     body = read_model(raw, MessagesRequest)
-    await services.admit(request, principal, model, estimate_tokens(raw, body.max_tokens), max_output=body.max_tokens)
     runtime = services.runtime
-    # A stream is opened before the response starts, so a refusal or throttle is still a proper HTTP error (and
-    # retried); the exit stack then closes it when the response ends, however it ends.
-    resources = AsyncExitStack()
     if _is_claude(model):
         guard = MessagesGuard(runtime, guardrail) if guardrail is not None else None
         if guard is not None and (verdict := await guard.check_input(raw)).intervened:
@@ -116,7 +144,9 @@ async def messages(request: Request) -> Response:
             if guard is not None:
                 message = await guard.check_message(message)
             return json_response(message | {"model": body.model})
-        claude_events = await resources.enter_async_context(runtime.invoke_claude_stream(model.id, native))
+        claude_events = await open_stream(
+            resources, runtime.invoke_claude_stream(model.id, native), wait_s=services.settings.keepalive_s
+        )
         watched = watch_anthropic(claude_events, exchange)
         return services.stream(
             request,
@@ -133,7 +163,9 @@ async def messages(request: Request) -> Response:
         answer = await runtime.converse(model.id, converse)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         return json_response(to_message(answer, body))
-    events = await resources.enter_async_context(runtime.converse_stream(model.id, converse))
+    events = await open_stream(
+        resources, runtime.converse_stream(model.id, converse), wait_s=services.settings.keepalive_s
+    )
     writer = StreamWriter(body)
     return services.stream(
         request,
@@ -149,15 +181,14 @@ async def messages(request: Request) -> Response:
 async def _forwarded(
     request: Request,
     services: Services,
-    principal: Principal,
     model: ResolvedModel,
     raw: dict[str, Any],
     envelope: Envelope,
+    resources: AsyncExitStack,
     guardrail: GuardrailSettings | None,
 ) -> Response:
-    """A request for Bedrock's Messages endpoint: admitted as any other, then forwarded as the caller wrote it."""
+    """A request for Bedrock's Messages endpoint (admitted already), forwarded as the caller wrote it."""
     exchange = exchange_of(request)
-    await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
     guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
     if guard is not None and (verdict := await guard.check_input(raw)).intervened:
         return _refused(request, services, envelope.model, verdict, stream=bool(envelope.stream))
@@ -165,16 +196,15 @@ async def _forwarded(
     await inline_image_urls(raw.get("messages"), services.load_image)
     body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
     fallback = fallback_betas(request, services.settings.models.anthropic_betas)
+    runtime = services.runtime
     if not envelope.stream:
-        message = await services.runtime.messages(body, headers, fallback_betas=fallback)
+        message = await runtime.messages(body, headers, fallback_betas=fallback, model_id=model.id)
         exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
         if guard is not None:
             message = await guard.check_message(message)
         return json_response(echo.message(message))
-    resources = AsyncExitStack()
-    events = await resources.enter_async_context(
-        services.runtime.messages_stream(body, headers, fallback_betas=fallback)
-    )
+    upstream = runtime.messages_stream(body, headers, fallback_betas=fallback, model_id=model.id)
+    events = await open_stream(resources, upstream, wait_s=services.settings.keepalive_s)
     watched = watch_messages(events, exchange)
     return services.stream(
         request,

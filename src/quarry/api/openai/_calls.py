@@ -19,7 +19,7 @@ from quarry.api.openai._messages import to_converse
 from quarry.api.openai._request import ChatPlan, plan_chat
 from quarry.api.openai._schemas import ChatCompletionRequest
 from quarry.auth import Principal
-from quarry.bedrock import BedrockRuntime, ConverseResponse, ConverseStreamEvent
+from quarry.bedrock import BedrockRuntime, ConverseResponse, ConverseStreamEvent, ResolvedModel
 from quarry.exchange import exchange_of
 
 __all__ = ["ChatCall", "dropped_header", "prepare_calls"]
@@ -31,6 +31,13 @@ class ChatCall:
 
     plan: ChatPlan
     turn: KnowledgeTurn | None = None
+    chat: ChatCompletionRequest | None = None  # what the plan was made from, to plan it for a fallback model
+
+    async def for_model(self, request: Request, principal: Principal, model: ResolvedModel) -> ChatCall:
+        """This chat planned for another model of a fallback chain (its rules, its guardrail); itself for its own."""
+        if model.id == self.plan.model.id or self.chat is None:
+            return self
+        return await _planned(request, principal, self.chat, model, self.turn)
 
     @property
     def canned(self) -> bool:
@@ -81,14 +88,23 @@ async def prepare_calls(
     outputs = output_reserve(model, first.max_completion_tokens or first.max_tokens) * len(chats)
     passages = sum(k.passage_tokens for k in knowledge if k is not None)
     await services.admit(request, principal, model, prompt_tokens + outputs + passages, max_output=outputs)
-    guardrail = await services.guardrail(principal, model)
     calls: list[ChatCall] = []
     for chat, found in zip(chats, knowledge, strict=True):
         turn = await found.search() if found is not None else None
-        if turn is not None:
-            chat = turn.chat
-        history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
-        plan = plan_chat(chat, model, history, services.settings.models)
-        guard_converse(plan.body, guardrail, stream=chat.stream)
-        calls.append(ChatCall(plan, turn))
+        calls.append(await _planned(request, principal, turn.chat if turn is not None else chat, model, turn))
     return calls
+
+
+async def _planned(
+    request: Request,
+    principal: Principal,
+    chat: ChatCompletionRequest,
+    model: ResolvedModel,
+    turn: KnowledgeTurn | None,
+) -> ChatCall:
+    """`chat`'s Converse plan for `model`, under the guardrail that applies to the key and that model."""
+    services = services_of(request)
+    history = await to_converse(chat.messages, services.load_image, system_messages=model.facts.system_messages)
+    plan = plan_chat(chat, model, history, services.settings.models)
+    guard_converse(plan.body, await services.guardrail(principal, model), stream=chat.stream)
+    return ChatCall(plan, turn, chat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 from fastapi import APIRouter
@@ -13,14 +14,16 @@ from quarry.api._context import services_of
 from quarry.api._core import Usage
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
+from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api.openai._answers import ChatCompletion, EmbeddingList
-from quarry.api.openai._calls import dropped_header, prepare_calls
+from quarry.api.openai._calls import ChatCall, dropped_header, prepare_calls
 from quarry.api.openai._completions import completions
 from quarry.api.openai._embeddings import embed
 from quarry.api.openai._render import DONE, ChunkWriter, completion, render_error
 from quarry.api.openai._schemas import ChatCompletionRequest, EmbeddingRequest
+from quarry.bedrock import ConverseResponse, ConverseStreamEvent, ResolvedModel
 from quarry.exchange import exchange_of
 
 __all__ = ["router"]
@@ -34,17 +37,31 @@ async def chat_completions(request: Request) -> Response:
     principal = await services.authenticate(request, "chat.completions")
     raw = await read_json(request, services.settings.max_body_bytes)
     chat = read_model(raw, ChatCompletionRequest)
-    [call] = await prepare_calls(request, principal, [chat], estimate_tokens(raw, 0))
-    dropped = dropped_header([call])
+    [first] = await prepare_calls(request, principal, [chat], estimate_tokens(raw, 0))
+    model = first.plan.model
+    chain = (model,) if first.canned else await fallback_chain(request, services, principal, model)
     if not chat.stream:
-        answer = await call.answer(services.runtime)
+
+        async def whole(candidate: ResolvedModel) -> tuple[ChatCall, ConverseResponse]:
+            call = await first.for_model(request, principal, candidate)
+            return call, await call.answer(services.runtime)
+
+        call, answer = await with_fallbacks(request, services, chain, whole)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
         body = completion(call.plan, answer)
         if call.turn is not None:
             body["choices"][0]["message"]["sources"] = call.sources(body["choices"][0]["message"].get("content"))
-        return json_response(body, headers=dropped)
+        return json_response(body, headers=dropped_header([call]))
     resources = AsyncExitStack()
-    events = await resources.enter_async_context(call.stream(services.runtime))
+
+    async def streamed(candidate: ResolvedModel) -> tuple[ChatCall, AsyncIterator[ConverseStreamEvent]]:
+        call = await first.for_model(request, principal, candidate)
+        # Opened, and its first event read, before the response starts: a refusal or throttle is still a proper
+        # HTTP error, retried or answered by the next model of the chain.
+        return call, await open_stream(resources, call.stream(services.runtime), wait_s=services.settings.keepalive_s)
+
+    call, events = await with_fallbacks(request, services, chain, streamed)
+    dropped = dropped_header([call])
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     writer = ChunkWriter(call.plan, include_usage=include_usage, sources=call.sources())
     response = services.stream(

@@ -4,6 +4,7 @@ completions are: the same keys, model scopes, limits, usage, metrics and access 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
@@ -18,6 +19,7 @@ from quarry.api._context import context_of, services_of
 from quarry.api._core import ConverseHistory, Usage, guard_converse, output_reserve
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
+from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
 from quarry.api._responses import json_response
 from quarry.api._services import Services
 from quarry.api._sse import named_event
@@ -27,13 +29,13 @@ from quarry.api.responses._file_search import file_search_of
 from quarry.api.responses._input import Items, to_converse
 from quarry.api.responses._items import input_items
 from quarry.api.responses._render import Builder, new_id, public_response
-from quarry.api.responses._request import ENCRYPTED, plan_response, unrunnable_tools
+from quarry.api.responses._request import ENCRYPTED, ResponsePlan, plan_response, unrunnable_tools
 from quarry.api.responses._schemas import InputTokensRequest, ResponsesRequest
 from quarry.api.responses._sealing import Sealer
 from quarry.api.responses._store import UNFINISHED, ResponseStore, Stored
 from quarry.api.responses._stream import EventWriter
 from quarry.auth import Principal
-from quarry.bedrock import ConverseStreamEvent, ConverseTokensRequest
+from quarry.bedrock import ConverseResponse, ConverseStreamEvent, ConverseTokensRequest, ResolvedModel
 from quarry.errors import InvalidRequest, NotFound, QuarryError
 from quarry.exchange import exchange_of
 
@@ -127,8 +129,17 @@ async def create_response(request: Request) -> Response:
     if searched is not None:
         history.system.append({"text": searched.instructions()})
     strict = settings.responses.strict_tools
-    plan = plan_response(body, model, history, settings.models, strict_tools=strict)
-    guard_converse(plan.body, await services.guardrail(principal, model), stream=body.stream)
+    # Background work runs after this request has answered: it keeps to the model asked for.
+    chain = (model,) if body.background else await fallback_chain(request, services, principal, model)
+    pristine = copy.deepcopy(history) if len(chain) > 1 else history  # planning adds cache points in place
+
+    async def plan_for(candidate: ResolvedModel) -> ResponsePlan:
+        fresh = history if candidate is model else copy.deepcopy(pristine)
+        planned = plan_response(body, candidate, fresh, settings.models, strict_tools=strict)
+        guard_converse(planned.body, await services.guardrail(principal, candidate), stream=body.stream)
+        return planned
+
+    plan = await plan_for(model)  # the request's own checks, before any call
     ignored = unrunnable_tools(body.tools)
     if ignored:
         exchange.headers[IGNORED_TOOLS_HEADER] = ",".join(dict.fromkeys(ignored))
@@ -157,15 +168,27 @@ async def create_response(request: Request) -> Response:
         start_in_background(context_of(request), exchange, builder, background_store, record)
         return json_response(public_response(queued, encrypted))
     if not body.stream:
-        answer = await services.runtime.converse(model.id, plan.body)
+
+        async def whole(candidate: ResolvedModel) -> tuple[ResponsePlan, ConverseResponse]:
+            tried = plan if candidate is model else await plan_for(candidate)
+            return tried, await services.runtime.converse(candidate.id, tried.body)
+
+        answered, answer = await with_fallbacks(request, services, chain, whole)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
-        final = builder.whole(answer)
+        final = Builder(body, answered, sealer, search=searched).whole(answer)
         await keep(final)
         return json_response(public_response(final, encrypted))
     resources = AsyncExitStack()
-    # Opened before the response starts, so a refusal or throttle is still a proper HTTP error (and retried).
-    upstream = await resources.enter_async_context(services.runtime.converse_stream(model.id, plan.body))
-    writer = EventWriter(builder, encrypted=encrypted)
+
+    async def streamed(candidate: ResolvedModel) -> tuple[ResponsePlan, AsyncIterator[ConverseStreamEvent]]:
+        tried = plan if candidate is model else await plan_for(candidate)
+        # Opened (and its first event awaited) before the response starts, so a refusal or throttle is still a
+        # proper HTTP error, retried or answered by the chain's next model.
+        opened = services.runtime.converse_stream(candidate.id, tried.body)
+        return tried, await open_stream(resources, opened, wait_s=settings.keepalive_s)
+
+    answered, upstream = await with_fallbacks(request, services, chain, streamed)
+    writer = EventWriter(Builder(body, answered, sealer, search=searched), encrypted=encrypted)
 
     async def events() -> AsyncIterator[ConverseStreamEvent]:
         async for event in watch_converse(upstream, exchange):
