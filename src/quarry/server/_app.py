@@ -37,18 +37,16 @@ from quarry.auth import (
     AwsCredentialStore,
     Budgeter,
     BudgetStore,
-    InProcessLedger,
     InProcessLimiter,
     KeyAuthenticator,
     KeyGuardrails,
     KeyStore,
     Limiter,
-    RedisLedger,
     RedisLimiter,
     SigV4Verifier,
-    SpendLedger,
     UsageRecorder,
     bootstrap_key,
+    open_ledger,
     server_key,
     toolbox_credentials,
 )
@@ -198,7 +196,7 @@ def create_app(
             keys = KeyStore(database)
             limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
             stack.push_async_callback(limiter.aclose)
-            ledger: SpendLedger = RedisLedger.from_url(settings.redis_url) if settings.redis_url else InProcessLedger()
+            ledger = await open_ledger(redis_url=settings.redis_url, database_url=settings.database_url)
             budgets = Budgeter(
                 BudgetStore(database),
                 ledger,
