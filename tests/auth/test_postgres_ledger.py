@@ -59,7 +59,7 @@ async def test_reservations_seeding_and_leases(postgres_url: str, tmp_path: Path
         with pytest.raises(BudgetExceeded) as refused:
             await ledger.reserve("key_other", "other", other, seed)
         assert refused.value.budget == f"{team}/usd_week"
-        assert "The team" in str(refused.value)
+        assert "of this API key's team" in str(refused.value)
 
         await asyncio.sleep(0.6)  # the four unsettled calls' replica "died": their leases end
         assert await ledger.reserve(key, "after", charges(0.4, 10), seed)

@@ -42,6 +42,7 @@ class NewKey(BaseModel):
     budget_soft: float | None = Field(default=None, gt=0, le=1)  # share of each budget that warns
     guardrail: GuardrailSettings | None = None  # the key's own Bedrock guardrail, over the server's [guardrails]
     aws: bool = False  # also issue an AWS access key id and secret for the key (SigV4 on the Bedrock routes)
+    team: str | None = Field(default=None, max_length=64)  # its calls count against the team's budgets too
 
 
 class KeyGuardrail(BaseModel):
@@ -77,7 +78,9 @@ async def create_key(request: Request) -> Response:
     if budgets and services.budgets is None:
         raise InvalidRequest("This server does not enforce budgets.", param="budgets")
     credentials = _aws(services) if body.aws else None  # refused before the key exists
-    key, secret = await keys.create(body.name, models=tuple(body.models), limits=limits, expires_at=expires)
+    key, secret = await keys.create(
+        body.name, models=tuple(body.models), limits=limits, expires_at=expires, team=body.team
+    )
     if services.budgets is not None:
         await services.budgets.store.put(key.id, budgets)
     if body.guardrail is not None and services.key_guardrails is not None:

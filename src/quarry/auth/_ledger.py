@@ -76,9 +76,11 @@ def exceeded(charge: Charge, spent: float, reserved: float) -> BudgetExceeded:
     budget = charge.budget
     unit, places = ("USD", 4) if budget.measure == "usd" else ("tokens", 0)
     resets = iso(charge.resets)
-    whose = f"The team {charge.owner.removeprefix('team:')}'s" if charge.owner else "This API key's"
+    what = f"This API key's budget of {budget.describe()}"
+    if charge.owner:  # the team's, which the key's calls count against with its other keys' calls
+        what = f"The budget of {budget.describe()} of this API key's team, {charge.owner.removeprefix('team:')},"
     return BudgetExceeded(
-        f"{whose} budget of {budget.describe()} is used up: {spent:.{places}f} {unit} spent and"
+        f"{what} is used up: {spent:.{places}f} {unit} spent and"
         f" {reserved:.{places}f} reserved by calls in progress, and this request may use up to"
         f" {charge.amount:.{places}f} {unit} (its input and max_tokens). The budget resets at {resets}.",
         budget=charge.label,

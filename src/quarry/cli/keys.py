@@ -158,10 +158,11 @@ def keys() -> None:
 @_budget_options("budget-")
 @guardrail_options
 @click.option("--aws", is_flag=True, help="Also issue an AWS access key id and secret (SigV4) for the key.")
+@click.option("--team", help="The team it belongs to: its calls count against the team's budgets too.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
-    expires: str | None, aws: bool, as_json: bool, **budget_options: Any,
+    expires: str | None, aws: bool, team: str | None, as_json: bool, **budget_options: Any,
 ) -> None:  # fmt: skip
     """Create a key. It is printed once and never shown again."""
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
@@ -173,7 +174,7 @@ def create(
     async def make(db: Database) -> tuple[ApiKey, str, bool, tuple[AwsCredential, str] | None]:
         store = KeyStore(db)
         first = not await store.any_active()
-        key, secret = await store.create(name, models=models, limits=limits, expires_at=expires_at)
+        key, secret = await store.create(name, models=models, limits=limits, expires_at=expires_at, team=team)
         await BudgetStore(db).put(key.id, budgets)
         await KeyGuardrails(db).put(key.id, guardrail)
         return key, secret, first, await _aws_store(db).issue(key) if aws else None
@@ -238,6 +239,8 @@ def show(key_id: str, as_json: bool) -> None:
     click.echo(f"{key.id} ({key.name}){'  revoked ' + _when(key.revoked_at) if key.revoked_at else ''}")
     click.echo(f"  models: {', '.join(key.models) or '*'}   expires: {_when(key.expires_at)}")
     click.echo(f"  rpm: {limits.rpm or '-'}   tpm: {limits.tpm or '-'}   concurrency: {limits.max_concurrency or '-'}")
+    if key.team:
+        click.echo(f"  team: {key.team} (its budgets: `quarry teams show {key.team}`)")
     click.echo("budgets:" if budgets else "no budgets")
     for budget, spent in budgets:
         click.echo(_budget_line(budget, spent))
@@ -265,6 +268,18 @@ def budget(key_id: str, remove: tuple[str, ...], clear: bool, **budget_options: 
 
     _run(change)
     click.echo(f"Budgets of {key_id} set; `quarry keys show {key_id}` shows them.")
+
+
+@keys.command("team")
+@click.argument("key_id")
+@click.argument("team", required=False)
+@click.option("--remove", is_flag=True, help="Take the key out of its team.")
+def team(key_id: str, team: str | None, remove: bool) -> None:
+    """Put a key in a team (its calls then count against the team's budgets too), or take it out."""
+    if (team is None) == (not remove):
+        raise click.UsageError("Give a TEAM, or --remove.")
+    key = _run(lambda db: KeyStore(db).set_team(key_id, team))
+    click.echo(f"{key.id} ({key.name}) team: {key.team or 'none'}")
 
 
 @keys.command("guardrail")

@@ -23,6 +23,7 @@ from quarry.api import (
     AppContext,
     Services,
     admin_router,
+    admin_teams_router,
     anthropic,
     bedrock,
     context_of,
@@ -279,6 +280,7 @@ def create_app(
             )
         ),
         ("/admin", admin_router),
+        ("/admin", admin_teams_router),
     ]
     for prefix, router in routers:
         app.include_router(router, prefix=prefix)
