@@ -57,6 +57,7 @@ def test_the_schema_lists_every_route(schema: dict[str, Any]) -> None:
     expected |= {"/admin/keys", "/admin/keys/{key_id}", "/admin/keys/{key_id}/budgets", "/admin/keys/{key_id}/aws"}
     expected |= {"/admin/usage", "/health", "/admin/keys/{key_id}/guardrail"}
     expected |= {"/admin/circuits", "/admin/keys/{key_id}/fallbacks"}
+    expected |= {"/admin/keys/{key_id}/team", "/admin/teams", "/admin/teams/{team}/budgets"}
     assert paths == expected
     operation_ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
     assert len(operation_ids) == len(set(operation_ids))  # unique, as OpenAPI requires

@@ -1,6 +1,7 @@
 """Budgets per key over real sockets against the emulator, with the official clients: the refusal in each
 dialect's envelope, the soft warning, token budgets, and the bound under 100 concurrent calls against a nearly
-spent budget — on one instance (in-process ledger, SQLite) and on two sharing Redis and PostgreSQL."""
+spent budget — on one instance (in-process ledger, SQLite), on two sharing Redis and PostgreSQL, and on two sharing
+PostgreSQL alone."""
 
 from __future__ import annotations
 
@@ -225,6 +226,43 @@ async def test_100_concurrent_calls_never_overspend_two_instances_sharing_redis(
     total = spent(a.url, key_id)
     assert total == pytest.approx(spent(b.url, key_id))  # one database
     assert total <= budget + max(admitted)
+    assert settled(b.url, key_id)["spent"] == pytest.approx(total, abs=1e-9)
+
+
+@pytest.fixture(scope="module")
+def postgres_pair(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Served]]:
+    """Two replicas sharing PostgreSQL and no Redis: their budgets are held in PostgreSQL (PostgresLedger)."""
+    env = {
+        "QUARRY_API_KEY": ADMIN,
+        "QUARRY_DATABASE_URL": postgres_url,
+        "QUARRY_USAGE_FLUSH_S": "0.2",
+        "QUARRY_ACCESS_LOG": "false",
+        "QUARRY_UI__ENABLED": "false",
+    }
+    servers = [Served(env, tmp_path_factory.mktemp(f"pg-budget-instance-{i}")) for i in range(2)]
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+async def test_100_concurrent_calls_never_overspend_two_instances_sharing_postgresql(
+    postgres_pair: list[Served], sdk: SDKs
+) -> None:
+    a, b = postgres_pair
+    budget = 0.005
+    key_id, key = budgeted_key(a.url, "hammered-postgres", usd_day=budget)
+    nearly_spend(a.url, key, sdk.openai(f"{b.url}/v1", key))
+    admitted, refused = await hammer([a.url, b.url], key, 100)
+    assert admitted
+    assert refused > 0
+    for server in postgres_pair:
+        assert settled(server.url, key_id)["reserved"] == 0
+    total = spent(a.url, key_id)
+    assert total <= budget + max(admitted)
+    # Both replicas read one ledger: the window each shows is what the usage records say was spent.
+    assert settled(a.url, key_id)["spent"] == pytest.approx(total, abs=1e-9)
     assert settled(b.url, key_id)["spent"] == pytest.approx(total, abs=1e-9)
 
 

@@ -50,3 +50,33 @@ async def test_reservations_seeding_and_leases(redis_url: str) -> None:
         assert [round(s.reserved, 6) for s in state] == [0.4, 10]
     finally:
         await ledger.aclose()
+
+
+async def test_a_teams_window_is_shared_by_its_keys(redis_url: str) -> None:
+    ledger = RedisLedger(redis.asyncio.Redis.from_url(redis_url))
+    holders: list[str] = []
+
+    async def seed(holder: str, since: float) -> tuple[float, int]:
+        holders.append(holder)
+        return 0.0, 0
+
+    team, a, b = f"team:t{time.time_ns()}", f"key_a{time.time_ns()}", f"key_b{time.time_ns()}"
+    own, shared = Budget("usd", "day", 1.0), Budget("usd", "day", 0.3)
+
+    def charges(amount: float) -> list[Charge]:
+        now = time.time()
+        return [Charge(own, *window("day", now), amount), Charge(shared, *window("day", now), amount, team)]
+
+    try:
+        assert await ledger.reserve(a, "a", charges(0.2), seed)
+        with pytest.raises(BudgetExceeded) as refused:  # key_b's own budget has room; the team's has not
+            await ledger.reserve(b, "b", charges(0.2), seed)
+        assert refused.value.budget == f"{team}/usd_day"
+        await ledger.settle(a, "a", charges(0.2), [0.05, 0.05])
+        assert await ledger.reserve(b, "b", charges(0.2), seed)
+        state = await ledger.state(b, charges(0), seed)
+        assert [round(s.spent, 6) for s in state] == [0.0, 0.05]
+        assert [round(s.reserved, 6) for s in state] == [0.2, 0.2]
+        assert set(holders) == {a, b, team}
+    finally:
+        await ledger.aclose()

@@ -195,14 +195,16 @@ async def _find(console: Console, key_id: str) -> ApiKey | None:
 
 @console_page
 async def rotate_key(visit: Visit) -> Response:
-    """A new secret with the old key's name, scopes, limits, expiry and budgets; the old key is revoked."""
+    """A new secret with the old key's name, scopes, limits, expiry, team and budgets; the old key is revoked."""
     console = visit.console
     old = await _find(console, visit.request.path_params["key_id"])
     if old is None or old.revoked_at is not None:
         notice = html('<div class="note bad">{}</div>', "No active key with that id.")
         return page("Keys", await _keys_body(visit, notice), active="keys", csrf=visit.session.csrf, status=404)
     expires = old.expires_at if old.expires_at and old.expires_at > time.time() else None
-    key, secret = await console.keys.create(old.name, models=old.models, limits=old.limits, expires_at=expires)
+    key, secret = await console.keys.create(
+        old.name, models=old.models, limits=old.limits, expires_at=expires, team=old.team
+    )
     if console.budgets is not None:
         budgets = (await _budgets_of(console)).get(old.id, ())
         if budgets:

@@ -2,6 +2,7 @@
 the server wires together and every dialect shares: the app's context, the admin and models routes."""
 
 from quarry.api._admin import router as admin_router
+from quarry.api._admin_teams import teams_router as admin_teams_router
 from quarry.api._body import request_model_of
 from quarry.api._context import CONTEXT_KEY, AppContext, context_of, services_of
 from quarry.api._models import router as models_router
@@ -15,6 +16,7 @@ __all__ = [
     "AppContext",
     "Services",
     "admin_router",
+    "admin_teams_router",
     "answer_of",
     "context_of",
     "models_router",

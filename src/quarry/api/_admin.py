@@ -43,6 +43,7 @@ class NewKey(BaseModel):
     guardrail: GuardrailSettings | None = None  # the key's own Bedrock guardrail, over the server's [guardrails]
     aws: bool = False  # also issue an AWS access key id and secret for the key (SigV4 on the Bedrock routes)
     fallbacks: list[str] = Field(default_factory=list, max_length=8)  # tried in order when the model cannot answer
+    team: str | None = Field(default=None, max_length=64)  # its calls count against the team's budgets too
 
 
 class KeyGuardrail(BaseModel):
@@ -88,7 +89,12 @@ async def create_key(request: Request) -> Response:
         raise InvalidRequest("This server does not enforce budgets.", param="budgets")
     credentials = _aws(services) if body.aws else None  # refused before the key exists
     key, secret = await keys.create(
-        body.name, models=tuple(body.models), limits=limits, expires_at=expires, fallbacks=tuple(body.fallbacks)
+        body.name,
+        models=tuple(body.models),
+        limits=limits,
+        expires_at=expires,
+        fallbacks=tuple(body.fallbacks),
+        team=body.team,
     )
     if services.budgets is not None:
         await services.budgets.store.put(key.id, budgets)

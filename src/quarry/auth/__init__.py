@@ -22,14 +22,25 @@ from quarry.auth._authenticator import (
 )
 from quarry.auth._aws_credentials import ACCESS_KEY_PREFIX, SERVER_KEY_PURPOSE, AwsCredential, AwsCredentialStore
 from quarry.auth._bootstrap import bootstrap_key
-from quarry.auth._budgeter import Budgeter, Reservation
-from quarry.auth._budgets import BUDGET_NAMES, Budget, BudgetStore, iso, parse_budgets, spent_since, window
+from quarry.auth._budgeter import TEAM, Budgeter, Reservation
+from quarry.auth._budgets import (
+    BUDGET_NAMES,
+    Budget,
+    BudgetStore,
+    iso,
+    parse_budgets,
+    spent_since,
+    team_spent_since,
+    window,
+)
 from quarry.auth._data_dir_secret import data_dir_secret
 from quarry.auth._grantees import ADMIN, EVERYONE, is_admin, owner_of, parse_grantee, parse_owner, shown_owner
 from quarry.auth._key_guardrails import KeyGuardrails
-from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, hash_key
+from quarry.auth._keys import MAX_LIMIT, ApiKey, KeyStore, Limits, check_team, hash_key
 from quarry.auth._ledger import BudgetState, Charge, InProcessLedger, SpendLedger
 from quarry.auth._limits import Grant, InProcessLimiter, Limiter
+from quarry.auth._open_ledger import open_ledger
+from quarry.auth._postgres_ledger import PostgresLedger
 from quarry.auth._redis_ledger import RedisLedger
 from quarry.auth._redis_limits import RedisLimiter
 from quarry.auth._server_key import SERVER_KEY_FILE, server_key, server_secret
@@ -57,6 +68,7 @@ __all__ = [
     "SERVER_KEY_FILE",
     "SERVER_KEY_PURPOSE",
     "SIGNING_SERVICE",
+    "TEAM",
     "UNRECOGNIZED_CLIENT",
     "ApiKey",
     "Authenticator",
@@ -77,6 +89,7 @@ __all__ = [
     "Limits",
     "OpenAccess",
     "Owned",
+    "PostgresLedger",
     "Principal",
     "RedisLedger",
     "RedisLimiter",
@@ -91,6 +104,7 @@ __all__ = [
     "check_change",
     "check_knowledge_base",
     "check_read",
+    "check_team",
     "data_dir_secret",
     "hash_key",
     "is_admin",
@@ -101,6 +115,7 @@ __all__ = [
     "may_read",
     "may_use_knowledge_base",
     "may_use_model",
+    "open_ledger",
     "owner_of",
     "parse_budgets",
     "parse_grantee",
@@ -109,6 +124,7 @@ __all__ = [
     "server_secret",
     "shown_owner",
     "spent_since",
+    "team_spent_since",
     "toolbox_credentials",
     "usage_report",
     "usage_series",

@@ -1,5 +1,6 @@
-"""Budgets per key: so many US dollars or tokens per calendar day, week (from Monday) or month, in UTC, with a soft
-threshold that warns. Kept in the `key_budgets` table; what has been spent is summed from the usage records."""
+"""Budgets per key or team: so many US dollars or tokens per calendar day, week (from Monday) or month, in UTC,
+with a soft threshold that warns. Kept in the `key_budgets` and `team_budgets` tables; what has been spent is summed
+from the usage records (a team's: those of the keys that belong to it now)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ __all__ = [
     "iso",
     "parse_budgets",
     "spent_since",
+    "team_spent_since",
     "window",
 ]
 
@@ -96,20 +98,39 @@ async def spent_since(database: Database, key_id: str, since: float) -> tuple[fl
     return (float(row["usd"]), int(row["tokens"])) if row is not None else (0.0, 0)
 
 
+async def team_spent_since(database: Database, team: str, since: float) -> tuple[float, int]:
+    """What the calls of a team's keys since `since` cost: (USD, tokens)."""
+    row = await database.fetchrow(
+        "SELECT COALESCE(SUM(cost_usd), 0) AS usd,"
+        " COALESCE(SUM(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens), 0) AS tokens"
+        " FROM usage WHERE key_id IN (SELECT id FROM api_keys WHERE team = ?) AND at >= ?",
+        team,
+        since,
+    )
+    return (float(row["usd"]), int(row["tokens"])) if row is not None else (0.0, 0)
+
+
 class BudgetStore:
-    def __init__(self, database: Database) -> None:
+    """Budgets of keys (`key_budgets`), or with `teams=True` of teams (`team_budgets`), by key id or team name."""
+
+    def __init__(self, database: Database, *, teams: bool = False) -> None:
         self._db = database
+        # Fixed names, never input: safe to put in the SQL.
+        self._table, self._owner = ("team_budgets", "team") if teams else ("key_budgets", "key_id")
 
     async def get(self, key_id: str) -> tuple[Budget, ...]:
         rows = await self._db.fetch(
-            "SELECT measure, period, amount, soft FROM key_budgets WHERE key_id = ? ORDER BY measure, period", key_id
+            f"SELECT measure, period, amount, soft FROM {self._table} WHERE {self._owner} = ?"  # noqa: S608  # fixed names
+            " ORDER BY measure, period",
+            key_id,
         )
         return tuple(Budget(row["measure"], row["period"], row["amount"], row["soft"]) for row in rows)
 
     async def all(self) -> dict[str, tuple[Budget, ...]]:
         found: dict[str, list[Budget]] = {}
-        for row in await self._db.fetch("SELECT * FROM key_budgets ORDER BY key_id, measure, period"):
-            found.setdefault(row["key_id"], []).append(
+        query = f"SELECT * FROM {self._table} ORDER BY {self._owner}, measure, period"  # noqa: S608  # fixed names
+        for row in await self._db.fetch(query):
+            found.setdefault(row[self._owner], []).append(
                 Budget(row["measure"], row["period"], row["amount"], row["soft"])
             )
         return {key: tuple(budgets) for key, budgets in found.items()}
@@ -118,23 +139,24 @@ class BudgetStore:
         """Set these budgets (others the key has stay)."""
         for budget in budgets:
             await self._db.execute(
-                "DELETE FROM key_budgets WHERE key_id = ? AND measure = ? AND period = ?",
+                f"DELETE FROM {self._table} WHERE {self._owner} = ? AND measure = ? AND period = ?",  # noqa: S608  # fixed names
                 key_id, budget.measure, budget.period,
             )  # fmt: skip
             await self._db.execute(
-                "INSERT INTO key_budgets (key_id, measure, period, amount, soft) VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO {self._table} ({self._owner}, measure, period, amount, soft) VALUES (?, ?, ?, ?, ?)",  # noqa: S608  # fixed names
                 key_id, budget.measure, budget.period, budget.amount, budget.soft,
             )  # fmt: skip
 
     async def remove(self, key_id: str, names: Sequence[str] = ()) -> None:
         """Remove the named budgets, or all of the key's when none is named."""
         if not names:
-            await self._db.execute("DELETE FROM key_budgets WHERE key_id = ?", key_id)
+            await self._db.execute(f"DELETE FROM {self._table} WHERE {self._owner} = ?", key_id)  # noqa: S608  # fixed names
         for name in names:
             measure, _, period = name.partition("_")
             await self._db.execute(
-                "DELETE FROM key_budgets WHERE key_id = ? AND measure = ? AND period = ?", key_id, measure, period
-            )
+                f"DELETE FROM {self._table} WHERE {self._owner} = ? AND measure = ? AND period = ?",  # noqa: S608  # fixed names
+                key_id, measure, period,
+            )  # fmt: skip
 
     async def replace(self, key_id: str, budgets: Sequence[Budget]) -> None:
         await self.remove(key_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -14,12 +15,25 @@ import orjson
 from quarry.errors import InvalidRequest, NotFound
 from quarry.store import Database, Row
 
-__all__ = ["MAX_LIMIT", "ApiKey", "KeyStore", "Limits", "hash_key"]
+__all__ = ["MAX_LIMIT", "ApiKey", "KeyStore", "Limits", "check_team", "hash_key"]
 
 _PREFIX = "qk-"
 # The largest limit a key may have: PostgreSQL's INTEGER columns hold no more (and nobody needs 2 billion rpm).
 MAX_LIMIT = 2**31 - 1
 MAX_FALLBACKS = 8
+
+# Team names travel in URLs (/admin/teams/NAME), headers and log lines: kept to plain characters.
+_TEAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_team(team: str) -> str:
+    """A team's name as given, or InvalidRequest saying what a name may be."""
+    if not _TEAM_NAME.fullmatch(team):
+        raise InvalidRequest(
+            "A team's name is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit.",
+            param="team",
+        )
+    return team
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,7 @@ class ApiKey:
     revoked_at: float | None = None
     last_used_at: float | None = None
     fallbacks: tuple[str, ...] = ()  # models tried in order when the one asked for cannot answer
+    team: str | None = None  # the team whose budgets the key's calls also count against
 
     def allows(self, *names: str) -> bool:
         """Whether the key may call a model known by any of these names (requested name, Bedrock id)."""
@@ -69,6 +84,7 @@ class ApiKey:
             "revoked_at": self.revoked_at,
             "last_used_at": self.last_used_at,
             "fallbacks": list(self.fallbacks),
+            "team": self.team,
         }
 
 
@@ -95,6 +111,7 @@ def _key(row: Row) -> ApiKey:
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
         fallbacks=tuple(orjson.loads(row["fallbacks"] or "[]")),
+        team=row.get("team"),
     )
 
 
@@ -110,6 +127,7 @@ class KeyStore:
         limits: Limits = Limits(),
         expires_at: float | None = None,
         fallbacks: tuple[str, ...] = (),
+        team: str | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key and its secret, which is not stored and cannot be shown again."""
         if not name.strip():
@@ -119,6 +137,8 @@ class KeyStore:
                 raise InvalidRequest(f"{field} must be from 1 to {MAX_LIMIT} (leave it out for no limit).", param=field)
         if expires_at is not None and expires_at <= time.time():
             raise InvalidRequest("expires must be in the future.", param="expires")
+        if team is not None:
+            check_team(team)
         secret = _PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
             id="key_" + secrets.token_hex(8),
@@ -129,13 +149,14 @@ class KeyStore:
             created_at=time.time(),
             expires_at=expires_at,
             fallbacks=_fallbacks(fallbacks),
+            team=team,
         )
         await self._db.execute(
             "INSERT INTO api_keys (id, name, prefix, hash, models, rpm, tpm, max_concurrency, expires_at, created_at,"
-            " fallbacks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " fallbacks, team) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             key.id, key.name, key.prefix, hash_key(secret), orjson.dumps(list(models)).decode(),
             limits.rpm, limits.tpm, limits.max_concurrency, expires_at, key.created_at,
-            orjson.dumps(list(key.fallbacks)).decode(),
+            orjson.dumps(list(key.fallbacks)).decode(), team,
         )  # fmt: skip
         return key, secret
 
@@ -170,6 +191,25 @@ class KeyStore:
             row["revoked_at"] = time.time()
             await self._db.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", row["revoked_at"], key_id)
         return _key(row)
+
+    async def set_team(self, key_id: str, team: str | None) -> ApiKey:
+        """Put a key in a team (None: in none). Its calls count against the team's budgets from then on, and the
+        team's spending is summed from its keys' usage: a key's past calls move with it."""
+        if team is not None:
+            check_team(team)
+        if not await self._db.execute("UPDATE api_keys SET team = ? WHERE id = ?", team, key_id):
+            raise NotFound(f"No API key with id `{key_id}`.", param="id")
+        row = await self._db.fetchrow("SELECT * FROM api_keys WHERE id = ?", key_id)
+        assert row is not None  # just updated
+        return _key(row)
+
+    async def teams(self) -> dict[str, int]:
+        """Every team that has keys, and how many of them are not revoked."""
+        rows = await self._db.fetch(
+            "SELECT team, SUM(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS active FROM api_keys"
+            " WHERE team IS NOT NULL GROUP BY team ORDER BY team"
+        )
+        return {row["team"]: int(row["active"]) for row in rows}
 
     async def touch(self, last_used: dict[str, float]) -> None:
         """Record when keys were last used (batched by the usage writer, off the request path)."""

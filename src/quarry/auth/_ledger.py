@@ -20,7 +20,7 @@ from quarry.errors import BudgetExceeded
 
 __all__ = ["BudgetState", "Charge", "InProcessLedger", "Seed", "SpendLedger", "exceeded"]
 
-# key id, window start → what the key's usage records say it spent since: (USD, tokens)
+# owner (a key id, or `team:NAME`), window start → what its usage records say it spent since: (USD, tokens)
 Seed = Callable[[str, float], Awaitable[tuple[float, int]]]
 
 
@@ -32,6 +32,16 @@ class Charge:
     start: float
     resets: float
     amount: float
+    owner: str | None = None  # whose window: None is the calling key's own, `team:NAME` its team's
+
+    def holder(self, key_id: str) -> str:
+        """The id the window is kept under: the key's, or its team's (`team:NAME`)."""
+        return self.owner or key_id
+
+    @property
+    def label(self) -> str:
+        """The budget as headers and refusals name it: `usd_day`, or `team:ops/usd_day` for a team's."""
+        return f"{self.owner}/{self.budget.name}" if self.owner else self.budget.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +76,14 @@ def exceeded(charge: Charge, spent: float, reserved: float) -> BudgetExceeded:
     budget = charge.budget
     unit, places = ("USD", 4) if budget.measure == "usd" else ("tokens", 0)
     resets = iso(charge.resets)
+    what = f"This API key's budget of {budget.describe()}"
+    if charge.owner:  # the team's, which the key's calls count against with its other keys' calls
+        what = f"The budget of {budget.describe()} of this API key's team, {charge.owner.removeprefix('team:')},"
     return BudgetExceeded(
-        f"This API key's budget of {budget.describe()} is used up: {spent:.{places}f} {unit} spent and"
+        f"{what} is used up: {spent:.{places}f} {unit} spent and"
         f" {reserved:.{places}f} reserved by calls in progress, and this request may use up to"
         f" {charge.amount:.{places}f} {unit} (its input and max_tokens). The budget resets at {resets}.",
-        budget=budget.name,
+        budget=charge.label,
         resets_at=resets,
         retry_after=max(1.0, charge.resets - time.time()),
     )
@@ -78,8 +91,9 @@ def exceeded(charge: Charge, spent: float, reserved: float) -> BudgetExceeded:
 
 class SpendLedger(Protocol):
     async def reserve(self, key_id: str, hold: str, charges: Sequence[Charge], seed: Seed) -> list[BudgetState]:
-        """Reserve every charge or none, as the call `hold` (a unique id); BudgetExceeded names the first budget a
-        charge does not fit in. Returns each budget's state with this reservation in it."""
+        """Reserve every charge or none, as the call `hold` (a unique id), each in the window of its holder (the
+        key, or its team); BudgetExceeded names the first budget a charge does not fit in. Returns each budget's
+        state with this reservation in it."""
         ...
 
     async def settle(self, key_id: str, hold: str, charges: Sequence[Charge], actual: Sequence[float]) -> None:
@@ -94,7 +108,7 @@ class SpendLedger(Protocol):
 
 
 def _slot(key_id: str, charge: Charge) -> tuple[str, str, float]:
-    return key_id, charge.budget.name, charge.start
+    return charge.holder(key_id), charge.budget.name, charge.start
 
 
 class InProcessLedger:
@@ -109,7 +123,7 @@ class InProcessLedger:
             slot = _slot(key_id, charge)
             if slot in self._windows:
                 continue
-            usd, tokens = await seed(key_id, charge.start)
+            usd, tokens = await seed(slot[0], charge.start)
             # Another call may have loaded it while this one awaited; its figures are as good and may have moved.
             self._windows.setdefault(slot, [usd if charge.budget.measure == "usd" else float(tokens), 0.0])
             for old in [s for s in self._windows if s[:2] == slot[:2] and s[2] < charge.start]:

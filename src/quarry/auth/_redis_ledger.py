@@ -89,8 +89,9 @@ return 0
 
 
 def _name(key_id: str, charge: Charge) -> str:
-    # One hash slot per key, for Redis Cluster.
-    return f"quarry:budgets:{{{key_id}}}:{charge.budget.name}:{int(charge.start)}"
+    # One hash slot per key or team, for Redis Cluster (a key's call that also charges its team's budgets touches
+    # two slots: on Redis Cluster team budgets need the key and team on one node).
+    return f"quarry:budgets:{{{charge.holder(key_id)}}}:{charge.budget.name}:{int(charge.start)}"
 
 
 def _keys(key_id: str, charges: Sequence[Charge]) -> list[str]:
@@ -114,7 +115,7 @@ class RedisLedger:
         return cls(redis.asyncio.Redis.from_url(url))
 
     async def _seed_window(self, key_id: str, charge: Charge, seed: Seed) -> None:
-        usd, tokens = await seed(key_id, charge.start)
+        usd, tokens = await seed(charge.holder(key_id), charge.start)
         spent = usd if charge.budget.measure == "usd" else float(tokens)
         await self._seed(keys=[_name(key_id, charge)], args=[repr(spent), int(charge.resets) + _KEEP_S])
 

@@ -10,6 +10,7 @@ from quarry.cli.emulator import emulator
 from quarry.cli.kb import kb
 from quarry.cli.keys import keys, usage
 from quarry.cli.serve import serve
+from quarry.cli.teams import teams
 from quarry.cli.ui import ui
 
 __all__ = ["main"]
@@ -26,5 +27,6 @@ main.add_command(emulator)
 main.add_command(kb)
 main.add_command(keys)
 main.add_command(serve)
+main.add_command(teams)
 main.add_command(ui)
 main.add_command(usage)

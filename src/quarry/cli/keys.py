@@ -164,10 +164,12 @@ def keys() -> None:
 @_budget_options("budget-")
 @guardrail_options
 @click.option("--aws", is_flag=True, help="Also issue an AWS access key id and secret (SigV4) for the key.")
+@click.option("--team", help="The team it belongs to: its calls count against the team's budgets too.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def create(
     name: str, patterns: tuple[str, ...], rpm: int | None, tpm: int | None, max_concurrency: int | None,
-    expires: str | None, fallback_names: tuple[str, ...], aws: bool, as_json: bool, **budget_options: Any,
+    expires: str | None, fallback_names: tuple[str, ...], aws: bool, team: str | None, as_json: bool,
+    **budget_options: Any,
 ) -> None:  # fmt: skip
     """Create a key. It is printed once and never shown again."""
     models = tuple(p.strip() for value in patterns for p in value.split(",") if p.strip())
@@ -180,7 +182,9 @@ def create(
     async def make(db: Database) -> tuple[ApiKey, str, bool, tuple[AwsCredential, str] | None]:
         store = KeyStore(db)
         first = not await store.any_active()
-        key, secret = await store.create(name, models=models, limits=limits, expires_at=expires_at, fallbacks=chain)
+        key, secret = await store.create(
+            name, models=models, limits=limits, expires_at=expires_at, fallbacks=chain, team=team
+        )
         await BudgetStore(db).put(key.id, budgets)
         await KeyGuardrails(db).put(key.id, guardrail)
         return key, secret, first, await _aws_store(db).issue(key) if aws else None
@@ -247,6 +251,8 @@ def show(key_id: str, as_json: bool) -> None:
     click.echo(f"  rpm: {limits.rpm or '-'}   tpm: {limits.tpm or '-'}   concurrency: {limits.max_concurrency or '-'}")
     if key.fallbacks:
         click.echo(f"  fallbacks: {', '.join(key.fallbacks)}")
+    if key.team:
+        click.echo(f"  team: {key.team} (its budgets: `quarry teams show {key.team}`)")
     click.echo("budgets:" if budgets else "no budgets")
     for budget, spent in budgets:
         click.echo(_budget_line(budget, spent))
@@ -274,6 +280,18 @@ def budget(key_id: str, remove: tuple[str, ...], clear: bool, **budget_options: 
 
     _run(change)
     click.echo(f"Budgets of {key_id} set; `quarry keys show {key_id}` shows them.")
+
+
+@keys.command("team")
+@click.argument("key_id")
+@click.argument("team", required=False)
+@click.option("--remove", is_flag=True, help="Take the key out of its team.")
+def team(key_id: str, team: str | None, remove: bool) -> None:
+    """Put a key in a team (its calls then count against the team's budgets too), or take it out."""
+    if (team is None) == (not remove):
+        raise click.UsageError("Give a TEAM, or --remove.")
+    key = _run(lambda db: KeyStore(db).set_team(key_id, team))
+    click.echo(f"{key.id} ({key.name}) team: {key.team or 'none'}")
 
 
 @keys.command("guardrail")

@@ -23,6 +23,7 @@ from quarry.api import (
     AppContext,
     Services,
     admin_router,
+    admin_teams_router,
     anthropic,
     bedrock,
     context_of,
@@ -37,18 +38,16 @@ from quarry.auth import (
     AwsCredentialStore,
     Budgeter,
     BudgetStore,
-    InProcessLedger,
     InProcessLimiter,
     KeyAuthenticator,
     KeyGuardrails,
     KeyStore,
     Limiter,
-    RedisLedger,
     RedisLimiter,
     SigV4Verifier,
-    SpendLedger,
     UsageRecorder,
     bootstrap_key,
+    open_ledger,
     server_key,
     toolbox_credentials,
 )
@@ -203,7 +202,7 @@ def create_app(
             keys = KeyStore(database)
             limiter: Limiter = RedisLimiter.from_url(settings.redis_url) if settings.redis_url else InProcessLimiter()
             stack.push_async_callback(limiter.aclose)
-            ledger: SpendLedger = RedisLedger.from_url(settings.redis_url) if settings.redis_url else InProcessLedger()
+            ledger = await open_ledger(redis_url=settings.redis_url, database_url=settings.database_url)
             budgets = Budgeter(
                 BudgetStore(database),
                 ledger,
@@ -289,6 +288,7 @@ def create_app(
             )
         ),
         ("/admin", admin_router),
+        ("/admin", admin_teams_router),
     ]
     for prefix, router in routers:
         app.include_router(router, prefix=prefix)

@@ -97,6 +97,26 @@ _AWS_CREDENTIALS = [
     "CREATE INDEX aws_credentials_key ON aws_credentials (key_id)",
 ]
 
+# Teams: a key may belong to one (by name), and a team has budgets of its own, like a key's.
+_TEAMS = [
+    "ALTER TABLE api_keys ADD COLUMN team TEXT",
+    "CREATE INDEX api_keys_team ON api_keys (team)",
+    """CREATE TABLE team_budgets (
+        team TEXT NOT NULL, measure TEXT NOT NULL, period TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL,
+        soft DOUBLE PRECISION, PRIMARY KEY (team, measure, period))""",
+]
+
+# Budgets shared by replicas through PostgreSQL alone (quarry.auth's PostgresLedger): a row per budget window (what
+# was spent) and one per call's reservation in a window, with the lease that ends it if its replica dies.
+_BUDGET_LEDGER = [
+    """CREATE TABLE budget_windows (
+        holder TEXT NOT NULL, budget TEXT NOT NULL, start DOUBLE PRECISION NOT NULL,
+        spent DOUBLE PRECISION NOT NULL, PRIMARY KEY (holder, budget, start))""",
+    """CREATE TABLE budget_holds (
+        hold TEXT NOT NULL, holder TEXT NOT NULL, budget TEXT NOT NULL, start DOUBLE PRECISION NOT NULL,
+        amount DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (holder, budget, start, hold))""",
+]
 
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
@@ -150,4 +170,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "sqlite": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
         "postgresql": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
     },
+    {"sqlite": _TEAMS, "postgresql": [*_TEAMS, *_BUDGET_LEDGER]},  # 12: teams and their budgets; budgets in PostgreSQL
 ]
