@@ -113,7 +113,9 @@ def test_workers_share_the_port_lose_no_usage_and_stop_together(
     ids += _chat(served.url, 20)
 
     process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=60)
+    process.wait(60)
+    assert process.stdout is not None
+    out = process.stdout.read()  # the rest of the banner is in the reader's buffer, then the stop line
     assert process.returncode == -signal.SIGTERM
     assert out.count("Quarry stopped (SIGTERM).") == 1
     assert "Quarry http" not in out  # the banner was printed once (its first line was read by the fixture)
