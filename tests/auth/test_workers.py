@@ -54,17 +54,16 @@ def workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[Served, subprocess
         assert first.startswith(f"Quarry {served.url}"), first + served.log.read_text()[-2000:]
         yield served, process
     finally:
-        if process.poll() is None:
+        if process.poll() is None:  # the test failed half-way: the workers, then the supervisor
+            for child in psutil.Process(process.pid).children():
+                child.kill()
             process.kill()
-            for child in psutil.Process().children(recursive=True):
-                if child.ppid() == process.pid:
-                    child.kill()
             process.wait(20)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _chat(url: str, n: int) -> list[str]:
-    client = openai.OpenAI(base_url=f"{url}/v1", api_key="anything", max_retries=0)
-
     def one(i: int) -> str:
         raw = client.chat.completions.with_raw_response.create(
             model=MODEL, messages=[{"role": "user", "content": f"call {i}"}]
@@ -72,7 +71,10 @@ def _chat(url: str, n: int) -> list[str]:
         assert raw.parse().choices[0].message.content
         return raw.headers["x-request-id"]
 
-    with ThreadPoolExecutor(8) as pool:
+    with (
+        openai.OpenAI(base_url=f"{url}/v1", api_key="anything", max_retries=0) as client,
+        ThreadPoolExecutor(8) as pool,
+    ):
         return list(pool.map(one, range(n)))
 
 

@@ -32,6 +32,8 @@ import uvicorn
 
 __all__ = ["Slot", "WorkerServer", "supervise"]
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @dataclass(slots=True)
 class Slot:
@@ -86,8 +88,12 @@ class _Worker:
 
 def _fork(index: int, serve: Serve, *, banner: bool) -> tuple[int, _Worker]:
     read, write = os.pipe()
+    # Stop signals wait until each side has its own handlers: the supervisor's, run in a worker, would signal the
+    # worker's siblings.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         os.close(write)
         return pid, _Worker(index, read)
     # The worker. It never returns into the caller's code: os._exit, so the supervisor's click and atexit
@@ -96,11 +102,12 @@ def _fork(index: int, serve: Serve, *, banner: bool) -> tuple[int, _Worker]:
     try:
         os.close(read)
         slot = Slot(banner, write)
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in _STOP_SIGNALS:
             # Until uvicorn takes them over, a stop signal is noted for WorkerServer.serve; uvicorn restores this
             # handler after its graceful stop and raises the signal again, which is then noted to no effect, and
             # the worker ends with its own status below.
             signal.signal(signum, lambda signum, _: slot.early.append(signum))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         status = serve(slot)
     except BaseException:  # whatever ends the worker is printed, then it exits with status 1
         traceback.print_exc()
@@ -138,11 +145,13 @@ def supervise(count: int, serve: Serve, what: str = "Quarry") -> None:
             with contextlib.suppress(ProcessLookupError):  # already ended; reaped below
                 os.kill(pid, signal.SIGTERM)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in _STOP_SIGNALS:
         signal.signal(signum, stop)
     for index in range(count):
         pid, worker = _fork(index, serve, banner=index == 0)
         workers[pid] = worker
+    if stopping:  # the signal came while the workers were being forked: those forked after it have not heard it
+        stop(stopping[0], None)
     # The supervisor keeps its copy of `sock` open (it never accepts on it) for the workers that replace others.
     failed = False
     while workers:
