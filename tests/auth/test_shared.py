@@ -5,6 +5,7 @@ usage survives a restart; tokens per minute hold under 50 concurrent calls sprea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -126,3 +127,56 @@ def test_toolbox_conversations_are_shared_by_instances(pair: list[Served]) -> No
     assert renamed.status_code == 200
     listed = httpx.get(f"{a.url}/v1/toolbox/conversations", headers=headers).json()
     assert "Then B" in str(listed)
+
+
+def test_concurrency_limit_holds_exactly_across_instances(pair: list[Served], sdk: SDKs) -> None:
+    """Three slots for the key in all: three streams open over both instances hold them all, so every other call
+    to either is refused until one ends (no fourth slot anywhere, and none lost)."""
+    a, b = pair
+    key = new_key(a.url, name="shared-concurrency", max_concurrency=3)
+    slow: list[Any] = [{"role": "user", "content": "[[emulator: words=30, tps=60]]"}]
+    with contextlib.ExitStack() as open_streams:
+        streams = []
+        for server in (a, b, a):
+            stream = open_streams.enter_context(
+                sdk.openai(f"{server.url}/v1", key).chat.completions.create(model=HAIKU, messages=slow, stream=True)
+            )
+            next(iter(stream))  # admitted and flowing: its slot is held
+            streams.append(stream)
+        for server in (a, b, b, a):
+            with pytest.raises(openai.RateLimitError) as refused:
+                sdk.openai(f"{server.url}/v1", key).chat.completions.create(model=HAIKU, messages=HI)
+            assert "3 requests at a time" in refused.value.body["message"]  # type: ignore[index]
+        for stream in streams:
+            assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    deadline = time.monotonic() + 2  # the slots are freed just after the streams' last bytes
+    for server in (b, a, b):
+        while True:
+            try:
+                sdk.openai(f"{server.url}/v1", key).chat.completions.create(model=HAIKU, messages=HI)
+                break
+            except openai.RateLimitError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+
+def test_a_knowledge_base_ingested_through_one_instance_answers_through_the_other(pair: list[Served]) -> None:
+    """Knowledge bases live in the shared PostgreSQL (pgvector) when QUARRY_DATABASE_URL is one."""
+    pytest.importorskip("quarry.kb")
+    a, b = pair
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    name = "replicated-handbook"
+    assert httpx.post(f"{a.url}/v1/knowledge-bases", headers=headers, json={"name": name}).status_code == 201
+    leave = b"Annual leave: every employee has 27 days of annual leave a year, booked through the portal."
+    uploaded = httpx.post(
+        f"{a.url}/v1/knowledge-bases/{name}/documents", headers=headers, files=[("file", ("leave.md", leave))],
+        timeout=60,
+    )  # fmt: skip
+    assert uploaded.status_code < 300, uploaded.text
+    found = httpx.post(
+        f"{b.url}/v1/knowledge-bases/{name}/retrieve",
+        headers=headers,
+        json={"retrievalQuery": {"text": "annual leave"}},
+    )
+    assert found.status_code == 200, found.text
+    assert "27 days" in str(found.json()["retrievalResults"])

@@ -88,6 +88,9 @@ class Stack:
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
             if key == "Fn::If":
                 return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::FindInMap":
+                name, top, second = (str(self.resolve(part)) for part in arg)
+                return self.resolve(self.template["Mappings"][name][top][second])
             if key == "Fn::Equals":
                 left, right = self.resolve(arg)
                 return str(left) == str(right)

@@ -102,6 +102,16 @@ def test_api_key_and_database_url_reach_the_container_as_secrets(template: dict[
     assert "QUARRY_REDIS_URL" not in environment(alone)
 
 
+@pytest.mark.parametrize(("cpu", "workers"), [("512", "1"), ("1024", "1"), ("2048", "2"), ("4096", "4")])
+def test_workers_follow_the_task_vcpus_when_redis_shares_the_limits(
+    template: dict[str, Any], cpu: str, workers: str
+) -> None:
+    shared = Stack(template, Cpu=cpu, Memory="8192", DatabaseUrlSecretArn=DB_SECRET, RedisUrl="redis://cache:6379")
+    assert environment(shared)["QUARRY_WORKERS"] == workers
+    # Without Redis each worker would keep its own limits: `quarry serve` refuses that, so one worker.
+    assert environment(Stack(template, Cpu=cpu, Memory="8192", DesiredCount="1"))["QUARRY_WORKERS"] == "1"
+
+
 def test_tasks_accept_only_the_load_balancer(template: dict[str, Any]) -> None:
     stack = Stack(template)
     (task_ingress,) = stack.properties("TaskSecurityGroup")["SecurityGroupIngress"]

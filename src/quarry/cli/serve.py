@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from pydantic import ValidationError
@@ -11,6 +14,9 @@ from pydantic import ValidationError
 from quarry import __version__
 from quarry.cli._listen import bind, say_when_stopped
 from quarry.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["serve"]
 
@@ -33,7 +39,15 @@ def _is_loopback(host: str) -> bool:
     default=None,
     help="bedrock: Amazon Bedrock; emulator: the offline emulator; auto: Bedrock when AWS credentials exist.",
 )
-def serve(host: str | None, port: int | None, backend: str | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 512),
+    default=1,
+    show_default=True,
+    envvar="QUARRY_WORKERS",
+    help="Processes serving the one port (about one per core); above 1 needs QUARRY_REDIS_URL.  [env: QUARRY_WORKERS]",
+)
+def serve(host: str | None, port: int | None, backend: str | None, workers: int) -> None:
     """Serve the OpenAI-compatible API under /v1 (and /api/v1) in front of Amazon Bedrock.
 
     Without AWS credentials (or with --backend emulator) an offline Bedrock emulator runs in-process.
@@ -42,6 +56,7 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
     import uvicorn
 
     from quarry.api import AppContext
+    from quarry.cli._workers import Slot, supervise
     from quarry.observability import configure_logging
     from quarry.server import create_app, uvicorn_options
 
@@ -56,11 +71,21 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
             f"refusing to listen on {settings.host} without an API key: set QUARRY_API_KEY (or"
             " QUARRY_API_KEY_SECRET_ID / QUARRY_API_KEY_SSM_PARAMETER), or bind 127.0.0.1."
         )
+    if workers > 1 and not settings.redis_url:
+        # Rate limits, concurrency limits and budget reservations live in each process's memory without Redis: N
+        # workers would each grant a key its whole limit. Refused rather than served wrong (docs/configuration.md).
+        raise click.UsageError(
+            f"--workers {workers} needs QUARRY_REDIS_URL (redis://…): without Redis each worker keeps its own per-key"
+            " rate limits, concurrency limits and budgets, so a key would get its limits once per worker. Set"
+            " QUARRY_REDIS_URL, or run one worker (--workers 1)."
+        )
     sock = bind(settings.host, settings.port, "serve")
     url = f"http://{settings.host}:{sock.getsockname()[1]}"
 
     def banner(context: AppContext) -> None:
         click.echo(f"Quarry {url}  (version {__version__}; Ctrl-C stops it)")
+        if workers > 1:
+            click.echo(f"  workers: {workers} processes (pid {os.getppid()} supervises)")
         click.echo(f"  backend: {context.backend.description}")
         click.echo(f"  data: {settings.data_dir}  (keys, usage, conversations, knowledge bases; QUARRY_DATA_DIR)")
         if not keyed:
@@ -74,21 +99,42 @@ def serve(host: str | None, port: int | None, backend: str | None) -> None:
         sys.stdout.flush()
 
     configure_logging()
-    try:
-        app = create_app(settings, on_ready=banner)
-    except RuntimeError as exc:  # configured for a feature whose extra is missing (tracing): one line naming it
-        raise click.UsageError(str(exc)) from None
-    config = uvicorn.Config(
-        app,
-        log_config=None,  # configure_logging has set uvicorn's loggers to JSON on stderr
-        log_level="warning",
-        access_log=False,  # Quarry's own access log has the request id, key, model and tokens
-        server_header=False,
-        lifespan="on",
-        # On SIGTERM or Ctrl-C uvicorn stops accepting, lets requests and streams in flight run this long, then
-        # cancels what is left and shuts down.
-        timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works as well
-        **uvicorn_options(settings),  # header and body timeouts, keep-alive, the bound on open connections
-    )
-    say_when_stopped("Quarry")
-    uvicorn.Server(config).run(sockets=[sock])
+
+    def made(on_ready: Callable[[AppContext], None]) -> FastAPI:
+        try:
+            return create_app(settings, on_ready=on_ready)
+        except RuntimeError as exc:  # configured for a feature whose extra is missing (tracing): one line naming it
+            raise click.UsageError(str(exc)) from None
+
+    def config(app: FastAPI) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            log_config=None,  # configure_logging has set uvicorn's loggers to JSON on stderr
+            log_level="warning",
+            access_log=False,  # Quarry's own access log has the request id, key, model and tokens
+            server_header=False,
+            lifespan="on",
+            # On SIGTERM or Ctrl-C uvicorn stops accepting, lets requests and streams in flight run this long, then
+            # cancels what is left and shuts down.
+            timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works as well
+            **uvicorn_options(settings),  # header and body timeouts, keep-alive, the bound on open connections
+        )
+
+    if workers == 1:
+        say_when_stopped("Quarry")
+        uvicorn.Server(config(made(banner))).run(sockets=[sock])
+        return
+
+    def serve_one(slot: Slot) -> int:
+        def on_ready(context: AppContext) -> None:
+            if slot.banner:
+                banner(context)
+            slot.ready()
+
+        # Each worker builds its own app after the fork: its own database connections, Redis pool, usage writer
+        # and, offline, its own in-process emulator.
+        server = slot.server(config(made(on_ready)))
+        server.run(sockets=[sock])
+        return 0 if server.started else 3  # 3: uvicorn's status for a failed start-up
+
+    supervise(workers, serve_one)

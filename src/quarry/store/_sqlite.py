@@ -31,7 +31,9 @@ class SQLiteDatabase:
             return max(cursor.rowcount, 0)
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        await self._db.execute("BEGIN")
+        # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout for it: other processes (`serve
+        # --workers N`, the CLI) write the same file; https://www.sqlite.org/lang_transaction.html
+        await self._db.execute("BEGIN IMMEDIATE")
         try:
             await self._db.executemany(sql, rows)
         except BaseException:
