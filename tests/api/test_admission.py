@@ -103,8 +103,11 @@ ROUTES: dict[str, Call] = {
     "kb answer": lambda client: client.post(
         "/knowledge-bases/handbook/answer", json={"question": "How much annual leave?", "model": HAIKU}
     ),
-    "kb upload": lambda client: client.post(  # a new document each time, so that an admitted upload embeds it
-        "/knowledge-bases/inbox/documents", files=[("file", (f"{uuid.uuid4()}.txt", b"The office closes at six."))]
+    # A new document each time, name and content, so that an admitted upload embeds it (the same content under
+    # another name is stored once, and embeds nothing).
+    "kb upload": lambda client: client.post(
+        "/knowledge-bases/inbox/documents",
+        files=[("file", (f"{uuid.uuid4()}.txt", f"The office closes at six. {uuid.uuid4()}".encode()))],
     ),
     "models": lambda client: client.get("/models"),
     "responses": lambda client: client.post("/responses", json={"model": HAIKU, "input": "leave?", "store": False}),
