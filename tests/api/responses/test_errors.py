@@ -51,7 +51,6 @@ from tests.api.conftest import HAIKU, KEY
         ({"model": HAIKU, "input": "hi", "background": True, "store": False}, "store"),
         ({"model": HAIKU, "input": "hi", "background": "yes"}, "background"),
         ({"model": HAIKU, "input": "hi", "conversation": "thread_1"}, "conversation"),  # not a conv_ id
-        ({"model": "kb:handbook", "input": "hi"}, "model"),
         ({"model": HAIKU, "input": [{"type": "function_call_output", "call_id": "c",
                                      "output": [{"type": "input_text"}]}]}, "input[0].output[0].text"),
         ({"model": HAIKU, "input": [{"type": "function_call_output", "call_id": "c", "output": 3}]}, "input[0].output"),

@@ -125,3 +125,27 @@ def test_refusals_name_the_knowledge_base(gateway: str, client: openai.OpenAI, h
         with pytest.raises(openai.BadRequestError) as bad:
             client.responses.create(model=HAIKU, input=QUESTION, tools=[tool])
         assert bad.value.body["param"] == param  # type: ignore[index]
+
+
+def test_a_kb_model_answers_from_its_knowledge_base_as_on_chat(client: openai.OpenAI, handbook: str) -> None:
+    """`kb:NAME:MODEL`, as chat completions take it: the model with a file_search over NAME; and kb:NAME alone
+    answers with the default model, streamed too."""
+    response = client.responses.create(model=f"kb:{handbook}:{HAIKU}", input=QUESTION)
+    search, message = response.output
+    assert search.type == "file_search_call"
+    assert search.queries == [QUESTION]
+    text = message.content[0]
+    assert text.type == "output_text"
+    assert "25 days" in text.text
+    assert [a.filename for a in text.annotations] == ["leave.md"]  # type: ignore[union-attr]
+    with client.responses.stream(model=f"kb:{handbook}", input=QUESTION) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert "response.file_search_call.completed" in kinds
+    assert "25 days" in final.output_text
+
+
+def test_a_kb_model_the_key_may_not_read_is_the_404_of_a_missing_one(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.create(model="kb:no-such-base", input=QUESTION)
+    assert caught.value.body["param"] == "model"  # type: ignore[index]

@@ -99,6 +99,26 @@ async def _history(
     return items, history
 
 
+async def _knowledge_model(
+    request: Request, principal: Principal, body: ResponsesRequest
+) -> tuple[ResponsesRequest, str]:
+    """A `kb:NAME` or `kb:NAME:MODEL` model, as chat completions take it: the answering model (MODEL, else
+    kb.answer_model, else the default) with a file_search over NAME, so the answer cites the knowledge base's
+    documents as file_citation annotations. The same access rule: a base the key may not read is the 404 of a
+    missing one, naming `model`."""
+    settings = context_of(request).settings
+    name, _, model = body.model.removeprefix(_KB_PREFIX).partition(":")
+    await context_of(request).readable_knowledge_base(principal, name, param="model")
+    tools = [dict(tool) for tool in body.tools or ()]
+    searching = next((tool for tool in tools if tool.get("type") == "file_search"), None)
+    if searching is None:
+        tools.append({"type": "file_search", "vector_store_ids": [name]})
+    elif name not in (ids := list(searching.get("vector_store_ids") or ())):
+        searching["vector_store_ids"] = [*ids, name]
+    answering = model or settings.kb.answer_model or settings.models.default
+    return body.model_copy(update={"tools": tools}), answering
+
+
 @json_body(ResponsesRequest)
 async def create_response(request: Request) -> Response:
     services = services_of(request)
@@ -110,13 +130,10 @@ async def create_response(request: Request) -> Response:
     if body.background and not body.store:
         # https://platform.openai.com/docs/guides/background: background responses are stored (they are polled).
         raise InvalidRequest("background requires store.", param="store", code="unsupported_parameter")
+    answering = body.model
     if body.model.startswith(_KB_PREFIX):
-        raise InvalidRequest(
-            "Knowledge-base models (kb:NAME) are served by /v1/chat/completions; /v1/responses does not take them yet.",
-            param="model",
-            code="unsupported_value",
-        )
-    model = await services.catalog.resolve(body.model)
+        body, answering = await _knowledge_model(request, principal, body)
+    model = await services.catalog.resolve(answering)
     exchange.model, exchange.stream = model.id, body.stream
     search = await file_search_of(
         context_of(request), principal, body.tools, body.include, default_results=settings.kb.top_k
