@@ -25,8 +25,9 @@ __all__ = ["CONSOLE_KEY", "BreakerState", "CatalogEntry", "Console", "ModelList"
 
 CONSOLE_KEY = "quarry.console"  # its entry in the lifespan state
 
-# The circuit-breaker hook: (model id, region) → "closed", "open", "half-open", or None when no breaker watches the
-# model. The resilience work sets it; until then the Models page shows no breaker state.
+# The circuit-breaker reader: (model id, region) → the circuit's state as the Models page shows it ("closed",
+# "open (retried in 12 s)", "half-open"), or None when no breaker watches the model. The server fills it from the
+# runtime's breakers (quarry.server's breaker_state); None (tests, a console without a runtime) shows "—".
 BreakerState = Callable[[str, str], str | None]
 
 

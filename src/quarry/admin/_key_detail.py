@@ -1,5 +1,5 @@
-"""One key: its settings, each budget's state (spent, reserved, remaining, when it resets) and its requests, tokens
-and spend per hour over the last day."""
+"""One key: its settings (scopes, fallback chain, team, dates), each budget's state (spent, reserved, remaining, when it
+resets) and its requests, tokens and spend per hour over the last day."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from quarry.admin._guard import Visit, console_page
 from quarry.admin._html import html, page, table
-from quarry.admin._keys import when
+from quarry.admin._keys import fallbacks_text, when
 from quarry.admin._timeline import history_plots
 
 __all__ = ["key_page"]
@@ -36,12 +36,14 @@ async def key_page(visit: Visit) -> Response:
         empty="No budgets.",
     )
     facts = table(
-        ("Id", "Key", "Models", "Created", "Expires", "Last used", "Revoked"),
+        ("Id", "Key", "Models", "Fallbacks", "Team", "Created", "Expires", "Last used", "Revoked"),
         [
             (
                 key.id,
                 html("<code>{}…</code>", key.prefix),
                 ", ".join(key.models) or "every model",
+                fallbacks_text(key),
+                key.team or "—",
                 when(key.created_at),
                 when(key.expires_at),
                 when(key.last_used_at),

@@ -1,5 +1,6 @@
-"""Keys: the list, a form to create one (scopes, limits, budgets, expiry), its secret shown once, rotation (a new
-secret with the same settings, the old one revoked) and revocation, through quarry.auth's KeyStore and budgets."""
+"""Keys: the list, a form to create one (scopes, limits, budgets, expiry, fallback chain, team), its secret shown once,
+rotation (a new secret with the same settings, the old one revoked) and revocation, through quarry.auth's KeyStore and
+budgets."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from quarry.admin._html import Html, html, join, page, table
 from quarry.auth import BUDGET_NAMES, ApiKey, Budget, Limits, parse_budgets
 from quarry.errors import InvalidRequest, QuarryError
 
-__all__ = ["create_key", "keys_page", "revoke_key", "rotate_key", "when"]
+__all__ = ["create_key", "fallbacks_text", "keys_page", "revoke_key", "rotate_key", "when"]
 
 
 def when(timestamp: float | None) -> str:
@@ -63,6 +64,15 @@ def _scopes(key: ApiKey) -> str:
     return ", ".join(key.models) or "every model"
 
 
+def fallbacks_text(key: ApiKey) -> str:
+    return " → ".join(key.fallbacks) or "none"
+
+
+def _names(form: Form, name: str) -> tuple[str, ...]:
+    """A comma- (or line-) separated list, in its order."""
+    return tuple(part.strip() for part in form.get(name).replace("\n", ",").split(",") if part.strip())
+
+
 def _limits_text(key: ApiKey) -> str:
     limits = key.limits
     parts = [f"{limits.rpm} rpm" if limits.rpm else "", f"{limits.tpm} tpm" if limits.tpm else ""]
@@ -82,6 +92,8 @@ def _create_form(csrf: str, budgets: bool) -> Html:
         _field("Tokens per minute", "tpm", "number"),
         _field("Calls at once", "max_concurrency", "number"),
         _field("Expires (UTC date)", "expires", "date"),
+        _field("Fallbacks (models in order, comma-separated)", "fallbacks", hint="empty: none; e.g. claude-haiku-4-5"),
+        _field("Team", "team", hint="empty: none; its budgets count too"),
     ]
     if budgets:
         for name in BUDGET_NAMES:
@@ -131,6 +143,8 @@ async def _keys_body(visit: Visit, notice: Html | None = None) -> Html:
                 html("<code>{}…</code>", key.prefix),
                 _scopes(key),
                 _limits_text(key),
+                fallbacks_text(key),
+                key.team or "—",
                 spent,
                 when(key.created_at),
                 when(key.last_used_at),
@@ -139,7 +153,7 @@ async def _keys_body(visit: Visit, notice: Html | None = None) -> Html:
             )
         )
     listing = table(
-        ("Name", "Key", "Models", "Limits", "Budgets", "Created", "Last used", "Status", ""),
+        ("Name", "Key", "Models", "Limits", "Fallbacks", "Team", "Budgets", "Created", "Last used", "Status", ""),
         rows,
         empty="No team keys yet: create the first below.",
     )
@@ -176,9 +190,13 @@ async def create_key(visit: Visit) -> Response:
     console, form = visit.console, visit.form
     try:
         budgets = _budgets(form) if console.budgets is not None else []
-        models = tuple(part.strip() for part in form.get("models").replace("\n", ",").split(",") if part.strip())
         key, secret = await console.keys.create(
-            form.get("name"), models=models, limits=_limits(form), expires_at=_expires(form)
+            form.get("name"),
+            models=_names(form, "models"),
+            limits=_limits(form),
+            expires_at=_expires(form),
+            fallbacks=_names(form, "fallbacks"),
+            team=form.get("team").strip() or None,
         )
     except QuarryError as error:
         return page("Keys", await _keys_body(visit, _error(error)), active="keys", csrf=visit.session.csrf, status=400)
@@ -195,7 +213,8 @@ async def _find(console: Console, key_id: str) -> ApiKey | None:
 
 @console_page
 async def rotate_key(visit: Visit) -> Response:
-    """A new secret with the old key's name, scopes, limits, expiry, team and budgets; the old key is revoked."""
+    """A new secret with the old key's name, scopes, limits, expiry, fallbacks, team and budgets; the old key is
+    revoked."""
     console = visit.console
     old = await _find(console, visit.request.path_params["key_id"])
     if old is None or old.revoked_at is not None:
@@ -203,7 +222,7 @@ async def rotate_key(visit: Visit) -> Response:
         return page("Keys", await _keys_body(visit, notice), active="keys", csrf=visit.session.csrf, status=404)
     expires = old.expires_at if old.expires_at and old.expires_at > time.time() else None
     key, secret = await console.keys.create(
-        old.name, models=old.models, limits=old.limits, expires_at=expires, team=old.team
+        old.name, models=old.models, limits=old.limits, expires_at=expires, fallbacks=old.fallbacks, team=old.team
     )
     if console.budgets is not None:
         budgets = (await _budgets_of(console)).get(old.id, ())

@@ -1,6 +1,7 @@
 """Models: the catalog (foundation models, inference profiles, aliases, from the catalog's cache) beside what the
 gateway saw of each model lately (calls, availability: the share Bedrock answered, throttles, the last error) in
-this gateway's region, and the circuit breaker's state where a breaker watches the model (`Console.breaker_state`)."""
+this gateway's region, and the state of the model's circuit breaker in that region (`Console.breaker_state`, read from
+the runtime's breakers: closed, open and when it is retried, half-open)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ async def models_page(visit: Visit) -> Response:
         "Throttled",
         "Last error",
         "Last call",
-        "Breaker",
+        "Circuit",
     )
     body = html(
         '<h1>Models</h1>{}<p class="muted">Availability and throttling from this gateway\'s last 200 calls per model '

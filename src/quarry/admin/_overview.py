@@ -1,6 +1,7 @@
 """The overview: how the gateway is doing now (requests and tokens per second, errors by kind, latency p50 and p99,
-spend today) and over the last day. The live part is a fragment the page's script fetches again every few seconds;
-the page itself already contains it, so the first paint needs no script at all."""
+Quarry's own overhead p50 and p99 — its time less the wait on Bedrock —, spend today) and over the last day. The
+live part is a fragment the page's script fetches again every few seconds; the page itself already contains it, so
+the first paint needs no script at all."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def _card(label: str, value: str, name: str) -> Html:
     )
 
 
-def _ms(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds * 1000:.0f} ms"
+def _ms(seconds: float | None, digits: int = 0) -> str:
+    """Milliseconds; the overhead with a decimal, as it is often well under one."""
+    return "—" if seconds is None else f"{seconds * 1000:.{digits}f} ms"
 
 
 def _bins(seconds: list[Second]) -> list[list[Second]]:
@@ -60,6 +62,7 @@ async def _live(visit: Visit) -> Html:
     seconds = console.traffic.seconds(_LIVE_S, now)
     minute = seconds[-_RATE_S:]
     latencies = [value for second in minute for value in second.latencies]
+    overheads = [value for second in minute for value in second.overheads]
     errors: dict[str, int] = {}
     for second in seconds:
         for kind, count in second.errors.items():
@@ -73,7 +76,8 @@ async def _live(visit: Visit) -> Html:
         _card("errors (last 5 min)", str(sum(errors.values())), "errors"),
         _card("spend today (UTC)", f"${spend:.4f}", "spend"),
         _card("requests today", str(requests_today), "today"),
-        _card("Quarry's overhead (not measured yet)", "—", "overhead"),
+        _card("Quarry's overhead p50 (last minute)", _ms(percentile(overheads, 0.5), 1), "overhead-p50"),
+        _card("Quarry's overhead p99 (last minute)", _ms(percentile(overheads, 0.99), 1), "overhead-p99"),
     ]
     bins = _bins(seconds)
     start, end = seconds[0].at, seconds[-1].at + 1

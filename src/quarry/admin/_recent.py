@@ -30,6 +30,8 @@ class RequestRow:
     latency_s: float
     ttft_s: float | None
     error_type: str | None
+    overhead_s: float = 0.0  # Quarry's own time: the latency less the wait on Bedrock
+    trace_id: str | None = None  # the request's trace (x-quarry-trace-id), when tracing is on
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class RecentRequests:
                 latency_s=exchange.latency_s,
                 ttft_s=exchange.ttft_s,
                 error_type=exchange.error_type,
+                overhead_s=exchange.overhead_s,
+                trace_id=exchange.trace_id,
             )
         )
 

@@ -1,6 +1,6 @@
-"""Requests: the recent-request log (time, key, route, model asked and used, status, tokens, cost, latency, error
-type), newest first, filtered by key, model, outcome or error type. From this app's memory: never prompt or answer
-text, and gone at restart (the usage records keep the counts)."""
+"""Requests: the recent-request log (time, key, route, model asked and used, status, tokens, cost, latency, Quarry's
+own overhead, error type, the trace id when tracing is on), newest first, filtered by key, model, outcome or error
+type. From this app's memory: never prompt or answer text, and gone at restart (the usage records keep the counts)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def _row(row: RequestRow) -> tuple[object, ...]:
         row.output_tokens,
         _cost(row.cost_usd),
         f"{row.latency_s * 1000:.0f} ms",
+        f"{row.overhead_s * 1000:.1f} ms",
         row.error_type or "",
+        html("<code>{}</code>", row.trace_id) if row.trace_id else "",
     )
 
 
@@ -79,7 +81,9 @@ async def requests_page(visit: Visit) -> Response:
         "Tokens out",
         "Cost",
         "Latency",
+        "Overhead",
         "Error",
+        "Trace id",
     )
     body = html(
         '<h1>Requests</h1>{}<div id="requests">{}</div><p class="muted">The newest {} calls this server answered '

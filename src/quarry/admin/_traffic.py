@@ -1,6 +1,6 @@
-"""What the console plots live: per-second buckets of the last minutes (requests, tokens, errors by kind,
-latencies), and per model the outcome of its recent calls (availability, throttling). Fed by an Exchange listener,
-as the Prometheus metrics are; bounded in time and in size, owned by one app."""
+"""What the console plots live: per-second buckets of the last minutes (requests, tokens, errors by kind, latencies,
+Quarry's own overhead), and per model the outcome of its recent calls (availability, throttling). Fed by an Exchange
+listener, as the Prometheus metrics are; bounded in time and in size, owned by one app."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ class Second:
     cost_usd: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    overheads: list[float] = field(default_factory=list)  # Quarry's own time: the latency less the wait on Bedrock
 
 
 @dataclass(slots=True)
@@ -87,6 +88,7 @@ class Traffic:
             second.errors[kind] = second.errors.get(kind, 0) + 1
         if len(second.latencies) < _MAX_LATENCIES:
             second.latencies.append(exchange.latency_s)
+            second.overheads.append(exchange.overhead_s)
         if exchange.model:
             self._note_model(exchange, now)
 
