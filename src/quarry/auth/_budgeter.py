@@ -5,8 +5,8 @@ used when it is over."""
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -115,7 +115,7 @@ class Budgeter:
                 code="model_not_priced",
             )
         charges = [*self._charges(own, usd or 0.0, tokens), *self._charges(team_budgets, usd or 0.0, tokens, team)]
-        hold = uuid.uuid4().hex
+        hold = secrets.token_hex(16)
         states = await self.ledger.reserve(key_id, hold, charges, self._seed)
         reservation = Reservation(key_id, hold, charges, states)
         for charge, state in zip(charges, states, strict=True):

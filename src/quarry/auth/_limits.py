@@ -8,8 +8,8 @@ difference settled after it, so a bucket can go into debt that later requests wa
 from __future__ import annotations
 
 import math
+import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,7 +26,7 @@ class Grant:
     key_id: str
     limits: Limits
     tokens: int  # reserved (estimated) tokens
-    grant_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    grant_id: str = field(default_factory=lambda: secrets.token_hex(16))
     remaining_requests: int | None = None
     remaining_tokens: int | None = None
     reset_requests_s: float = 0.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
@@ -33,7 +33,8 @@ class ExchangeMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        # uuid4().hex's form (32 hex digits) at half its cost: four ids a request were ~1% of its CPU.
+        request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(16)
         exchange = Exchange(request_id=request_id, method=scope["method"], path=scope["path"])
         scope.setdefault("state", {})["exchange"] = exchange
         restore = serve_exchange(exchange)  # current for this task: the runtime notes its wait on Bedrock there

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -46,7 +46,7 @@ def render_error(error: QuarryError) -> bytes:
 
 
 def completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+    return f"chatcmpl-{secrets.token_hex(16)}"
 
 
 def finish_reason(converse_reason: str | None, plan: ChatPlan) -> str:
