@@ -1,6 +1,7 @@
 """Many instances: two `quarry serve` processes sharing PostgreSQL (keys, usage) and Redis (limits), called with
 the official clients. One per-key limit for both; a key revoked on one is refused by the other within a second;
-usage survives a restart; tokens per minute hold under 50 concurrent calls spread over both."""
+usage survives a restart; tokens per minute hold under 50 concurrent calls spread over both; a replica SIGKILLed
+mid-run loses and double-counts no usage of the calls it answered."""
 
 from __future__ import annotations
 
@@ -188,7 +189,11 @@ def test_a_knowledge_base_ingested_through_one_instance_answers_through_the_othe
 
 def _call(url: str, key: str, request_id: str, stream: bool) -> bool:
     """One chat call with our own request id; True when its answer arrived whole (a stream's `[DONE]` included)."""
-    body = {"model": HAIKU, "stream": stream, "messages": [{"role": "user", "content": "[[emulator: words=8, tps=200]]"}]}
+    body = {
+        "model": HAIKU,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "[[emulator: words=8, tps=200]]"}],
+    }
     headers = {"Authorization": f"Bearer {key}", "x-request-id": request_id}
     try:
         with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=30) as response:
