@@ -40,6 +40,7 @@ class UsageRecorder:
         self._durable = durable
         self._rows: list[tuple[object, ...]] = []
         self._last_used: dict[str, float] = {}
+        self._touched_at = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self._waiting = asyncio.Event()  # durable: rows wait for a commit, so the writer goes now
         self._batch: asyncio.Future[None] | None = None  # durable: resolved when the queued rows are committed
@@ -78,15 +79,15 @@ class UsageRecorder:
                 await asyncio.wait_for(self._waiting.wait(), self._flush_s)
             self._waiting.clear()
             try:
-                await self.flush()
+                # Keys' last-used times every flush_s only: a durable batch's waiters need not wait for them too.
+                await self.flush(touch=time.monotonic() - self._touched_at >= self._flush_s)
             except Exception:
                 log.exception("writing usage records failed; they are kept and retried")
                 await asyncio.sleep(self._flush_s)  # not a busy loop against a database that is down
 
-    async def flush(self) -> None:
+    async def flush(self, *, touch: bool = True) -> None:
         rows, self._rows = self._rows, []
         batch, self._batch = self._batch, None
-        last_used, self._last_used = self._last_used, {}
         try:
             if rows:
                 await self._db.executemany(_INSERT, rows)
@@ -98,7 +99,10 @@ class UsageRecorder:
             # stay queued and are retried), so an outage costs what it cost before, not a stalled gateway.
             if batch is not None and not batch.done():
                 batch.set_result(None)
-        await self._keys.touch(last_used)
+        if touch:
+            last_used, self._last_used = self._last_used, {}
+            self._touched_at = time.monotonic()
+            await self._keys.touch(last_used)
 
     async def aclose(self) -> None:
         if self._task is not None:
