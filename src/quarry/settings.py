@@ -537,6 +537,11 @@ class Settings(BaseSettings):
         default=0.5, ge=0, description="How long a key lookup is trusted; a revoked key is refused after this."
     )
     usage_flush_s: float = Field(default=1.0, gt=0, description="How often usage records are written, in batches.")
+    usage_durable: bool | None = Field(
+        default=None,
+        description="Each answer's last bytes wait for its usage row's commit (a group commit shared by concurrent "
+        "calls), so a killed process loses no usage of answered calls. Unset: on with PostgreSQL, off with SQLite.",
+    )
     backend: Literal["auto", "bedrock", "emulator"] = Field(
         default="auto", description="auto: Bedrock when AWS credentials exist, else the in-process emulator."
     )

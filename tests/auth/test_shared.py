@@ -1,16 +1,21 @@
 """Many instances: two `quarry serve` processes sharing PostgreSQL (keys, usage) and Redis (limits), called with
 the official clients. One per-key limit for both; a key revoked on one is refused by the other within a second;
-usage survives a restart; tokens per minute hold under 50 concurrent calls spread over both."""
+usage survives a restart; tokens per minute hold under 50 concurrent calls spread over both; a replica SIGKILLed
+mid-run loses and double-counts no usage of the calls it answered."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
+import asyncpg
 import httpx
 import openai
 import pytest
@@ -179,3 +184,75 @@ def test_a_knowledge_base_ingested_through_one_instance_answers_through_the_othe
     )
     assert found.status_code == 200, found.text
     assert "27 days" in str(found.json()["retrievalResults"])
+
+
+def _call(url: str, key: str, request_id: str, stream: bool) -> bool:
+    """One chat call with our own request id; True when its answer arrived whole (a stream's `[DONE]` included)."""
+    body = {
+        "model": HAIKU,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "[[emulator: words=8, tps=200]]"}],
+    }
+    headers = {"Authorization": f"Bearer {key}", "x-request-id": request_id}
+    try:
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers, timeout=30) as response:
+            text = response.read().decode()
+        if response.status_code != 200:
+            return False
+        return text.rstrip().endswith("data: [DONE]") if stream else bool(json.loads(text)["choices"])
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+async def _usage_rows(postgres_url: str, request_ids: list[str]) -> dict[str, int]:
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT request_id, COUNT(*) AS n FROM usage WHERE request_id = ANY($1) GROUP BY request_id", request_ids
+        )
+    finally:
+        await connection.close()
+    return {row["request_id"]: row["n"] for row in rows}
+
+
+def test_a_replica_killed_mid_run_loses_and_double_counts_no_usage(
+    postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Usage is durable with PostgreSQL: an answer's last bytes wait for its row's commit. So with one of two
+    replicas SIGKILLed while several threads call both, every call answered whole has exactly one usage row."""
+    env = {"QUARRY_API_KEY": ADMIN, "QUARRY_DATABASE_URL": postgres_url, "QUARRY_REDIS_URL": redis_url}
+    a, b = (Served(env, tmp_path_factory.mktemp(f"killed-{i}")).start() for i in range(2))
+    key = new_key(a.url, name="survives-a-kill")
+    answered: dict[str, tuple[str, bool]] = {}  # request id → (replica, answered whole)
+    lock = threading.Lock()
+    done = threading.Semaphore(0)
+
+    def caller(thread: int) -> None:
+        for i in range(40):
+            server = (a, b)[(thread + i) % 2]
+            request_id = f"kill-{thread}-{i}-{uuid.uuid4().hex}"
+            whole = _call(server.url, key, request_id, stream=i % 3 == 0)
+            with lock:
+                answered[request_id] = (server.url, whole)
+            done.release()
+
+    try:
+        threads = [threading.Thread(target=caller, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for _ in range(120):  # a third of the 320 calls answered, the rest still to come: kill one replica now
+            done.acquire()
+        assert b.process is not None
+        b.process.kill()
+        b.process.wait(10)
+        for thread in threads:
+            thread.join()
+    finally:
+        a.stop()
+    rows = asyncio.run(_usage_rows(postgres_url, list(answered)))
+    whole_on_b = [rid for rid, (url, whole) in answered.items() if whole and url == b.url]
+    assert whole_on_b, "the killed replica answered nothing before its kill"
+    assert any(not whole for url, whole in answered.values()), "the kill cut nothing"
+    assert all(n == 1 for n in rows.values()), "a call counted twice"
+    lost = [rid for rid, (_, whole) in answered.items() if whole and rid not in rows]
+    assert not lost, f"{len(lost)} calls answered whole have no usage row"

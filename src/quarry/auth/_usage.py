@@ -1,12 +1,19 @@
 """Usage records: one row per API call (who, which model, tokens, latency, time to first token, status; never
-prompt or answer text), queued by a cheap listener and written in batches by a background task, off the request
-path. What is queued when the server stops is written before it exits."""
+prompt or answer text), queued by a cheap listener and written in batches by a background task. What is queued when
+the server stops is written before it exits.
+
+Durable (a group commit): the listener hands back the commit of the batch its row joined, and the response's last
+bytes wait for it, so an answered call has its row even if the process is then killed. The writer flushes as soon
+as rows wait, so concurrent calls share one INSERT. A row is identified by (request id, time): a retried INSERT
+whose first try did commit adds nothing (ON CONFLICT DO NOTHING on migration 13's unique index)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Literal
 
 from quarry.auth._authenticator import BOOTSTRAP_KEY_ID, OPEN_ACCESS_KEY_ID
@@ -20,24 +27,28 @@ log = logging.getLogger("quarry.usage")
 _INSERT = (
     "INSERT INTO usage (at, day, request_id, key_id, api, model, stream, status, error_type, input_tokens,"
     " output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms, cost_usd)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _MAX_QUEUE = 100_000  # rows kept while the database is unreachable; beyond that the oldest are dropped
 
 
 class UsageRecorder:
-    def __init__(self, database: Database, keys: KeyStore, *, flush_s: float = 1.0) -> None:
+    def __init__(self, database: Database, keys: KeyStore, *, flush_s: float = 1.0, durable: bool = False) -> None:
         self._db = database
         self._keys = keys
         self._flush_s = flush_s
+        self._durable = durable
         self._rows: list[tuple[object, ...]] = []
         self._last_used: dict[str, float] = {}
+        self._touched_at = time.monotonic()
         self._task: asyncio.Task[None] | None = None
+        self._waiting = asyncio.Event()  # durable: rows wait for a commit, so the writer goes now
+        self._batch: asyncio.Future[None] | None = None  # durable: resolved when the queued rows are committed
 
-    def __call__(self, exchange: Exchange) -> None:
-        """The listener: API calls only (not /health, not the admin API)."""
+    def __call__(self, exchange: Exchange) -> Awaitable[None] | None:
+        """The listener: API calls only (not /health, not the admin API). Durable: returns the commit of its row."""
         if not exchange.api:
-            return
+            return None
         now = time.time()
         ttft = exchange.ttft_s
         self._rows.append(
@@ -52,28 +63,46 @@ class UsageRecorder:
             del self._rows[: len(self._rows) - _MAX_QUEUE]
         if exchange.key_id and exchange.key_id.startswith("key_"):
             self._last_used[exchange.key_id] = now
+        if not self._durable:
+            return None
+        if self._batch is None:
+            self._batch = asyncio.get_running_loop().create_future()
+        self._waiting.set()
+        return asyncio.shield(self._batch)  # a waiter cancelled (its client gone) must not cancel the others' commit
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="quarry-usage-writer")
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._flush_s)
+            with contextlib.suppress(TimeoutError):  # not durable, or idle: every flush_s (last-used times too)
+                await asyncio.wait_for(self._waiting.wait(), self._flush_s)
+            self._waiting.clear()
             try:
-                await self.flush()
+                # Keys' last-used times every flush_s only: a durable batch's waiters need not wait for them too.
+                await self.flush(touch=time.monotonic() - self._touched_at >= self._flush_s)
             except Exception:
                 log.exception("writing usage records failed; they are kept and retried")
+                await asyncio.sleep(self._flush_s)  # not a busy loop against a database that is down
 
-    async def flush(self) -> None:
+    async def flush(self, *, touch: bool = True) -> None:
         rows, self._rows = self._rows, []
-        last_used, self._last_used = self._last_used, {}
+        batch, self._batch = self._batch, None
         try:
             if rows:
                 await self._db.executemany(_INSERT, rows)
-            await self._keys.touch(last_used)
         except BaseException:
             self._rows[:0] = rows
             raise
+        finally:
+            # Released on failure too: while the database is unreachable answers are not held back (their rows
+            # stay queued and are retried), so an outage costs what it cost before, not a stalled gateway.
+            if batch is not None and not batch.done():
+                batch.set_result(None)
+        if touch:
+            last_used, self._last_used = self._last_used, {}
+            self._touched_at = time.monotonic()
+            await self._keys.touch(last_used)
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -212,7 +212,10 @@ def create_app(
                 on_warning=metrics.budget_warning,
             )
             stack.push_async_callback(budgets.aclose)
-            usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s)
+            durable = settings.usage_durable
+            if durable is None:  # where replicas share the database, and one may be killed without warning
+                durable = (settings.database_url or "").startswith(("postgresql://", "postgres://"))
+            usage = UsageRecorder(database, keys, flush_s=settings.usage_flush_s, durable=durable)
             usage.start()
             stack.push_async_callback(usage.aclose)  # before the database closes: what is queued is written
             admin_key = await bootstrap_key(settings)

@@ -1,5 +1,9 @@
 """The middleware that opens an Exchange for every request, carries its `x-request-id`, and closes it once the
-response is over — whole, streamed to the end, failed or abandoned — so that what listens learns of every call."""
+response is over — whole, streamed to the end, failed or abandoned — so that what listens learns of every call.
+
+A response's last body message is held until the exchange is closed and whatever its listeners hand back has been
+awaited (the usage writer's commit, when usage is durable): a client that has the whole answer knows it is
+counted."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,7 +21,7 @@ from quarry.exchange import Exchange, serve_exchange
 __all__ = ["ExchangeMiddleware", "Listener"]
 
 log = logging.getLogger("quarry")
-Listener = Callable[[Exchange], None]
+Listener = Callable[[Exchange], Awaitable[None] | None]  # what it returns, the response's last bytes wait for
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what a caller's id may look like to be kept
 
 
@@ -38,8 +42,12 @@ class ExchangeMiddleware:
         exchange = Exchange(request_id=request_id, method=scope["method"], path=scope["path"])
         scope.setdefault("state", {})["exchange"] = exchange
         restore = serve_exchange(exchange)  # current for this task: the runtime notes its wait on Bedrock there
+        last: list[Message] = []
 
         async def tagged_send(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                last.append(message)
+                return
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
                 headers = MutableHeaders(scope=message)
@@ -56,9 +64,18 @@ class ExchangeMiddleware:
             raise
         finally:
             exchange.finished_at = time.perf_counter()
+            waits = []
             for callback in [*exchange.on_close, *self.listeners]:
                 try:
-                    callback(exchange)
+                    if (wait := callback(exchange)) is not None:
+                        waits.append(wait)
                 except Exception:
                     log.exception("an exchange listener failed")
             restore()
+            if last:
+                for wait in waits:
+                    try:
+                        await wait
+                    except Exception:
+                        log.exception("an exchange listener failed")
+                await send(last[0])

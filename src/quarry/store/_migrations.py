@@ -118,6 +118,9 @@ _BUDGET_LEDGER = [
         PRIMARY KEY (holder, budget, start, hold))""",
 ]
 
+# Not the request id alone: a caller may send the same `x-request-id` twice, and each call is counted.
+_USAGE_IDENTITY = "CREATE UNIQUE INDEX usage_identity ON usage (request_id, at)"
+
 MIGRATIONS: list[dict[str, list[str]]] = [
     {  # 1: API keys and usage records
         "sqlite": [
@@ -171,4 +174,14 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "postgresql": ["ALTER TABLE api_keys ADD COLUMN fallbacks TEXT"],
     },
     {"sqlite": _TEAMS, "postgresql": [*_TEAMS, *_BUDGET_LEDGER]},  # 12: teams and their budgets; budgets in PostgreSQL
+    {  # 13: a usage row's identity, so that a retried write adds nothing (duplicates an earlier retry made go first)
+        "sqlite": [
+            "DELETE FROM usage WHERE id NOT IN (SELECT MIN(id) FROM usage GROUP BY request_id, at)",
+            _USAGE_IDENTITY,
+        ],
+        "postgresql": [
+            "DELETE FROM usage a USING usage b WHERE a.request_id = b.request_id AND a.at = b.at AND a.id > b.id",
+            _USAGE_IDENTITY,
+        ],
+    },
 ]
