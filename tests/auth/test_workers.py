@@ -38,7 +38,14 @@ def test_many_workers_without_redis_is_refused_at_start(tmp_path: Path) -> None:
 
 @pytest.fixture
 def workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[Served, subprocess.Popen[str]]]:
-    env = {"QUARRY_REDIS_URL": redis_url, "QUARRY_UI__ENABLED": "false", "QUARRY_USAGE_FLUSH_S": "0.2"}
+    # Durable usage: every answer's row is committed before its last bytes, so a worker killed at any moment
+    # loses none (off by default on SQLite, for its cost there).
+    env = {
+        "QUARRY_REDIS_URL": redis_url,
+        "QUARRY_UI__ENABLED": "false",
+        "QUARRY_USAGE_FLUSH_S": "0.2",
+        "QUARRY_USAGE_DURABLE": "true",
+    }
     served = Served(env, tmp_path)  # its port and environment; started here with --workers
     with served.log.open("a") as log:
         process = subprocess.Popen(
