@@ -49,23 +49,39 @@ def _not_found(response_id: str) -> NotFound:
     return NotFound(f"No response found with id '{response_id}'.", param="response_id", code="response_not_found")
 
 
-async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
-    """Reasoning items replayed without their content (a stored response's output, as the Agents SDK sends it back),
-    or named by an `item_reference`, get it from the store, so Claude's signed thinking returns to its turn."""
-
-    def wants(item: dict[str, Any]) -> bool:
-        kind = item.get("type")
-        bare = kind == "reasoning" and item.get("encrypted_content") is None
-        return (bare or kind == "item_reference") and isinstance(item.get("id"), str)
-
-    wanted = [item["id"] for item in items if wants(item)]
-    if not wanted:
-        return items
-    found = await ResponseStore(context_of(request).database).reasoning(principal.key_id, wanted)
-    return [
-        {**item, "type": "reasoning", "encrypted_content": found[item["id"]]} if item.get("id") in found else item
+async def _with_stored_items(request: Request, principal: Principal, items: Items) -> Items:
+    """Each `item_reference` replaced by the item it names (any item of the key's stored responses), and reasoning
+    items replayed without their content (a stored response's output, as the Agents SDK sends it back) given it from
+    the store, so the assistant's text, its tool calls and Claude's signed thinking return to their turn."""
+    store = ResponseStore(context_of(request).database)
+    references = [item["id"] for item in items if item.get("type") == "item_reference" and "id" in item]
+    found = await store.items(principal.key_id, [str(ref) for ref in references])
+    bare = [
+        item["id"]
         for item in items
+        if item.get("type") == "reasoning" and item.get("encrypted_content") is None and isinstance(item.get("id"), str)
     ]
+    # Responses stored before migration 13 have their sealed reasoning only, by id.
+    missing = [str(ref) for ref in references if ref not in found]
+    sealed = await store.reasoning(principal.key_id, bare + missing) if bare or missing else {}
+    resolved: Items = []
+    for n, item in enumerate(items):
+        if item.get("type") == "item_reference":
+            item_id = item.get("id")
+            if item_id in found:
+                item = found[item_id]
+            elif item_id in sealed:
+                item = {"id": item_id, "type": "reasoning", "summary": [], "encrypted_content": sealed[item_id]}
+            else:
+                # OpenAI's words for an item it does not have (or another project's): "Item with id '…' not found."
+                # (seen in https://github.com/vercel/ai/issues/9119), here naming the input item at fault.
+                raise InvalidRequest(
+                    f"Item with id '{item_id}' not found.", param=f"input[{n}].id", code="item_not_found"
+                )
+        elif item.get("type") == "reasoning" and item.get("id") in sealed and item.get("encrypted_content") is None:
+            item = {**item, "encrypted_content": sealed[item["id"]]}
+        resolved.append(item)
+    return resolved
 
 
 async def _history(
@@ -92,7 +108,7 @@ async def _history(
                 code="previous_response_not_found",
             )
         context = chain
-    items = await _with_stored_reasoning(request, principal, input_items(body.input))
+    items = await _with_stored_items(request, principal, input_items(body.input))
     history = await to_converse(
         [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
     )
