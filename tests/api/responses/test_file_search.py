@@ -125,3 +125,12 @@ def test_refusals_name_the_knowledge_base(gateway: str, client: openai.OpenAI, h
         with pytest.raises(openai.BadRequestError) as bad:
             client.responses.create(model=HAIKU, input=QUESTION, tools=[tool])
         assert bad.value.body["param"] == param  # type: ignore[index]
+
+
+def test_input_tokens_count_the_passages(client: openai.OpenAI, handbook: str) -> None:
+    """input_tokens runs create's search, so the count includes the passages the model would be given."""
+    bare = client.responses.input_tokens.count(model=HAIKU, input=QUESTION)
+    counted = client.responses.input_tokens.count(model=HAIKU, input=QUESTION, tools=[_tool(handbook)])
+    created = client.responses.create(model=HAIKU, input=QUESTION, tools=[_tool(handbook)])
+    assert created.usage is not None
+    assert counted.input_tokens == created.usage.input_tokens > bare.input_tokens

@@ -327,10 +327,16 @@ async def count_input_tokens(request: Request) -> Response:
     body = read_model(raw, InputTokensRequest)
     model = await services.catalog.resolve(body.model)
     exchange_of(request).model = model.id
+    search = await file_search_of(
+        context_of(request), principal, body.tools, None, default_results=services.settings.kb.top_k
+    )
     # Counting costs a request and no tokens, as /v1/messages/count_tokens does.
     await services.admit(request, principal, model, 0)
     sealer = Sealer.of(services.settings, principal.key_id)
     _, history = await _history(request, services, principal, body, sealer)
+    if search is not None:
+        # The passages create would put before the model count as its input does: the same search, done again.
+        history.system.append({"text": (await search.search(history, new_id)).instructions()})
     plan = plan_response(body, model, history, services.settings.models)
     counted: ConverseTokensRequest = {"messages": plan.body.get("messages", [])}
     if plan.body.get("system"):
