@@ -138,15 +138,16 @@ async def create_response(request: Request) -> Response:
         context_of(request), principal, body.tools, body.include, default_results=settings.kb.top_k
     )
     estimate = estimate_tokens(raw, output_reserve(model, body.max_output_tokens))
-    await services.admit(request, principal, model, estimate + (search.passage_tokens if search else 0))
+    # Background work runs after this request has answered: it keeps to the model asked for.
+    chain = (model,) if body.background else await fallback_chain(request, services, principal, model)
+    passages = search.passage_tokens if search else 0
+    await services.admit(request, principal, model, estimate + passages, fallbacks=chain[1:])
     sealer = Sealer.of(settings, principal.key_id)
     items, history = await _history(request, services, principal, body, sealer)
     searched = await search.search(history, new_id) if search is not None else None
     if searched is not None:
         history.system.append({"text": searched.instructions()})
     strict = settings.responses.strict_tools
-    # Background work runs after this request has answered: it keeps to the model asked for.
-    chain = (model,) if body.background else await fallback_chain(request, services, principal, model)
     pristine = copy.deepcopy(history) if len(chain) > 1 else history  # planning adds cache points in place
 
     async def plan_for(candidate: ResolvedModel) -> ResponsePlan:
