@@ -340,3 +340,43 @@ def test_the_cli_sets_a_keys_fallbacks(sdk: SDKs, failover: Gateway) -> None:
     changed = _quarry(failover.data_dir, "keys", "fallbacks", created["id"], f"{LLAMA3},{MISTRAL_7B}")
     assert changed.strip() == f"Fallbacks of {created['id']}: {LLAMA3}, {MISTRAL_7B}."
     assert _quarry(failover.data_dir, "keys", "fallbacks", created["id"]).strip().endswith(": none.")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/chat/completions", {"model": HAIKU, "max_tokens": 1000, "messages": [{"role": "user", "content": "Hi"}]}),
+        ("/v1/responses", {"model": HAIKU, "max_output_tokens": 1000, "input": "Hi"}),
+        ("/v1/messages", {"model": HAIKU, "max_tokens": 1000, "messages": [{"role": "user", "content": "Hi"}]}),
+    ],
+)
+def test_the_budget_reservation_covers_the_dearest_model_of_the_chain(
+    failover: Gateway, path: str, body: dict[str, Any]
+) -> None:
+    """Haiku falls back to Sonnet 4.5 here, twelve times dearer: a call is admitted only if the budget could pay
+    Sonnet's answer, since the chain may give it."""
+    admin = {"Authorization": f"Bearer {KEY}"}
+    made = httpx.post(
+        f"{failover.url}/admin/keys", json={"name": "chain-budget", "budgets": {"usd_day": 1.0}}, headers=admin
+    )
+    assert made.status_code == 201, made.text
+    caller = {"Authorization": f"Bearer {made.json()['key']}"}
+    alone = httpx.post(f"{failover.url}{path}", json=body, headers={**caller, "x-quarry-fallbacks": ""})
+    chained = httpx.post(f"{failover.url}{path}", json=body, headers=caller)
+    assert (alone.status_code, chained.status_code) == (200, 200), alone.text + chained.text
+    haiku_most = float(alone.headers["x-quarry-cost-max-usd"])
+    chain_most = float(chained.headers["x-quarry-cost-max-usd"])
+    # Same tokens priced on the dearer model (Sonnet 4.5's profile, its long-context tier: the dearest rates).
+    assert chain_most > 10 * haiku_most
+    # A budget between the two admits Haiku alone, not the chain: the chain's reservation is Sonnet's.
+    squeezed = httpx.post(
+        f"{failover.url}/admin/keys",
+        json={"name": "chain-squeezed", "budgets": {"usd_day": (haiku_most + chain_most) / 2}},
+        headers=admin,
+    ).json()["key"]
+    caller = {"Authorization": f"Bearer {squeezed}"}
+    refused = httpx.post(f"{failover.url}{path}", json=body, headers=caller)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["x-quarry-budget"] == "usd_day"
+    admitted = httpx.post(f"{failover.url}{path}", json=body, headers={**caller, "x-quarry-fallbacks": ""})
+    assert admitted.status_code == 200, admitted.text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -76,18 +76,26 @@ class Services:
         tokens: int,
         *,
         max_output: int | None = None,
+        fallbacks: Sequence[ResolvedModel] = (),
     ) -> None:
         """Check the key's model scopes and take its rate limits for this call (released when the call is over,
         with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
         refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
-        output (unknown: every token is priced at the dearest rate)."""
+        output (unknown: every token is priced at the dearest rate). `fallbacks`, the models of the call's fallback
+        chain after `model`, may answer instead: the budget reservation covers the dearest of them."""
         exchange_of(request).model_requested = model.requested  # the request log shows asked beside used
         exchange_of(request).max_tokens = max_output
         with traced(self.tracing, "quarry.admit", {"gen_ai.request.model": model.id}):
-            await self._admit(request, principal, model, tokens, max_output)
+            await self._admit(request, principal, model, tokens, max_output, fallbacks)
 
     async def _admit(
-        self, request: Request, principal: Principal, model: ResolvedModel, tokens: int, max_output: int | None
+        self,
+        request: Request,
+        principal: Principal,
+        model: ResolvedModel,
+        tokens: int,
+        max_output: int | None,
+        fallbacks: Sequence[ResolvedModel],
     ) -> None:
         self.check_scope(principal, model)
         await self.limit(request, principal, tokens)
@@ -95,7 +103,7 @@ class Services:
             return
         exchange = exchange_of(request)
         exchange.pricer = self.prices.cost
-        most = self.prices.maximum(model.id, *_split(tokens, max_output))
+        most = _dearest(self.prices, [model.id, *(m.id for m in fallbacks)], *_split(tokens, max_output))
         if most is not None:
             exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
         if self.budgets is not None and principal.key is not None:
@@ -195,3 +203,9 @@ def _split(tokens: int, max_output: int | None) -> tuple[int, int]:
     if max_output is None:
         return tokens, tokens
     return max(0, tokens - max_output), max_output
+
+
+def _dearest(prices: PriceTable, model_ids: list[str], input_tokens: int, output_tokens: int) -> float | None:
+    """The most the call can cost on whichever model answers; None when none of them has a price."""
+    known = [m for m in (prices.maximum(i, input_tokens, output_tokens) for i in model_ids) if m is not None]
+    return max(known, default=None)

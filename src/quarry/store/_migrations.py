@@ -67,6 +67,17 @@ _RESPONSES = [
     "CREATE INDEX response_reasoning_response ON response_reasoning (response_id)",
 ]
 
+# Every item of the stored responses (their output, and their input as kept), by the key and the item's id: an
+# `item_reference` input item names one (the Vercel AI SDK sends the assistant's earlier items so). Input ids may be
+# the client's own, so an id is unique per key only; the first item kept under an id wins.
+_RESPONSE_ITEMS = [
+    """CREATE TABLE response_items (
+        key_id TEXT NOT NULL, id TEXT NOT NULL, response_id TEXT NOT NULL, expires_at BIGINT NOT NULL,
+        item TEXT NOT NULL, PRIMARY KEY (key_id, id))""",
+    "CREATE INDEX response_items_response ON response_items (response_id)",
+    "CREATE INDEX response_items_expires ON response_items (expires_at)",
+]
+
 # A key's own Bedrock guardrail (quarry.auth's KeyGuardrails), which wins over the server's `[guardrails]`.
 _KEY_GUARDRAILS = [
     """CREATE TABLE key_guardrails (
@@ -184,4 +195,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
             _USAGE_IDENTITY,
         ],
     },
+    {"sqlite": _RESPONSE_ITEMS, "postgresql": _RESPONSE_ITEMS},  # 14: stored responses' items by id (item_reference)
 ]

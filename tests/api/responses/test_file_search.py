@@ -149,3 +149,12 @@ def test_a_kb_model_the_key_may_not_read_is_the_404_of_a_missing_one(client: ope
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.create(model="kb:no-such-base", input=QUESTION)
     assert caught.value.body["param"] == "model"  # type: ignore[index]
+
+
+def test_input_tokens_count_the_passages(client: openai.OpenAI, handbook: str) -> None:
+    """input_tokens runs create's search, so the count includes the passages the model would be given."""
+    bare = client.responses.input_tokens.count(model=HAIKU, input=QUESTION)
+    counted = client.responses.input_tokens.count(model=HAIKU, input=QUESTION, tools=[_tool(handbook)])
+    created = client.responses.create(model=HAIKU, input=QUESTION, tools=[_tool(handbook)])
+    assert created.usage is not None
+    assert counted.input_tokens == created.usage.input_tokens > bare.input_tokens

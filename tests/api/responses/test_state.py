@@ -163,3 +163,55 @@ def test_item_references_to_stored_reasoning(client: openai.OpenAI) -> None:
     ]
     second = client.responses.create(model=SONNET_37, input=conversation, tools=[WEATHER], reasoning=reasoning)
     assert second.output[0].type == "reasoning"
+
+
+def test_item_references_to_stored_messages_and_tool_calls(client: openai.OpenAI) -> None:
+    """The Vercel AI SDK (store: true) sends the assistant's earlier items as references: each is found in the store
+    and reaches the model as if replayed in full."""
+    asked: Any = {"role": "user", "content": "Use get_weather for Paris [[emulator: reply=Looking it up.]]"}
+    first = client.responses.create(model=HAIKU, input=[asked], tools=[WEATHER])
+    assert [item.type for item in first.output] == ["message", "function_call"]
+    call = next(item for item in first.output if item.type == "function_call")
+    answered: Any = {"type": "function_call_output", "call_id": call.call_id, "output": '{"t": 21}'}
+    second = client.responses.create(model=HAIKU, input=[asked, answered], tools=[WEATHER])
+    references: list[Any] = [{"type": "item_reference", "id": item.id} for item in first.output]
+    with_references = client.responses.create(model=HAIKU, input=[asked, *references, answered], tools=[WEATHER])
+    replayed: list[Any] = [item.model_dump(exclude_none=True) for item in first.output]
+    in_full = client.responses.create(model=HAIKU, input=[asked, *replayed, answered], tools=[WEATHER])
+    assert with_references.output_text == 'The get_weather tool returned: {"t": 21}'
+    assert with_references.usage is not None
+    assert in_full.usage is not None
+    assert second.usage is not None
+    assert with_references.usage.input_tokens == in_full.usage.input_tokens > second.usage.input_tokens
+    # The references are kept as the items they named.
+    kept = client.responses.input_items.list(with_references.id, order="asc")
+    assert [(item.type, item.id) for item in kept.data[1:3]] == [
+        ("message", first.output[0].id),
+        ("function_call", call.id),
+    ]
+    # A function_call_output given as input is stored too, and can be named later.
+    output_id = client.responses.input_items.list(second.id, order="asc").data[1].id
+    third = client.responses.create(
+        model=HAIKU, input=[asked, *references, {"type": "item_reference", "id": output_id}], tools=[WEATHER]
+    )
+    assert third.output_text == with_references.output_text
+
+
+@pytest.mark.parametrize("whose", ["unknown", "another key's"])
+def test_item_reference_not_found_is_a_400(client: openai.OpenAI, gateway: str, other_key: str, whose: str) -> None:
+    first = client.responses.create(model=HAIKU, input="Hello")
+    item_id = "msg_nothing" if whose == "unknown" else first.output[0].id
+    with (
+        openai.OpenAI(base_url=f"{gateway}/v1", api_key=other_key, max_retries=0) as other,
+        pytest.raises(openai.BadRequestError) as caught,
+    ):
+        other.responses.create(
+            model=HAIKU, input=[{"role": "user", "content": "Hi"}, {"type": "item_reference", "id": item_id}]
+        )
+    body: Any = caught.value.body
+    assert body == {
+        "message": f"Item with id '{item_id}' not found.",
+        "type": "invalid_request_error",
+        "param": "input[1].id",
+        "code": "item_not_found",
+    }

@@ -1,5 +1,6 @@
 """The stored-responses table on both databases: saved and read per key, advanced only while unfinished, sealed
-reasoning kept by item id and deleted with its response, background responses whose heartbeat stopped failed."""
+reasoning and every item kept by id and deleted with their response, background responses whose heartbeat stopped
+failed."""
 
 from __future__ import annotations
 
@@ -42,6 +43,21 @@ async def test_saved_per_key_and_deleted_with_its_reasoning(store: ResponseStore
     assert not await store.delete("key-b", body["id"])
     assert await store.delete("key-a", body["id"])
     assert await store.reasoning("key-a", [item_id]) == {}
+
+
+async def test_items_by_id_per_key_the_first_kept_wins_and_deleted_with_their_response(store: ResponseStore) -> None:
+    body = _body("completed", reasoning=True)
+    given = {"id": "msg_mine", "type": "message", "role": "user", "content": "Hi"}
+    await store.save("key-a", Stored(body, [given, {"id": "ref_1", "type": "item_reference"}]), ttl_s=60)
+    # Another response of the same key replaying the same client id, and another key's item of that id.
+    await store.save("key-a", Stored(_body("completed"), [{**given, "content": "Other"}]), ttl_s=60)
+    await store.save("key-b", Stored(_body("completed"), [{**given, "content": "B's"}]), ttl_s=60)
+    output_id = body["output"][0]["id"]
+    found = await store.items("key-a", ["msg_mine", output_id, "ref_1", "msg_other"])
+    assert found == {"msg_mine": given, output_id: body["output"][0]}  # references are not items of their own
+    assert (await store.items("key-b", ["msg_mine", output_id])) == {"msg_mine": {**given, "content": "B's"}}
+    assert await store.delete("key-a", body["id"])
+    assert await store.items("key-a", ["msg_mine", output_id]) == {}
 
 
 async def test_only_unfinished_responses_advance_and_restarts_fail_them(store: ResponseStore) -> None:

@@ -96,14 +96,15 @@ async def messages(request: Request) -> Response:
     envelope = read_model(raw, Envelope)
     model = await services.catalog.resolve(envelope.model)
     exchange.model, exchange.stream = model.id, envelope.stream
+    chain = await fallback_chain(request, services, principal, model)  # before admission: its reservation covers it
     if model.facts.messages_api:
-        await services.admit(request, principal, model, estimate_tokens(raw, envelope.max_tokens or 0))
+        tokens = estimate_tokens(raw, envelope.max_tokens or 0)
+        await services.admit(request, principal, model, tokens, fallbacks=chain[1:])
     else:
         carried = _carried_system_messages(raw, model)
         body = read_model(carried, MessagesRequest)
         tokens = estimate_tokens(carried, body.max_tokens)
-        await services.admit(request, principal, model, tokens, max_output=body.max_tokens)
-    chain = await fallback_chain(request, services, principal, model)
+        await services.admit(request, principal, model, tokens, max_output=body.max_tokens, fallbacks=chain[1:])
     # A stream is opened (and its first event read) before the response starts, so a refusal or throttle is still a
     # proper HTTP error, retried or answered by the chain's next model; the exit stack then closes it when the
     # response ends, however it ends.

@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from quarry.api._context import services_of
 from quarry.api._core import DROPPED_PARAMS_HEADER, guard_converse, output_reserve
+from quarry.api._fallbacks import fallback_chain
 from quarry.api.openai._knowledge import KB_PREFIX, KnowledgeTurn, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
 from quarry.api.openai._request import ChatPlan, plan_chat
@@ -72,10 +73,17 @@ def dropped_header(calls: Sequence[ChatCall]) -> dict[str, str] | None:
 
 
 async def prepare_calls(
-    request: Request, principal: Principal, chats: Sequence[ChatCompletionRequest], prompt_tokens: int
-) -> list[ChatCall]:
+    request: Request,
+    principal: Principal,
+    chats: Sequence[ChatCompletionRequest],
+    prompt_tokens: int,
+    *,
+    fallbacks: bool = False,
+) -> tuple[list[ChatCall], tuple[ResolvedModel, ...]]:
     """The Converse calls for chats that name one model, admitted together: `prompt_tokens` is the estimate of
-    their prompts, to which each chat's output reserve and knowledge-base passages are added."""
+    their prompts, to which each chat's output reserve and knowledge-base passages are added. With `fallbacks`,
+    the chain of models that may answer (found before admission, whose budget reservation covers its dearest);
+    else the model alone."""
     services = services_of(request)
     # Authorise and admit before anything reaches Bedrock: a `kb:` model's search embeds the question, so it waits
     # until the caller is known to be allowed the knowledge base and the answering model, and within its limits.
@@ -87,12 +95,14 @@ async def prepare_calls(
     exchange.model, exchange.stream = model.id, first.stream
     outputs = output_reserve(model, first.max_completion_tokens or first.max_tokens) * len(chats)
     passages = sum(k.passage_tokens for k in knowledge if k is not None)
-    await services.admit(request, principal, model, prompt_tokens + outputs + passages, max_output=outputs)
+    chain = await fallback_chain(request, services, principal, model) if fallbacks else (model,)
+    tokens = prompt_tokens + outputs + passages
+    await services.admit(request, principal, model, tokens, max_output=outputs, fallbacks=chain[1:])
     calls: list[ChatCall] = []
     for chat, found in zip(chats, knowledge, strict=True):
         turn = await found.search() if found is not None else None
         calls.append(await _planned(request, principal, turn.chat if turn is not None else chat, model, turn))
-    return calls
+    return calls, chain
 
 
 async def _planned(

@@ -106,7 +106,7 @@ async def completions(request: Request) -> Response:
     body = read_model(raw, CompletionRequest)
     _refuse_unsupported(body)
     prompts = await texts(body.prompt, body.model, "prompt", limit=MAX_PROMPTS)
-    calls = await prepare_calls(request, principal, _chats(raw, prompts), estimate_tokens({"input": prompts}, 0))
+    calls, _ = await prepare_calls(request, principal, _chats(raw, prompts), estimate_tokens({"input": prompts}, 0))
     dropped = dropped_header(calls)
     if not body.stream:
         found = await _answers(calls, services.runtime)

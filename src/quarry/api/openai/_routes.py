@@ -14,7 +14,7 @@ from quarry.api._context import services_of
 from quarry.api._core import Usage
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
-from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
+from quarry.api._fallbacks import open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
 from quarry.api.openai._answers import ChatCompletion, EmbeddingList
@@ -37,9 +37,9 @@ async def chat_completions(request: Request) -> Response:
     principal = await services.authenticate(request, "chat.completions")
     raw = await read_json(request, services.settings.max_body_bytes)
     chat = read_model(raw, ChatCompletionRequest)
-    [first] = await prepare_calls(request, principal, [chat], estimate_tokens(raw, 0))
-    model = first.plan.model
-    chain = (model,) if first.canned else await fallback_chain(request, services, principal, model)
+    [first], chain = await prepare_calls(request, principal, [chat], estimate_tokens(raw, 0), fallbacks=True)
+    if first.canned:
+        chain = chain[:1]
     if not chat.stream:
 
         async def whole(candidate: ResolvedModel) -> tuple[ChatCall, ConverseResponse]:

@@ -49,23 +49,39 @@ def _not_found(response_id: str) -> NotFound:
     return NotFound(f"No response found with id '{response_id}'.", param="response_id", code="response_not_found")
 
 
-async def _with_stored_reasoning(request: Request, principal: Principal, items: Items) -> Items:
-    """Reasoning items replayed without their content (a stored response's output, as the Agents SDK sends it back),
-    or named by an `item_reference`, get it from the store, so Claude's signed thinking returns to its turn."""
-
-    def wants(item: dict[str, Any]) -> bool:
-        kind = item.get("type")
-        bare = kind == "reasoning" and item.get("encrypted_content") is None
-        return (bare or kind == "item_reference") and isinstance(item.get("id"), str)
-
-    wanted = [item["id"] for item in items if wants(item)]
-    if not wanted:
-        return items
-    found = await ResponseStore(context_of(request).database).reasoning(principal.key_id, wanted)
-    return [
-        {**item, "type": "reasoning", "encrypted_content": found[item["id"]]} if item.get("id") in found else item
+async def _with_stored_items(request: Request, principal: Principal, items: Items) -> Items:
+    """Each `item_reference` replaced by the item it names (any item of the key's stored responses), and reasoning
+    items replayed without their content (a stored response's output, as the Agents SDK sends it back) given it from
+    the store, so the assistant's text, its tool calls and Claude's signed thinking return to their turn."""
+    store = ResponseStore(context_of(request).database)
+    references = [item["id"] for item in items if item.get("type") == "item_reference" and "id" in item]
+    found = await store.items(principal.key_id, [str(ref) for ref in references])
+    bare = [
+        item["id"]
         for item in items
+        if item.get("type") == "reasoning" and item.get("encrypted_content") is None and isinstance(item.get("id"), str)
     ]
+    # Responses stored before migration 14 have their sealed reasoning only, by id.
+    missing = [str(ref) for ref in references if ref not in found]
+    sealed = await store.reasoning(principal.key_id, bare + missing) if bare or missing else {}
+    resolved: Items = []
+    for n, item in enumerate(items):
+        if item.get("type") == "item_reference":
+            item_id = item.get("id")
+            if item_id in found:
+                item = found[item_id]
+            elif item_id in sealed:
+                item = {"id": item_id, "type": "reasoning", "summary": [], "encrypted_content": sealed[item_id]}
+            else:
+                # OpenAI's words for an item it does not have (or another project's): "Item with id '…' not found."
+                # (seen in https://github.com/vercel/ai/issues/9119), here naming the input item at fault.
+                raise InvalidRequest(
+                    f"Item with id '{item_id}' not found.", param=f"input[{n}].id", code="item_not_found"
+                )
+        elif item.get("type") == "reasoning" and item.get("id") in sealed and item.get("encrypted_content") is None:
+            item = {**item, "encrypted_content": sealed[item["id"]]}
+        resolved.append(item)
+    return resolved
 
 
 async def _history(
@@ -92,7 +108,7 @@ async def _history(
                 code="previous_response_not_found",
             )
         context = chain
-    items = await _with_stored_reasoning(request, principal, input_items(body.input))
+    items = await _with_stored_items(request, principal, input_items(body.input))
     history = await to_converse(
         [*context, *items], body.instructions, services.load_image, sealer.open, first=len(context)
     )
@@ -139,15 +155,16 @@ async def create_response(request: Request) -> Response:
         context_of(request), principal, body.tools, body.include, default_results=settings.kb.top_k
     )
     estimate = estimate_tokens(raw, output_reserve(model, body.max_output_tokens))
-    await services.admit(request, principal, model, estimate + (search.passage_tokens if search else 0))
+    # Background work runs after this request has answered: it keeps to the model asked for.
+    chain = (model,) if body.background else await fallback_chain(request, services, principal, model)
+    passages = search.passage_tokens if search else 0
+    await services.admit(request, principal, model, estimate + passages, fallbacks=chain[1:])
     sealer = Sealer.of(settings, principal.key_id)
     items, history = await _history(request, services, principal, body, sealer)
     searched = await search.search(history, new_id) if search is not None else None
     if searched is not None:
         history.system.append({"text": searched.instructions()})
     strict = settings.responses.strict_tools
-    # Background work runs after this request has answered: it keeps to the model asked for.
-    chain = (model,) if body.background else await fallback_chain(request, services, principal, model)
     pristine = copy.deepcopy(history) if len(chain) > 1 else history  # planning adds cache points in place
 
     async def plan_for(candidate: ResolvedModel) -> ResponsePlan:
@@ -328,10 +345,16 @@ async def count_input_tokens(request: Request) -> Response:
     body = read_model(raw, InputTokensRequest)
     model = await services.catalog.resolve(body.model)
     exchange_of(request).model = model.id
+    search = await file_search_of(
+        context_of(request), principal, body.tools, None, default_results=services.settings.kb.top_k
+    )
     # Counting costs a request and no tokens, as /v1/messages/count_tokens does.
     await services.admit(request, principal, model, 0)
     sealer = Sealer.of(services.settings, principal.key_id)
     _, history = await _history(request, services, principal, body, sealer)
+    if search is not None:
+        # The passages create would put before the model count as its input does: the same search, done again.
+        history.system.append({"text": (await search.search(history, new_id)).instructions()})
     plan = plan_response(body, model, history, services.settings.models)
     counted: ConverseTokensRequest = {"messages": plan.body.get("messages", [])}
     if plan.body.get("system"):

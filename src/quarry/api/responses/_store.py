@@ -41,6 +41,7 @@ class ResponseStore:
         now = int(time.time())
         await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
         await self._db.execute("DELETE FROM response_reasoning WHERE expires_at < ?", now)
+        await self._db.execute("DELETE FROM response_items WHERE expires_at < ?", now)
         await self._db.execute(
             "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, previous_id, body,"
             " input_items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -48,9 +49,25 @@ class ResponseStore:
             stored.body.get("previous_response_id"), orjson.dumps(stored.body).decode(),
             orjson.dumps(stored.input_items).decode(),
         )  # fmt: skip
-        await self._keep_reasoning(stored.body, key_id, now + ttl_s)
+        await self._keep_output(stored.body, key_id, now + ttl_s)
+        await self._keep_items(stored.body["id"], stored.input_items, key_id, now + ttl_s)
 
-    async def _keep_reasoning(self, body: dict[str, Any], key_id: str, expires_at: int) -> None:
+    async def _keep_items(self, response_id: str, items: list[dict[str, Any]], key_id: str, expires_at: int) -> None:
+        rows = [
+            (key_id, item["id"], response_id, expires_at, orjson.dumps(item).decode())
+            for item in items
+            if isinstance(item.get("id"), str) and item.get("type") != "item_reference"
+        ]
+        if rows:
+            await self._db.executemany(
+                "INSERT INTO response_items (key_id, id, response_id, expires_at, item) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    async def _keep_output(self, body: dict[str, Any], key_id: str, expires_at: int) -> None:
+        """The output's items by id, and its reasoning's sealed content (for replays that leave it out)."""
+        await self._keep_items(body["id"], body["output"], key_id, expires_at)
         rows = [
             (item["id"], body["id"], key_id, expires_at, item["encrypted_content"])
             for item in body["output"]
@@ -75,6 +92,19 @@ class ResponseStore:
                 found[item_id] = row["sealed"]
         return found
 
+    async def items(self, key_id: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The key's stored items among `item_ids` (any output item of its stored responses, or input item as kept)."""
+        found: dict[str, dict[str, Any]] = {}
+        now = int(time.time())
+        for item_id in dict.fromkeys(item_ids):
+            row = await self._db.fetchrow(
+                "SELECT item FROM response_items WHERE key_id = ? AND id = ? AND expires_at >= ?",
+                key_id, item_id, now,
+            )  # fmt: skip
+            if row is not None:
+                found[item_id] = orjson.loads(row["item"])
+        return found
+
     async def advance(self, body: dict[str, Any]) -> bool:
         """Replace an unfinished response's body (and status); False when it has finished meanwhile (cancelled)."""
         changed = await self._db.execute(
@@ -84,7 +114,7 @@ class ResponseStore:
         if changed and body["output"]:
             row = await self._db.fetchrow("SELECT key_id, expires_at FROM responses WHERE id = ?", body["id"])
             if row is not None:
-                await self._keep_reasoning(body, row["key_id"], row["expires_at"])
+                await self._keep_output(body, row["key_id"], row["expires_at"])
         return changed > 0
 
     async def beat(self, response_id: str) -> None:
@@ -133,6 +163,7 @@ class ResponseStore:
         deleted = await self._db.execute("DELETE FROM responses WHERE id = ? AND key_id = ?", response_id, key_id)
         if deleted:
             await self._db.execute("DELETE FROM response_reasoning WHERE response_id = ?", response_id)
+            await self._db.execute("DELETE FROM response_items WHERE response_id = ?", response_id)
         return deleted > 0
 
     async def fail_abandoned(self, *, stale_s: int = _STALE_S) -> int:
