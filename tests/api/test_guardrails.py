@@ -272,6 +272,53 @@ def test_bedrock_messages_route_masks_a_whole_answer(sdk: SDKs, gateway: str) ->
     assert message.stop_reason == "refusal"
 
 
+def test_bedrock_messages_route_judges_a_streamed_answer(sdk: SDKs, gateway: str) -> None:
+    """`sync` (the default here): the events are held until the text is judged, then replaced by the refusal."""
+    client = sdk.anthropic(f"{gateway}/anthropic", KEY)
+    asked = {"model": OPUS_55, "max_tokens": 100, "messages": [{"role": "user", "content": reply("cactus time")}]}
+    with client.messages.stream(**asked) as streamed:
+        texts = list(streamed.text_stream)
+        message = streamed.get_final_message()
+    assert "cactus" not in "".join(texts)  # nothing of the judged text reached the caller
+    assert (message.stop_reason, [b.text for b in message.content]) == ("refusal", [BLOCKED_OUTPUT])
+
+
+def test_bedrock_messages_route_async_stream_ends_in_a_refusal(admin: httpx.Client, gateway: str) -> None:
+    """`async`: the text goes out as it comes; the end is held, and a refusal follows what was judged."""
+    made = admin.post(
+        "/admin/keys",
+        json={"name": "async-bedrock", "guardrail": {"identifier": GUARDRAIL_ID, "stream_processing_mode": "async"}},
+    )
+    assert made.status_code == 201, made.text
+    asked = {
+        "model": OPUS_55,
+        "max_tokens": 100,
+        "stream": True,
+        "messages": [{"role": "user", "content": reply("a cactus")}],
+    }
+    headers = {"Authorization": f"Bearer {made.json()['key']}", "anthropic-version": "2023-06-01"}
+    with httpx.stream("POST", f"{gateway}/anthropic/v1/messages", json=asked, headers=headers, timeout=30) as sent:
+        assert sent.status_code == 200, sent.read()
+        events = [json.loads(line[5:]) for line in sent.iter_lines() if line.startswith("data:")]
+    deltas = [e["delta"]["text"] for e in events if e.get("delta", {}).get("type") == "text_delta"]
+    assert deltas[-1] == BLOCKED_OUTPUT
+    assert "".join(deltas[:-1]) == "a cactus"
+    ends = [e for e in events if e["type"] == "message_delta"]
+    assert [e["delta"]["stop_reason"] for e in ends] == ["refusal"]  # Bedrock's own end was held back
+    assert ends[0]["usage"]["output_tokens"] > 0  # and its usage carried over
+    assert events[-1]["type"] == "message_stop"
+
+
+def test_bedrock_messages_route_passes_an_allowed_stream(sdk: SDKs, gateway: str) -> None:
+    client = sdk.anthropic(f"{gateway}/anthropic", KEY)
+    asked = {"model": OPUS_55, "max_tokens": 100, "messages": [{"role": "user", "content": reply("sunny days")}]}
+    with client.messages.stream(**asked) as streamed:
+        message = streamed.get_final_message()
+    texts = [b.text for b in message.content if b.type == "text"]
+    assert (message.stop_reason, texts) == ("end_turn", ["sunny days"])
+    assert message.usage.output_tokens > 0
+
+
 # Knowledge bases
 
 

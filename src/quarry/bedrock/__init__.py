@@ -19,7 +19,7 @@ from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_hea
 from quarry.bedrock._retry import deadline_within
 from quarry.bedrock._runtime import BedrockRuntime, Invocation
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
-from quarry.bedrock._sse import ServerSentEvent
+from quarry.bedrock._sse import ServerSentEvent, split_events
 
 __all__ = [
     "COHERE_BATCH",
@@ -63,6 +63,7 @@ __all__ = [
     "relay",
     "relayed_headers",
     "resolve_aws",
+    "split_events",
 ]
 __all__ += _converse_shapes.__all__
 __all__ += _messages_shapes.__all__

@@ -14,13 +14,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from quarry.api._context import context_of
-from quarry.api._core import MessagesGuard, output_reserve, refusal_message, refusal_sse
+from quarry.api._core import MessagesGuard, output_reserve, refusal_message, refusal_sse, sse_events
 from quarry.api._estimate import estimate_tokens
 from quarry.api._services import Services
 from quarry.api.bedrock._guardrail import guarded_call
 from quarry.api.bedrock._usage import StreamUsage, note_answer
 from quarry.auth import Principal, is_sigv4
-from quarry.bedrock import Frame, Relayed, ResolvedModel, model_path, relay
+from quarry.bedrock import Frame, Relayed, ResolvedModel, model_path, relay, split_events
 from quarry.errors import InvalidRequest, PayloadTooLarge, QuarryError
 from quarry.exchange import Exchange, exchange_of
 
@@ -118,8 +118,8 @@ async def messages(request: Request) -> Response:
         raise InvalidRequest("model: Field required")
     stream = decoded.get("stream") is True
     model = await _admit(request, services, principal, decoded, name, stream=stream)
-    # Bedrock's Messages endpoint takes no guardrail: ApplyGuardrail judges the conversation before it, and a whole
-    # answer after it (a stream's output is Bedrock's as it comes; docs/guardrails.md).
+    # Bedrock's Messages endpoint takes no guardrail: ApplyGuardrail judges the conversation before it, and the
+    # answer after it, whole or streamed (as the Anthropic dialect's Messages path does; docs/guardrails.md).
     guardrail = await services.guardrail(principal, model)
     guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
     if guard is not None and (verdict := await guard.check_input(decoded)).intervened:
@@ -136,7 +136,9 @@ async def messages(request: Request) -> Response:
                 answer = orjson.dumps(await guard.check_message(orjson.loads(answer)))
             return _whole(exchange, "messages", relayed, answer)
     tap = StreamUsage(exchange)
-    return await _streamed(request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False)
+    return await _streamed(
+        request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False, guard=guard
+    )
 
 
 def _encoded(headers: Mapping[str, str]) -> bool:
@@ -163,9 +165,11 @@ async def _streamed(
     *,
     framed: bool = True,
     headers: Mapping[str, str] | None = None,
+    guard: MessagesGuard | None = None,
 ) -> Response:
     """The stream opened before the response starts (so a refusal is a proper HTTP error), then relayed as it
-    arrives; the upstream request is closed when the caller goes away."""
+    arrives; the upstream request is closed when the caller goes away. A `guard` (the Messages endpoint's
+    server-sent events only) judges the answer's text as it ends, holding what its stream processing mode holds."""
     resources = AsyncExitStack()
     sent = request.headers if headers is None else headers
     relayed = await resources.enter_async_context(relay(services.runtime, path, body, sent, stream=True))
@@ -176,9 +180,15 @@ async def _streamed(
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
-            async for chunk, frames in relayed.chunks(framed=framed):
-                tap(chunk, frames)
-                yield chunk
+            if guard is None:
+                async for chunk, frames in relayed.chunks(framed=framed):
+                    tap(chunk, frames)
+                    yield chunk
+                return
+            raw = (chunk async for chunk, _ in relayed.chunks(framed=False))
+            async for event in guard.stream(split_events(raw), sse_events):
+                tap(event.raw, [])
+                yield event.raw
         except QuarryError as error:  # the stream broke off: the caller sees it end early, the Exchange says why
             exchange.fail(error)
 
