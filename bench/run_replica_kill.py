@@ -382,9 +382,15 @@ def table(summary: dict[str, Any], args: argparse.Namespace, timeline: dict[str,
 
     kill = timeline["kill"]
     rejoined = timeline.get("rejoined")
-    back = (
-        f"at {rejoined['at_s']} s (after {rejoined['after_calls_ended']:,} calls)" if rejoined else "not before the end"
-    )
+    restart = timeline.get("restart")
+    back = "no (--no-restart)" if args.restart_after is None else "not before the end"
+    if restart is not None:
+        back = f"at {restart['at_s']} s, in rotation again "
+        back += (
+            f"at {rejoined['at_s']} s ({rejoined['after_calls_ended']:,} calls ended)"
+            if rejoined
+            else "not before the end"
+        )
     lines = [
         "| figure | value | must be |",
         "|---|---|---|",
@@ -392,7 +398,7 @@ def table(summary: dict[str, Any], args: argparse.Namespace, timeline: dict[str,
         line("wall time, requests/s", f"{timeline['wall_s']:.1f} s, {s['requests_sent'] / timeline['wall_s']:,.0f}"),
         line("replica B SIGKILLed", f"after {kill['after_calls_ended']:,} calls ended, "
              f"{kill['in_flight_on_victim']} in flight on it, at {kill['at_s']} s"),
-        line("replica B restarted, back in rotation", back),
+        line("replica B restarted", back),
         line("answered (200, whole body or stream)", f"{s['answered']:,}"),
         line("… by B before the kill / after its restart",
              f"{s['answered_by_victim_before_kill']:,} / {s['answered_by_victim_after_restart']:,}"),
