@@ -19,7 +19,8 @@ reported (their `usage`, priced with the shipped price table; and the `x-quarry-
 non-streamed ones).
 
 Prints a Markdown table; one JSON line per request and a summary line go to bench/results/replica-kill-*.jsonl.
-Exits 1 when usage was lost or double-counted, or when a call failed for another reason than the kill.
+Exits 1 when usage was lost or double-counted, when a call failed for another reason than the kill, or when a row has
+an id that was never sent.
 """
 
 from __future__ import annotations
