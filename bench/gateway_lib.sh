@@ -1,10 +1,10 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # globals: the caller sets the inputs (below) and reads server_*
 # Shell functions shared by bench/run_gateway.sh and bench/run_targets.sh (sourced, not run).
 #
 # The caller has cd'd to the repo root and set: python (the venv's interpreter), workdir (a temporary directory),
 # results (the tab-separated results file), run_name (prefix of the kept logs under bench/results/), server_cpu,
 # client_cpu, model, api_key, pids=() and, for the gateways it starts, litellm_venv, bag_src, bag_venv and
 # tiktoken_cache. Each server started is pinned with taskset and added to pids, which cleanup stops.
-# shellcheck shell=bash
 
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
