@@ -33,6 +33,8 @@ SLOW_RSS_MB = 300.0
 BASELINE_US_PER_CHUNK = 16.0
 CHUNK_SPEEDUP = 2.0
 US_PER_CHUNK_TARGET = BASELINE_US_PER_CHUNK / CHUNK_SPEEDUP
+# A gateway loaded by 32 or 64 connections should use its whole core; less means it did not have it.
+BUSY_CORE = 0.9
 
 TARGETS = ("direct", "quarry", "bag", "litellm")
 NAMES = {"direct": "Emulator direct", "quarry": "Quarry", "bag": "bedrock-access-gateway", "litellm": "LiteLLM"}
@@ -98,6 +100,8 @@ class TargetsReport(Report):
             # Reported, not judged: a cross-check of the ratio above that other work on the machine moves less.
             values["quarry"] += f" ({cpu_vs_bag:.2f}x less than BAG)"
         self.add("… gateway CPU per request (µs)", values)
+        share = {t: self.get(t, label, "processes", "gateway", "cpu") for t in self.columns if t != "direct"}
+        self.add("… gateway CPU share of its core", {t: f"{v:.2f}" for t, v in share.items() if v is not None})
         self.summary["requests_per_s"] = rps | {"quarry_vs_bag": vs_bag, "quarry_vs_direct": vs_direct}
         self.summary["us_cpu_per_request"] = cpu | {"bag_vs_quarry": cpu_vs_bag}
 
@@ -107,9 +111,8 @@ class TargetsReport(Report):
             "Latency at concurrency 1, p50 / p99 ms (direct: Converse, the baseline of the rows below)",
             {"direct": f"{fmt(direct.get('p50'), 2)} / {fmt(direct.get('p99'), 2)}"} if direct else {},
         )
-        apis = [a for a in API_NAMES if any(r.label == f"check-{a}" for r in self.runs if r.target == "quarry")]
         self.summary["added_latency_ms"] = {}
-        for api in apis or ["openai"]:
+        for api in API_NAMES:  # all four, whichever BENCH_LATENCY_APIS ran: a route not timed is not judged
             values: dict[str, str] = {}
             added: dict[str, dict[str, float | None]] = {}
             for t in self.columns:
@@ -210,6 +213,20 @@ class TargetsReport(Report):
         self.summary["chunks_per_s"] = rate
         self.summary["us_cpu_per_chunk"] = cpu
 
+    def busy_core(self) -> list[str]:
+        """Warnings for runs that should have kept the gateway's core busy and did not."""
+        notes = []
+        for t in ("quarry", "bag"):
+            for label in (f"rps-{self.args.rps_concurrency}", f"stream-{self.args.stream_concurrency}"):
+                share = self.get(t, label, "processes", "gateway", "cpu")
+                if share is not None and share < BUSY_CORE:
+                    notes.append(
+                        f"warning: {NAMES[t]} used {share:.2f} of its core in its {label} run: other work shared"
+                        " that core, or the emulator and client's core was the bottleneck (per-run table); its rates"
+                        " and latencies are low, its CPU per request or chunk less affected"
+                    )
+        return notes
+
     def errors_elsewhere(self) -> None:
         counts = {t: sum(r.errors for r in self.runs if r.target == t and r.label != "slow") for t in self.columns}
         for t in ("direct", "quarry"):
@@ -235,9 +252,25 @@ class TargetsReport(Report):
         return lines + ["| " + " | ".join(row) + " |" for row in self.rows]
 
 
+def read_runs(path: Path) -> list[Run]:
+    """The run script's tab-separated lines, or the JSON lines a report saved (to print its table again)."""
+    runs: list[Run] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if path.suffix == ".jsonl":
+            result = json.loads(line)
+            if "target" in result:
+                keys = ("target", "benchmark", "status", "command")
+                target, label, status, command = (result.pop(k) for k in keys)
+                runs.append(Run(target, label, str(status), command, result))
+            continue
+        target, label, status, command, result_json = line.split("\t", 4)
+        runs.append(Run(target, label, status, command, json.loads(result_json)))
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="tab-separated results written by run_targets.sh")
+    parser.add_argument("results", type=Path, help="run_targets.sh's results (.tsv), or a saved .jsonl to reprint")
     parser.add_argument("--save", type=Path, help="write the JSON lines (tagged) and a summary line here")
     parser.add_argument("--emulator-command", default="quarry emulator", help="how the emulator was started")
     parser.add_argument("--server-command", action="append", default=[], help="TARGET=COMMAND (repeatable)")
@@ -251,11 +284,8 @@ def main() -> int:
     parser.add_argument("--slow-tps", type=float, default=20, help="the paced emulator's tokens per second")
     args = parser.parse_args()
 
-    runs: list[Run] = []
-    for line in args.results.read_text(encoding="utf-8").splitlines():
-        target, label, status, command, result_json = line.split("\t", 4)
-        runs.append(Run(target, label, status, command, json.loads(result_json)))
-    report = TargetsReport(runs, args)
+    report = TargetsReport(read_runs(args.results), args)
+    runs = report.runs
     table = report.table()
     details = report.details()
     for run in runs:
@@ -285,6 +315,9 @@ def main() -> int:
     print("\nPer run (p50 / p99: latency for requests, time to first token for streams):\n")
     print("\n".join(details))
 
+    warnings = report.busy_core()
+    if warnings:
+        print("\n" + "\n".join(warnings))
     judged = [v for v in report.verdicts if v["met"] is not None]
     unjudged = [v["target"] for v in report.verdicts if v["met"] is None]
     passed = not report.failures and not unjudged
@@ -302,7 +335,8 @@ def main() -> int:
                 tagged = {"target": run.target, "benchmark": run.label, "status": int(run.status)}
                 out.write(json.dumps(tagged | {"command": run.command} | run.result) + "\n")
             summary = {"summary": report.summary, "verdicts": report.verdicts, "passed": passed}
-            summary |= {"failures": report.failures, "not_judged": unjudged, "load_average": args.load_average}
+            summary |= {"failures": report.failures, "not_judged": unjudged, "warnings": warnings}
+            summary |= {"load_average": args.load_average}
             summary |= {"bag_version": args.bag_version, "bag_skipped": args.bag_skipped}
             summary |= {"litellm_version": args.litellm_version, "server_commands": args.server_command}
             out.write(json.dumps(summary) + "\n")
