@@ -44,6 +44,10 @@
 #   BENCH_LITELLM_SPEC [litellm[proxy]]  what pip installs into bench/.venv-litellm when it is missing
 set -euo pipefail
 
+# A relative BENCH_BAG_SRC is the caller's, not the repo root's.
+if [[ -n ${BENCH_BAG_SRC:-} && $BENCH_BAG_SRC != /* ]]; then
+    BENCH_BAG_SRC=$PWD/$BENCH_BAG_SRC
+fi
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/gateway_lib.sh
 source bench/gateway_lib.sh
@@ -116,16 +120,19 @@ if [[ " $targets " == *" bag "* ]]; then
         mkdir -p "$tiktoken_cache"
         tiktoken_cache=$(cd "$tiktoken_cache" && pwd)
         if [[ ! -f $tiktoken_cache/$cl100k_file ]]; then
-            # As BAG's Dockerfile does (a download from openaipublic.blob.core.windows.net); else LiteLLM's copy.
+            # As BAG's Dockerfile does (a download from openaipublic.blob.core.windows.net); offline, a copy that
+            # LiteLLM's or LlamaIndex's package left in bench/.venv-litellm or ~/.cache (tiktoken checks its hash).
             if ! TIKTOKEN_CACHE_DIR=$tiktoken_cache "$bag_venv/bin/python" -c \
                 'import tiktoken_ext.openai_public as tke; tke.cl100k_base()' 2>/dev/null; then
-                bundled=$(compgen -G "$litellm_venv/lib/python*/site-packages/litellm/litellm_core_utils/tokenizers/$cl100k_file" | head -n 1 || true)
+                bundled=$(find "$litellm_venv" "${HOME:-/nonexistent}/.cache" -name "$cl100k_file" -type f \
+                    2>/dev/null | head -n 1 || true)
                 if [[ -z $bundled ]]; then
                     echo "error: bedrock-access-gateway needs tiktoken's cl100k_base file in $tiktoken_cache" \
                         "(download failed). Put $cl100k_file there (LiteLLM's package bundles it under" \
                         "litellm/litellm_core_utils/tokenizers/) or set BENCH_TIKTOKEN_CACHE." >&2
                     exit 1
                 fi
+                echo "using $bundled as tiktoken's cl100k_base" >&2
                 cp "$bundled" "$tiktoken_cache/"
             fi
         fi
