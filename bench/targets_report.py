@@ -341,6 +341,11 @@ def main() -> int:
             summary |= {"litellm_version": args.litellm_version, "server_commands": args.server_command}
             out.write(json.dumps(summary) + "\n")
         print(f"Raw JSON lines: {args.save}")
+    print("\nJSON lines (the smoke checks' raw answers left out; every field is in the saved file):\n")
+    for run in runs:
+        shown = {k: v for k, v in run.result.items() if k not in ("converse", "stream")}
+        print(json.dumps({"target": run.target, "benchmark": run.label} | shown))
+    print(json.dumps({"verdicts": report.verdicts, "passed": passed}))
     return 0 if passed else 1
 
 
