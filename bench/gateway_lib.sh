@@ -1,10 +1,34 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # globals: the caller sets the inputs (below) and reads server_*
 # Shell functions shared by bench/run_gateway.sh and bench/run_targets.sh (sourced, not run).
 #
-# The caller has cd'd to the repo root and set: python (the venv's interpreter), workdir (a temporary directory),
-# results (the tab-separated results file), run_name (prefix of the kept logs under bench/results/), server_cpu,
-# client_cpu, model, api_key, pids=() and, for the gateways it starts, litellm_venv, bag_src, bag_venv and
-# tiktoken_cache. Each server started is pinned with taskset and added to pids, which cleanup stops.
+# The caller has cd'd to the repo root and set server_cpu, client_cpu, model, api_key, targets and, for the
+# gateways it starts, litellm_venv, litellm_spec, bag_src, bag_venv and tiktoken_cache; check_setup sets python,
+# start_run workdir, results, run_name, pids and client. Each server started is pinned with taskset and added to
+# pids, which cleanup stops.
+
+# check_setup: the repo's venv is there (sets python); with fewer than 2 cores everything shares core 0.
+check_setup() {
+    if [[ ! -x .venv/bin/quarry ]]; then
+        echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
+        echo "quarry[dev] from the lock, then runs the checks)" >&2
+        exit 1
+    fi
+    python=.venv/bin/python
+    if [[ $(nproc) -lt 2 ]]; then
+        echo "warning: fewer than 2 cores: server and client share a core, figures are not comparable" >&2
+        server_cpu=0
+        client_cpu=0
+    fi
+}
+
+# ensure_litellm: when targets names litellm, install litellm_spec into litellm_venv unless it is there.
+ensure_litellm() {
+    if [[ " $targets " == *" litellm "* && ! -x $litellm_venv/bin/litellm ]]; then
+        echo "installing $litellm_spec into $litellm_venv (its own venv: its pinned dependencies stay out of .venv)" >&2
+        python3 -m venv "$litellm_venv"
+        "$litellm_venv/bin/pip" install --quiet "$litellm_spec"
+    fi
+}
 
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -17,6 +41,18 @@ raise_open_files() {
             echo "warning: open-files limit $(ulimit -n) < $wanted: the slow-stream test may fail to connect" >&2
         fi
     fi
+}
+
+# start_run NAME: a temporary directory and an empty results file for the run NAME-STAMP; sets workdir, results,
+# stamp, run_name, pids and client (the load client on core client_cpu). The caller then traps cleanup on EXIT.
+start_run() {
+    workdir=$(mktemp -d -t "quarry-$1-bench.XXXXXX")
+    results=$workdir/results.tsv
+    : >"$results"
+    stamp=$(date +%Y%m%d-%H%M%S)
+    run_name=$1-$stamp
+    pids=()
+    client=(taskset -c "$client_cpu" "$python" bench/gateway_load.py)
 }
 
 # Stop what the script started; keep the servers' logs next to the results (bench/results/ is gitignored).
@@ -71,6 +107,14 @@ start_emulator() {
     pids+=("$emulator_pid")
     emulator_url=http://127.0.0.1:$port
     wait_ready "$emulator_pid" "$emulator_url/ping" "$log"
+}
+
+# start_fast_emulator: the emulator with pacing, first-byte delay and faults off; sets fast_url, fast_pid, fast_cmd.
+start_fast_emulator() {
+    start_emulator fast 0
+    fast_url=$emulator_url
+    fast_pid=$emulator_pid
+    fast_cmd="taskset -c $client_cpu quarry emulator --first-byte-ms 0 --tokens-per-second 0 --fault-rate 0"
 }
 
 # aws_env EMULATOR_URL: sets aws, the command prefix of every gateway: the emulator's endpoints, dummy keys, and
@@ -149,4 +193,12 @@ bench() {
 # passed_last_check: whether the last result line (a smoke check) had no errors.
 passed_last_check() {
     tail -n 1 "$results" | cut -f5 | grep -q '"errors": 0'
+}
+
+# slow_benchmark TARGET API URL ARGS...: slow_streams streams at once against the paced emulator (run by client).
+slow_benchmark() {
+    local target=$1 api=$2 url=$3
+    shift 3
+    bench "$target" slow "${client[@]}" slow --api "$api" --url "$url" --model "$model" --api-key "$api_key" \
+        --concurrency "$slow_streams" --words "$slow_words" --ramp "$slow_ramp" --timeout "$slow_timeout" "$@"
 }

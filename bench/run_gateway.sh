@@ -64,37 +64,14 @@ model=anthropic.claude-3-haiku-20240307-v1:0
 api_key=bench-key
 litellm_venv=bench/.venv-litellm
 
-if [[ ! -x .venv/bin/quarry ]]; then
-    echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
-    echo "quarry[dev] from the lock, then runs the checks)" >&2
-    exit 1
-fi
-python=.venv/bin/python
-
-if [[ $(nproc) -lt 2 ]]; then
-    echo "warning: fewer than 2 cores: server and client share a core, figures are not comparable" >&2
-    server_cpu=0
-    client_cpu=0
-fi
+check_setup
 
 raise_open_files $((2 * slow_streams + 1024))
 
-if [[ " $targets " == *" litellm "* && ! -x $litellm_venv/bin/litellm ]]; then
-    echo "installing $litellm_spec into $litellm_venv (its own venv: its pinned dependencies stay out of .venv)" >&2
-    python3 -m venv "$litellm_venv"
-    "$litellm_venv/bin/pip" install --quiet "$litellm_spec"
-fi
+ensure_litellm
 
-workdir=$(mktemp -d -t quarry-gateway-bench.XXXXXX)
-results=$workdir/results.tsv
-: >"$results"
-stamp=$(date +%Y%m%d-%H%M%S)
-run_name=gateway-$stamp
-pids=()
-
+start_run gateway
 trap cleanup EXIT
-
-client=(taskset -c "$client_cpu" "$python" bench/gateway_load.py)
 
 # fast_benchmarks TARGET API URL PID_ARGS...: latency, requests/s and streamed chunks/s against the fast emulator.
 fast_benchmarks() {
@@ -116,17 +93,7 @@ fast_benchmarks() {
         --concurrency "$stream_concurrency" --duration "$duration" --warmup "$warmup" --words "$stream_words"
 }
 
-slow_benchmark() {
-    local target=$1 api=$2 url=$3
-    shift 3
-    bench "$target" slow "${client[@]}" slow --api "$api" --url "$url" --model "$model" --api-key "$api_key" \
-        --concurrency "$slow_streams" --words "$slow_words" --ramp "$slow_ramp" --timeout "$slow_timeout" "$@"
-}
-
-start_emulator fast 0
-fast_url=$emulator_url
-fast_pid=$emulator_pid
-fast_cmd="taskset -c $client_cpu quarry emulator --first-byte-ms 0 --tokens-per-second 0 --fault-rate 0"
+start_fast_emulator
 
 if [[ $client_cpu_bench != 0 ]]; then
     echo "running: bedrock_client_cpu.py" >&2

@@ -76,18 +76,7 @@ bag_venv=bench/.venv-bag
 # tiktoken's cache name for cl100k_base: the SHA-1 of its download URL; tiktoken checks the content's SHA-256.
 cl100k_file=9b5ad71b2ce5302211f9c61530b329a4922fc6a4
 
-if [[ ! -x .venv/bin/quarry ]]; then
-    echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
-    echo "quarry[dev] from the lock, then runs the checks)" >&2
-    exit 1
-fi
-python=.venv/bin/python
-
-if [[ $(nproc) -lt 2 ]]; then
-    echo "warning: fewer than 2 cores: server and client share a core, figures are not comparable" >&2
-    server_cpu=0
-    client_cpu=0
-fi
+check_setup
 
 raise_open_files $((2 * slow_streams + 1024))
 
@@ -139,22 +128,11 @@ if [[ " $targets " == *" bag "* ]]; then
     fi
 fi
 
-if [[ " $targets " == *" litellm "* && ! -x $litellm_venv/bin/litellm ]]; then
-    echo "installing $litellm_spec into $litellm_venv (its own venv: its pinned dependencies stay out of .venv)" >&2
-    python3 -m venv "$litellm_venv"
-    "$litellm_venv/bin/pip" install --quiet "$litellm_spec"
-fi
+ensure_litellm
 
-workdir=$(mktemp -d -t quarry-targets-bench.XXXXXX)
-results=$workdir/results.tsv
-: >"$results"
-stamp=$(date +%Y%m%d-%H%M%S)
-run_name=targets-$stamp
-pids=()
+start_run targets
 trap cleanup EXIT
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-
-client=(taskset -c "$client_cpu" "$python" bench/gateway_load.py)
 
 # throughput TARGET API URL ARGS...: requests/s and streamed chunks against the fast emulator.
 throughput() {
@@ -181,17 +159,7 @@ latency() {
         --duration "$duration" --warmup "$warmup"
 }
 
-slow() {
-    local target=$1 api=$2 url=$3
-    shift 3
-    bench "$target" slow "${client[@]}" slow --api "$api" --url "$url" --model "$model" --api-key "$api_key" \
-        --concurrency "$slow_streams" --words "$slow_words" --ramp "$slow_ramp" --timeout "$slow_timeout" "$@"
-}
-
-start_emulator fast 0
-fast_url=$emulator_url
-fast_pid=$emulator_pid
-fast_cmd="taskset -c $client_cpu quarry emulator --first-byte-ms 0 --tokens-per-second 0 --fault-rate 0"
+start_fast_emulator
 start_emulator slow "$slow_tps"
 slow_url=$emulator_url
 slow_pid=$emulator_pid
@@ -202,7 +170,7 @@ for target in $targets; do
         if latency direct bedrock "$fast_url" --pid "emulator=$fast_pid"; then
             throughput direct bedrock "$fast_url" --pid "emulator=$fast_pid"
         fi
-        slow direct bedrock "$slow_url" --pid "emulator=$slow_pid"
+        slow_benchmark direct bedrock "$slow_url" --pid "emulator=$slow_pid"
         ;;
     quarry)
         start_gateway quarry "$fast_url"
@@ -218,7 +186,7 @@ for target in $targets; do
         start_gateway quarry "$slow_url"
         bench quarry slow-check "${client[@]}" check --url "$server_url" --model "$model" --api-key "$api_key" \
             --words 3
-        slow quarry openai "$server_url" --pid "gateway=$server_pid" --pid "emulator=$slow_pid"
+        slow_benchmark quarry openai "$server_url" --pid "gateway=$server_pid" --pid "emulator=$slow_pid"
         stop "$server_pid"
         ;;
     bag | litellm)
