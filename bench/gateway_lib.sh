@@ -142,8 +142,8 @@ start_gateway() {
         server_cmd="taskset -c $server_cpu quarry serve --host 127.0.0.1 --port $port --backend bedrock --workers 1"
         "${aws[@]}" QUARRY_API_KEY="$api_key" QUARRY_DATA_DIR="$workdir/quarry-data" \
             QUARRY_CONFIG="$workdir/none.toml" \
-            taskset -c "$server_cpu" .venv/bin/quarry serve --host 127.0.0.1 --port "$port" --backend bedrock --workers 1 \
-            >"$log" 2>&1 &
+            taskset -c "$server_cpu" .venv/bin/quarry serve --host 127.0.0.1 --port "$port" --backend bedrock \
+            --workers 1 >"$log" 2>&1 &
         server_pid=$!
         pids+=("$server_pid")
         wait_ready "$server_pid" "$server_url/health" "$log"

@@ -21,7 +21,8 @@
 # (figure | emulator direct | Quarry | BAG | target | met) and a per-run table; saves the JSON lines (tagged with
 # target and benchmark, plus a summary line) to bench/results/targets-STAMP.jsonl, the servers' logs to
 # bench/results/targets-STAMP-logs/. Exits 0 only if every target was judged and met and every check passed.
-# About 5 minutes with the defaults (LiteLLM adds about 2).
+# About 5.5 minutes with the defaults (measured on 2026-12-05); LiteLLM adds its four benchmarks (~1 minute, not timed)
+# and, on its first run, its install.
 #
 # Environment knobs (defaults in brackets):
 #   BENCH_BAG_SRC []              bedrock-access-gateway's checkout (or its src/ directory); unset: BAG is skipped
@@ -218,6 +219,7 @@ done
 [[ -n $bag_skipped ]] && report_args+=(--bag-skipped "$bag_skipped")
 [[ -n $bag_version ]] && report_args+=(--bag-version "$bag_version")
 if [[ " $targets " == *" litellm "* && -x $litellm_venv/bin/python ]]; then
-    report_args+=(--litellm-version "$("$litellm_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))')")
+    version=$("$litellm_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))')
+    report_args+=(--litellm-version "$version")
 fi
 "$python" bench/targets_report.py "$results" "${report_args[@]}"
