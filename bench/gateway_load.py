@@ -1,9 +1,12 @@
 """Load client for gateways in front of Bedrock: latency, requests/s, streamed chunks/s and many slow streams.
 
-One client for the three things the gateway benchmark compares, so that they pay the same client costs:
-`--api bedrock` speaks Converse / ConverseStream to the emulator itself (the direct baseline), `--api openai` speaks
-`POST /v1/chat/completions` to a gateway (Quarry, LiteLLM). It reuses `emulator_load.py`'s raw asyncio HTTP/1.1
-keep-alive connection (on uvloop when installed) and replaces only what is done with the body.
+One client for everything the gateway benchmarks compare, so that they pay the same client costs:
+`--api bedrock` speaks Converse / ConverseStream (to the emulator itself, the direct baseline, or to a gateway's
+Bedrock routes), `--api openai` speaks `POST /v1/chat/completions` to a gateway (Quarry, LiteLLM,
+bedrock-access-gateway with `--prefix /api`), `--api anthropic` `POST /v1/messages` and `--api responses`
+`POST /v1/responses` (these two non-streamed only). It reuses `emulator_load.py`'s raw asyncio HTTP/1.1 keep-alive
+connection (on uvloop when installed) and replaces only what is done with the body. Authorization: a Bearer key
+(`--api-key`), except `--api bedrock`, which sends a SigV4-shaped header the emulator accepts unless `--auth bearer`.
 
     python bench/gateway_load.py converse --api openai --url http://127.0.0.1:8080 --concurrency 1
     python bench/gateway_load.py stream --api openai --url http://127.0.0.1:8080 --concurrency 64 --words 500
@@ -23,8 +26,9 @@ Modes:
 - `check`: one non-streamed and one streamed request, printed; exits 1 unless both pass the checks below.
 
 Every answer is checked: status 200; openai: `choices[0].message.content` non-empty and a `finish_reason`, streams
-with a non-empty content delta, a `finish_reason`, no `error` chunk, ending in `data: [DONE]`; bedrock: non-empty
-text and `stopReason`, streams of event frames only with a `contentBlockDelta`, ending in messageStop then metadata.
+with a non-empty content delta, a `finish_reason`, no `error` chunk, ending in `data: [DONE]`; anthropic: a text
+block and a `stop_reason`; responses: `status` completed and an `output_text` part; bedrock: non-empty text and
+`stopReason`, streams of event frames only with a `contentBlockDelta`, ending in messageStop then metadata.
 `--pid NAME=PID` (repeatable) adds each process's CPU share during the measured window and its resident memory
 (current and peak: VmHWM of the process, and the peak of the sampled RSS of the process and its children).
 Prints one JSON line; exits 1 if any answer failed its checks or nothing completed (no request, stream or chunk).
@@ -64,6 +68,8 @@ STREAM_PROMPT = "[[emulator: words={words}]] Tell me a long story."
 SSE_EVENT_END = re.compile(rb"\r?\n\r?\n")
 FINISH_REASON = re.compile(rb'"finish_reason":\s*"')
 CONTENT_BLOCK_DELTA = b"contentBlockDelta"
+APIS = ("openai", "anthropic", "responses", "bedrock")
+STREAMING_APIS = ("openai", "bedrock")
 
 
 @dataclass
@@ -238,6 +244,13 @@ class GatewayConnection(Connection):
             if self.api == "openai":
                 choice = (body.get("choices") or [{}])[0]
                 text, stop = (choice.get("message") or {}).get("content"), choice.get("finish_reason")
+            elif self.api == "anthropic":
+                text = next((b.get("text") for b in body.get("content") or [] if b.get("type") == "text"), None)
+                stop = body.get("stop_reason")
+            elif self.api == "responses":
+                parts = [p for item in body.get("output") or [] for p in item.get("content") or []]
+                text = next((p.get("text") for p in parts if p.get("type") == "output_text"), None)
+                stop = body.get("status") == "completed"
             else:
                 content = (((body.get("output") or {}).get("message") or {}).get("content")) or [{}]
                 text, stop = content[0].get("text"), body.get("stopReason")
@@ -257,6 +270,7 @@ def _delta_text(chunk: Any) -> str:
 def build_request(args: argparse.Namespace, host: str, port: int, streaming: bool) -> bytes:
     """The raw HTTP/1.1 request every connection repeats."""
     text = STREAM_PROMPT.format(words=args.words) if streaming else SHORT_PROMPT
+    auth, accept = f"Bearer {args.api_key}", "text/event-stream"
     if args.api == "openai":
         payload: dict[str, Any] = {
             "model": args.model,
@@ -264,13 +278,22 @@ def build_request(args: argparse.Namespace, host: str, port: int, streaming: boo
             "max_tokens": args.max_tokens,
             "stream": streaming,
         }
-        path, auth, accept = "/v1/chat/completions", f"Bearer {args.api_key}", "text/event-stream"
+        path = "/v1/chat/completions"
+    elif args.api == "anthropic":
+        payload = {"model": args.model, "messages": [{"role": "user", "content": text}], "max_tokens": args.max_tokens}
+        path = "/v1/messages"
+    elif args.api == "responses":
+        payload = {"model": args.model, "input": text, "max_output_tokens": args.max_tokens}
+        path = "/v1/responses"
     else:
         payload = {"messages": [{"role": "user", "content": [{"text": text}]}]}
         payload["inferenceConfig"] = {"maxTokens": args.max_tokens}
         action = "converse-stream" if streaming else "converse"
-        path, auth = f"/model/{quote(args.model, safe='')}/{action}", AUTHORIZATION
+        path = f"/model/{quote(args.model, safe='')}/{action}"
         accept = "application/vnd.amazon.eventstream"
+        if args.auth != "bearer":
+            auth = AUTHORIZATION
+    path = args.prefix + path
     if not streaming:
         accept = "application/json"
     body = json.dumps(payload).encode()
@@ -453,7 +476,7 @@ async def check(args: argparse.Namespace) -> dict[str, Any]:
     host, port = url.hostname or "127.0.0.1", url.port or 80
     loop = asyncio.get_running_loop()
     out: dict[str, Any] = {"mode": "check", "api": args.api, "errors": 0, "first_error": None}
-    for streaming in (False, True):
+    for streaming in (False, True) if args.api in STREAMING_APIS else (False,):
         stats = RunStats(start=0.0, end=float("inf"), one_shot=True)
         closed: asyncio.Future[None] = loop.create_future()
         conn = GatewayConnection(build_request(args, host, port, streaming), args.api, streaming, stats, closed)
@@ -485,9 +508,16 @@ def pid_arg(text: str) -> tuple[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["converse", "stream", "slow", "check"])
-    parser.add_argument("--api", choices=["openai", "bedrock"], default="openai", help="dialect (default: openai)")
+    parser.add_argument("--api", choices=APIS, default="openai", help="dialect (default: openai)")
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL (default: %(default)s)")
-    parser.add_argument("--api-key", default=os.environ.get("BENCH_API_KEY", "bench-key"), help="openai bearer key")
+    parser.add_argument("--prefix", default="", help="path before /v1/… or /model/… (bedrock-access-gateway: /api)")
+    parser.add_argument("--api-key", default=os.environ.get("BENCH_API_KEY", "bench-key"), help="bearer key")
+    parser.add_argument(
+        "--auth",
+        choices=["auto", "bearer"],
+        default="auto",
+        help="auto: bedrock sends a SigV4-shaped header (the emulator's), the others the bearer key",
+    )
     parser.add_argument("--concurrency", "-c", type=int, default=1, help="connections (default: 1)")
     parser.add_argument("--duration", "-d", type=float, default=10.0, help="measured seconds (default: 10)")
     parser.add_argument("--warmup", "-w", type=float, default=2.0, help="unmeasured seconds first (default: 2)")
@@ -500,11 +530,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.concurrency < 1 or args.duration <= 0 or args.warmup < 0 or args.ramp < 0:
         parser.error("--concurrency must be >= 1, --duration > 0, --warmup and --ramp >= 0")
+    if args.mode in ("stream", "slow") and args.api not in STREAMING_APIS:
+        parser.error(f"--api {args.api} is non-streamed only here; streams: {', '.join(STREAMING_APIS)}")
     if args.max_tokens is None:
         args.max_tokens = 64 if args.mode == "converse" else 4096
     loop_name, runner = event_loop_runner()
     result = runner(check(args) if args.mode == "check" else run(args))
-    result |= {"client": "gateway_load.py", "loop": loop_name, "url": args.url}
+    result |= {"client": "gateway_load.py", "loop": loop_name, "url": args.url + args.prefix}
     print(json.dumps(result), flush=True)
     # A slow gateway may finish no long stream inside the window: streamed chunks are then what counts.
     completed = args.mode == "check" or result.get("requests") or result.get("streams") or result.get("chunks")

@@ -22,7 +22,7 @@ ADDED_P50_TARGET_MS = 2.0
 RPS_RATIO_TARGET = 10.0
 RSS_TARGET_MB = 300.0
 TARGETS = ("direct", "quarry", "litellm")
-NAMES = {"direct": "Emulator direct", "quarry": "Quarry", "litellm": "LiteLLM"}
+NAMES = {"direct": "Emulator direct", "quarry": "Quarry", "litellm": "LiteLLM", "bag": "bedrock-access-gateway"}
 
 
 @dataclass

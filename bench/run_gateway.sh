@@ -41,6 +41,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/gateway_lib.sh
+source bench/gateway_lib.sh
 
 duration=${BENCH_DURATION:-10}
 warmup=${BENCH_WARMUP:-2}
@@ -62,141 +64,14 @@ model=anthropic.claude-3-haiku-20240307-v1:0
 api_key=bench-key
 litellm_venv=bench/.venv-litellm
 
-if [[ ! -x .venv/bin/quarry ]]; then
-    echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
-    echo "quarry[dev] from the lock, then runs the checks)" >&2
-    exit 1
-fi
-python=.venv/bin/python
+check_setup
 
-if [[ $(nproc) -lt 2 ]]; then
-    echo "warning: fewer than 2 cores: server and client share a core, figures are not comparable" >&2
-    server_cpu=0
-    client_cpu=0
-fi
+raise_open_files $((2 * slow_streams + 1024))
 
-# Every slow stream holds a socket in the client, two in a gateway and one in the emulator.
-wanted_files=$((2 * slow_streams + 1024))
-if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt $wanted_files ]]; then
-    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-    if [[ $(ulimit -n) != unlimited && $(ulimit -n) -lt $wanted_files ]]; then
-        echo "warning: open-files limit $(ulimit -n) < $wanted_files: the slow-stream test may fail to connect" >&2
-    fi
-fi
+ensure_litellm
 
-if [[ " $targets " == *" litellm "* && ! -x $litellm_venv/bin/litellm ]]; then
-    echo "installing $litellm_spec into $litellm_venv (its own venv: its pinned dependencies stay out of .venv)" >&2
-    python3 -m venv "$litellm_venv"
-    "$litellm_venv/bin/pip" install --quiet "$litellm_spec"
-fi
-
-free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-workdir=$(mktemp -d -t quarry-gateway-bench.XXXXXX)
-results=$workdir/results.tsv
-: >"$results"
-stamp=$(date +%Y%m%d-%H%M%S)
-pids=()
-
-# Stop what this script started; keep the servers' logs next to the results (bench/results/ is gitignored).
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    if compgen -G "$workdir/*.log" >/dev/null; then
-        mkdir -p "bench/results/gateway-$stamp-logs"
-        cp "$workdir"/*.log "bench/results/gateway-$stamp-logs/"
-    fi
-    rm -rf "$workdir"
-}
+start_run gateway
 trap cleanup EXIT
-
-# wait_ready PID URL LOG: poll URL until it answers 200; fail if the process dies or after 120 s.
-wait_ready() {
-    local pid=$1 url=$2 log=$3
-    for _ in $(seq 1200); do
-        if curl -fsS -o /dev/null "$url" 2>/dev/null; then
-            return 0
-        fi
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "error: process $pid exited before answering $url:" >&2
-            cat "$log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    echo "error: no answer on $url after 120 s:" >&2
-    cat "$log" >&2
-    exit 1
-}
-
-stop() {
-    local pid=$1
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-# start_emulator NAME TOKENS_PER_SECOND: sets emulator_pid and emulator_url.
-start_emulator() {
-    local name=$1 tps=$2 port log
-    port=$(free_port)
-    log=$workdir/emulator-$name.log
-    taskset -c "$client_cpu" .venv/bin/quarry emulator --host 127.0.0.1 --port "$port" \
-        --first-byte-ms 0 --tokens-per-second "$tps" --fault-rate 0 >"$log" 2>&1 &
-    emulator_pid=$!
-    pids+=("$emulator_pid")
-    emulator_url=http://127.0.0.1:$port
-    wait_ready "$emulator_pid" "$emulator_url/ping" "$log"
-}
-
-# start_gateway TARGET EMULATOR_URL: sets server_pid, server_url and server_cmd.
-start_gateway() {
-    local target=$1 upstream=$2 port log
-    port=$(free_port)
-    log=$workdir/$target-$port.log
-    server_url=http://127.0.0.1:$port
-    if [[ $target == quarry ]]; then
-        server_cmd="taskset -c $server_cpu quarry serve --host 127.0.0.1 --port $port --backend bedrock"
-        # Only these credentials and endpoints: no profile, config file or Bedrock API key from the caller's shell.
-        env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_SESSION_TOKEN -u AWS_BEARER_TOKEN_BEDROCK \
-            AWS_ENDPOINT_URL_BEDROCK_RUNTIME="$upstream" AWS_ENDPOINT_URL_BEDROCK="$upstream" \
-            AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
-            AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-            QUARRY_API_KEY="$api_key" QUARRY_DATA_DIR="$workdir/quarry-data" QUARRY_CONFIG="$workdir/none.toml" \
-            taskset -c "$server_cpu" .venv/bin/quarry serve --host 127.0.0.1 --port "$port" --backend bedrock \
-            >"$log" 2>&1 &
-        server_pid=$!
-        pids+=("$server_pid")
-        wait_ready "$server_pid" "$server_url/health" "$log"
-    else
-        server_cmd="taskset -c $server_cpu litellm --config bench/litellm_config.yaml --num_workers 1"
-        env -u DATABASE_URL BENCH_EMULATOR_URL="$upstream" BENCH_API_KEY="$api_key" \
-            LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
-            taskset -c "$server_cpu" "$litellm_venv/bin/litellm" --config bench/litellm_config.yaml \
-            --host 127.0.0.1 --port "$port" --num_workers 1 >"$log" 2>&1 &
-        server_pid=$!
-        pids+=("$server_pid")
-        wait_ready "$server_pid" "$server_url/health/liveliness" "$log"
-    fi
-}
-
-# bench TARGET LABEL COMMAND...: run one client, keep its JSON line.
-bench() {
-    local target=$1 label=$2 line status=0
-    shift 2
-    echo "running: $target $label: $*" >&2
-    line=$("$@" | grep '^{' | tail -n 1) || status=$?
-    if [[ -z $line ]]; then
-        line='{"errors": 1, "first_error": "client printed no result"}'
-    fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$label" "$status" "$*" "$line" >>"$results"
-}
-
-client=(taskset -c "$client_cpu" "$python" bench/gateway_load.py)
 
 # fast_benchmarks TARGET API URL PID_ARGS...: latency, requests/s and streamed chunks/s against the fast emulator.
 fast_benchmarks() {
@@ -204,7 +79,7 @@ fast_benchmarks() {
     shift 3
     local common=(--api "$api" --url "$url" --model "$model" --api-key "$api_key" "$@")
     bench "$target" check "${client[@]}" check "${common[@]}" --words 20
-    if ! tail -n 1 "$results" | cut -f5 | grep -q '"errors": 0'; then
+    if ! passed_last_check; then
         echo "error: $target did not pass the smoke check; skipping its benchmarks" >&2
         return
     fi
@@ -218,17 +93,7 @@ fast_benchmarks() {
         --concurrency "$stream_concurrency" --duration "$duration" --warmup "$warmup" --words "$stream_words"
 }
 
-slow_benchmark() {
-    local target=$1 api=$2 url=$3
-    shift 3
-    bench "$target" slow "${client[@]}" slow --api "$api" --url "$url" --model "$model" --api-key "$api_key" \
-        --concurrency "$slow_streams" --words "$slow_words" --ramp "$slow_ramp" --timeout "$slow_timeout" "$@"
-}
-
-start_emulator fast 0
-fast_url=$emulator_url
-fast_pid=$emulator_pid
-fast_cmd="taskset -c $client_cpu quarry emulator --first-byte-ms 0 --tokens-per-second 0 --fault-rate 0"
+start_fast_emulator
 
 if [[ $client_cpu_bench != 0 ]]; then
     echo "running: bedrock_client_cpu.py" >&2
