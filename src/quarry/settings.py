@@ -287,6 +287,19 @@ class ModelSettings(BaseModel):
         '"haiku"]}`); see `[resilience]`.',
     )
 
+    service_tiers: dict[str, Literal["priority", "default", "flex", "reserved"]] = Field(
+        default_factory=dict,
+        description="Model name or Bedrock id patterns (globs, first match wins) → the Bedrock service tier asked "
+        'for when the caller asks none (OpenAI\'s or Anthropic\'s `"auto"`, or no tier): `{"*": "flex"}`.',
+    )
+
+    def service_tier_for(self, *names: str) -> str | None:
+        """The operator's service tier for a model known by any of these names (None: Bedrock's default)."""
+        for pattern, tier in self.service_tiers.items():
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names if name):
+                return tier
+        return None
+
     @field_validator("reasoning_budgets")
     @classmethod
     def _budgets_for_every_level(cls, budgets: dict[ReasoningEffort, int]) -> dict[ReasoningEffort, int]:

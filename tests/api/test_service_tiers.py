@@ -1,0 +1,280 @@
+"""Bedrock's service tiers through the gateway in every dialect, over the in-process emulator: OpenAI's
+`service_tier` (chat and Responses, whole and streamed), Anthropic's (`standard_only`, `auto`) on the Converse,
+InvokeModel and Messages-endpoint paths, Bedrock's own `serviceTier` and tier header through boto3; a bad value is a
+400 in each dialect's envelope; each call is charged and recorded at the tier that served it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import boto3
+import httpx
+import openai
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from quarry.server import create_app
+from quarry.settings import ModelSettings, Settings, SpendSettings, UISettings
+from tests.conftest import SDKs
+
+KEY = "sk-tiers-admin"
+LLAMA3 = "meta.llama3-8b-instruct-v1:0"  # Converse for every dialect
+HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"  # Claude on InvokeModel
+OPUS_55 = "claude-opus-5-5"  # Claude on Bedrock's Messages endpoint
+CHEAP = "cheap-llama"  # an alias the operator sends to the Flex tier
+# Aliases the operator sends to the Reserved tier, which the emulator has no reservation for: its refusal shows that
+# the tier reached Bedrock (InvokeModel's header, and the same header on the Messages endpoint).
+RESERVED = {"reserved-haiku": HAIKU, "reserved-opus": "us.anthropic.claude-opus-5-5"}
+# USD per million tokens, and the tiers' multipliers, from the operator's prices file.
+INPUT, OUTPUT = 1.0, 2.0
+MULTIPLIERS = {"priority": 2.0, "flex": 0.5}
+HELLO = [{"role": "user", "content": "Hello there"}]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tiers")
+
+
+@pytest.fixture(scope="module")
+def gateway(serve: Any, data_dir: Path) -> str:
+    prices = data_dir / "prices.json"
+    llama = {"input": INPUT, "output": OUTPUT, "verified": False}
+    prices.write_text(json.dumps({"service_tiers": MULTIPLIERS, "models": {LLAMA3: llama}}))
+    settings = Settings(
+        backend="emulator",
+        api_key=KEY,  # type: ignore[arg-type]
+        keepalive_s=0.2,
+        data_dir=data_dir,
+        ui=UISettings(enabled=False),  # not under test here
+        spend=SpendSettings(prices_file=prices),
+        models=ModelSettings(
+            aliases={CHEAP: LLAMA3, **RESERVED}, service_tiers={CHEAP: "flex", "reserved-*": "reserved"}
+        ),
+    )
+    url: str = serve(create_app(settings), lifespan="on").url
+    return url
+
+
+def llama_cost(input_tokens: int, output_tokens: int, tier: str | None) -> str:
+    factor = MULTIPLIERS.get(tier or "default", 1.0)
+    return f"{(input_tokens * INPUT + output_tokens * OUTPUT) / 1_000_000 * factor:.6f}"
+
+
+# OpenAI
+
+
+def test_openai_chat_flex_is_served_echoed_and_charged_at_flex(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    raw = client.chat.completions.with_raw_response.create(model=LLAMA3, messages=HELLO, service_tier="flex")
+    completion = raw.parse()
+    assert completion.service_tier == "flex"
+    assert completion.usage is not None
+    expected = llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, "flex")
+    assert raw.headers["x-quarry-cost-usd"] == expected
+    assert expected != llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, None)
+
+
+def test_openai_chat_without_a_tier_is_the_default_and_charged_the_list_price(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    raw = client.chat.completions.with_raw_response.create(model=LLAMA3, messages=HELLO)
+    completion = raw.parse()
+    assert completion.service_tier == "default"
+    assert completion.usage is not None
+    cost = llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, None)
+    assert raw.headers["x-quarry-cost-usd"] == cost
+
+
+def test_openai_stream_names_the_tier_in_every_chunk(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    chunks = list(
+        client.chat.completions.create(
+            model=LLAMA3,
+            messages=HELLO,
+            service_tier="fast",  # OpenAI's other name for priority
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert len(chunks) > 2
+    assert {chunk.service_tier for chunk in chunks} == {"priority"}
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_openai_auto_takes_the_operators_tier_for_the_model(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    raw = client.chat.completions.with_raw_response.create(model=CHEAP, messages=HELLO, service_tier="auto")
+    completion = raw.parse()
+    assert completion.service_tier == "flex"
+    assert completion.usage is not None
+    expected = llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, "flex")
+    assert raw.headers["x-quarry-cost-usd"] == expected
+    # A tier the caller names wins over the operator's.
+    assert client.chat.completions.create(model=CHEAP, messages=HELLO, service_tier="default").service_tier == "default"
+
+
+def test_openai_unknown_tier_is_a_400_naming_the_parameter(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="turbo")  # type: ignore[arg-type]
+    error = refused.value.body
+    assert isinstance(error, dict)
+    assert error["type"] == "invalid_request_error"
+    assert "service_tier" in (error.get("param") or "") + error["message"]
+
+
+def test_openai_scale_is_bedrocks_reserved_tier_whose_refusal_is_passed_on(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="scale")
+    assert "Reservation not found" in str(refused.value)
+
+
+def test_responses_flex_whole_and_streamed(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    response = client.responses.create(model=LLAMA3, input="Hello there", service_tier="flex", store=False)
+    assert response.service_tier == "flex"
+    assert response.output_text
+    events = list(client.responses.create(model=LLAMA3, input="Hello", service_tier="priority", stream=True))
+    completed = [e.response for e in events if e.type == "response.completed"]
+    assert [response.service_tier for response in completed] == ["priority"]
+
+
+def test_responses_unknown_tier_is_a_400(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model=LLAMA3, input="Hi", service_tier="cheapest")  # type: ignore[arg-type]
+    assert "service_tier" in str(refused.value)
+
+
+# Anthropic
+
+
+@pytest.mark.parametrize("model", [LLAMA3, HAIKU, OPUS_55], ids=["converse", "invoke", "messages-endpoint"])
+def test_anthropic_standard_only_is_the_standard_tier(sdk: SDKs, gateway: str, model: str) -> None:
+    client = sdk.anthropic(gateway, KEY)
+    message = client.messages.create(model=model, max_tokens=64, messages=HELLO, service_tier="standard_only")
+    assert message.content
+    assert message.usage.service_tier == "standard"
+
+
+@pytest.mark.parametrize("model", [LLAMA3, HAIKU, OPUS_55], ids=["converse", "invoke", "messages-endpoint"])
+def test_anthropic_stream_names_the_tier_in_message_start(sdk: SDKs, gateway: str, model: str) -> None:
+    client = sdk.anthropic(gateway, KEY)
+    with client.messages.stream(model=model, max_tokens=64, messages=HELLO, service_tier="standard_only") as stream:
+        events = list(stream)
+    starts = [e for e in events if e.type == "message_start"]
+    assert starts[0].message.usage.service_tier == "standard"
+    assert any(e.type == "content_block_delta" for e in events)
+
+
+def test_anthropic_auto_takes_the_operators_tier_and_is_charged_at_it(sdk: SDKs, gateway: str) -> None:
+    client = sdk.anthropic(gateway, KEY)
+    raw = client.messages.with_raw_response.create(model=CHEAP, max_tokens=64, messages=HELLO, service_tier="auto")
+    message = raw.parse()
+    assert message.usage.service_tier == "flex"  # Bedrock's Flex, which Anthropic has no name of its own for
+    assert raw.headers["x-quarry-cost-usd"] == llama_cost(
+        message.usage.input_tokens, message.usage.output_tokens, "flex"
+    )
+
+
+@pytest.mark.parametrize("model", list(RESERVED))
+def test_anthropic_claude_paths_send_the_tier_to_bedrock(sdk: SDKs, gateway: str, model: str) -> None:
+    client = sdk.anthropic(gateway, KEY)
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.create(model=model, max_tokens=64, messages=HELLO)
+    assert "Reservation not found." in str(refused.value)
+    # Asking for the standard tier leaves the operator's out.
+    message = client.messages.create(model=model, max_tokens=64, messages=HELLO, service_tier="standard_only")
+    assert message.usage.service_tier == "standard"
+
+
+def test_anthropic_unknown_tier_is_a_400_in_anthropics_envelope(sdk: SDKs, gateway: str) -> None:
+    client = sdk.anthropic(gateway, KEY)
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.create(model=LLAMA3, max_tokens=64, messages=HELLO, service_tier="priority")  # type: ignore[arg-type]
+    body = refused.value.body
+    assert isinstance(body, dict)
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "service_tier" in body["error"]["message"]
+
+
+# Bedrock's own routes
+
+
+@pytest.fixture
+def bedrock_runtime(gateway: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """boto3's bedrock-runtime on Quarry with only a Quarry key (AWS_BEARER_TOKEN_BEDROCK)."""
+    empty = tmp_path / "none"
+    empty.write_text("")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", KEY)
+    config = Config(retries={"total_max_attempts": 1})
+    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=gateway, config=config)
+    yield client
+    client.close()
+
+
+CONVERSATION = [{"role": "user", "content": [{"text": "Hello there"}]}]
+
+
+def test_bedrock_converse_passes_the_tier_through(bedrock_runtime: Any) -> None:
+    answer = bedrock_runtime.converse(modelId=LLAMA3, messages=CONVERSATION, serviceTier={"type": "flex"})
+    assert answer["serviceTier"] == {"type": "flex"}
+    assert answer["output"]["message"]["content"][0]["text"]
+    streamed = bedrock_runtime.converse_stream(modelId=LLAMA3, messages=CONVERSATION, serviceTier={"type": "priority"})
+    metadata = [event["metadata"] for event in streamed["stream"] if "metadata" in event]
+    assert metadata[0]["serviceTier"] == {"type": "priority"}
+
+
+def test_bedrock_converse_gets_the_operators_tier_when_it_names_none(bedrock_runtime: Any) -> None:
+    answer = bedrock_runtime.converse(modelId=CHEAP, messages=CONVERSATION)
+    assert answer["serviceTier"] == {"type": "flex"}
+
+
+def test_bedrock_invoke_model_passes_the_tier_header_through(bedrock_runtime: Any) -> None:
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 32, "messages": HELLO})
+    answer = bedrock_runtime.invoke_model(modelId=HAIKU, body=body, serviceTier="priority")
+    assert answer["serviceTier"] == "priority"
+    assert json.loads(answer["body"].read())["content"]
+    streamed = bedrock_runtime.invoke_model_with_response_stream(modelId=HAIKU, body=body, serviceTier="flex")
+    assert streamed["serviceTier"] == "flex"
+    assert list(streamed["body"])
+
+
+def test_bedrock_bad_tiers_are_bedrocks_validation_errors(bedrock_runtime: Any) -> None:
+    with pytest.raises(ClientError) as invalid:
+        bedrock_runtime.converse(modelId=LLAMA3, messages=CONVERSATION, serviceTier={"type": "cheapest"})
+    assert invalid.value.response["Error"] == {
+        "Code": "ValidationException",
+        "Message": "service tier provided is invalid",
+    }
+    with pytest.raises(ClientError) as unreserved:
+        bedrock_runtime.converse(modelId=LLAMA3, messages=CONVERSATION, serviceTier={"type": "reserved"})
+    assert unreserved.value.response["Error"]["Message"] == "Reservation not found."
+
+
+# Usage
+
+
+def test_usage_records_the_tier_that_served_each_call(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    flex = client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="flex")
+    priority = client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="priority")
+    assert (flex.service_tier, priority.service_tier) == ("flex", "priority")
+    rows = httpx.get(f"{gateway}/admin/usage?by=tier", headers={"Authorization": f"Bearer {KEY}"}).json()["data"]
+    by_tier = {row["tier"]: row for row in rows}
+    assert {"flex", "priority", "default"} <= set(by_tier)
+    assert all(row["cost_usd"] > 0 for tier, row in by_tier.items() if tier in ("flex", "priority"))
+    bad = httpx.get(f"{gateway}/admin/usage?by=colour", headers={"Authorization": f"Bearer {KEY}"})
+    assert bad.status_code == 400
+    assert "tier" in bad.json()["error"]["message"]
