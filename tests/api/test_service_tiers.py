@@ -17,7 +17,9 @@ import openai
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 
+from quarry.cli.keys import usage
 from quarry.server import create_app
 from quarry.settings import ModelSettings, Settings, SpendSettings, UISettings
 from tests.conftest import SDKs
@@ -266,7 +268,7 @@ def test_bedrock_bad_tiers_are_bedrocks_validation_errors(bedrock_runtime: Any) 
 # Usage
 
 
-def test_usage_records_the_tier_that_served_each_call(sdk: SDKs, gateway: str) -> None:
+def test_usage_records_the_tier_that_served_each_call(sdk: SDKs, gateway: str, data_dir: Path) -> None:
     client = sdk.openai(f"{gateway}/v1", KEY)
     flex = client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="flex")
     priority = client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="priority")
@@ -275,6 +277,10 @@ def test_usage_records_the_tier_that_served_each_call(sdk: SDKs, gateway: str) -
     by_tier = {row["tier"]: row for row in rows}
     assert {"flex", "priority", "default"} <= set(by_tier)
     assert all(row["cost_usd"] > 0 for tier, row in by_tier.items() if tier in ("flex", "priority"))
+    # `quarry usage --by tier` reads the same rows (the admin API flushed them).
+    printed = CliRunner().invoke(usage, ["--by", "tier"], env={"QUARRY_DATA_DIR": str(data_dir)})
+    assert printed.exit_code == 0, printed.output
+    assert {line.split()[0] for line in printed.output.splitlines()[1:]} >= {"flex", "priority", "default"}
     bad = httpx.get(f"{gateway}/admin/usage?by=colour", headers={"Authorization": f"Bearer {KEY}"})
     assert bad.status_code == 400
     assert "tier" in bad.json()["error"]["message"]
