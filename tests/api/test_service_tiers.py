@@ -92,6 +92,20 @@ def test_openai_chat_without_a_tier_is_the_default_and_charged_the_list_price(sd
     assert raw.headers["x-quarry-cost-usd"] == cost
 
 
+def test_admission_prices_the_call_at_the_tier_asked(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    most = {
+        tier: float(
+            client.chat.completions.with_raw_response.create(
+                model=LLAMA3, messages=HELLO, max_tokens=100, service_tier=tier
+            ).headers["x-quarry-cost-max-usd"]
+        )
+        for tier in ("default", "flex", "priority")
+    }
+    assert most["flex"] == pytest.approx(most["default"] * MULTIPLIERS["flex"], abs=2e-6)
+    assert most["priority"] == pytest.approx(most["default"] * MULTIPLIERS["priority"], abs=2e-6)
+
+
 def test_openai_stream_names_the_tier_in_every_chunk(sdk: SDKs, gateway: str) -> None:
     client = sdk.openai(f"{gateway}/v1", KEY)
     chunks = list(
@@ -263,6 +277,21 @@ def test_bedrock_bad_tiers_are_bedrocks_validation_errors(bedrock_runtime: Any) 
     with pytest.raises(ClientError) as unreserved:
         bedrock_runtime.converse(modelId=LLAMA3, messages=CONVERSATION, serviceTier={"type": "reserved"})
     assert unreserved.value.response["Error"]["Message"] == "Reservation not found."
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_bedrock_messages_endpoint_passes_the_tier_header_through(gateway: str, stream: bool) -> None:
+    body = {"model": "us.anthropic.claude-opus-5-5", "max_tokens": 32, "messages": HELLO, "stream": stream}
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
+    url = f"{gateway}/anthropic/v1/messages"
+    tiered = httpx.post(url, json=body, headers=headers | {"X-Amzn-Bedrock-Service-Tier": "flex"})
+    assert tiered.status_code == 200, tiered.text
+    assert tiered.headers["x-amzn-bedrock-service-tier"] == "flex"
+    assert "content_block_delta" in tiered.text if stream else tiered.json()["content"]
+    # The operator's tier where the caller names none (the emulator has no reservation: Bedrock's refusal shows it).
+    refused = httpx.post(url, json=body | {"model": "reserved-opus"}, headers=headers)
+    assert refused.status_code == 400
+    assert "Reservation not found." in refused.text
 
 
 # Usage
