@@ -159,6 +159,8 @@ def test_responses_flex_whole_and_streamed(sdk: SDKs, gateway: str) -> None:
     events = list(client.responses.create(model=LLAMA3, input="Hello", service_tier="priority", stream=True))
     completed = [e.response for e in events if e.type == "response.completed"]
     assert [response.service_tier for response in completed] == ["priority"]
+    fastest = client.responses.create(model=LLAMA3, input="Hello", service_tier="ultrafast", store=False)
+    assert fastest.service_tier == "priority"  # Bedrock's fastest tier, in the name OpenAI answers with
 
 
 def test_responses_unknown_tier_is_a_400(sdk: SDKs, gateway: str) -> None:

@@ -1,9 +1,10 @@
 """Bedrock's service tiers (`priority`, `default`, `flex`, `reserved`) in every dialect's words, once.
 
 What a caller asks for:
-- OpenAI's `service_tier` (`auto`, `default`, `flex`, `scale`, `priority`, `fast`; the openai SDK's
-  ChatCompletion and Responses create params): `auto` leaves the choice to the operator, as OpenAI leaves it to the
-  project; `fast` is OpenAI's other name for `priority`; `scale`, OpenAI's reserved capacity, is Bedrock's Reserved.
+- OpenAI's `service_tier` (`auto`, `default`, `flex`, `scale`, `priority`, `fast`, and `ultrafast` on Responses; the
+  openai SDK's ChatCompletion and Responses create params): `auto` leaves the choice to the operator, as OpenAI leaves
+  it to the project; `fast` is OpenAI's other name for `priority`, and `ultrafast`, its fastest tier, is Bedrock's
+  fastest, `priority`; `scale`, OpenAI's reserved capacity, is Bedrock's Reserved.
 - Anthropic's `service_tier` (`auto`, `standard_only`; https://platform.claude.com/docs/en/api/service-tiers):
   `auto` may use capacity beyond the standard tier, so it is the operator's choice; `standard_only` is `default`.
 With no tier asked, or `auto`, the operator's `models.service_tiers` for the model decides, else Bedrock's default.
@@ -31,7 +32,7 @@ __all__ = [
     "set_service_tier",
 ]
 
-OpenAIServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast"]
+OpenAIServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
 AnthropicServiceTier = Literal["auto", "standard_only"]
 
 # The caller's word → Bedrock's tier; None: the operator's (or Bedrock's) default.
@@ -41,6 +42,7 @@ OPENAI_SERVICE_TIERS: dict[str, ServiceTierType | None] = {
     "flex": "flex",
     "priority": "priority",
     "fast": "priority",
+    "ultrafast": "priority",
     "scale": "reserved",
 }
 ANTHROPIC_SERVICE_TIERS: dict[str, ServiceTierType | None] = {"auto": None, "standard_only": "default"}

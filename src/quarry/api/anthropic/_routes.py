@@ -161,7 +161,8 @@ async def _answer(
         if not body.stream:
             message = await runtime.invoke_claude(model.id, native, service_tier=tier)
             exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
-            message["usage"]["service_tier"] = anthropic_tier_name(exchange.service_tier)
+            if "usage" in message:
+                message["usage"]["service_tier"] = anthropic_tier_name(exchange.service_tier)
             if guard is not None:
                 message = await guard.check_message(message)
             return json_response(message | {"model": body.model})
