@@ -11,18 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
-import boto3
 import httpx
 import openai
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from quarry.cli.keys import usage
 from quarry.server import create_app
 from quarry.settings import ModelSettings, Settings, SpendSettings, UISettings
-from tests.conftest import SDKs
+from tests.conftest import SDKs, bedrock_with_key
 
 KEY = "sk-tiers-admin"
 LLAMA3 = "meta.llama3-8b-instruct-v1:0"  # Converse for every dialect
@@ -71,15 +69,20 @@ def llama_cost(input_tokens: int, output_tokens: int, tier: str | None) -> str:
 # OpenAI
 
 
+def charged_at(client: openai.OpenAI, model: str, asked: str, served: str) -> None:
+    """A chat answer names the tier that `served` it, and its cost header is the tokens' price at that tier."""
+    raw = client.chat.completions.with_raw_response.create(model=model, messages=HELLO, service_tier=asked)  # type: ignore[arg-type]
+    completion = raw.parse()
+    assert completion.service_tier == served
+    assert completion.usage is not None
+    expected = llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, served)
+    assert raw.headers["x-quarry-cost-usd"] == expected
+
+
 def test_openai_chat_flex_is_served_echoed_and_charged_at_flex(sdk: SDKs, gateway: str) -> None:
     client = sdk.openai(f"{gateway}/v1", KEY)
-    raw = client.chat.completions.with_raw_response.create(model=LLAMA3, messages=HELLO, service_tier="flex")
-    completion = raw.parse()
-    assert completion.service_tier == "flex"
-    assert completion.usage is not None
-    expected = llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, "flex")
-    assert raw.headers["x-quarry-cost-usd"] == expected
-    assert expected != llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, None)
+    charged_at(client, LLAMA3, "flex", "flex")
+    assert llama_cost(10, 10, "flex") != llama_cost(10, 10, None)  # the tiers' prices do differ
 
 
 def test_openai_chat_without_a_tier_is_the_default_and_charged_the_list_price(sdk: SDKs, gateway: str) -> None:
@@ -124,12 +127,7 @@ def test_openai_stream_names_the_tier_in_every_chunk(sdk: SDKs, gateway: str) ->
 
 def test_openai_auto_takes_the_operators_tier_for_the_model(sdk: SDKs, gateway: str) -> None:
     client = sdk.openai(f"{gateway}/v1", KEY)
-    raw = client.chat.completions.with_raw_response.create(model=CHEAP, messages=HELLO, service_tier="auto")
-    completion = raw.parse()
-    assert completion.service_tier == "flex"
-    assert completion.usage is not None
-    expected = llama_cost(completion.usage.prompt_tokens, completion.usage.completion_tokens, "flex")
-    assert raw.headers["x-quarry-cost-usd"] == expected
+    charged_at(client, CHEAP, "auto", "flex")
     # A tier the caller names wins over the operator's.
     assert client.chat.completions.create(model=CHEAP, messages=HELLO, service_tier="default").service_tier == "default"
 
@@ -229,15 +227,7 @@ def test_anthropic_unknown_tier_is_a_400_in_anthropics_envelope(sdk: SDKs, gatew
 @pytest.fixture
 def bedrock_runtime(gateway: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """boto3's bedrock-runtime on Quarry with only a Quarry key (AWS_BEARER_TOKEN_BEDROCK)."""
-    empty = tmp_path / "none"
-    empty.write_text("")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", KEY)
-    config = Config(retries={"total_max_attempts": 1})
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=gateway, config=config)
+    client = bedrock_with_key(gateway, KEY, monkeypatch, tmp_path)
     yield client
     client.close()
 
