@@ -60,6 +60,11 @@ class EmulatorSettings(BaseModel):
         description="Guardrails the emulator knows (`[[emulator.guardrails]]`: id, versions, denied_topics, words, "
         "pii, blocked_input_message, blocked_output_message); checked when the emulator starts.",
     )
+    service_tiers: dict[str, list[Literal["priority", "default", "flex", "reserved"]]] = Field(
+        default_factory=dict,
+        description="Foundation-model id → the Bedrock service tiers it offers besides `default`; others are refused "
+        "as Bedrock refuses them. A model not named offers priority and flex; reserved only where named.",
+    )
 
 
 class KnowledgeSettings(BaseModel):

@@ -19,13 +19,14 @@ from click.testing import CliRunner
 
 from quarry.cli.keys import usage
 from quarry.server import create_app
-from quarry.settings import ModelSettings, Settings, SpendSettings, UISettings
+from quarry.settings import EmulatorSettings, ModelSettings, Settings, SpendSettings, UISettings
 from tests.conftest import SDKs, bedrock_with_key
 
 KEY = "sk-tiers-admin"
 LLAMA3 = "meta.llama3-8b-instruct-v1:0"  # Converse for every dialect
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"  # Claude on InvokeModel
 OPUS_55 = "claude-opus-5-5"  # Claude on Bedrock's Messages endpoint
+MISTRAL = "mistral.mistral-7b-instruct-v0:2"  # offers Flex and a reservation, no Priority (the emulator's config)
 CHEAP = "cheap-llama"  # an alias the operator sends to the Flex tier
 # Aliases the operator sends to the Reserved tier, which the emulator has no reservation for: its refusal shows that
 # the tier reached Bedrock (InvokeModel's header, and the same header on the Messages endpoint).
@@ -52,9 +53,11 @@ def gateway(serve: Any, data_dir: Path) -> str:
         keepalive_s=0.2,
         data_dir=data_dir,
         ui=UISettings(enabled=False),  # not under test here
+        emulator=EmulatorSettings(service_tiers={MISTRAL: ["flex", "reserved"]}),
         spend=SpendSettings(prices_file=prices),
         models=ModelSettings(
-            aliases={CHEAP: LLAMA3, **RESERVED}, service_tiers={CHEAP: "flex", "reserved-*": "reserved"}
+            aliases={CHEAP: LLAMA3, "mistral-priority": MISTRAL, **RESERVED},
+            service_tiers={CHEAP: "flex", "reserved-*": "reserved", "mistral-priority": "priority"},
         ),
     )
     url: str = serve(create_app(settings), lifespan="on").url
@@ -147,6 +150,24 @@ def test_openai_scale_is_bedrocks_reserved_tier_whose_refusal_is_passed_on(sdk: 
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(model=LLAMA3, messages=HELLO, service_tier="scale")
     assert "Reservation not found" in str(refused.value)
+
+
+def test_openai_scale_is_served_where_bedrock_has_a_reservation(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    assert client.chat.completions.create(model=MISTRAL, messages=HELLO, service_tier="scale").service_tier == "scale"
+
+
+def test_a_tier_the_model_lacks_is_bedrocks_400_in_each_dialect(sdk: SDKs, gateway: str) -> None:
+    with pytest.raises(openai.BadRequestError) as chat:
+        sdk.openai(f"{gateway}/v1", KEY).chat.completions.create(model=MISTRAL, messages=HELLO, service_tier="priority")
+    assert "does not support the priority service tier" in str(chat.value)
+    with pytest.raises(openai.BadRequestError) as responses:
+        sdk.openai(f"{gateway}/v1", KEY).responses.create(model=MISTRAL, input="Hi", service_tier="priority")
+    assert "does not support the priority service tier" in str(responses.value)
+    with pytest.raises(anthropic.BadRequestError) as messages:
+        sdk.anthropic(gateway, KEY).messages.create(model="mistral-priority", max_tokens=32, messages=HELLO)
+    assert messages.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "does not support the priority service tier" in messages.value.body["error"]["message"]  # type: ignore[index]
 
 
 def test_responses_flex_whole_and_streamed(sdk: SDKs, gateway: str) -> None:

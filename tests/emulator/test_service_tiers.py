@@ -5,13 +5,15 @@ header on the Messages endpoint, and Bedrock's ValidationExceptions for a bad ti
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulator.conftest import HAIKU, user
+from quarry.emulator import EmulatorApp, EmulatorConfig
+from tests.emulator.conftest import HAIKU, client, user
 
 LLAMA3 = "meta.llama3-8b-instruct-v1:0"
 OPUS_55 = "us.anthropic.claude-opus-5-5"
@@ -74,3 +76,31 @@ def test_messages_endpoint_takes_and_reports_the_tier_header(emulator_url: str) 
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["message"] == "service tier provided is invalid"
+
+
+@pytest.fixture(scope="module")
+def configured(serve: Callable[[Any], Any]) -> Iterator[Any]:
+    """An emulator whose config says which tiers two models offer: Llama 3 only Flex, Haiku Flex and a reservation."""
+    offered = {LLAMA3: ["flex"], HAIKU: ["flex", "reserved"]}
+    runtime = client("bedrock-runtime", str(serve(EmulatorApp(EmulatorConfig(service_tiers=offered))).url))
+    yield runtime
+    runtime.close()
+
+
+def test_a_tier_the_model_does_not_offer_is_refused(configured: Any) -> None:
+    assert configured.converse(modelId=LLAMA3, messages=[user("Hi")], serviceTier={"type": "flex"})["serviceTier"]
+    with pytest.raises(ClientError) as refused:
+        configured.converse(modelId=LLAMA3, messages=[user("Hi")], serviceTier={"type": "priority"})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "priority" in refused.value.response["Error"]["Message"]
+    # Every model has the standard tier.
+    answer = configured.converse(modelId=LLAMA3, messages=[user("Hi")], serviceTier={"type": "default"})
+    assert answer["serviceTier"] == {"type": "default"}
+
+
+def test_a_reservation_in_the_config_is_served(configured: Any) -> None:
+    answer = configured.invoke_model(modelId=HAIKU, body=CLAUDE_BODY, serviceTier="reserved")
+    assert answer["serviceTier"] == "reserved"
+    with pytest.raises(ClientError) as refused:
+        configured.converse(modelId=LLAMA3, messages=[user("Hi")], serviceTier={"type": "reserved"})
+    assert refused.value.response["Error"]["Message"] == "Reservation not found."

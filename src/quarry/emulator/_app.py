@@ -59,7 +59,7 @@ from quarry.emulator._messages_api import (
 from quarry.emulator._responder import PromptCache, Reply, respond
 from quarry.emulator._retrieve import KnowledgeProvider, parse_retrieve, retrieve
 from quarry.emulator._secrets import SECRETS_TARGETS, secret_call
-from quarry.emulator._service_tiers import converse_tier, header_tier, tier_headers
+from quarry.emulator._service_tiers import check_offered, converse_tier, header_tier, tier_headers
 from quarry.emulator._streaming import paced
 from quarry.emulator._validate import parse_converse
 
@@ -344,6 +344,7 @@ class EmulatorApp:
         if op in ("converse", "converse-stream"):
             return self._converse(resolved, _loads(body), started, model_id, streaming=streaming)
         tier = header_tier(headers)
+        check_offered(tier, resolved.model.model_id, self.settings.service_tiers)
         guard = None
         if headers.get("x-amzn-bedrock-guardrailidentifier") or b"amazon-bedrock-guardrailConfig" in body:
             loaded = _loads(body)
@@ -367,6 +368,7 @@ class EmulatorApp:
     def _converse(self, resolved: Resolved, body: Any, started: float, identifier: str, *, streaming: bool) -> _Result:
         guard = converse_guard(self.guardrails, body, streaming=streaming) if isinstance(body, dict) else None
         tier = converse_tier(body) if isinstance(body, dict) else None
+        check_offered(tier, resolved.model.model_id, self.settings.service_tiers)
         reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming), identifier, guard)
         trace = guard.converse_trace() if guard is not None else None
         first_byte, tps = self._pace(directives)
@@ -435,7 +437,9 @@ class EmulatorApp:
             self.requests.note(MESSAGES_OPERATION)
             self._roll_fault()
             request = parse_messages(body, headers, self.catalog, region)
-            served = tier_headers(header_tier(headers))  # as InvokeModel takes it: unverified on this endpoint
+            tier = header_tier(headers)  # as InvokeModel takes it: unverified on this endpoint
+            check_offered(tier, request.resolved.model.model_id, self.settings.service_tiers)
+            served = tier_headers(tier)
             if request.stream and not request.resolved.model.streaming:
                 raise ValidationException("The model is unsupported for streaming.")
             reply, directives = self._answer(request.conversation, request.model)
