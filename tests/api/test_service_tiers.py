@@ -6,6 +6,7 @@ InvokeModel and Messages-endpoint paths, Bedrock's own `serviceTier` and tier he
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,32 @@ def test_responses_flex_whole_and_streamed(sdk: SDKs, gateway: str) -> None:
     assert [response.service_tier for response in completed] == ["priority"]
     fastest = client.responses.create(model=LLAMA3, input="Hello", service_tier="ultrafast", store=False)
     assert fastest.service_tier == "priority"  # Bedrock's fastest tier, in the name OpenAI answers with
+
+
+def test_a_background_response_is_charged_at_its_tier(sdk: SDKs, gateway: str) -> None:
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    queued = client.responses.create(model=LLAMA3, input="Hello", service_tier="flex", background=True)
+    deadline = time.monotonic() + 20
+    while (done := client.responses.retrieve(queued.id)).status in ("queued", "in_progress"):
+        assert time.monotonic() < deadline, done.status
+        time.sleep(0.05)
+    assert (done.status, done.service_tier) == ("completed", "flex")
+    admin = {"Authorization": f"Bearer {KEY}"}
+    # The work's usage row is written as it ends, a moment after the stored response says completed.
+    while not (
+        rows := [
+            row
+            for row in httpx.get(f"{gateway}/admin/usage?by=api", headers=admin).json()["data"]
+            if row["api"] == "responses.background"
+        ]
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    background = rows[0]
+    assert done.usage is not None
+    assert background["cost_usd"] == pytest.approx(
+        float(llama_cost(done.usage.input_tokens, done.usage.output_tokens, "flex")), abs=2e-6
+    )
 
 
 def test_responses_unknown_tier_is_a_400(sdk: SDKs, gateway: str) -> None:
