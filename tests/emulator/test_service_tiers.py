@@ -46,7 +46,9 @@ def test_invoke_model_reports_the_tier_header(runtime: Any) -> None:
     streamed = runtime.invoke_model_with_response_stream(modelId=HAIKU, body=CLAUDE_BODY, serviceTier="priority")
     assert streamed["serviceTier"] == "priority"
     assert list(streamed["body"])
-    assert "serviceTier" not in runtime.invoke_model(modelId=HAIKU, body=CLAUDE_BODY)
+    untiered = runtime.invoke_model(modelId=HAIKU, body=CLAUDE_BODY)
+    assert "serviceTier" not in untiered
+    assert json.loads(untiered["body"].read())["content"]
 
 
 @pytest.mark.parametrize(
@@ -101,6 +103,7 @@ def test_a_tier_the_model_does_not_offer_is_refused(configured: Any) -> None:
 def test_a_reservation_in_the_config_is_served(configured: Any) -> None:
     answer = configured.invoke_model(modelId=HAIKU, body=CLAUDE_BODY, serviceTier="reserved")
     assert answer["serviceTier"] == "reserved"
+    assert json.loads(answer["body"].read())["content"]
     with pytest.raises(ClientError) as refused:
         configured.converse(modelId=LLAMA3, messages=[user("Hi")], serviceTier={"type": "reserved"})
     assert refused.value.response["Error"]["Message"] == "Reservation not found."
