@@ -44,6 +44,29 @@ def offline_environment(folder: Path) -> dict[str, str]:
     }
 
 
+def no_aws_identity(patch: pytest.MonkeyPatch, folder: Path) -> None:
+    """No AWS credentials, profile, config or instance metadata: only what a test gives a client."""
+    empty = folder / "none"
+    empty.write_text("")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        patch.delenv(name, raising=False)
+    patch.setenv("AWS_CONFIG_FILE", str(empty))
+    patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def bedrock_with_key(endpoint: str, key: str, patch: pytest.MonkeyPatch, folder: Path) -> Any:
+    """boto3's bedrock-runtime on `endpoint` (Quarry) holding only a Quarry key (AWS_BEARER_TOKEN_BEDROCK), retries
+    off. The caller closes it."""
+    import boto3
+    from botocore.config import Config
+
+    no_aws_identity(patch, folder)
+    patch.setenv("AWS_BEARER_TOKEN_BEDROCK", key)
+    config = Config(retries={"total_max_attempts": 1})
+    return boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=endpoint, config=config)
+
+
 def set_aws_environment(patch: pytest.MonkeyPatch, folder: Path, endpoints: dict[str, str]) -> None:
     """AWS settings as a user sets them to point at an endpoint (the emulator): static test credentials, a region,
     no profile or config files, and `AWS_ENDPOINT_URL_<SERVICE>` for each of `endpoints`."""

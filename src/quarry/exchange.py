@@ -23,6 +23,7 @@ __all__ = [
     "current_exchange",
     "exchange_of",
     "note_finish",
+    "note_service_tier",
     "note_upstream_wait",
     "serve_exchange",
 ]
@@ -60,8 +61,9 @@ class Exchange:
     first_token_at: float | None = None
     finished_at: float | None = None
     headers: dict[str, str] = field(default_factory=dict)  # added to the response (e.g. x-ratelimit-*)
-    # (model, tokens) → USD or None (no price): set at admission, so the cost follows the model that answered.
-    pricer: Callable[[str, TokenCounts], float | None] | None = None
+    # (model, tokens, service tier) → USD or None (no price): set at admission, so the cost follows the model and the
+    # tier that answered.
+    pricer: Callable[[str, TokenCounts, str | None], float | None] | None = None
     cost_usd: float | None = None  # fixed by the first `cost()` once the exchange is over
     on_close: list[Callable[[Exchange], None]] = field(default_factory=list)  # e.g. releasing a concurrency slot
     trace_id: str | None = None  # the request's OpenTelemetry trace (32 hex digits), when tracing is on
@@ -71,6 +73,9 @@ class Exchange:
     max_tokens: int | None = None  # the output tokens the call was admitted for (its max_tokens, or the model's limit)
     finish_reason: str | None = None  # Bedrock's stop reason, as it named it (`end_turn`, `max_tokens`, …)
     upstream_model: str | None = None  # the model id of the last Bedrock attempt that answered (a fallback's)
+    # Bedrock's service tier (`priority`, `default`, `flex`, `reserved`): the one asked for, set at admission, then
+    # the one Bedrock says served the call. None: no tier asked and none reported, which Bedrock serves at `default`.
+    service_tier: str | None = None
 
     @property
     def latency_s(self) -> float:
@@ -119,7 +124,7 @@ class Exchange:
             return self.cost_usd
         if self.pricer is None or not self.model:
             return None
-        self.cost_usd = self.pricer(self.model, self.counts())
+        self.cost_usd = self.pricer(self.model, self.counts(), self.service_tier)
         return self.cost_usd
 
     def response_headers(self) -> dict[str, str]:
@@ -168,6 +173,13 @@ def note_finish(reason: object) -> None:
     exchange = _current.get()
     if exchange is not None and isinstance(reason, str):
         exchange.finish_reason = reason
+
+
+def note_service_tier(tier: object) -> None:
+    """The service tier Bedrock says served the current request (a string; anything else is ignored)."""
+    exchange = _current.get()
+    if exchange is not None and isinstance(tier, str) and tier:
+        exchange.service_tier = tier
 
 
 def exchange_of(request: Request) -> Exchange:

@@ -60,6 +60,11 @@ class EmulatorSettings(BaseModel):
         description="Guardrails the emulator knows (`[[emulator.guardrails]]`: id, versions, denied_topics, words, "
         "pii, blocked_input_message, blocked_output_message); checked when the emulator starts.",
     )
+    service_tiers: dict[str, list[Literal["priority", "default", "flex", "reserved"]]] = Field(
+        default_factory=dict,
+        description="Foundation-model id → the Bedrock service tiers it offers besides `default`; others are refused "
+        "as Bedrock refuses them. A model not named offers priority and flex; reserved only where named.",
+    )
 
 
 class KnowledgeSettings(BaseModel):
@@ -286,6 +291,19 @@ class ModelSettings(BaseModel):
         'throttles, fails, times out or refuses a prompt over its context window (`{"opus": ["sonnet", '
         '"haiku"]}`); see `[resilience]`.',
     )
+
+    service_tiers: dict[str, Literal["priority", "default", "flex", "reserved"]] = Field(
+        default_factory=dict,
+        description="Model name or Bedrock id patterns (globs, first match wins) → the Bedrock service tier asked "
+        'for when the caller asks none (OpenAI\'s or Anthropic\'s `"auto"`, or no tier): `{"*": "flex"}`.',
+    )
+
+    def service_tier_for(self, *names: str) -> str | None:
+        """The operator's service tier for a model known by any of these names (None: Bedrock's default)."""
+        for pattern, tier in self.service_tiers.items():
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names if name):
+                return tier
+        return None
 
     @field_validator("reasoning_budgets")
     @classmethod

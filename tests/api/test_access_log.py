@@ -40,6 +40,7 @@ FIELDS = {
     "overhead_ms",
     "trace_id",
     "error_type",
+    "service_tier",
 }
 SECRET_PROMPT = "the launch code is xyzzy-plugh"
 
@@ -116,6 +117,7 @@ def test_one_json_line_per_call_without_prompt_answer_or_key(
         "model": HAIKU,
         "model_asked": HAIKU,
         "stream": stream,
+        "service_tier": None,  # none asked, none reported: Bedrock's default
         "input_tokens": usage.prompt_tokens,
         "output_tokens": usage.completion_tokens,
         "cache_read_tokens": 0,

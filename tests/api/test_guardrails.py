@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 
 from quarry.server import create_app
 from quarry.settings import (
@@ -23,7 +21,7 @@ from quarry.settings import (
     Settings,
     UISettings,
 )
-from tests.conftest import SDKs
+from tests.conftest import SDKs, bedrock_with_key
 from tests.guardrail_definitions import BLOCKED_INPUT, BLOCKED_OUTPUT, GUARDRAIL_ID, GUARDRAILS, STRICT_ID
 
 KEY = "sk-guardrails-admin"
@@ -203,15 +201,7 @@ def test_a_keys_guardrail_wins_and_can_be_removed(sdk: SDKs, gateway: str, admin
 @pytest.fixture
 def bedrock_runtime(gateway: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """boto3's bedrock-runtime on Quarry with only a Quarry key (AWS_BEARER_TOKEN_BEDROCK)."""
-    empty = tmp_path / "none"
-    empty.write_text("")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", KEY)
-    config = Config(retries={"total_max_attempts": 1})
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=gateway, config=config)
+    client = bedrock_with_key(gateway, KEY, monkeypatch, tmp_path)
     yield client
     client.close()
 

@@ -15,7 +15,7 @@ import pytest
 from quarry.observability import Tracing
 from quarry.server import create_app
 from quarry.settings import EmulatorSettings, Settings, TracingSettings
-from tests.conftest import SDKs, ServerThread
+from tests.conftest import SDKs, ServerThread, bedrock_with_key
 from tests.observability.conftest import HAIKU, KEY, gateway_with_tracing
 from tests.observability.otlp import Receiver, Span
 
@@ -248,22 +248,7 @@ def test_tracing_is_off_without_an_endpoint() -> None:
 def test_bedrocks_own_api_is_traced_and_its_relay_is_an_attempt(
     gateway: str, receiver: tuple[Receiver, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import boto3
-    from botocore.config import Config
-
-    empty = tmp_path / "none"
-    empty.write_text("")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", KEY)
-    runtime = boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        endpoint_url=gateway,
-        config=Config(retries={"total_max_attempts": 1}),
-    )
+    runtime = bedrock_with_key(gateway, KEY, monkeypatch, tmp_path)
     answer = runtime.converse(modelId=HAIKU, messages=[{"role": "user", "content": [{"text": SECRET}]}])
     runtime.close()
     spans = receiver[0].trace(answer["ResponseMetadata"]["HTTPHeaders"]["x-quarry-trace-id"])

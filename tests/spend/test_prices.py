@@ -106,3 +106,62 @@ def test_base_model_id() -> None:
         base_model_id("us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0") == "anthropic.claude-sonnet-4-5-20250929-v1:0"
     )
     assert base_model_id("global.amazon.nova-2-lite-v1:0") == "amazon.nova-2-lite-v1:0"
+
+
+# Service tiers: multiples of the standard price, the table's for every model, a model's own over them.
+
+
+@pytest.mark.parametrize(
+    ("model", "tier", "usd"),
+    [
+        # Sonnet 4.5 (3 / 15 per million, no regional premium) at the shipped multipliers.
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", None, 18.0),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "default", 18.0),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "flex", 9.0),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "priority", 31.5),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "reserved", 18.0),  # billed per month, not per token
+        # The tier's multiplier stacks on the regional premium: Opus 5.5 in-region at Flex is 4.4 / 2.
+        ("anthropic.claude-opus-5-5", "flex", 2.2),
+    ],
+)
+def test_cost_at_a_service_tier(table: PriceTable, model: str, tier: str | None, usd: float) -> None:
+    usage = tokens(1_000_000, 1_000_000) if "sonnet" in model else tokens(1_000_000)
+    assert table.cost(model, usage, tier) == pytest.approx(usd)
+
+
+def test_shipped_tier_multipliers_are_marked_unverified() -> None:
+    shipped = json.loads(Path(__file__).parents[2].joinpath("src/quarry/spend/prices.json").read_text())
+    assert shipped["service_tiers"]["_verified"] is False
+    assert PriceTable.load().service_tiers == {"priority": 1.75, "flex": 0.5}
+
+
+def test_maximum_is_priced_at_the_tier_asked(table: PriceTable) -> None:
+    model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    standard = table.maximum(model, 1000, 1000)
+    assert standard is not None
+    assert table.maximum(model, 1000, 1000, "flex") == pytest.approx(standard * 0.5)
+    assert table.maximum(model, 1000, 1000, "priority") == pytest.approx(standard * 1.75)
+    # Reserved capacity overflows to the standard tier, so a reserved call may cost the standard price.
+    cheap_reserved = PriceTable.load().with_model(model, table.models[base_model_id(model)])
+    cheap_reserved.service_tiers["reserved"] = 0.0
+    assert cheap_reserved.maximum(model, 1000, 1000, "reserved") == pytest.approx(standard)
+
+
+def test_an_operator_file_sets_tier_multipliers_per_table_and_per_model(tmp_path: Path) -> None:
+    override = tmp_path / "prices.json"
+    sonnet = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    own = {"input": 3, "output": 15, "service_tiers": {"flex": 0.25}}
+    override.write_text(json.dumps({"service_tiers": {"priority": 2}, "models": {sonnet: own}}))
+    table = PriceTable.load(override)
+    usage = tokens(1_000_000, 1_000_000)
+    assert table.cost(sonnet, usage, "priority") == pytest.approx(36.0)  # the operator's table-wide figure
+    assert table.cost(sonnet, usage, "flex") == pytest.approx(4.5)  # the model's own wins
+    assert table.cost("anthropic.claude-3-haiku-20240307-v1:0", tokens(2_000_000), "flex") == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("bad", [{"flex": -1}, {"flex": "half"}, {"flex": True}, ["flex"]])
+def test_a_bad_tier_multiplier_says_which(tmp_path: Path, bad: object) -> None:
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"service_tiers": bad}))
+    with pytest.raises(ValueError, match=r"service_tiers|service tier"):
+        PriceTable.load(override)

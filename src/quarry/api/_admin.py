@@ -237,8 +237,8 @@ async def remove_aws(request: Request) -> Response:
 async def usage(request: Request) -> Response:
     await _admin(request)
     by = request.query_params.get("by", "key")
-    if by not in ("key", "model", "day", "api"):
-        raise InvalidRequest("`by` must be key, model, day or api.", param="by")
+    if by not in ("key", "model", "day", "api", "tier"):
+        raise InvalidRequest("`by` must be key, model, day, api or tier.", param="by")
     since = request.query_params.get("since")
     try:
         start = datetime.fromisoformat(since).replace(tzinfo=UTC).timestamp() if since else None
@@ -246,7 +246,7 @@ async def usage(request: Request) -> Response:
         raise InvalidRequest("`since` must be an ISO date, e.g. 2026-11-01.", param="since") from None
     context = context_of(request)
     await context.usage.flush()  # what is still queued belongs in the answer
-    grouping: Literal["key", "model", "day", "api"] = by  # type: ignore[assignment]  # checked above
+    grouping: Literal["key", "model", "day", "api", "tier"] = by  # type: ignore[assignment]  # checked above
     return json_response({"data": await usage_report(context.database, grouping, since=start)})
 
 

@@ -31,8 +31,11 @@ async def watch_converse(
         if "contentBlockDelta" in event:
             exchange.first_token()
         elif "metadata" in event:
-            usage = Usage.from_converse(event["metadata"].get("usage"))
+            metadata = event["metadata"]
+            usage = Usage.from_converse(metadata.get("usage"))
             exchange.note_usage((usage + before if before is not None else usage).counts())
+            if "serviceTier" in metadata:  # the tier that served the stream
+                exchange.service_tier = metadata["serviceTier"].get("type") or exchange.service_tier
         elif "messageStop" in event:
             exchange.finish_reason = event["messageStop"].get("stopReason")
         yield event

@@ -77,14 +77,19 @@ class Services:
         *,
         max_output: int | None = None,
         fallbacks: Sequence[ResolvedModel] = (),
+        service_tier: str | None = None,
     ) -> None:
         """Check the key's model scopes and take its rate limits for this call (released when the call is over,
         with the real token count); raises PermissionDenied or RateLimited. Called before any upstream call, so a
         refused request costs nothing at Bedrock. `tokens` is the estimate, `max_output` the part of it that is
         output (unknown: every token is priced at the dearest rate). `fallbacks`, the models of the call's fallback
-        chain after `model`, may answer instead: the budget reservation covers the dearest of them."""
-        exchange_of(request).model_requested = model.requested  # the request log shows asked beside used
-        exchange_of(request).max_tokens = max_output
+        chain after `model`, may answer instead: the budget reservation covers the dearest of them. `service_tier`,
+        the Bedrock tier asked for (None: the standard one), prices the reservation, and stands as the tier of the
+        call until Bedrock's answer names the one that served it."""
+        exchange = exchange_of(request)
+        exchange.model_requested = model.requested  # the request log shows asked beside used
+        exchange.max_tokens = max_output
+        exchange.service_tier = service_tier
         with traced(self.tracing, "quarry.admit", {"gen_ai.request.model": model.id}):
             await self._admit(request, principal, model, tokens, max_output, fallbacks)
 
@@ -103,7 +108,8 @@ class Services:
             return
         exchange = exchange_of(request)
         exchange.pricer = self.prices.cost
-        most = _dearest(self.prices, [model.id, *(m.id for m in fallbacks)], *_split(tokens, max_output))
+        ids = [model.id, *(m.id for m in fallbacks)]
+        most = _dearest(self.prices, ids, *_split(tokens, max_output), exchange.service_tier)
         if most is not None:
             exchange.headers["x-quarry-cost-max-usd"] = f"{most:.6f}"
         if self.budgets is not None and principal.key is not None:
@@ -205,7 +211,9 @@ def _split(tokens: int, max_output: int | None) -> tuple[int, int]:
     return max(0, tokens - max_output), max_output
 
 
-def _dearest(prices: PriceTable, model_ids: list[str], input_tokens: int, output_tokens: int) -> float | None:
-    """The most the call can cost on whichever model answers; None when none of them has a price."""
-    known = [m for m in (prices.maximum(i, input_tokens, output_tokens) for i in model_ids) if m is not None]
+def _dearest(
+    prices: PriceTable, model_ids: list[str], input_tokens: int, output_tokens: int, tier: str | None
+) -> float | None:
+    """The most the call can cost on whichever model answers, at the tier asked; None when none has a price."""
+    known = [m for m in (prices.maximum(i, input_tokens, output_tokens, tier) for i in model_ids) if m is not None]
     return max(known, default=None)

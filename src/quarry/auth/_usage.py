@@ -26,8 +26,8 @@ __all__ = ["UsageRecorder", "usage_report"]
 log = logging.getLogger("quarry.usage")
 _INSERT = (
     "INSERT INTO usage (at, day, request_id, key_id, api, model, stream, status, error_type, input_tokens,"
-    " output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms, cost_usd)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    " output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms, cost_usd, service_tier)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _MAX_QUEUE = 100_000  # rows kept while the database is unreachable; beyond that the oldest are dropped
 
@@ -56,7 +56,7 @@ class UsageRecorder:
                 now, int(now // 86400), exchange.request_id, exchange.key_id, exchange.api, exchange.model,
                 exchange.stream, exchange.status, exchange.error_type, exchange.input_tokens, exchange.output_tokens,
                 exchange.cache_read_tokens, exchange.cache_write_tokens, exchange.latency_s * 1000,
-                None if ttft is None else ttft * 1000, exchange.cost(),
+                None if ttft is None else ttft * 1000, exchange.cost(), exchange.service_tier,
             )
         )  # fmt: skip
         if len(self._rows) > _MAX_QUEUE:
@@ -111,12 +111,13 @@ class UsageRecorder:
         await self.flush()
 
 
-Grouping = Literal["key", "model", "day", "api"]
+Grouping = Literal["key", "model", "day", "api", "tier"]
 _GROUPS: dict[str, str] = {
     "key": "key_id",
     "model": "model",
     "api": "api",
     "day": "day",
+    "tier": "COALESCE(service_tier, 'default')",  # Bedrock's service tier; none asked or reported is its default
 }
 
 

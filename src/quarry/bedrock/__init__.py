@@ -17,12 +17,13 @@ from quarry.bedrock._guardrail_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_headers
 from quarry.bedrock._retry import deadline_within
-from quarry.bedrock._runtime import BedrockRuntime, Invocation
+from quarry.bedrock._runtime import TIER_HEADER, BedrockRuntime, Invocation, tier_header
 from quarry.bedrock._signing import BearerTokenSigner, RequestSigner, SigV4Signer, StaticCredentials
 from quarry.bedrock._sse import ServerSentEvent, split_events
 
 __all__ = [
     "COHERE_BATCH",
+    "TIER_HEADER",
     "Attempt",
     "AttemptHook",
     "AttemptWatch",
@@ -64,6 +65,7 @@ __all__ = [
     "relayed_headers",
     "resolve_aws",
     "split_events",
+    "tier_header",
 ]
 __all__ += _converse_shapes.__all__
 __all__ += _messages_shapes.__all__

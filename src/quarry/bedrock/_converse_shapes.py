@@ -12,6 +12,7 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 from quarry.bedrock._guardrail_shapes import GuardrailStreamConfiguration, GuardrailTraceAssessment
 
 __all__ = [
+    "SERVICE_TIERS",
     "CachePointBlock",
     "ContentBlock",
     "ContentBlockDelta",
@@ -41,6 +42,8 @@ __all__ = [
     "ReasoningContentBlock",
     "ReasoningContentBlockDelta",
     "Role",
+    "ServiceTier",
+    "ServiceTierType",
     "StopReason",
     "SystemContentBlock",
     "TokenUsage",
@@ -210,6 +213,15 @@ class OutputConfig(TypedDict, total=False):
     effort: str  # low, medium, high, xhigh, max (botocore's OutputConfigEffortString, added 2026-07-31)
 
 
+# botocore's ServiceTierType (API_runtime_ServiceTier): the tier that serves a call; none asked is `default`.
+ServiceTierType = Literal["priority", "default", "flex", "reserved"]
+SERVICE_TIERS: tuple[ServiceTierType, ...] = ("priority", "default", "flex", "reserved")
+
+
+class ServiceTier(TypedDict):
+    type: ServiceTierType
+
+
 class ConverseRequest(TypedDict, total=False):
     """The Converse body (the model id travels in the path)."""
 
@@ -220,6 +232,7 @@ class ConverseRequest(TypedDict, total=False):
     additionalModelRequestFields: Document
     outputConfig: OutputConfig
     guardrailConfig: GuardrailStreamConfiguration  # Converse takes the same without streamProcessingMode
+    serviceTier: ServiceTier
 
 
 class TokenUsage(TypedDict, total=False):
@@ -245,6 +258,7 @@ class ConverseResponse(TypedDict, total=False):
     metrics: Document
     additionalModelResponseFields: Document
     trace: ConverseTrace
+    serviceTier: ServiceTier  # the tier that served the call
 
 
 class MessageStartEvent(TypedDict):
@@ -299,6 +313,7 @@ class ConverseStreamMetadataEvent(TypedDict):
     usage: TokenUsage
     metrics: NotRequired[Document]
     trace: NotRequired[ConverseTrace]
+    serviceTier: NotRequired[ServiceTier]
 
 
 class ConverseStreamEvent(TypedDict, total=False):

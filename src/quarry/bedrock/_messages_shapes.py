@@ -107,6 +107,7 @@ class MessagesUsage(TypedDict):
     output_tokens: int
     cache_creation_input_tokens: NotRequired[int | None]
     cache_read_input_tokens: NotRequired[int | None]
+    service_tier: NotRequired[str]  # standard, priority, batch (Anthropic's); Quarry names Bedrock's flex as itself
 
 
 class MessagesResponse(TypedDict):

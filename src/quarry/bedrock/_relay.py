@@ -22,9 +22,9 @@ from yarl import URL
 
 from quarry.bedrock._attempts import Attempt, model_in_path, unwatched
 from quarry.bedrock._errors import error_from_response
-from quarry.bedrock._runtime import BedrockRuntime
+from quarry.bedrock._runtime import TIER_HEADER, BedrockRuntime
 from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from quarry.exchange import note_upstream_wait
+from quarry.exchange import note_service_tier, note_upstream_wait
 
 __all__ = ["Frame", "Relayed", "model_path", "relay", "relayed_headers"]
 
@@ -144,6 +144,7 @@ async def relay(
             watch.failed(failure)
         elif response.status < 300:
             watch.answered(response.status)
+            note_service_tier(response.headers.get(TIER_HEADER))  # InvokeModel's answer names the tier that served it
         else:
             watch.failed(error_from_response(response.status, response.headers.get("x-amzn-ErrorType"), b""))
     if failure is not None:

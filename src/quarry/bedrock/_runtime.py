@@ -49,16 +49,19 @@ from quarry.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from quarry.exchange import note_finish, note_upstream_wait
+from quarry.exchange import note_finish, note_service_tier, note_upstream_wait
 from quarry.settings import BedrockSettings, ResilienceSettings
 
-__all__ = ["BedrockRuntime", "Invocation"]
+__all__ = ["TIER_HEADER", "BedrockRuntime", "Invocation", "tier_header"]
 
 _JSON = "application/json"
 _EVENT_STREAM = "application/vnd.amazon.eventstream"
 # Bedrock's own Messages endpoint (outside bedrock-runtime's service model): Anthropic's API, signed as `bedrock`.
 _MESSAGES_PATH = "/anthropic/v1/messages"
 _INVALID_BETA = "invalid beta flag"
+# InvokeModel's service tier, asked and answered (botocore's bedrock-runtime service model: InvokeModelRequest and
+# InvokeModelResponse `serviceTier`, location header); Quarry sends it to the Messages endpoint too (unverified there).
+TIER_HEADER = "X-Amzn-Bedrock-Service-Tier"
 _REFUSED_BETAS_KEPT = 256
 _Decoded = TypeVar("_Decoded")
 ErrorReader = Callable[[int, str | None, bytes], QuarryError]
@@ -149,6 +152,8 @@ class BedrockRuntime:
             # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
             answer = cast(ConverseResponse, orjson.loads(await self._read(response)))
         note_finish(answer.get("stopReason"))
+        if "serviceTier" in answer:
+            note_service_tier(answer["serviceTier"].get("type"))
         return answer
 
     @asynccontextmanager
@@ -172,18 +177,21 @@ class BedrockRuntime:
         async with response:
             return cast(ApplyGuardrailResponse, orjson.loads(await self._read(response)))  # Bedrock's: viewed
 
-    async def invoke_claude(self, model_id: str, body: MessagesBody) -> MessagesResponse:
+    async def invoke_claude(
+        self, model_id: str, body: MessagesBody, *, service_tier: str | None = None
+    ) -> MessagesResponse:
         """InvokeModel with Claude's Messages body: Anthropic's Messages response."""
-        answer = await self.invoke_model(model_id, orjson.dumps(body))
+        answer = await self.invoke_model(model_id, orjson.dumps(body), extra_headers=tier_header(service_tier))
         note_finish(answer.body.get("stop_reason"))
         return cast(MessagesResponse, answer.body)  # Anthropic's response, relayed by Bedrock: viewed, not checked
 
     @asynccontextmanager
     async def invoke_claude_stream(
-        self, model_id: str, body: MessagesBody
+        self, model_id: str, body: MessagesBody, *, service_tier: str | None = None
     ) -> AsyncIterator[AsyncIterator[MessagesStreamEvent]]:
         """InvokeModelWithResponseStream with Claude's Messages body: Anthropic's stream events."""
-        async with self.invoke_model_stream(model_id, orjson.dumps(body)) as events:
+        extra = tier_header(service_tier)
+        async with self.invoke_model_stream(model_id, orjson.dumps(body), extra_headers=extra) as events:
             yield cast(AsyncIterator[MessagesStreamEvent], events)  # Anthropic's events, relayed: viewed, not checked
 
     async def invoke_model(
@@ -455,6 +463,8 @@ class BedrockRuntime:
                 note_upstream_wait(time.perf_counter() - started, model_in_path(path) if answered else None)
                 if answered:
                     watch.answered(response.status)
+                    # The tier that served an InvokeModel (or Messages) call is a header of its answer.
+                    note_service_tier(response.headers.get(TIER_HEADER))
                     return response
                 started = 0.0  # the wait is noted; the error's body is a read that notes its own
                 async with response:
@@ -469,6 +479,11 @@ class BedrockRuntime:
                 note_upstream_wait(time.perf_counter() - started)
             watch.failed(failure.error)
         return failure
+
+
+def tier_header(service_tier: str | None) -> dict[str, str] | None:
+    """The header asking InvokeModel (and the Messages endpoint) for a service tier, or None for Bedrock's default."""
+    return None if service_tier is None else {TIER_HEADER: service_tier}
 
 
 def _set_betas(headers: dict[str, str], flags: str) -> None:

@@ -372,7 +372,7 @@ def aws_credentials(key_id: str, remove: bool, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--by", type=click.Choice(["key", "model", "day", "api"]), default="key", show_default=True)
+@click.option("--by", type=click.Choice(["key", "model", "day", "api", "tier"]), default="key", show_default=True)
 @click.option("--since", help="Only calls since this date (UTC), e.g. 2026-11-01.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def usage(by: str, since: str | None, as_json: bool) -> None:

@@ -59,6 +59,7 @@ from quarry.emulator._messages_api import (
 from quarry.emulator._responder import PromptCache, Reply, respond
 from quarry.emulator._retrieve import KnowledgeProvider, parse_retrieve, retrieve
 from quarry.emulator._secrets import SECRETS_TARGETS, secret_call
+from quarry.emulator._service_tiers import check_offered, converse_tier, header_tier, tier_headers
 from quarry.emulator._streaming import paced
 from quarry.emulator._validate import parse_converse
 
@@ -342,13 +343,15 @@ class EmulatorApp:
             raise ValidationException("The model is unsupported for streaming.")
         if op in ("converse", "converse-stream"):
             return self._converse(resolved, _loads(body), started, model_id, streaming=streaming)
+        tier = header_tier(headers)
+        check_offered(tier, resolved.model.model_id, self.settings.service_tiers)
         guard = None
         if headers.get("x-amzn-bedrock-guardrailidentifier") or b"amazon-bedrock-guardrailConfig" in body:
             loaded = _loads(body)
             if isinstance(loaded, dict):
                 guard = invoke_guard(self.guardrails, headers, loaded)
                 body = orjson.dumps(loaded)
-        return self._invoke(resolved, body, started, model_id, streaming=streaming, guard=guard)
+        return self._invoke(resolved, body, started, model_id, streaming=streaming, guard=guard, tier=tier)
 
     def _answer(
         self, conversation: Conversation, identifier: str, guard: Guard | None = None
@@ -364,16 +367,18 @@ class EmulatorApp:
 
     def _converse(self, resolved: Resolved, body: Any, started: float, identifier: str, *, streaming: bool) -> _Result:
         guard = converse_guard(self.guardrails, body, streaming=streaming) if isinstance(body, dict) else None
+        tier = converse_tier(body) if isinstance(body, dict) else None
+        check_offered(tier, resolved.model.model_id, self.settings.service_tiers)
         reply, directives = self._answer(parse_converse(body, resolved, streaming=streaming), identifier, guard)
         trace = guard.converse_trace() if guard is not None else None
         first_byte, tps = self._pace(directives)
         if streaming:
-            frames = converse_stream_frames(reply, started, trace)
+            frames = converse_stream_frames(reply, started, trace, tier)
             stream = self._stream(frames, directives, tps)
             return _Result(headers=[(b"content-type", _EVENT_STREAM)], stream=stream, delay=first_byte)
         delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
         latency = int((time.perf_counter() - started + delay) * 1000)
-        return _json_result(converse_response(reply, latency, trace), delay=delay)
+        return _json_result(converse_response(reply, latency, trace, tier), delay=delay)
 
     def _invoke(
         self,
@@ -384,13 +389,15 @@ class EmulatorApp:
         *,
         streaming: bool,
         guard: Guard | None = None,
+        tier: str | None = None,
     ) -> _Result:
         model = resolved.model
+        served = tier_headers(tier)  # InvokeModel(WithResponseStream)Response.serviceTier, a header
         if model.supports("embeddings"):
             if streaming:
                 raise ValidationException("The model is unsupported for streaming.")
             payload, tokens = embed_response(body, model)
-            return _json_result(payload, (b"x-amzn-bedrock-input-token-count", str(tokens).encode()))
+            return _json_result(payload, (b"x-amzn-bedrock-input-token-count", str(tokens).encode()), *served)
         if not model.is_anthropic:
             raise ValidationException(
                 f"The emulator answers InvokeModel for Anthropic and embedding models; call {model.model_id} "
@@ -401,7 +408,7 @@ class EmulatorApp:
         first_byte, tps = self._pace(directives)
         if streaming:
             frames = anthropic_stream_frames(reply, model.model_id, started, extra)
-            headers = [(b"content-type", _EVENT_STREAM), (b"x-amzn-bedrock-content-type", _JSON)]
+            headers = [(b"content-type", _EVENT_STREAM), (b"x-amzn-bedrock-content-type", _JSON), *served]
             return _Result(headers=headers, stream=self._stream(frames, directives, tps), delay=first_byte)
         delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
         latency = int((time.perf_counter() - started + delay) * 1000)
@@ -410,6 +417,7 @@ class EmulatorApp:
             (b"x-amzn-bedrock-invocation-latency", str(latency).encode()),
             (b"x-amzn-bedrock-input-token-count", str(reply.input_tokens).encode()),
             (b"x-amzn-bedrock-output-token-count", str(reply.output_tokens).encode()),
+            *served,
             delay=delay,
         )
 
@@ -429,6 +437,9 @@ class EmulatorApp:
             self.requests.note(MESSAGES_OPERATION)
             self._roll_fault()
             request = parse_messages(body, headers, self.catalog, region)
+            tier = header_tier(headers)  # as InvokeModel takes it: unverified on this endpoint
+            check_offered(tier, request.resolved.model.model_id, self.settings.service_tiers)
+            served = tier_headers(tier)
             if request.stream and not request.resolved.model.streaming:
                 raise ValidationException("The model is unsupported for streaming.")
             reply, directives = self._answer(request.conversation, request.model)
@@ -441,10 +452,12 @@ class EmulatorApp:
             events = sse_events(anthropic_events(reply, model_id, started, name=request.model))
             stream = self._stream(events, directives, tps, render_error=sse_error)
             return _Result(
-                headers=[(b"content-type", _SSE), (b"cache-control", b"no-cache")], stream=stream, delay=first_byte
+                headers=[(b"content-type", _SSE), (b"cache-control", b"no-cache"), *served],
+                stream=stream,
+                delay=first_byte,
             )
         delay = first_byte + (reply.output_tokens / tps if tps else 0.0)
-        return _json_result(anthropic_message(reply, model_id, name=request.model), delay=delay)
+        return _json_result(anthropic_message(reply, model_id, name=request.model), *served, delay=delay)
 
     def _count_tokens(self, model_id: str, raw: bytes, region: str) -> int:
         # CountTokens takes a bare foundation-model id even for models served only through inference profiles.

@@ -30,8 +30,10 @@ def _content(block: Block) -> dict[str, Any]:
     return {"reasoningContent": {"reasoningText": {"text": block.text, "signature": block.signature}}}
 
 
-def converse_response(reply: Reply, latency_ms: int, trace: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = {
+def converse_response(
+    reply: Reply, latency_ms: int, trace: dict[str, Any] | None = None, tier: str | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "output": {"message": {"role": "assistant", "content": [_content(b) for b in reply.blocks]}},
         "stopReason": reply.stop_reason,
         "usage": reply.usage(),
@@ -39,10 +41,14 @@ def converse_response(reply: Reply, latency_ms: int, trace: dict[str, Any] | Non
     }
     if trace is not None:  # ConverseTrace: a guardrail's assessments, when its trace was asked
         response["trace"] = trace
+    if tier is not None:  # ConverseResponse.serviceTier: the tier that served the call
+        response["serviceTier"] = {"type": tier}
     return response
 
 
-def _events(reply: Reply, started: float, trace: dict[str, Any] | None) -> Iterator[tuple[str, dict[str, Any]]]:
+def _events(
+    reply: Reply, started: float, trace: dict[str, Any] | None, tier: str | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "messageStart", {"role": "assistant"}
     for index, block in enumerate(reply.blocks):
         if block.kind == "text":
@@ -65,11 +71,15 @@ def _events(reply: Reply, started: float, trace: dict[str, Any] | None) -> Itera
     metadata: dict[str, Any] = {"usage": reply.usage(), "metrics": {"latencyMs": latency}}
     if trace is not None:  # ConverseStreamTrace, in the metadata event
         metadata["trace"] = trace
+    if tier is not None:  # ConverseStreamMetadataEvent.serviceTier
+        metadata["serviceTier"] = {"type": tier}
     yield "metadata", metadata
 
 
-def converse_stream_frames(reply: Reply, started: float, trace: dict[str, Any] | None = None) -> Iterator[bytes]:
+def converse_stream_frames(
+    reply: Reply, started: float, trace: dict[str, Any] | None = None, tier: str | None = None
+) -> Iterator[bytes]:
     """ConverseStream's frames, lazily: the metadata latency is measured when the last frame is made."""
-    for index, (event_type, payload) in enumerate(_events(reply, started, trace)):
+    for index, (event_type, payload) in enumerate(_events(reply, started, trace, tier)):
         payload["p"] = padding(index)
         yield event_frame(event_type, orjson.dumps(payload))

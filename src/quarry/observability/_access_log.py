@@ -38,6 +38,7 @@ def access_record(exchange: Exchange, *, now: float | None = None) -> dict[str, 
         "model": exchange.model,
         "model_asked": exchange.model_asked,  # set when a fallback chain was tried: `model` is the one that answered
         "stream": exchange.stream,
+        "service_tier": exchange.service_tier,  # Bedrock's tier that served the call (None: its default)
         "input_tokens": exchange.input_tokens,
         "output_tokens": exchange.output_tokens,
         "cache_read_tokens": exchange.cache_read_tokens,

@@ -3,14 +3,18 @@ file; a request's cost from the tokens it used, and its maximum cost before it i
 
 Prices depend on the profile the call went through: `global.` profiles are charged the list price, geographic
 profiles (`us.`, `eu.`, …) and in-region ids the list price times the table's regional multiplier, for the models
-whose entry says so (Bedrock's 10% premium on the newest Claude models). Nothing is fetched over the network.
+whose entry says so (Bedrock's 10% premium on the newest Claude models). Bedrock's service tiers change the price
+by a multiplier of the standard (`default`) one: the table's `service_tiers`, overridden per model by the entry's own
+(AWS: Priority is "Standard rate + premium", Flex a "Discounted standard model rate",
+https://aws.amazon.com/bedrock/service-tiers; the figures are in docs/configuration.md with where they come from).
+A call is charged at the tier that served it. Nothing is fetched over the network.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,9 @@ __all__ = ["ModelPrice", "Price", "PriceTable", "base_model_id"]
 _MILLION = 1_000_000
 _GEOGRAPHIC = ("us-gov.", "us.", "eu.", "apac.", "jp.", "au.", "ca.")
 _GLOBAL = "global."
+# Reserved capacity that runs out overflows to the Standard tier (AWS user guide, service-tiers-inference.html), so a
+# call asking for it may cost the standard price.
+_OVERFLOWS_TO_DEFAULT = "reserved"
 
 
 def _split(model_id: str) -> tuple[str, bool]:
@@ -80,6 +87,7 @@ class ModelPrice:
     long_above: int | None = None
     long_price: Price | None = None
     verified: bool = True
+    service_tiers: Mapping[str, float] = field(default_factory=dict)  # tier → multiplier, over the table's
 
 
 def _price(entry: Mapping[str, Any], where: str) -> Price:
@@ -97,6 +105,22 @@ def _price(entry: Mapping[str, Any], where: str) -> Price:
     return Price(input_, output, **cached)
 
 
+def _multipliers(raw: Any, where: str) -> dict[str, float]:
+    """`service_tiers`: tier name → the multiple of the standard price it is charged (`{"flex": 0.5}`)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: `service_tiers` maps a tier (priority, flex, reserved) to a multiplier")
+    tiers: dict[str, float] = {}
+    for tier, factor in raw.items():
+        if tier.startswith("_"):  # a note beside the figures
+            continue
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor < 0:
+            raise ValueError(f"{where}: service tier {tier!r} needs a multiplier of 0 or more, not {factor!r}")
+        tiers[tier] = float(factor)
+    return tiers
+
+
 def _entry(model: str, entry: Mapping[str, Any]) -> ModelPrice:
     long = entry.get("long_context")
     return ModelPrice(
@@ -105,20 +129,29 @@ def _entry(model: str, entry: Mapping[str, Any]) -> ModelPrice:
         long_above=int(long["above_input_tokens"]) if long else None,
         long_price=_price(long, f"{model} long_context") if long else None,
         verified=bool(entry.get("verified", True)),
+        service_tiers=_multipliers(entry.get("service_tiers"), model),
     )
 
 
 class PriceTable:
     """Prices by base model id; `cost` and `maximum` answer None for a model with no price."""
 
-    def __init__(self, models: Mapping[str, ModelPrice], *, regional_multiplier: float = 1.1) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, ModelPrice],
+        *,
+        regional_multiplier: float = 1.1,
+        service_tiers: Mapping[str, float] | None = None,
+    ) -> None:
         self.models = dict(models)
         self.regional_multiplier = regional_multiplier
+        self.service_tiers = dict(service_tiers or {})  # tier → multiplier of the standard price, for every model
 
     @classmethod
     def load(cls, override: Path | None = None) -> PriceTable:
         """The shipped table, with `override`'s entries (same shape; whole entries replaced) merged over it."""
         raw = json.loads(resources.files("quarry.spend").joinpath("prices.json").read_text())
+        tiers = _multipliers(raw.get("service_tiers"), "service_tiers")
         if override is not None:
             try:
                 extra = json.loads(override.read_text())
@@ -128,11 +161,26 @@ class PriceTable:
             raw["regional_premium_multiplier"] = extra.get(
                 "regional_premium_multiplier", raw["regional_premium_multiplier"]
             )
+            tiers |= _multipliers(extra.get("service_tiers"), f"{override}: service_tiers")
         models = {name: _entry(name, entry) for name, entry in raw["models"].items()}
-        return cls(models, regional_multiplier=float(raw["regional_premium_multiplier"]))
+        return cls(
+            models,
+            regional_multiplier=float(raw["regional_premium_multiplier"]),
+            service_tiers=tiers,
+        )
 
-    def price(self, model_id: str, input_tokens: int = 0) -> Price | None:
-        """The price a call to `model_id` (a base id, profile id or ARN) is charged for a prompt of this size."""
+    def tier_multiplier(self, model_id: str, tier: str | None) -> float:
+        """The multiple of the standard price a call at `tier` is charged (1 for the standard tier, or one with no
+        figure): the model's own figure, else the table's."""
+        if tier is None or tier == "default":
+            return 1.0
+        entry = self.models.get(_split(model_id)[0])
+        own = entry.service_tiers.get(tier) if entry is not None else None
+        return own if own is not None else self.service_tiers.get(tier, 1.0)
+
+    def price(self, model_id: str, input_tokens: int = 0, tier: str | None = None) -> Price | None:
+        """The price a call to `model_id` (a base id, profile id or ARN) is charged for a prompt of this size, at
+        the service tier that served it (None: the standard one)."""
         base, is_global = _split(model_id)
         entry = self.models.get(base)
         if entry is None:
@@ -140,26 +188,34 @@ class PriceTable:
         price = entry.price
         if entry.long_price is not None and entry.long_above is not None and input_tokens > entry.long_above:
             price = entry.long_price
-        return price if is_global or not entry.regional_premium else price.times(self.regional_multiplier)
+        factor = 1.0 if is_global or not entry.regional_premium else self.regional_multiplier
+        factor *= self.tier_multiplier(model_id, tier)
+        return price if factor == 1.0 else price.times(factor)
 
-    def cost(self, model_id: str, usage: TokenCounts) -> float | None:
-        """What a call cost, from the tokens it used; None when the model has no price."""
+    def cost(self, model_id: str, usage: TokenCounts, tier: str | None = None) -> float | None:
+        """What a call cost, from the tokens it used and the tier that served it; None when the model has no price."""
         prompt = usage["input_tokens"] + usage["cache_read_tokens"] + usage["cache_write_tokens"]
-        price = self.price(model_id, prompt)
+        price = self.price(model_id, prompt, tier)
         return None if price is None else price.cost(usage)
 
-    def maximum(self, model_id: str, input_tokens: int, output_tokens: int) -> float | None:
-        """The most a call can cost with this (estimated) prompt and output limit; None when the model has no price.
-        The dearer tier is assumed when a model has one, since the estimate of the prompt is only an estimate."""
+    def maximum(self, model_id: str, input_tokens: int, output_tokens: int, tier: str | None = None) -> float | None:
+        """The most a call can cost with this (estimated) prompt and output limit at the tier it asks for; None when
+        the model has no price. The dearer prompt-size tier is assumed when a model has one, since the estimate of
+        the prompt is only an estimate, and a reserved call may overflow to the standard price."""
         base, _ = _split(model_id)
         entry = self.models.get(base)
         if entry is None:
             return None
-        tiers = [self.price(model_id, 0)]
+        tiers = [tier, None] if tier == _OVERFLOWS_TO_DEFAULT else [tier]
+        prices = [self.price(model_id, 0, t) for t in tiers]
         if entry.long_above is not None:
-            tiers.append(self.price(model_id, entry.long_above + 1))
-        return max(tier.most(input_tokens, output_tokens) for tier in tiers if tier is not None)
+            prices += [self.price(model_id, entry.long_above + 1, t) for t in tiers]
+        return max(price.most(input_tokens, output_tokens) for price in prices if price is not None)
 
     def with_model(self, model_id: str, price: ModelPrice) -> PriceTable:
         """A copy with one more (or replaced) model; for tests and embedding."""
-        return PriceTable({**self.models, model_id: price}, regional_multiplier=self.regional_multiplier)
+        return PriceTable(
+            {**self.models, model_id: price},
+            regional_multiplier=self.regional_multiplier,
+            service_tiers=self.service_tiers,
+        )

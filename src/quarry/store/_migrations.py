@@ -196,4 +196,8 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         ],
     },
     {"sqlite": _RESPONSE_ITEMS, "postgresql": _RESPONSE_ITEMS},  # 14: stored responses' items by id (item_reference)
+    {  # 15: the Bedrock service tier that served each call (NULL: none asked or reported, Bedrock's default)
+        "sqlite": ["ALTER TABLE usage ADD COLUMN service_tier TEXT"],
+        "postgresql": ["ALTER TABLE usage ADD COLUMN service_tier TEXT"],
+    },
 ]

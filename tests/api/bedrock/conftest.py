@@ -18,7 +18,7 @@ from botocore.config import Config
 from quarry.emulator import EmulatorApp
 from quarry.server import create_app
 from quarry.settings import ModelSettings, Settings
-from tests.conftest import set_aws_environment
+from tests.conftest import no_aws_identity, set_aws_environment
 
 ADMIN = "sk-bedrock-admin"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -91,22 +91,11 @@ def start_gateway(serve: Any, folder: Path) -> Gateway:
 Client = Callable[..., Any]
 
 
-def _no_aws_identity(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    """No AWS credentials, profile, config or instance metadata: only what a test gives a client."""
-    empty = folder / "none"
-    empty.write_text("")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 @pytest.fixture
 def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]:
     """`bedrock(service, key, base_url)`: a boto3 client as a user makes one with only a Quarry key: the key in
     AWS_BEARER_TOKEN_BEDROCK (which botocore reads when it signs), no AWS credentials, retries off."""
-    _no_aws_identity(monkeypatch, tmp_path)
+    no_aws_identity(monkeypatch, tmp_path)
     made: list[Any] = []
 
     def client(service: str, key: TeamKey | str, base_url: str, **config: Any) -> Any:
@@ -125,7 +114,7 @@ def bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]
 def signed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]:
     """`signed(service, (access_key_id, secret), base_url)`: a boto3 client signing with AWS credentials (SigV4)
     that Quarry issued for a team key, as a tool that only signs uses them; no bearer token, retries off."""
-    _no_aws_identity(monkeypatch, tmp_path)
+    no_aws_identity(monkeypatch, tmp_path)
     monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
     made: list[Any] = []
 

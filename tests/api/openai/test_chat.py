@@ -201,5 +201,5 @@ def test_raw_response_headers_and_body(gateway: str) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert set(body) == {"id", "object", "created", "model", "system_fingerprint", "choices", "usage"}
+    assert set(body) == {"id", "object", "created", "model", "system_fingerprint", "service_tier", "choices", "usage"}
     assert body["choices"][0]["message"] == {"role": "assistant", "content": 'You said: "Hi"', "refusal": None}

@@ -31,6 +31,16 @@ from quarry.api._core._output import DEFAULT_OUTPUT, output_limit, output_reserv
 from quarry.api._core._prefill import PREFILL_REFUSED, refuse_converse_prefill, refuse_prefill
 from quarry.api._core._reasoning import redacted_reasoning, signed_reasoning, thinking_block
 from quarry.api._core._sampling import DROPPED_PARAMS_HEADER, SAMPLING_PARAMS, converse_sampling, strip_sampling
+from quarry.api._core._service_tiers import (
+    ANTHROPIC_SERVICE_TIERS,
+    OPENAI_SERVICE_TIERS,
+    AnthropicServiceTier,
+    OpenAIServiceTier,
+    anthropic_tier_name,
+    bedrock_tier,
+    openai_tier_name,
+    set_service_tier,
+)
 from quarry.api._core._system_messages import fold_system_messages, top_level_system
 from quarry.api._core._thinking import (
     MIN_BUDGET,
@@ -46,6 +56,7 @@ from quarry.api._core._tools import NO_TOOLS_NOTE, ToolChoiceKind, tool_config, 
 from quarry.api._core._usage import Usage, stop_reason
 
 __all__ = [
+    "ANTHROPIC_SERVICE_TIERS",
     "DEFAULT_OUTPUT",
     "DROPPED_PARAMS_HEADER",
     "EFFORT_ORDER",
@@ -53,8 +64,10 @@ __all__ = [
     "INTERVENED",
     "MIN_BUDGET",
     "NO_TOOLS_NOTE",
+    "OPENAI_SERVICE_TIERS",
     "PREFILL_REFUSED",
     "SAMPLING_PARAMS",
+    "AnthropicServiceTier",
     "BoundedLoader",
     "ConverseHistory",
     "GuardrailVerdict",
@@ -64,12 +77,15 @@ __all__ = [
     "Level",
     "Media",
     "MessagesGuard",
+    "OpenAIServiceTier",
     "ReasoningLevel",
     "ThinkingMode",
     "ToolChoiceKind",
     "Usage",
     "add_cache_points",
+    "anthropic_tier_name",
     "apply_guardrail",
+    "bedrock_tier",
     "cache_point",
     "capped_effort",
     "converse_sampling",
@@ -89,6 +105,7 @@ __all__ = [
     "lowest_effort",
     "messages_sampling",
     "normalise",
+    "openai_tier_name",
     "output_limit",
     "output_reserve",
     "redacted_reasoning",
@@ -99,6 +116,7 @@ __all__ = [
     "refuse_converse_prefill",
     "refuse_forced_tools",
     "refuse_prefill",
+    "set_service_tier",
     "signed_reasoning",
     "sse_events",
     "stop_reason",

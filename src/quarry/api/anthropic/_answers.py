@@ -25,6 +25,7 @@ class _Block(_Open):
 class _Usage(_Open):
     input_tokens: int
     output_tokens: int
+    service_tier: str | None = None  # the Bedrock tier that served the call, in Anthropic's name for it
 
 
 class AnthropicMessage(_Open):

@@ -11,6 +11,7 @@ from quarry.api._core import (
     ImageLoader,
     Media,
     Usage,
+    anthropic_tier_name,
     cache_point,
     converse_thinking,
     fit_to_model,
@@ -230,8 +231,9 @@ def _stop(reason: str | None, request: MessagesRequest, extra: Document | None) 
     return anthropic, sequence
 
 
-def to_message(answer: ConverseResponse, request: MessagesRequest) -> MessagesResponse:
-    """The Anthropic message for a Converse answer."""
+def to_message(answer: ConverseResponse, request: MessagesRequest, tier: str | None = None) -> MessagesResponse:
+    """The Anthropic message for a Converse answer (`tier`: the service tier asked for, if Bedrock names none)."""
+    served = answer["serviceTier"].get("type") if "serviceTier" in answer else tier
     message = answer.get("output", {}).get("message")
     content = message["content"] if message else []
     reason, sequence = _stop(answer.get("stopReason"), request, answer.get("additionalModelResponseFields"))
@@ -243,7 +245,7 @@ def to_message(answer: ConverseResponse, request: MessagesRequest) -> MessagesRe
         "content": [b for block in content if (b := _content_block(block))],
         "stop_reason": reason,
         "stop_sequence": sequence,
-        "usage": Usage.from_converse(answer.get("usage")).messages(),
+        "usage": Usage.from_converse(answer.get("usage")).messages() | {"service_tier": anthropic_tier_name(served)},
     }
 
 
@@ -253,8 +255,9 @@ class StreamWriter:
 
     Converse reports usage after the stop reason, so message_delta waits for the metadata event."""
 
-    def __init__(self, request: MessagesRequest) -> None:
+    def __init__(self, request: MessagesRequest, tier: str | None = None) -> None:
         self._request = request
+        self._tier = anthropic_tier_name(tier)  # message_start's: the tier asked (Bedrock serves at it or refuses)
         self._open: dict[int, str] = {}  # Converse block index → the Anthropic block type being streamed
         self._indexes: dict[int, int] = {}  # Converse block index → Anthropic block index
         self._stop: Stop | None = None
@@ -275,7 +278,8 @@ class StreamWriter:
         if "messageStart" in event:
             message: MessagesResponse = {
                 "id": message_id(), "type": "message", "role": "assistant", "model": self._request.model,
-                "content": [], "stop_reason": None, "stop_sequence": None, "usage": Usage().messages(),
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": Usage().messages() | {"service_tier": self._tier},
             }  # fmt: skip
             return [named_event("message_start", {"type": "message_start", "message": message}), PING]
         if "messageStop" in event:

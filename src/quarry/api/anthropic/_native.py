@@ -19,6 +19,7 @@ from quarry.bedrock import (
     ImageFormat,
     MessagesBody,
     MessagesMessage,
+    MessagesResponse,
     MessagesStreamEvent,
     ModelFacts,
 )
@@ -126,16 +127,20 @@ def _inliner(block: Document) -> Callable[[ImageFormat, bytes], None]:
     return inline
 
 
-def sse_renderer(requested: str) -> Callable[[MessagesStreamEvent], list[bytes]]:
+def sse_renderer(requested: str, tier: str | None = None) -> Callable[[MessagesStreamEvent], list[bytes]]:
     """Bedrock's Claude stream events as Anthropic sends them, message_start naming the model the caller asked for
-    (`requested`); a ping follows message_start, as there."""
+    (`requested`) and, given one, the service tier (Anthropic's name for it) in its usage; a ping follows
+    message_start, as there."""
 
     def render(event: MessagesStreamEvent) -> list[bytes]:
         kind = event.get("type", "")
         if kind == "message_stop":
             event = {"type": "message_stop"}  # without Bedrock's `amazon-bedrock-invocationMetrics`
         elif kind == "message_start" and "message" in event:
-            event = {**event, "message": {**event["message"], "model": requested}}
+            message: MessagesResponse = {**event["message"], "model": requested}
+            if tier is not None and "usage" in message:
+                message["usage"] = {**message["usage"], "service_tier": tier}
+            event = {**event, "message": message}
         line = named_event(kind, event)
         return [line, PING] if kind == "message_start" else [line]
 

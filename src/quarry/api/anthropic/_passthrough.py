@@ -10,7 +10,7 @@ refused). A stream's events are passed on as their own bytes; only message_start
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -44,26 +44,32 @@ def fallback_betas(request: Request, accepted: Collection[str]) -> str:
 
 
 def upstream_body(raw: dict[str, Any], model: ResolvedModel) -> bytes:
-    """The caller's body with `model` naming the Bedrock id or inference profile."""
-    return orjson.dumps({**raw, "model": model.id})
+    """The caller's body with `model` naming the Bedrock id or inference profile. Anthropic's `service_tier` (its own
+    Priority Tier capacity) means nothing at Bedrock: it is sent as Bedrock's tier header instead (api._core)."""
+    return orjson.dumps({**{k: v for k, v in raw.items() if k != "service_tier"}, "model": model.id})
 
 
 class EchoModel:
     """Renders the endpoint's events for the caller: each as Bedrock sent it, but message_start naming the model
     the caller asked for."""
 
-    def __init__(self, requested: str) -> None:
+    def __init__(self, requested: str, tier: Callable[[], str] | None = None) -> None:
         self._requested = requested
+        self._tier = tier  # the service tier that served the call, in Anthropic's name for it
 
     def __call__(self, event: ServerSentEvent) -> list[bytes]:
         if event.name == "message_start":
             data = event.data()  # already parsed for the usage it carries
             if isinstance(data, dict) and isinstance(data.get("message"), dict):
                 data["message"]["model"] = self._requested
+                if self._tier is not None and isinstance(data["message"].get("usage"), dict):
+                    data["message"]["usage"]["service_tier"] = self._tier()
                 return [named_event("message_start", data)]
         return [event.raw]
 
     def message(self, message: MessagesResponse) -> MessagesResponse:
-        """A whole answer naming the model the caller asked for."""
+        """A whole answer naming the model the caller asked for (and the tier that served it)."""
         message["model"] = self._requested
+        if self._tier is not None and isinstance(message.get("usage"), dict):
+            message["usage"]["service_tier"] = self._tier()
         return message

@@ -20,14 +20,18 @@ from starlette.responses import Response
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
 from quarry.api._core import (
+    ANTHROPIC_SERVICE_TIERS,
     GuardrailVerdict,
     MessagesGuard,
     Usage,
+    anthropic_tier_name,
+    bedrock_tier,
     dict_events,
     fold_system_messages,
     guard_converse,
     refusal_events,
     refusal_message,
+    set_service_tier,
     sse_events,
     top_level_system,
 )
@@ -44,7 +48,15 @@ from quarry.api.anthropic._native import PING, betas, inline_image_urls, native_
 from quarry.api.anthropic._passthrough import EchoModel, fallback_betas, upstream_body, upstream_headers
 from quarry.api.anthropic._schemas import CountTokensRequest, Envelope, MessagesRequest
 from quarry.auth import Principal
-from quarry.bedrock import ConverseRequest, ConverseTokensRequest, CountTokensInput, MessagesBody, ResolvedModel
+from quarry.bedrock import (
+    ConverseRequest,
+    ConverseTokensRequest,
+    CountTokensInput,
+    MessagesBody,
+    ResolvedModel,
+    ServiceTierType,
+    tier_header,
+)
 from quarry.exchange import exchange_of
 from quarry.settings import GuardrailSettings
 
@@ -97,14 +109,18 @@ async def messages(request: Request) -> Response:
     model = await services.catalog.resolve(envelope.model)
     exchange.model, exchange.stream = model.id, envelope.stream
     chain = await fallback_chain(request, services, principal, model)  # before admission: its reservation covers it
+    asked = ANTHROPIC_SERVICE_TIERS[envelope.service_tier or "auto"]
+    tier = bedrock_tier(asked, services.settings.models, model)
     if model.facts.messages_api:
         tokens = estimate_tokens(raw, envelope.max_tokens or 0)
-        await services.admit(request, principal, model, tokens, fallbacks=chain[1:])
+        await services.admit(request, principal, model, tokens, fallbacks=chain[1:], service_tier=tier)
     else:
         carried = _carried_system_messages(raw, model)
         body = read_model(carried, MessagesRequest)
         tokens = estimate_tokens(carried, body.max_tokens)
-        await services.admit(request, principal, model, tokens, max_output=body.max_tokens, fallbacks=chain[1:])
+        await services.admit(
+            request, principal, model, tokens, max_output=body.max_tokens, fallbacks=chain[1:], service_tier=tier
+        )
     # A stream is opened (and its first event read) before the response starts, so a refusal or throttle is still a
     # proper HTTP error, retried or answered by the chain's next model; the exit stack then closes it when the
     # response ends, however it ends.
@@ -113,7 +129,7 @@ async def messages(request: Request) -> Response:
         request,
         services,
         chain,
-        lambda candidate: _answer(request, services, principal, candidate, raw, envelope, resources),
+        lambda candidate: _answer(request, services, principal, candidate, raw, envelope, resources, asked),
     )
 
 
@@ -125,12 +141,15 @@ async def _answer(
     raw: dict[str, Any],
     envelope: Envelope,
     resources: AsyncExitStack,
+    asked: ServiceTierType | None,
 ) -> Response:
-    """The answer of one model of the chain, by the path that model takes, under that model's guardrail."""
+    """The answer of one model of the chain, by the path that model takes, under that model's guardrail and at the
+    service tier asked (`asked`, None: the operator's for that model, else Bedrock's default)."""
     guardrail = await services.guardrail(principal, model)
-    if model.facts.messages_api:
-        return await _forwarded(request, services, model, raw, envelope, resources, guardrail)
     exchange = exchange_of(request)
+    tier = exchange.service_tier = bedrock_tier(asked, services.settings.models, model)
+    if model.facts.messages_api:
+        return await _forwarded(request, services, model, raw, envelope, resources, guardrail, tier)
     raw = _carried_system_messages(raw, model)
     body = read_model(raw, MessagesRequest)
     runtime = services.runtime
@@ -140,34 +159,39 @@ async def _answer(
             return _refused(request, services, body.model, verdict, stream=body.stream)
         native = await _native_body(request, services, model, raw)
         if not body.stream:
-            message = await runtime.invoke_claude(model.id, native)
+            message = await runtime.invoke_claude(model.id, native, service_tier=tier)
             exchange.note_usage(Usage.from_messages(message.get("usage")).counts())
+            if "usage" in message:
+                message["usage"]["service_tier"] = anthropic_tier_name(exchange.service_tier)
             if guard is not None:
                 message = await guard.check_message(message)
             return json_response(message | {"model": body.model})
         claude_events = await open_stream(
-            resources, runtime.invoke_claude_stream(model.id, native), wait_s=services.settings.keepalive_s
+            resources,
+            runtime.invoke_claude_stream(model.id, native, service_tier=tier),
+            wait_s=services.settings.keepalive_s,
         )
         watched = watch_anthropic(claude_events, exchange)
         return services.stream(
             request,
             resources,
             guard.stream(watched, dict_events) if guard is not None else watched,
-            sse_renderer(body.model),
+            sse_renderer(body.model, anthropic_tier_name(exchange.service_tier)),  # the stream's answer named it
             finish=lambda: b"",
             render_error=error_event,
             keepalive=PING,
         )
     converse = await converse_request(body, model, services.load_image)
     guard_converse(converse, guardrail, stream=body.stream)
+    set_service_tier(converse, tier)
     if not body.stream:
         answer = await runtime.converse(model.id, converse)
         exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
-        return json_response(to_message(answer, body))
+        return json_response(to_message(answer, body, tier))
     events = await open_stream(
         resources, runtime.converse_stream(model.id, converse), wait_s=services.settings.keepalive_s
     )
-    writer = StreamWriter(body)
+    writer = StreamWriter(body, tier)
     return services.stream(
         request,
         resources,
@@ -187,15 +211,18 @@ async def _forwarded(
     envelope: Envelope,
     resources: AsyncExitStack,
     guardrail: GuardrailSettings | None,
+    tier: str | None,
 ) -> Response:
-    """A request for Bedrock's Messages endpoint (admitted already), forwarded as the caller wrote it."""
+    """A request for Bedrock's Messages endpoint (admitted already), forwarded as the caller wrote it; the service
+    tier goes as InvokeModel's header (the endpoint is outside Bedrock's service model: unverified there)."""
     exchange = exchange_of(request)
     guard = MessagesGuard(services.runtime, guardrail) if guardrail is not None else None
     if guard is not None and (verdict := await guard.check_input(raw)).intervened:
         return _refused(request, services, envelope.model, verdict, stream=bool(envelope.stream))
     # The one change besides `model`: image URLs made base64 (Bedrock takes no URL sources), as on the older path.
     await inline_image_urls(raw.get("messages"), services.load_image)
-    body, headers, echo = upstream_body(raw, model), upstream_headers(request), EchoModel(envelope.model)
+    body, headers = upstream_body(raw, model), upstream_headers(request) | (tier_header(tier) or {})
+    echo = EchoModel(envelope.model, lambda: anthropic_tier_name(exchange.service_tier))
     fallback = fallback_betas(request, services.settings.models.anthropic_betas)
     runtime = services.runtime
     if not envelope.stream:

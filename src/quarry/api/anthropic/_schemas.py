@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quarry.api._core import AnthropicServiceTier
 from quarry.errors import InvalidRequest
 
 __all__ = ["CountTokensRequest", "Envelope", "Message", "MessagesRequest", "ToolChoice"]
@@ -94,6 +95,7 @@ class Envelope(BaseModel):
     model: str
     max_tokens: int | None = Field(default=None, ge=1)
     stream: bool = False
+    service_tier: AnthropicServiceTier | None = None  # Bedrock's service tier, by the core's mapping
 
 
 class Message(BaseModel):

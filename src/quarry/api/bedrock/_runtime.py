@@ -14,10 +14,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from quarry.api._context import context_of
-from quarry.api._core import MessagesGuard, output_reserve, refusal_message, refusal_sse, sse_events
+from quarry.api._core import MessagesGuard, bedrock_tier, output_reserve, refusal_message, refusal_sse, sse_events
 from quarry.api._estimate import estimate_tokens
 from quarry.api._services import Services
 from quarry.api.bedrock._guardrail import guarded_call
+from quarry.api.bedrock._service_tier import asked_tier, with_tier
 from quarry.api.bedrock._usage import StreamUsage, note_answer
 from quarry.auth import Principal, is_sigv4
 from quarry.bedrock import Frame, Relayed, ResolvedModel, model_path, relay, split_events
@@ -77,16 +78,25 @@ async def _read(request: Request, api: str) -> tuple[Services, Principal, bytes]
 
 
 async def _admit(
-    request: Request, services: Services, principal: Principal, body: dict[str, Any], name: str, *, stream: bool
-) -> ResolvedModel:
-    """The model resolved and the call admitted (scopes, limits) before Bedrock sees it."""
+    request: Request,
+    services: Services,
+    principal: Principal,
+    body: dict[str, Any],
+    name: str,
+    *,
+    stream: bool,
+    asked_tier: str | None = None,
+) -> tuple[ResolvedModel, str | None]:
+    """The model resolved and the call admitted (scopes, limits, the budget at the service tier asked, else the
+    operator's for the model) before Bedrock sees it; the model and that tier."""
     model = await services.catalog.resolve(name)
     exchange = exchange_of(request)
     exchange.model, exchange.stream = model.id, stream
     counting = exchange.api == "bedrock.count_tokens"
     tokens = 0 if counting else estimate_tokens(body, output_reserve(model, _asked_output(body)))
-    await services.admit(request, principal, model, tokens)
-    return model
+    tier = None if counting else asked_tier or bedrock_tier(None, services.settings.models, model)
+    await services.admit(request, principal, model, tokens, service_tier=tier)
+    return model, tier
 
 
 async def runtime_operation(request: Request, model_id: str, operation: str) -> Response:
@@ -94,7 +104,8 @@ async def runtime_operation(request: Request, model_id: str, operation: str) -> 
     api, streaming = OPERATIONS[operation]
     services, principal, body = await _read(request, api)
     decoded = _decoded(body)
-    model = await _admit(request, services, principal, decoded, model_id, stream=streaming)
+    asked = asked_tier(operation, decoded, request.headers)
+    model, tier = await _admit(request, services, principal, decoded, model_id, stream=streaming, asked_tier=asked)
     # CountTokens names the foundation model, even for a model served through inference profiles.
     upstream = model.base_id if operation == "count-tokens" and not model.id.startswith("arn:") else model.id
     path = model_path(upstream, operation)
@@ -102,6 +113,9 @@ async def runtime_operation(request: Request, model_id: str, operation: str) -> 
     headers: Mapping[str, str] = request.headers
     if operation != "count-tokens" and (guardrail := await services.guardrail(principal, model)) is not None:
         body, headers = guarded_call(operation, body, decoded, headers, guardrail)
+        decoded = _decoded(body) if operation in ("converse", "converse-stream") else decoded
+    if asked is None and tier is not None:
+        body, headers = with_tier(operation, body, decoded, headers, tier)
     if not streaming:
         async with relay(services.runtime, path, body, headers, stream=False) as relayed:
             return _whole(exchange, operation, relayed, await relayed.read())
@@ -117,7 +131,8 @@ async def messages(request: Request) -> Response:
     if not isinstance(name, str):
         raise InvalidRequest("model: Field required")
     stream = decoded.get("stream") is True
-    model = await _admit(request, services, principal, decoded, name, stream=stream)
+    asked = asked_tier("messages", decoded, request.headers)
+    model, tier = await _admit(request, services, principal, decoded, name, stream=stream, asked_tier=asked)
     # Bedrock's Messages endpoint takes no guardrail: ApplyGuardrail judges the conversation before it, and the
     # answer after it, whole or streamed (as the Anthropic dialect's Messages path does; docs/guardrails.md).
     guardrail = await services.guardrail(principal, model)
@@ -128,16 +143,26 @@ async def messages(request: Request) -> Response:
         return Response(orjson.dumps(refusal_message(name, verdict)), media_type="application/json")
     if model.id != name:  # a Quarry alias or an Anthropic name: Bedrock takes its own id
         body = orjson.dumps(decoded | {"model": model.id})
+    headers: Mapping[str, str] = request.headers
+    if asked is None and tier is not None:
+        body, headers = with_tier("messages", body, decoded, headers, tier)
     exchange = exchange_of(request)
     if not stream:
-        async with relay(services.runtime, MESSAGES_PATH, body, request.headers, stream=False) as relayed:
+        async with relay(services.runtime, MESSAGES_PATH, body, headers, stream=False) as relayed:
             answer = await relayed.read()
             if guard is not None and relayed.status < 300 and not _encoded(relayed.headers):
                 answer = orjson.dumps(await guard.check_message(orjson.loads(answer)))
             return _whole(exchange, "messages", relayed, answer)
     tap = StreamUsage(exchange)
     return await _streamed(
-        request, services, MESSAGES_PATH, body, lambda chunk, _: tap.sse(chunk), framed=False, guard=guard
+        request,
+        services,
+        MESSAGES_PATH,
+        body,
+        lambda chunk, _: tap.sse(chunk),
+        framed=False,
+        headers=headers,
+        guard=guard,
     )
 
 

@@ -38,12 +38,20 @@ def _from_metrics(metrics: Mapping[str, Any], known: Usage) -> Usage:
     )
 
 
+def _note_tier(exchange: Exchange, converse: dict[str, Any]) -> None:
+    """The service tier a Converse answer (or ConverseStream's metadata event) says served the call."""
+    served = converse.get("serviceTier")
+    if isinstance(served, dict) and isinstance(served.get("type"), str):
+        exchange.service_tier = served["type"]
+
+
 def note_answer(exchange: Exchange, operation: str, body: bytes, headers: Mapping[str, str]) -> None:
     """The usage of a whole (non-streamed) answer."""
     if operation == "converse":
         answer = _json(body)
         if isinstance(answer, dict):
             exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
+            _note_tier(exchange, answer)
         return
     answer = _json(body) if b'"usage"' in body else None
     if isinstance(answer, dict) and isinstance(answer.get("usage"), dict):  # Claude's (and the Messages endpoint's)
@@ -79,6 +87,7 @@ class StreamUsage:
                 event = _json(frame.payload)
                 if isinstance(event, dict):
                     self._note(Usage.from_converse(event.get("usage")))
+                    _note_tier(self._exchange, event)
             elif frame.kind == "chunk":
                 self._chunk(frame.payload)
 

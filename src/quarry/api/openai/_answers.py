@@ -61,6 +61,7 @@ class ChatCompletion(_Open):
     object: Literal["chat.completion"]
     created: int
     model: str
+    service_tier: str | None = None  # the Bedrock tier that served the call, in OpenAI's name for it
     choices: list[_Choice]
     usage: _Usage
 

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 
 from quarry.api._context import services_of
-from quarry.api._core import DROPPED_PARAMS_HEADER, guard_converse, output_reserve
+from quarry.api._core import DROPPED_PARAMS_HEADER, OPENAI_SERVICE_TIERS, bedrock_tier, guard_converse, output_reserve
 from quarry.api._fallbacks import fallback_chain
 from quarry.api.openai._knowledge import KB_PREFIX, KnowledgeTurn, canned_answer, canned_events, knowledge_chat
 from quarry.api.openai._messages import to_converse
@@ -97,7 +97,8 @@ async def prepare_calls(
     passages = sum(k.passage_tokens for k in knowledge if k is not None)
     chain = await fallback_chain(request, services, principal, model) if fallbacks else (model,)
     tokens = prompt_tokens + outputs + passages
-    await services.admit(request, principal, model, tokens, max_output=outputs, fallbacks=chain[1:])
+    tier = bedrock_tier(OPENAI_SERVICE_TIERS[first.service_tier or "auto"], services.settings.models, model)
+    await services.admit(request, principal, model, tokens, max_output=outputs, fallbacks=chain[1:], service_tier=tier)
     calls: list[ChatCall] = []
     for chat, found in zip(chats, knowledge, strict=True):
         turn = await found.search() if found is not None else None

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from quarry.api._core import Usage, extract_json, stop_reason, thinking_block
+from quarry.api._core import Usage, extract_json, openai_tier_name, stop_reason, thinking_block
 from quarry.api._errors import error_body
 from quarry.api.openai._request import ChatPlan
 from quarry.bedrock import (
@@ -65,6 +65,10 @@ def usage(bedrock: TokenUsage | Usage | None) -> dict[str, Any]:
     }
 
 
+def _asked_tier(plan: ChatPlan) -> str | None:
+    return plan.body.get("serviceTier", {}).get("type")
+
+
 def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
     """The chat.completion object for a Converse answer."""
     texts: list[str] = []
@@ -98,6 +102,8 @@ def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
         "created": int(time.time()),
         "model": plan.model.id,
         "system_fingerprint": None,
+        # The tier that served the call (Bedrock's `serviceTier`), in OpenAI's name for it.
+        "service_tier": openai_tier_name(answer.get("serviceTier", {}).get("type") or _asked_tier(plan)),
         "choices": [
             {
                 "index": 0,
@@ -120,7 +126,7 @@ class ChunkWriter:
         # once the text written says which of them it cites.
         self._sources = sources
         self._written: list[str] = []
-        self._prefix = (
+        self._head = (
             b'{"id":"'
             + completion_id().encode()
             + b'","object":"chat.completion.chunk","created":'
@@ -129,11 +135,17 @@ class ChunkWriter:
             + orjson.dumps(plan.model.id)
             + b',"system_fingerprint":null,'
         )
+        # Every chunk names the tier: the one asked for (Bedrock serves at it or refuses the call) until the stream's
+        # metadata says which served it.
+        self._prefix = self._with_tier(_asked_tier(plan))
         self._tools: dict[int, int] = {}  # content block index → tool_calls index
         self._json_blocks: set[int] = set()  # blocks whose tool input is the JSON answer
         self._reasoning: dict[int, MessagesThinkingBlock | MessagesRedactedThinkingBlock] = {}
         self._held: list[str] = []  # JSON asked for in the prompt is checked whole before it is sent
         self._finish: str | None = None
+
+    def _with_tier(self, served: str | None) -> bytes:
+        return self._head + b'"service_tier":' + orjson.dumps(openai_tier_name(served)) + b","
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -157,6 +169,8 @@ class ChunkWriter:
             out = [self._chunk({"content": extract_json("".join(self._held))})] if self._held else []
             last = {} if self._sources is None else {"sources": self._cited(self._sources)}
             return [*out, self._chunk(last, self._finish)]
+        if "metadata" in event and "serviceTier" in event["metadata"]:
+            self._prefix = self._with_tier(event["metadata"]["serviceTier"].get("type"))
         if "metadata" in event and self._include_usage:
             body = {"choices": [], "usage": usage(event["metadata"].get("usage", {}))}
             return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quarry.api._core import (
+    OPENAI_SERVICE_TIERS,
     ConverseHistory,
     JsonOutput,
     ToolChoiceKind,
     add_cache_points,
+    bedrock_tier,
     converse_sampling,
     converse_thinking,
     fit_to_model,
@@ -16,6 +18,7 @@ from quarry.api._core import (
     json_output,
     refuse_converse_forced_tools,
     refuse_converse_prefill,
+    set_service_tier,
     tool_config,
     tool_spec,
     top_k_fields,
@@ -118,5 +121,6 @@ def plan_chat(
     budgets = {str(k): v for k, v in settings.reasoning_budgets.items()}
     converse_thinking(model, body, level=request.reasoning_effort, budgets=budgets)
     add_cache_points(model, body, list(settings.prompt_cache))
+    set_service_tier(body, bedrock_tier(OPENAI_SERVICE_TIERS[request.service_tier or "auto"], settings, model))
     fit_to_model(model, body)
     return ChatPlan(model=model, body=body, json_tool=json_tool, json_text=json_text, dropped=tuple(dropped))

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from quarry.api._core import OpenAIServiceTier
 from quarry.errors import InvalidRequest
 
 __all__ = [
@@ -163,6 +164,7 @@ class ChatCompletionRequest(_Open):
     seed: int | None = None
     additional_model_request_fields: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None  # bedrock-access-gateway's spelling of the passthrough
+    service_tier: OpenAIServiceTier | None = None  # Bedrock's service tier, by the core's mapping
 
     # InvalidRequest is not a ValueError, so pydantic lets it through as it is: the 400 names the exact field
     # (`messages[1].content[0].text`), which a pydantic error raised from here could not.

@@ -66,6 +66,9 @@ def stream_in_background(
 def _work(exchange: Exchange) -> Exchange:
     work = Exchange(request_id=exchange.request_id, method="POST", path=exchange.path, api="responses.background")
     work.key_id, work.key_name, work.model = exchange.key_id, exchange.key_name, exchange.model
+    # Priced as the request was admitted (its pricer, the service tier asked), so the work's cost is counted and its
+    # budget reservation settled with it.
+    work.pricer, work.service_tier = exchange.pricer, exchange.service_tier
     # The key's admission (a concurrency slot, the tokens reserved) is settled when the work ends, with the tokens
     # it used, not when the request is answered: a background response counts against the key's limits as it runs.
     # Moved here, before the request's answer goes out and its Exchange closes.
@@ -134,6 +137,8 @@ async def _run(context: AppContext, work: Exchange, builder: Builder, store: Res
         finally:
             beating.cancel()
         work.note_usage(Usage.from_converse(answer.get("usage")).counts())
+        if "serviceTier" in answer:  # the tier that served it (the runtime notes it on the request's, long closed)
+            work.service_tier = answer["serviceTier"].get("type")
         work.status = 200
         final = builder.whole(answer)
         if await store.advance(final):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from quarry.api._core import Usage, extract_json, stop_reason
+from quarry.api._core import Usage, extract_json, openai_tier_name, stop_reason
 from quarry.api.responses._request import ResponsePlan
 from quarry.api.responses._schemas import ResponsesRequest
 from quarry.api.responses._sealing import Sealer
@@ -78,6 +78,7 @@ class Builder:
     output: list[dict[str, Any]] = field(default_factory=list)
     reasoning_chars: int = 0
     search: FileSearchCall | None = None  # file_search, run before the model: its item comes first in the output
+    served_tier: str | None = None  # the service tier Bedrock says served the call (None yet: the one asked for)
 
     def searched(self) -> dict[str, Any] | None:
         """The file_search_call item, put first in the output when the answer starts; None without a search."""
@@ -117,7 +118,7 @@ class Builder:
                 "summary": (reasoning.summary or reasoning.generate_summary) if reasoning else None,
             },
             "safety_identifier": request.safety_identifier,
-            "service_tier": "default",
+            "service_tier": openai_tier_name(self.served_tier or self.plan.body.get("serviceTier", {}).get("type")),
             "store": request.store,
             "temperature": request.temperature,
             "text": {"format": fmt, "verbosity": request.text.verbosity if request.text else None},
@@ -183,6 +184,8 @@ class Builder:
                     self._flush(texts)
                     self.output.append(self.function_call(use["toolUseId"], use["name"], arguments))
         self._flush(texts)
+        if "serviceTier" in answer:
+            self.served_tier = answer["serviceTier"].get("type")
         return self.end(answer.get("stopReason"), answer.get("usage"))
 
     def _flush(self, texts: list[str]) -> None:

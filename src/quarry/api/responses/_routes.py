@@ -16,7 +16,15 @@ from starlette.responses import Response
 from quarry.api._background import FEED_KEEP_S, Feed
 from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import context_of, services_of
-from quarry.api._core import ConverseHistory, Usage, guard_converse, output_reserve
+from quarry.api._core import (
+    OPENAI_SERVICE_TIERS,
+    ConverseHistory,
+    Usage,
+    bedrock_tier,
+    guard_converse,
+    output_reserve,
+    set_service_tier,
+)
 from quarry.api._estimate import estimate_tokens
 from quarry.api._exchange import watch_converse
 from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
@@ -158,7 +166,9 @@ async def create_response(request: Request) -> Response:
     # Background work runs after this request has answered: it keeps to the model asked for.
     chain = (model,) if body.background else await fallback_chain(request, services, principal, model)
     passages = search.passage_tokens if search else 0
-    await services.admit(request, principal, model, estimate + passages, fallbacks=chain[1:])
+    asked_tier = OPENAI_SERVICE_TIERS[body.service_tier or "auto"]
+    tier = bedrock_tier(asked_tier, settings.models, model)
+    await services.admit(request, principal, model, estimate + passages, fallbacks=chain[1:], service_tier=tier)
     sealer = Sealer.of(settings, principal.key_id)
     items, history = await _history(request, services, principal, body, sealer)
     searched = await search.search(history, new_id) if search is not None else None
@@ -171,6 +181,7 @@ async def create_response(request: Request) -> Response:
         fresh = history if candidate is model else copy.deepcopy(pristine)
         planned = plan_response(body, candidate, fresh, settings.models, strict_tools=strict)
         guard_converse(planned.body, await services.guardrail(principal, candidate), stream=body.stream)
+        set_service_tier(planned.body, bedrock_tier(asked_tier, settings.models, candidate))
         return planned
 
     plan = await plan_for(model)  # the request's own checks, before any call

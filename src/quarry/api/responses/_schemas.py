@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from quarry.api._core import OpenAIServiceTier
 from quarry.errors import InvalidRequest
 
 __all__ = ["InputTokensRequest", "ReasoningConfig", "ResponsesRequest", "TextConfig", "TextFormat"]
@@ -86,6 +87,6 @@ class ResponsesRequest(InputTokensRequest):
     user: str | None = None
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
-    service_tier: str | None = None
+    service_tier: OpenAIServiceTier | None = None  # Bedrock's service tier, by the core's mapping
     max_tool_calls: int | None = Field(default=None, ge=1)
     top_logprobs: int | None = Field(default=None, ge=0)

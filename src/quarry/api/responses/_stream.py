@@ -84,6 +84,8 @@ class EventWriter:
             return [line for index in list(self._open) for line in self._close(index)]
         if "metadata" in event:
             self._usage = event["metadata"].get("usage")
+            if "serviceTier" in event["metadata"]:
+                self._builder.served_tier = event["metadata"]["serviceTier"].get("type")
         return []
 
     def finish(self) -> bytes:
