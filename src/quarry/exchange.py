@@ -8,7 +8,7 @@ once, by the translation core)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -23,6 +23,7 @@ __all__ = [
     "current_exchange",
     "exchange_of",
     "note_finish",
+    "note_guardrail_units",
     "note_service_tier",
     "note_upstream_wait",
     "serve_exchange",
@@ -76,6 +77,10 @@ class Exchange:
     # Bedrock's service tier (`priority`, `default`, `flex`, `reserved`): the one asked for, set at admission, then
     # the one Bedrock says served the call. None: no tier asked and none reported, which Bedrock serves at `default`.
     service_tier: str | None = None
+    # Text units Bedrock's guardrails judged for this call, by policy (GuardrailUsage's member names), and what they
+    # cost (set at admission with `pricer`): guardrails are billed apart from the model's tokens.
+    guardrail_units: dict[str, int] = field(default_factory=dict)
+    guardrail_pricer: Callable[[Mapping[str, int]], float] | None = None
 
     @property
     def latency_s(self) -> float:
@@ -122,10 +127,15 @@ class Exchange:
         call). Computed once when the exchange is over, and read by the budget, the usage record and the metrics."""
         if self.finished_at is not None and self.cost_usd is not None:
             return self.cost_usd
-        if self.pricer is None or not self.model:
-            return None
-        self.cost_usd = self.pricer(self.model, self.counts(), self.service_tier)
+        tokens = self.pricer(self.model, self.counts(), self.service_tier) if self.pricer and self.model else None
+        guarded = self.guardrail_pricer(self.guardrail_units) if self.guardrail_pricer and self.guardrail_units else 0
+        self.cost_usd = tokens + guarded if tokens is not None else (guarded or None)
         return self.cost_usd
+
+    def note_guardrail_units(self, units: Mapping[str, int]) -> None:
+        """Add the text units a guardrail judged (one ApplyGuardrail call, or one answer's trace)."""
+        for name, count in units.items():
+            self.guardrail_units[name] = self.guardrail_units.get(name, 0) + count
 
     def response_headers(self) -> dict[str, str]:
         """`headers`, and the call's cost when it is known as the response starts (not for a stream, whose tokens
@@ -173,6 +183,13 @@ def note_finish(reason: object) -> None:
     exchange = _current.get()
     if exchange is not None and isinstance(reason, str):
         exchange.finish_reason = reason
+
+
+def note_guardrail_units(units: Mapping[str, int]) -> None:
+    """Text units a guardrail judged for the current request (ApplyGuardrail's `usage`, or a trace's)."""
+    exchange = _current.get()
+    if exchange is not None and units:
+        exchange.note_guardrail_units(units)
 
 
 def note_service_tier(tier: object) -> None:

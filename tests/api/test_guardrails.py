@@ -215,6 +215,16 @@ def test_bedrock_converse_gets_the_guardrail_and_bedrocks_shapes(bedrock_runtime
     assert GUARDRAIL_ID in answer["trace"]["guardrail"]["inputAssessment"]
 
 
+def test_bedrock_converse_charges_the_units_of_its_trace(bedrock_runtime: Any) -> None:
+    """A blocked input is charged its judging and no model call (Bedrock's rule, guardrails-how.html)."""
+    answer = bedrock_runtime.converse(
+        modelId=LLAMA3, messages=[{"role": "user", "content": [{"text": "which shares to buy?"}]}]
+    )
+    assert answer["stopReason"] == "guardrail_intervened"
+    charged = answer["ResponseMetadata"]["HTTPHeaders"]["x-quarry-cost-usd"]
+    assert float(charged) == pytest.approx(ONE_JUDGING_USD)  # the input only: no answer was judged
+
+
 def test_bedrock_converse_stream_and_the_callers_own_guardrail(bedrock_runtime: Any) -> None:
     streamed = bedrock_runtime.converse_stream(
         modelId=LLAMA3, messages=[{"role": "user", "content": [{"text": reply("cactus")}]}]
@@ -307,6 +317,36 @@ def test_bedrock_messages_route_passes_an_allowed_stream(sdk: SDKs, gateway: str
     texts = [b.text for b in message.content if b.type == "text"]
     assert (message.stop_reason, texts) == ("end_turn", ["sunny days"])
     assert message.usage.output_tokens > 0
+
+
+# Cost: the guardrail's text units are charged beside the model's tokens
+
+# The test guardrail judges with a denied topic ($0.15 per 1,000 units), a word list (free), an EMAIL filter ($0.10)
+# and a regular expression (free): one unit each for a text under 1,000 characters (the emulator's rule, as Bedrock's).
+ONE_JUDGING_USD = (0.15 + 0.10) / 1000
+
+
+def test_a_guardrail_adds_its_units_to_the_cost(sdk: SDKs, gateway: str) -> None:
+    """The same call twice on Claude (InvokeModel, judged by ApplyGuardrail before and after): under the test
+    guardrail, and under the strict one whose only policy, a word list, is free."""
+    client = sdk.anthropic(gateway, KEY)
+    asked = {"max_tokens": 100, "messages": [{"role": "user", "content": reply("sunny days")}]}
+    guarded = client.messages.with_raw_response.create(model=HAIKU, **asked)
+    free = client.messages.with_raw_response.create(model=UNGUARDED, **asked)
+    assert guarded.parse().usage.output_tokens == free.parse().usage.output_tokens > 0
+    difference = float(guarded.headers["x-quarry-cost-usd"]) - float(free.headers["x-quarry-cost-usd"])
+    assert difference == pytest.approx(2 * ONE_JUDGING_USD)  # the input judged, then the answer
+
+
+def test_units_in_a_converse_trace_are_charged(sdk: SDKs, gateway: str) -> None:
+    """Llama has no price in the shipped table: what the call cost is the guardrail's judging, read from the trace
+    (the fixture's guardrail asks for it)."""
+    client = sdk.openai(f"{gateway}/v1", KEY)
+    answer = client.chat.completions.with_raw_response.create(
+        model=LLAMA3, messages=[{"role": "user", "content": reply("sunny days")}]
+    )
+    assert answer.parse().choices[0].message.content == "sunny days"
+    assert float(answer.headers["x-quarry-cost-usd"]) == pytest.approx(2 * ONE_JUDGING_USD)
 
 
 # Knowledge bases

@@ -165,3 +165,35 @@ def test_a_bad_tier_multiplier_says_which(tmp_path: Path, bad: object) -> None:
     override.write_text(json.dumps({"service_tiers": bad}))
     with pytest.raises(ValueError, match=r"service_tiers|service tier"):
         PriceTable.load(override)
+
+
+# Guardrails: per 1,000 text units of each policy
+
+
+def test_guardrail_units_are_priced_per_policy(table: PriceTable) -> None:
+    units = {"contentPolicyUnits": 2, "topicPolicyUnits": 1, "sensitiveInformationPolicyUnits": 3}
+    assert table.guardrail_cost(units) == pytest.approx((2 * 0.15 + 0.15 + 3 * 0.10) / 1000)
+    free = {"wordPolicyUnits": 50, "sensitiveInformationPolicyFreeUnits": 50, "automatedReasoningPolicyUnits": 9}
+    assert table.guardrail_cost(free) == 0.0  # free policies, and one with no figure
+
+
+def test_shipped_guardrail_prices_are_marked_unverified() -> None:
+    raw = json.loads((Path(__file__).parents[2] / "src/quarry/spend/prices.json").read_text())
+    assert raw["guardrails"]["_verified"] is False
+    assert "guardrails-how.html" in raw["guardrails"]["_about"]
+
+
+def test_an_operator_file_sets_guardrail_prices(tmp_path: Path) -> None:
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"guardrails": {"contentPolicyUnits": 0.75, "automatedReasoningPolicyUnits": 0.17}}))
+    table = PriceTable.load(override)
+    units = {"contentPolicyUnits": 1000, "automatedReasoningPolicyUnits": 1000, "topicPolicyUnits": 1000}
+    assert table.guardrail_cost(units) == pytest.approx(0.75 + 0.17 + 0.15)  # the shipped topic price stays
+
+
+@pytest.mark.parametrize("bad", [{"contentPolicyUnits": -1}, {"contentPolicyUnits": "cheap"}, [1]])
+def test_a_bad_guardrail_price_says_which(tmp_path: Path, bad: object) -> None:
+    override = tmp_path / "prices.json"
+    override.write_text(json.dumps({"guardrails": bad}))
+    with pytest.raises(ValueError, match="guardrail"):
+        PriceTable.load(override)

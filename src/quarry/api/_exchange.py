@@ -16,6 +16,7 @@ from quarry.bedrock import (
     MessagesUsage,
     ServerSentEvent,
     error_from_messages,
+    trace_units,
 )
 from quarry.exchange import Exchange
 
@@ -36,6 +37,8 @@ async def watch_converse(
             exchange.note_usage((usage + before if before is not None else usage).counts())
             if "serviceTier" in metadata:  # the tier that served the stream
                 exchange.service_tier = metadata["serviceTier"].get("type") or exchange.service_tier
+            if "trace" in metadata:  # the guardrail's assessments, with the text units it judged
+                exchange.note_guardrail_units(trace_units(metadata["trace"].get("guardrail")))
         elif "messageStop" in event:
             exchange.finish_reason = event["messageStop"].get("stopReason")
         yield event

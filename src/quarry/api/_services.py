@@ -107,7 +107,7 @@ class Services:
         if self.prices is None:
             return
         exchange = exchange_of(request)
-        exchange.pricer = self.prices.cost
+        exchange.pricer, exchange.guardrail_pricer = self.prices.cost, self.prices.guardrail_cost
         ids = [model.id, *(m.id for m in fallbacks)]
         most = _dearest(self.prices, ids, *_split(tokens, max_output), exchange.service_tier)
         if most is not None:

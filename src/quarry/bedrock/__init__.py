@@ -14,6 +14,7 @@ from quarry.bedrock._embedding import COHERE_BATCH, CohereInput, embed_cohere, e
 from quarry.bedrock._errors import error_from_messages, is_retryable
 from quarry.bedrock._facts import ModelFacts, base_model_id, facts_for, known_model_ids
 from quarry.bedrock._guardrail_shapes import *  # noqa: F403  # likewise
+from quarry.bedrock._guardrail_usage import trace_units, usage_units
 from quarry.bedrock._messages_shapes import *  # noqa: F403  # likewise
 from quarry.bedrock._relay import Frame, Relayed, model_path, relay, relayed_headers
 from quarry.bedrock._retry import deadline_within
@@ -66,6 +67,8 @@ __all__ = [
     "resolve_aws",
     "split_events",
     "tier_header",
+    "trace_units",
+    "usage_units",
 ]
 __all__ += _converse_shapes.__all__
 __all__ += _messages_shapes.__all__

@@ -33,6 +33,7 @@ from quarry.bedrock._converse_shapes import (
 from quarry.bedrock._errors import error_from_messages, error_from_response, is_retryable
 from quarry.bedrock._eventstream import decode_events
 from quarry.bedrock._guardrail_shapes import ApplyGuardrailRequest, ApplyGuardrailResponse
+from quarry.bedrock._guardrail_usage import trace_units, usage_units
 from quarry.bedrock._messages_shapes import (
     MessagesBody,
     MessagesResponse,
@@ -49,7 +50,7 @@ from quarry.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from quarry.exchange import note_finish, note_service_tier, note_upstream_wait
+from quarry.exchange import note_finish, note_guardrail_units, note_service_tier, note_upstream_wait
 from quarry.settings import BedrockSettings, ResilienceSettings
 
 __all__ = ["TIER_HEADER", "BedrockRuntime", "Invocation", "tier_header"]
@@ -154,6 +155,8 @@ class BedrockRuntime:
         note_finish(answer.get("stopReason"))
         if "serviceTier" in answer:
             note_service_tier(answer["serviceTier"].get("type"))
+        if "trace" in answer:
+            note_guardrail_units(trace_units(answer["trace"].get("guardrail")))
         return answer
 
     @asynccontextmanager
@@ -175,7 +178,9 @@ class BedrockRuntime:
         path = f"/guardrail/{_label(identifier)}/version/{_label(version)}/apply"
         response = await self._send(path, orjson.dumps(request), stream=False)
         async with response:
-            return cast(ApplyGuardrailResponse, orjson.loads(await self._read(response)))  # Bedrock's: viewed
+            answer = cast(ApplyGuardrailResponse, orjson.loads(await self._read(response)))  # Bedrock's: viewed
+        note_guardrail_units(usage_units(answer.get("usage")))
+        return answer
 
     async def invoke_claude(
         self, model_id: str, body: MessagesBody, *, service_tier: str | None = None

@@ -7,7 +7,8 @@ whose entry says so (Bedrock's 10% premium on the newest Claude models). Bedrock
 by a multiplier of the standard (`default`) one: the table's `service_tiers`, overridden per model by the entry's own
 (AWS: Priority is "Standard rate + premium", Flex a "Discounted standard model rate",
 https://aws.amazon.com/bedrock/service-tiers; the figures are in docs/configuration.md with where they come from).
-A call is charged at the tier that served it. Nothing is fetched over the network.
+A call is charged at the tier that served it. Guardrails are charged apart, per 1,000 text units each policy judged
+(`guardrails`, keyed by the policy's GuardrailUsage name). Nothing is fetched over the network.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from quarry.exchange import TokenCounts
 __all__ = ["ModelPrice", "Price", "PriceTable", "base_model_id"]
 
 _MILLION = 1_000_000
+_GUARDRAIL_UNITS = 1_000  # guardrail prices are per 1,000 text units
 _GEOGRAPHIC = ("us-gov.", "us.", "eu.", "apac.", "jp.", "au.", "ca.")
 _GLOBAL = "global."
 # Reserved capacity that runs out overflows to the Standard tier (AWS user guide, service-tiers-inference.html), so a
@@ -121,6 +123,22 @@ def _multipliers(raw: Any, where: str) -> dict[str, float]:
     return tiers
 
 
+def _unit_prices(raw: Any, where: str) -> dict[str, float]:
+    """`guardrails`: a policy's usage name (`contentPolicyUnits`, …) → USD per 1,000 text units."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where}: `guardrails` maps a policy's units (contentPolicyUnits, …) to USD per 1,000")
+    prices: dict[str, float] = {}
+    for policy, usd in raw.items():
+        if policy.startswith("_"):  # a note beside the figures
+            continue
+        if isinstance(usd, bool) or not isinstance(usd, int | float) or usd < 0:
+            raise ValueError(f"{where}: guardrail policy {policy!r} needs a price of 0 or more, not {usd!r}")
+        prices[policy] = float(usd)
+    return prices
+
+
 def _entry(model: str, entry: Mapping[str, Any]) -> ModelPrice:
     long = entry.get("long_context")
     return ModelPrice(
@@ -142,16 +160,19 @@ class PriceTable:
         *,
         regional_multiplier: float = 1.1,
         service_tiers: Mapping[str, float] | None = None,
+        guardrails: Mapping[str, float] | None = None,
     ) -> None:
         self.models = dict(models)
         self.regional_multiplier = regional_multiplier
         self.service_tiers = dict(service_tiers or {})  # tier → multiplier of the standard price, for every model
+        self.guardrails = dict(guardrails or {})  # guardrail policy units → USD per 1,000
 
     @classmethod
     def load(cls, override: Path | None = None) -> PriceTable:
         """The shipped table, with `override`'s entries (same shape; whole entries replaced) merged over it."""
         raw = json.loads(resources.files("quarry.spend").joinpath("prices.json").read_text())
         tiers = _multipliers(raw.get("service_tiers"), "service_tiers")
+        guardrails = _unit_prices(raw.get("guardrails"), "guardrails")
         if override is not None:
             try:
                 extra = json.loads(override.read_text())
@@ -162,11 +183,13 @@ class PriceTable:
                 "regional_premium_multiplier", raw["regional_premium_multiplier"]
             )
             tiers |= _multipliers(extra.get("service_tiers"), f"{override}: service_tiers")
+            guardrails |= _unit_prices(extra.get("guardrails"), f"{override}: guardrails")
         models = {name: _entry(name, entry) for name, entry in raw["models"].items()}
         return cls(
             models,
             regional_multiplier=float(raw["regional_premium_multiplier"]),
             service_tiers=tiers,
+            guardrails=guardrails,
         )
 
     def tier_multiplier(self, model_id: str, tier: str | None) -> float:
@@ -198,6 +221,10 @@ class PriceTable:
         price = self.price(model_id, prompt, tier)
         return None if price is None else price.cost(usage)
 
+    def guardrail_cost(self, units: Mapping[str, int]) -> float:
+        """What a guardrail's judging cost: each policy's text units at its price (a policy with none costs 0)."""
+        return sum(self.guardrails.get(policy, 0.0) * count for policy, count in units.items()) / _GUARDRAIL_UNITS
+
     def maximum(self, model_id: str, input_tokens: int, output_tokens: int, tier: str | None = None) -> float | None:
         """The most a call can cost with this (estimated) prompt and output limit at the tier it asks for; None when
         the model has no price. The dearer prompt-size tier is assumed when a model has one, since the estimate of
@@ -218,4 +245,5 @@ class PriceTable:
             {**self.models, model_id: price},
             regional_multiplier=self.regional_multiplier,
             service_tiers=self.service_tiers,
+            guardrails=self.guardrails,
         )

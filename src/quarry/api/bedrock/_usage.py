@@ -13,12 +13,13 @@ from typing import Any
 import orjson
 
 from quarry.api._core import Usage
-from quarry.bedrock import Frame
+from quarry.bedrock import Frame, trace_units
 from quarry.exchange import Exchange
 
 __all__ = ["StreamUsage", "note_answer"]
 
 _METRICS = "amazon-bedrock-invocationMetrics"
+_TRACE = "amazon-bedrock-trace"  # InvokeModel's guardrail trace, in the body (the last chunk of a stream)
 
 
 def _json(data: bytes) -> Any:
@@ -39,10 +40,17 @@ def _from_metrics(metrics: Mapping[str, Any], known: Usage) -> Usage:
 
 
 def _note_tier(exchange: Exchange, converse: dict[str, Any]) -> None:
-    """The service tier a Converse answer (or ConverseStream's metadata event) says served the call."""
+    """The service tier a Converse answer (or ConverseStream's metadata event) says served the call, and the text
+    units its guardrail judged (in its trace, when the call asked for one)."""
     served = converse.get("serviceTier")
     if isinstance(served, dict) and isinstance(served.get("type"), str):
         exchange.service_tier = served["type"]
+    _note_trace(exchange, converse.get("trace"))
+
+
+def _note_trace(exchange: Exchange, trace: object) -> None:
+    if isinstance(trace, dict):
+        exchange.note_guardrail_units(trace_units(trace.get("guardrail")))
 
 
 def note_answer(exchange: Exchange, operation: str, body: bytes, headers: Mapping[str, str]) -> None:
@@ -53,7 +61,9 @@ def note_answer(exchange: Exchange, operation: str, body: bytes, headers: Mappin
             exchange.note_usage(Usage.from_converse(answer.get("usage")).counts())
             _note_tier(exchange, answer)
         return
-    answer = _json(body) if b'"usage"' in body else None
+    answer = _json(body) if b'"usage"' in body or _TRACE.encode() in body else None
+    if isinstance(answer, dict):
+        _note_trace(exchange, answer.get(_TRACE))
     if isinstance(answer, dict) and isinstance(answer.get("usage"), dict):  # Claude's (and the Messages endpoint's)
         exchange.note_usage(Usage.from_messages(answer["usage"]).counts())
         return
@@ -104,6 +114,7 @@ class StreamUsage:
         event = _json(data)
         if not isinstance(event, dict):
             return
+        _note_trace(self._exchange, event.get(_TRACE))
         if isinstance(metrics := event.get(_METRICS), dict):
             self._note(_from_metrics(metrics, self._usage))
         elif event.get("type") == "message_start" and isinstance(event.get("message"), dict):

@@ -69,6 +69,7 @@ def _work(exchange: Exchange) -> Exchange:
     # Priced as the request was admitted (its pricer, the service tier asked), so the work's cost is counted and its
     # budget reservation settled with it.
     work.pricer, work.service_tier = exchange.pricer, exchange.service_tier
+    work.guardrail_pricer = exchange.guardrail_pricer
     # The key's admission (a concurrency slot, the tokens reserved) is settled when the work ends, with the tokens
     # it used, not when the request is answered: a background response counts against the key's limits as it runs.
     # Moved here, before the request's answer goes out and its Exchange closes.
