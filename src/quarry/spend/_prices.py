@@ -114,6 +114,29 @@ class PriceTable:
     def __init__(self, models: Mapping[str, ModelPrice], *, regional_multiplier: float = 1.1) -> None:
         self.models = dict(models)
         self.regional_multiplier = regional_multiplier
+        # Each id's prices (its tiers, with the regional premium applied), worked out on its first call: every
+        # admission and every finished call asks for them. Bounded by the ids the catalog resolves to.
+        self._tiers: dict[str, tuple[Price, int | None, Price | None] | None] = {}
+
+    def _tiers_of(self, model_id: str) -> tuple[Price, int | None, Price | None] | None:
+        """(price, long_above, long price) for `model_id`, premium included; None when it has no price."""
+        try:
+            return self._tiers[model_id]
+        except KeyError:
+            pass
+        base, is_global = _split(model_id)
+        entry = self.models.get(base)
+        tiers = None
+        if entry is not None:
+            premium = not is_global and entry.regional_premium
+            price, long_price = entry.price, entry.long_price
+            if premium:
+                price = price.times(self.regional_multiplier)
+                long_price = None if long_price is None else long_price.times(self.regional_multiplier)
+            long_above = entry.long_above if long_price is not None else None
+            tiers = (price, long_above, long_price)
+        self._tiers[model_id] = tiers
+        return tiers
 
     @classmethod
     def load(cls, override: Path | None = None) -> PriceTable:
@@ -133,14 +156,13 @@ class PriceTable:
 
     def price(self, model_id: str, input_tokens: int = 0) -> Price | None:
         """The price a call to `model_id` (a base id, profile id or ARN) is charged for a prompt of this size."""
-        base, is_global = _split(model_id)
-        entry = self.models.get(base)
-        if entry is None:
+        tiers = self._tiers_of(model_id)
+        if tiers is None:
             return None
-        price = entry.price
-        if entry.long_price is not None and entry.long_above is not None and input_tokens > entry.long_above:
-            price = entry.long_price
-        return price if is_global or not entry.regional_premium else price.times(self.regional_multiplier)
+        price, long_above, long_price = tiers
+        if long_price is not None and long_above is not None and input_tokens > long_above:
+            return long_price
+        return price
 
     def cost(self, model_id: str, usage: TokenCounts) -> float | None:
         """What a call cost, from the tokens it used; None when the model has no price."""
@@ -151,14 +173,12 @@ class PriceTable:
     def maximum(self, model_id: str, input_tokens: int, output_tokens: int) -> float | None:
         """The most a call can cost with this (estimated) prompt and output limit; None when the model has no price.
         The dearer tier is assumed when a model has one, since the estimate of the prompt is only an estimate."""
-        base, _ = _split(model_id)
-        entry = self.models.get(base)
-        if entry is None:
+        tiers = self._tiers_of(model_id)
+        if tiers is None:
             return None
-        tiers = [self.price(model_id, 0)]
-        if entry.long_above is not None:
-            tiers.append(self.price(model_id, entry.long_above + 1))
-        return max(tier.most(input_tokens, output_tokens) for tier in tiers if tier is not None)
+        price, _, long_price = tiers
+        most = price.most(input_tokens, output_tokens)
+        return most if long_price is None else max(most, long_price.most(input_tokens, output_tokens))
 
     def with_model(self, model_id: str, price: ModelPrice) -> PriceTable:
         """A copy with one more (or replaced) model; for tests and embedding."""
