@@ -1,7 +1,13 @@
-"""SQLite through aiosqlite: one connection in WAL mode, so the server and the CLI can use the file at once."""
+"""SQLite through aiosqlite: one connection in WAL mode, so the server and the CLI can use the file at once.
+
+Every request shares the one connection, and a transaction on a connection is the connection's: a statement sent
+while another call's transaction is open would join it (and be rolled back with it), and a second BEGIN fails
+("cannot start a transaction within a transaction", which 32 concurrent Responses API calls met in each flush of the
+usage rows). So writes take turns on a lock; reads do not wait for it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,7 @@ __all__ = ["SQLiteDatabase"]
 class SQLiteDatabase:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
+        self._writing = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteDatabase:
@@ -27,19 +34,20 @@ class SQLiteDatabase:
         return cls(connection)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        async with self._db.execute(sql, args) as cursor:
+        async with self._writing, self._db.execute(sql, args) as cursor:
             return max(cursor.rowcount, 0)
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout for it: other processes (`serve
         # --workers N`, the CLI) write the same file; https://www.sqlite.org/lang_transaction.html
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            await self._db.executemany(sql, rows)
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
+        async with self._writing:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.executemany(sql, rows)
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self._db.execute(sql, args) as cursor:
@@ -53,17 +61,18 @@ class SQLiteDatabase:
     async def migrate(self, steps: list[dict[str, list[str]]]) -> int:
         await self._db.execute("CREATE TABLE IF NOT EXISTS quarry_migrations (version INTEGER PRIMARY KEY, at REAL)")
         for version, step in enumerate(steps, start=1):
-            await self._db.execute("BEGIN IMMEDIATE")  # one migrator at a time, across processes
-            try:
-                done = await self.fetchrow("SELECT 1 AS done FROM quarry_migrations WHERE version = ?", version)
-                if done is None:
-                    for statement in step["sqlite"]:
-                        await self._db.execute(statement)
-                    await self._db.execute("INSERT INTO quarry_migrations VALUES (?, ?)", (version, time.time()))
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+            async with self._writing:
+                await self._db.execute("BEGIN IMMEDIATE")  # one migrator at a time, across processes
+                try:
+                    done = await self.fetchrow("SELECT 1 AS done FROM quarry_migrations WHERE version = ?", version)
+                    if done is None:
+                        for statement in step["sqlite"]:
+                            await self._db.execute(statement)
+                        await self._db.execute("INSERT INTO quarry_migrations VALUES (?, ?)", (version, time.time()))
+                except BaseException:
+                    await self._db.execute("ROLLBACK")
+                    raise
+                await self._db.execute("COMMIT")
         return len(steps)
 
     async def close(self) -> None:
