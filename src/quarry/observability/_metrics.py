@@ -9,17 +9,20 @@ string or a request id.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from quarry.errors import QuarryError, RateLimited
 from quarry.exchange import Exchange
 
-__all__ = ["CIRCUIT_STATES", "LATENCY_BUCKETS_S", "Circuit", "Metrics"]
+__all__ = ["CIRCUIT_STATES", "LATENCY_BUCKETS_S", "Circuit", "Labelled", "Metrics"]
+
+Family = TypeVar("Family", bound=MetricWrapperBase)
 
 # quarry_circuit_state's values: a number per state, so a dashboard can alert on `> 0`.
 CIRCUIT_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
@@ -63,6 +66,22 @@ class _Circuits(Collector):
         for circuit in self._views():
             family.add_metric([circuit.model, circuit.region], CIRCUIT_STATES.get(circuit.state, 0.0))
         yield family
+
+
+class Labelled(Generic[Family]):
+    """A labelled metric's children by their label values, each looked up once: prometheus_client's `labels()`
+    checks, converts and locks on every call (a tenth of the listeners' cost per request). The label values are
+    bounded (see the module's docstring), so this cache is too."""
+
+    def __init__(self, family: Family) -> None:
+        self.family = family
+        self._children: dict[tuple[str, ...], Family] = {}
+
+    def __call__(self, *values: str) -> Family:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.family.labels(*values)
+        return child
 
 
 class Metrics:
@@ -119,18 +138,24 @@ class Metrics:
             ["type"],
             registry=registry,
         )
+        self._requests = Labelled(self.requests)
+        self._errors = Labelled(self.errors)
+        self._latency = Labelled(self.latency)
+        self._ttft = Labelled(self.ttft)
+        self._tokens = Labelled(self.tokens)
+        self._spend = Labelled(self.spend)
 
     def observe(self, exchange: Exchange) -> None:
         """Count a finished exchange."""
         api = exchange.api or "other"
         model = exchange.model or ""
-        self.requests.labels(api, model, str(exchange.status)).inc()
+        self._requests(api, model, str(exchange.status)).inc()
         if exchange.error_type:
-            self.errors.labels(api, exchange.error_type).inc()
-        self.latency.labels(api, model).observe(exchange.latency_s)
+            self._errors(api, exchange.error_type).inc()
+        self._latency(api, model).observe(exchange.latency_s)
         ttft = exchange.ttft_s
         if ttft is not None:
-            self.ttft.labels(api, model).observe(ttft)
+            self._ttft(api, model).observe(ttft)
         for kind, count in (
             ("input", exchange.input_tokens),
             ("output", exchange.output_tokens),
@@ -138,10 +163,10 @@ class Metrics:
             ("cache_write", exchange.cache_write_tokens),
         ):
             if count:
-                self.tokens.labels(model, kind).inc(count)
+                self._tokens(model, kind).inc(count)
         cost = exchange.cost()
         if cost:
-            self.spend.labels(exchange.key_id or "", model).inc(cost)
+            self._spend(exchange.key_id or "", model).inc(cost)
 
     def budget_warning(self, kind: str, period: str) -> None:
         """A call was admitted past a budget's soft threshold."""

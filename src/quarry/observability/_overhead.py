@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Histogram
 
 from quarry.exchange import Exchange
+from quarry.observability._metrics import Labelled
 
 __all__ = ["OVERHEAD_BUCKETS_S", "OverheadHistogram"]
 
@@ -27,6 +28,7 @@ class OverheadHistogram:
             buckets=OVERHEAD_BUCKETS_S,
             registry=registry,
         )
+        self._by_api = Labelled(self.histogram)
 
     def __call__(self, exchange: Exchange) -> None:
-        self.histogram.labels(exchange.api or "other").observe(exchange.overhead_s)
+        self._by_api(exchange.api or "other").observe(exchange.overhead_s)

@@ -14,7 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match, Route
 
 from quarry import __version__
 from quarry.admin import CONSOLE_KEY, Console, console_routes
@@ -60,6 +60,7 @@ from quarry.observability import TraceMiddleware, Tracing
 from quarry.server._backend import open_backend
 from quarry.server._console import open_console
 from quarry.server._cors import add_cors
+from quarry.server._dispatch import Gateway
 from quarry.server._hosts import HostGuard, HostPolicy
 from quarry.server._middleware import ExchangeMiddleware, Listener
 from quarry.server._observability import metrics_endpoint, observe
@@ -123,6 +124,18 @@ def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
         for method in _METHODS
         if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in app.router.routes)
     ]
+
+
+def _prefixed(prefix: str, route: BaseRoute) -> Route:
+    if type(route) is not Route:  # an APIRoute or a mount would need FastAPI's include_router
+        raise TypeError(f"{prefix}: only plain Starlette routes are added this way, not {route!r}")
+    return Route(
+        prefix + route.path,
+        route.endpoint,
+        methods=list(route.methods or ()),
+        name=route.name,
+        include_in_schema=route.include_in_schema,
+    )
 
 
 async def _knowledge_bases(settings: Settings, backend: Backend, stack: AsyncExitStack) -> KnowledgeBases | None:
@@ -262,8 +275,16 @@ def create_app(
             yield {CONTEXT_KEY: context, CONSOLE_KEY: console}
 
     # The schema and its page are served below, behind the API's key check: FastAPI's own are open to anyone.
-    app = FastAPI(
-        title="Quarry", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    app = Gateway(
+        title="Quarry",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Quarry's own tracing (a per-app provider, TraceMiddleware) is the one source of spans; FastAPI's would
+        # follow any global OpenTelemetry provider, and ask the environment for one on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     add_cors(app, settings.cors)  # inside the Exchange, so preflights get a request id and are logged too
     # Outside CORS, so a refused page gets no CORS headers; inside the Exchange, so refusals are logged.
@@ -293,8 +314,10 @@ def create_app(
         ("/admin", admin_router),
         ("/admin", admin_teams_router),
     ]
+    # The routers' plain routes, added under their prefixes as top-level routes rather than included: the app's
+    # routes are then one flat list, whose hot paths Dispatch serves from a table (server/_dispatch.py).
     for prefix, router in routers:
-        app.include_router(router, prefix=prefix)
+        app.router.routes.extend(_prefixed(prefix, route) for route in router.routes)
     schema = openapi_document(app.title, app.version, routers, anthropic_paths=_ANTHROPIC_PATHS)
 
     async def openapi_json(request: Request) -> Response:

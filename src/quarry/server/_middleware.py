@@ -11,9 +11,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quarry.exchange import Exchange, serve_exchange
@@ -23,6 +22,20 @@ __all__ = ["ExchangeMiddleware", "Listener"]
 log = logging.getLogger("quarry")
 Listener = Callable[[Exchange], Awaitable[None] | None]  # what it returns, the response's last bytes wait for
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")  # what a caller's id may look like to be kept
+
+
+def _tagged(raw: Iterable[tuple[bytes, bytes]], request_id: str, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """The response's headers with `x-request-id` set and each of `extra` added unless the response has it (on raw
+    pairs: Starlette's MutableHeaders decodes every name at each lookup)."""
+    headers = [(name, value) for name, value in raw if name.lower() != b"x-request-id"]
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    if extra:
+        present = {name.lower() for name, _ in headers}
+        for name, value in extra.items():
+            key = name.lower().encode("latin-1")
+            if key not in present:
+                headers.append((key, value.encode("latin-1")))
+    return headers
 
 
 class ExchangeMiddleware:
@@ -50,10 +63,7 @@ class ExchangeMiddleware:
                 return
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = request_id
-                for name, value in exchange.response_headers().items():
-                    headers.setdefault(name, value)
+                message["headers"] = _tagged(message.get("headers", ()), request_id, exchange.response_headers())
             await send(message)
 
         try:

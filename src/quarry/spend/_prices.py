@@ -26,6 +26,7 @@ __all__ = ["ModelPrice", "Price", "PriceTable", "base_model_id"]
 
 _MILLION = 1_000_000
 _GUARDRAIL_UNITS = 1_000  # guardrail prices are per 1,000 text units
+_REMEMBERED = 4096  # model ids whose prices are kept worked out
 _GEOGRAPHIC = ("us-gov.", "us.", "eu.", "apac.", "jp.", "au.", "ca.")
 _GLOBAL = "global."
 # Reserved capacity that runs out overflows to the Standard tier (AWS user guide, service-tiers-inference.html), so a
@@ -166,6 +167,32 @@ class PriceTable:
         self.regional_multiplier = regional_multiplier
         self.service_tiers = dict(service_tiers or {})  # tier → multiplier of the standard price, for every model
         self.guardrails = dict(guardrails or {})  # guardrail policy units → USD per 1,000
+        # Each id's standard prices (both prompt sizes, with the regional premium applied), worked out on its first
+        # call: every admission and every finished call asks for them.
+        self._standard: dict[str, tuple[Price, int | None, Price | None] | None] = {}
+
+    def _standard_of(self, model_id: str) -> tuple[Price, int | None, Price | None] | None:
+        """(price, long_above, long price) for `model_id` at the standard tier, premium included; None when it has
+        no price."""
+        try:
+            return self._standard[model_id]
+        except KeyError:
+            pass
+        base, is_global = _split(model_id)
+        entry = self.models.get(base)
+        standard = None
+        if entry is not None:
+            premium = not is_global and entry.regional_premium
+            price, long_price = entry.price, entry.long_price
+            if premium:
+                price = price.times(self.regional_multiplier)
+                long_price = None if long_price is None else long_price.times(self.regional_multiplier)
+            long_above = entry.long_above if long_price is not None else None
+            standard = (price, long_above, long_price)
+        if len(self._standard) >= _REMEMBERED:  # ids on Bedrock's own routes are the caller's: keep the memo bounded
+            self._standard.clear()
+        self._standard[model_id] = standard
+        return standard
 
     @classmethod
     def load(cls, override: Path | None = None) -> PriceTable:
@@ -204,15 +231,13 @@ class PriceTable:
     def price(self, model_id: str, input_tokens: int = 0, tier: str | None = None) -> Price | None:
         """The price a call to `model_id` (a base id, profile id or ARN) is charged for a prompt of this size, at
         the service tier that served it (None: the standard one)."""
-        base, is_global = _split(model_id)
-        entry = self.models.get(base)
-        if entry is None:
+        standard = self._standard_of(model_id)
+        if standard is None:
             return None
-        price = entry.price
-        if entry.long_price is not None and entry.long_above is not None and input_tokens > entry.long_above:
-            price = entry.long_price
-        factor = 1.0 if is_global or not entry.regional_premium else self.regional_multiplier
-        factor *= self.tier_multiplier(model_id, tier)
+        price, long_above, long_price = standard
+        if long_price is not None and long_above is not None and input_tokens > long_above:
+            price = long_price
+        factor = self.tier_multiplier(model_id, tier)
         return price if factor == 1.0 else price.times(factor)
 
     def cost(self, model_id: str, usage: TokenCounts, tier: str | None = None) -> float | None:
@@ -229,14 +254,14 @@ class PriceTable:
         """The most a call can cost with this (estimated) prompt and output limit at the tier it asks for; None when
         the model has no price. The dearer prompt-size tier is assumed when a model has one, since the estimate of
         the prompt is only an estimate, and a reserved call may overflow to the standard price."""
-        base, _ = _split(model_id)
-        entry = self.models.get(base)
-        if entry is None:
+        standard = self._standard_of(model_id)
+        if standard is None:
             return None
+        long_above = standard[1]
         tiers = [tier, None] if tier == _OVERFLOWS_TO_DEFAULT else [tier]
         prices = [self.price(model_id, 0, t) for t in tiers]
-        if entry.long_above is not None:
-            prices += [self.price(model_id, entry.long_above + 1, t) for t in tiers]
+        if long_above is not None:
+            prices += [self.price(model_id, long_above + 1, t) for t in tiers]
         return max(price.most(input_tokens, output_tokens) for price in prices if price is not None)
 
     def with_model(self, model_id: str, price: ModelPrice) -> PriceTable:
