@@ -22,6 +22,7 @@ from yarl import URL
 
 from quarry.bedrock._attempts import Attempt, model_in_path, unwatched
 from quarry.bedrock._errors import error_from_response
+from quarry.bedrock._idle import read_chunks
 from quarry.bedrock._runtime import BedrockRuntime
 from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from quarry.exchange import note_upstream_wait
@@ -73,7 +74,7 @@ class Relayed:
         the Messages endpoint streams SSE). Frames that fail their checksum are the caller's to find: their bytes go
         on, and reading stops."""
         try:
-            async for chunk in self._response.content.iter_any():
+            async for chunk in read_chunks(self._response, self._timeout_s):
                 yield chunk, self._frames(chunk) if framed else []
         except TimeoutError:
             raise UpstreamTimeout(f"Bedrock sent nothing for {self._timeout_s:g} s") from None
