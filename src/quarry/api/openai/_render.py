@@ -110,6 +110,9 @@ def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
     }
 
 
+_TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+
+
 class ChunkWriter:
     """Turns ConverseStream events into `data: {chunk}` SSE lines, one event at a time."""
 
@@ -129,6 +132,9 @@ class ChunkWriter:
             + orjson.dumps(plan.model.id)
             + b',"system_fingerprint":null,'
         )
+        # A text delta, the chunk streams are made of, is these bytes around its JSON string: the bytes `_chunk` gives
+        # for `{"content": text}`, without building and serialising the choice's dict per token.
+        self._text_head = b"data: " + self._prefix + b'"choices":[{"index":0,"delta":{"content":'
         self._tools: dict[int, int] = {}  # content block index → tool_calls index
         self._json_blocks: set[int] = set()  # blocks whose tool input is the JSON answer
         self._reasoning: dict[int, MessagesThinkingBlock | MessagesRedactedThinkingBlock] = {}
@@ -190,7 +196,7 @@ class ChunkWriter:
             if self._plan.json_text:
                 self._held.append(delta["text"])
                 return []
-            return [self._chunk({"content": delta["text"]})]
+            return [self._text_head + orjson.dumps(delta["text"]) + _TEXT_TAIL]
         if "toolUse" in delta:
             fragment = delta["toolUse"].get("input", "")
             if index in self._json_blocks:
