@@ -34,10 +34,13 @@ class _IdleWatch:
         self._timer.cancel()
 
     def _tick(self) -> None:
+        content = self._content
+        if content.exception() is not None or content.at_eof():
+            return  # ended or broken off, even if the reader was dropped without being closed: nothing to watch
         now = self._loop.time()
         since = self.waiting_since
         if since and now - since >= self._idle_s:
-            self._content.set_exception(SocketTimeoutError("Timeout on reading data from socket"))
+            content.set_exception(SocketTimeoutError("Timeout on reading data from socket"))
             return
         self._timer = self._loop.call_at((since or now) + self._idle_s, self._tick)
 
