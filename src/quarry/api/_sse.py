@@ -25,6 +25,9 @@ Render: TypeAlias = Callable[[Event], list[bytes]]
 RenderError = Callable[[QuarryError], bytes]
 StreamHook = Callable[[int], None]  # told +1 when a stream starts and -1 when it ends (metrics' active streams)
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
+# How early a timer may fire and still count as due: loops round timers (uvloop to the millisecond), and a timer
+# found a hair early would otherwise set itself again for the same moment.
+_EARLY = 0.005
 
 
 def named_event(kind: str, data: object) -> bytes:
@@ -152,7 +155,7 @@ class _Pipe:
     def _tick(self) -> None:
         now = self._loop.time()
         due = self._waited_from + self._keepalive_s
-        if self._waiter is not None and now >= due:
+        if self._waiter is not None and now >= due - _EARLY:
             self._keepalive_due = True
             self._wake()
             due = now + self._keepalive_s

@@ -19,6 +19,10 @@ from aiohttp.client_exceptions import SocketTimeoutError
 
 __all__ = ["read_chunks"]
 
+# How early the timer may fire and still count as due: loops round timers (uvloop to the millisecond), and a timer
+# found a hair early would otherwise set itself again for the same moment.
+_EARLY = 0.005
+
 
 class _IdleWatch:
     __slots__ = ("_content", "_idle_s", "_loop", "_timer", "waiting_since")
@@ -39,7 +43,7 @@ class _IdleWatch:
             return  # ended or broken off, even if the reader was dropped without being closed: nothing to watch
         now = self._loop.time()
         since = self.waiting_since
-        if since and now - since >= self._idle_s:
+        if since and now - since >= self._idle_s - _EARLY:
             content.set_exception(SocketTimeoutError("Timeout on reading data from socket"))
             return
         self._timer = self._loop.call_at((since or now) + self._idle_s, self._tick)
