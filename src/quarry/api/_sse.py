@@ -53,7 +53,8 @@ async def relay(
         try:
             async for event in events:
                 pipe.put(render(event))
-                await pipe.room()
+                if pipe.full():  # tested first: no coroutine made per event when there is room
+                    await pipe.room()
             pipe.put([finish()])
         except QuarryError as error:
             pipe.put([render_error(error)])
@@ -115,6 +116,9 @@ class _Pipe:
     def end(self) -> None:
         self._ended = True
         self._wake()
+
+    def full(self) -> bool:
+        return len(self._pending) >= _QUEUE_SIZE
 
     async def room(self) -> None:
         """Wait while the response is `_QUEUE_SIZE` lines behind (a slow client): backpressure on the upstream."""
