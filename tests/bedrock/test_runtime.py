@@ -9,7 +9,15 @@ import pytest
 
 from quarry.bedrock import BedrockRuntime, ModelCatalog, SigV4Signer, StaticCredentials, resolve_aws
 from quarry.emulator import EmulatorApp, EmulatorConfig
-from quarry.errors import InvalidRequest, ModelNotFound, QuarryError, RateLimited, UpstreamError, UpstreamUnavailable
+from quarry.errors import (
+    InvalidRequest,
+    ModelNotFound,
+    QuarryError,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from quarry.settings import BedrockSettings, ModelSettings
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -91,6 +99,43 @@ async def test_stream_events_and_token_count(healthy_url: str) -> None:
         assert await runtime.count_tokens(HAIKU, {"converse": HELLO}) > 0
     finally:
         await runtime.aclose()
+
+
+def _prompt(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": [{"text": text}]}]}
+
+
+async def test_a_stream_silent_for_the_idle_timeout_ends_in_a_timeout(healthy_url: str) -> None:
+    # Events 0.5 s apart against an idle timeout of 0.2 s: the answer has started (the block is entered), then the
+    # first silence ends it.
+    runtime = _runtime(healthy_url, idle_timeout_s=0.2, max_attempts=1)
+    started: list[bool] = []
+    kinds: list[str] = []
+
+    async def read() -> None:
+        async with runtime.converse_stream(HAIKU, _prompt("[[emulator: tps=2, words=5]] Hi")) as events:
+            started.append(True)
+            kinds.extend([next(iter(event)) async for event in events])
+
+    try:
+        with pytest.raises(UpstreamTimeout, match=r"sent nothing for 0\.2 s"):
+            await read()
+    finally:
+        await runtime.aclose()
+    assert started
+    assert "messageStop" not in kinds
+
+
+async def test_a_paced_stream_within_the_idle_timeout_is_read_whole(healthy_url: str) -> None:
+    # Events 50 ms apart, for longer in all than the idle timeout: only a silence counts, not the stream's length.
+    runtime = _runtime(healthy_url, idle_timeout_s=0.3, max_attempts=1)
+    try:
+        async with runtime.converse_stream(HAIKU, _prompt("[[emulator: tps=20, words=12]] Hi")) as events:
+            kinds = [next(iter(event)) async for event in events]
+    finally:
+        await runtime.aclose()
+    assert kinds[-2:] == ["messageStop", "metadata"]
+    assert kinds.count("contentBlockDelta") >= 12
 
 
 async def test_bearer_token_and_endpoint_variables(monkeypatch: pytest.MonkeyPatch, healthy_url: str) -> None:

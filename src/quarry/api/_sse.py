@@ -18,14 +18,16 @@ from quarry.errors import QuarryError, UpstreamError
 __all__ = ["KEEPALIVE_COMMENT", "Render", "RenderError", "SSEResponse", "StreamHook", "named_event", "relay"]
 
 log = logging.getLogger("quarry.sse")
-_QUEUE_SIZE = 256
-_END = b""
+_QUEUE_SIZE = 256  # lines rendered and not yet sent, past which the upstream read waits
 
 Event = TypeVar("Event")  # one upstream event: a ConverseStream event, a Messages stream event, a route's own
 Render: TypeAlias = Callable[[Event], list[bytes]]
 RenderError = Callable[[QuarryError], bytes]
 StreamHook = Callable[[int], None]  # told +1 when a stream starts and -1 when it ends (metrics' active streams)
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
+# How early a timer may fire and still count as due: loops round timers (uvloop to the millisecond), and a timer
+# found a hair early would otherwise set itself again for the same moment.
+_EARLY = 0.005
 
 
 def named_event(kind: str, data: object) -> bytes:
@@ -42,45 +44,128 @@ async def relay(
     keepalive_s: float,
     keepalive: bytes = KEEPALIVE_COMMENT,
 ) -> AsyncIterator[bytes]:
-    """SSE bytes for upstream events, then `finish()` once they end. A reader task feeds a bounded queue so
-    silences can be filled with `keepalive` without cancelling the upstream read; what is queued is sent in one
+    """SSE bytes for upstream events, then `finish()` once they end. A reader task renders into a bounded pipe so
+    silences can be filled with `keepalive` without cancelling the upstream read; what is pending is sent in one
     write."""
-    queue: asyncio.Queue[bytes] = asyncio.Queue(_QUEUE_SIZE)
+    pipe = _Pipe(keepalive_s, keepalive)
 
     async def read() -> None:
         try:
             async for event in events:
-                for line in render(event):
-                    await queue.put(line)
-            await queue.put(finish())
+                pipe.put(render(event))
+                if pipe.full():  # tested first: no coroutine made per event when there is room
+                    await pipe.room()
+            pipe.put([finish()])
         except QuarryError as error:
-            await queue.put(render_error(error))
+            pipe.put([render_error(error)])
         except Exception:
             log.exception("a stream failed while relaying Bedrock events")
-            await queue.put(render_error(UpstreamError("The stream failed inside Quarry; see the server log.")))
-        await queue.put(_END)
+            pipe.put([render_error(UpstreamError("The stream failed inside Quarry; see the server log."))])
+        pipe.end()
 
     reader = asyncio.create_task(read())
     try:
-        while True:
-            if queue.empty():
-                try:
-                    async with asyncio.timeout(keepalive_s):
-                        first = await queue.get()
-                except TimeoutError:
-                    yield keepalive
-                    continue
-            else:
-                first = queue.get_nowait()
-            batch = [first]
-            while batch[-1] and not queue.empty():
-                batch.append(queue.get_nowait())
-            yield b"".join(batch)
-            if not batch[-1]:
-                return
+        while (data := await pipe.take()) is not None:
+            yield data
     finally:
+        pipe.close()
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
+
+
+class _Pipe:
+    """Rendered bytes on their way from the reader task to the response: a list, one waiter each way, and one
+    keep-alive timer per stream.
+
+    It replaces an `asyncio.Queue` with `asyncio.timeout(keepalive_s)` around every wait, which cost a coroutine
+    per line put and a timer scheduled and cancelled per event: with 1,000 paced streams, events arrive one at a
+    time and those were a good part of each event's cost. The timer here fires at most once per `keepalive_s` and
+    only then looks at how long the response has been waiting.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_keepalive",
+        "_keepalive_due",
+        "_keepalive_s",
+        "_loop",
+        "_pending",
+        "_room",
+        "_timer",
+        "_waited_from",
+        "_waiter",
+    )
+
+    def __init__(self, keepalive_s: float, keepalive: bytes) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._pending: list[bytes] = []
+        self._waiter: asyncio.Future[None] | None = None  # the response, waiting for bytes
+        self._room: asyncio.Future[None] | None = None  # the reader, waiting for the response to catch up
+        self._ended = False
+        self._keepalive_s = keepalive_s
+        self._keepalive = keepalive
+        self._keepalive_due = False
+        self._waited_from = self._loop.time()
+        self._timer = self._loop.call_at(self._waited_from + keepalive_s, self._tick)
+
+    def put(self, lines: list[bytes]) -> None:
+        if lines:
+            self._pending += lines
+            self._wake()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def full(self) -> bool:
+        return len(self._pending) >= _QUEUE_SIZE
+
+    async def room(self) -> None:
+        """Wait while the response is `_QUEUE_SIZE` lines behind (a slow client): backpressure on the upstream."""
+        while len(self._pending) >= _QUEUE_SIZE and not self._ended:
+            self._room = self._loop.create_future()
+            await self._room
+
+    async def take(self) -> bytes | None:
+        """What is pending, in one piece; the keep-alive after a silence of `keepalive_s`; None once all is taken."""
+        while not self._pending:
+            if self._ended:
+                return None
+            if self._keepalive_due:
+                self._keepalive_due = False
+                return self._keepalive
+            self._waited_from = self._loop.time()
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        pending = self._pending
+        self._pending = []
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+        return pending[0] if len(pending) == 1 else b"".join(pending)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        due = self._waited_from + self._keepalive_s
+        if self._waiter is not None and now >= due - _EARLY:
+            self._keepalive_due = True
+            self._wake()
+            due = now + self._keepalive_s
+        elif due <= now:
+            due = now + self._keepalive_s  # busy sending: look again a whole interval later
+        self._timer = self._loop.call_at(due, self._tick)
 
 
 class SSEResponse(StreamingResponse):

@@ -17,11 +17,13 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
-from botocore.eventstream import EventStreamBuffer, ParserError
+from botocore.eventstream import ParserError
 from yarl import URL
 
 from quarry.bedrock._attempts import Attempt, model_in_path, unwatched
 from quarry.bedrock._errors import error_from_response
+from quarry.bedrock._eventstream import FrameBuffer
+from quarry.bedrock._idle import read_chunks
 from quarry.bedrock._runtime import TIER_HEADER, BedrockRuntime
 from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from quarry.exchange import note_service_tier, note_upstream_wait
@@ -54,7 +56,7 @@ class Relayed:
     headers: dict[str, str]
     _response: aiohttp.ClientResponse
     _timeout_s: float
-    _buffer: EventStreamBuffer = field(default_factory=EventStreamBuffer)
+    _buffer: FrameBuffer = field(default_factory=FrameBuffer)
     finished: bool = False
     _broken: bool = False
 
@@ -73,7 +75,7 @@ class Relayed:
         the Messages endpoint streams SSE). Frames that fail their checksum are the caller's to find: their bytes go
         on, and reading stops."""
         try:
-            async for chunk in self._response.content.iter_any():
+            async for chunk in read_chunks(self._response, self._timeout_s):
                 yield chunk, self._frames(chunk) if framed else []
         except TimeoutError:
             raise UpstreamTimeout(f"Bedrock sent nothing for {self._timeout_s:g} s") from None
@@ -94,9 +96,10 @@ class Relayed:
 
 def _frame(message: Any) -> Frame:
     headers = cast(dict[str, Any], message.headers)  # botocore-stubs mistype it
+    payload = bytes(message.payload)  # a view into the read, for the decoder; the frame keeps its own bytes
     if headers.get(":message-type") == "exception":
-        return Frame(str(headers.get(":exception-type", "")), True, message.payload)
-    return Frame(str(headers.get(":event-type", "")), False, message.payload)
+        return Frame(str(headers.get(":exception-type", "")), True, payload)
+    return Frame(str(headers.get(":event-type", "")), False, payload)
 
 
 def relayed_headers(headers: Mapping[str, str]) -> dict[str, str]:

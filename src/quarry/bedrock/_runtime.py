@@ -34,6 +34,7 @@ from quarry.bedrock._errors import error_from_messages, error_from_response, is_
 from quarry.bedrock._eventstream import decode_events
 from quarry.bedrock._guardrail_shapes import ApplyGuardrailRequest, ApplyGuardrailResponse
 from quarry.bedrock._guardrail_usage import trace_units, usage_units
+from quarry.bedrock._idle import read_chunks
 from quarry.bedrock._messages_shapes import (
     MessagesBody,
     MessagesResponse,
@@ -337,7 +338,7 @@ class BedrockRuntime:
         async def events() -> AsyncIterator[_Decoded]:
             nonlocal finished
             try:
-                async for event in decode(response.content.iter_any()):
+                async for event in decode(read_chunks(response, self._settings.idle_timeout_s)):
                     yield event
             except QuarryError as error:  # an exception frame: Bedrock's error, mid-stream
                 self._noted(error)

@@ -56,6 +56,7 @@ def serve(host: str | None, port: int | None, backend: str | None, workers: int)
     import uvicorn
 
     from quarry.api import AppContext
+    from quarry.cli._gc import settle_gc
     from quarry.cli._workers import Slot, supervise
     from quarry.observability import configure_logging
     from quarry.server import create_app, uvicorn_options
@@ -83,6 +84,7 @@ def serve(host: str | None, port: int | None, backend: str | None, workers: int)
     url = f"http://{settings.host}:{sock.getsockname()[1]}"
 
     def banner(context: AppContext) -> None:
+        settle_gc()
         click.echo(f"Quarry {url}  (version {__version__}; Ctrl-C stops it)")
         if workers > 1:
             click.echo(f"  workers: {workers} processes (pid {os.getppid()} supervises)")
@@ -128,7 +130,9 @@ def serve(host: str | None, port: int | None, backend: str | None, workers: int)
     def serve_one(slot: Slot) -> int:
         def on_ready(context: AppContext) -> None:
             if slot.banner:
-                banner(context)
+                banner(context)  # settles the collector too
+            else:
+                settle_gc()
             slot.ready()
 
         # Each worker builds its own app after the fork: its own database connections, Redis pool, usage writer

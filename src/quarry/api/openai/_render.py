@@ -116,6 +116,9 @@ def completion(plan: ChatPlan, answer: ConverseResponse) -> dict[str, Any]:
     }
 
 
+_TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}\n\n'
+
+
 class ChunkWriter:
     """Turns ConverseStream events into `data: {chunk}` SSE lines, one event at a time."""
 
@@ -137,15 +140,18 @@ class ChunkWriter:
         )
         # Every chunk names the tier: the one asked for (Bedrock serves at it or refuses the call) until the stream's
         # metadata says which served it.
-        self._prefix = self._with_tier(_asked_tier(plan))
+        self._name_tier(_asked_tier(plan))
         self._tools: dict[int, int] = {}  # content block index → tool_calls index
         self._json_blocks: set[int] = set()  # blocks whose tool input is the JSON answer
         self._reasoning: dict[int, MessagesThinkingBlock | MessagesRedactedThinkingBlock] = {}
         self._held: list[str] = []  # JSON asked for in the prompt is checked whole before it is sent
         self._finish: str | None = None
 
-    def _with_tier(self, served: str | None) -> bytes:
-        return self._head + b'"service_tier":' + orjson.dumps(openai_tier_name(served)) + b","
+    def _name_tier(self, served: str | None) -> None:
+        self._prefix = self._head + b'"service_tier":' + orjson.dumps(openai_tier_name(served)) + b","
+        # A text delta, the chunk streams are made of, is these bytes around its JSON string: the bytes `_chunk` gives
+        # for `{"content": text}`, without building and serialising the choice's dict per token.
+        self._text_head = b"data: " + self._prefix + b'"choices":[{"index":0,"delta":{"content":'
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
@@ -170,7 +176,7 @@ class ChunkWriter:
             last = {} if self._sources is None else {"sources": self._cited(self._sources)}
             return [*out, self._chunk(last, self._finish)]
         if "metadata" in event and "serviceTier" in event["metadata"]:
-            self._prefix = self._with_tier(event["metadata"]["serviceTier"].get("type"))
+            self._name_tier(event["metadata"]["serviceTier"].get("type"))
         if "metadata" in event and self._include_usage:
             body = {"choices": [], "usage": usage(event["metadata"].get("usage", {}))}
             return [b"data: " + self._prefix + orjson.dumps(body)[1:] + b"\n\n"]
@@ -204,7 +210,7 @@ class ChunkWriter:
             if self._plan.json_text:
                 self._held.append(delta["text"])
                 return []
-            return [self._chunk({"content": delta["text"]})]
+            return [self._text_head + orjson.dumps(delta["text"]) + _TEXT_TAIL]
         if "toolUse" in delta:
             fragment = delta["toolUse"].get("input", "")
             if index in self._json_blocks:
