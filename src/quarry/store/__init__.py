@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from quarry.store._database import Database, Row
+from quarry.store._database import Database, Row, Step
 from quarry.store._migrations import MIGRATIONS
 from quarry.store._postgres import PostgresDatabase
 from quarry.store._sqlite import SQLiteDatabase
 
-__all__ = ["MIGRATIONS", "Database", "PostgresDatabase", "Row", "SQLiteDatabase", "open_database"]
+__all__ = ["MIGRATIONS", "Database", "PostgresDatabase", "Row", "SQLiteDatabase", "Step", "open_database"]
 
 
 async def open_database(url: str | None, data_dir: Path) -> Database:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Database", "Row"]
+__all__ = ["Database", "Row", "Step"]
 
 Row = dict[str, Any]
+Step = tuple[str, list[tuple[Any, ...]]]  # a statement and the rows it runs over
 
 
 class Database(Protocol):
@@ -16,6 +17,11 @@ class Database(Protocol):
         ...
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
+
+    async def write(self, steps: list[Step]) -> None:
+        """Each step's statement run over its rows, all in one transaction; concurrent writes may share one (a group
+        commit), each caller's own failure still its own."""
+        ...
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 

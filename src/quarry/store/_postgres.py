@@ -6,7 +6,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from quarry.store._database import Row
+from quarry.store._database import Row, Step
 
 if TYPE_CHECKING:
     import asyncpg
@@ -44,6 +44,11 @@ class PostgresDatabase:
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.executemany(_numbered(sql), rows)
+
+    async def write(self, steps: list[Step]) -> None:
+        async with self._pool.acquire() as connection, connection.transaction():
+            for sql, rows in steps:
+                await connection.executemany(_numbered(sql), rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return [dict(row) for row in await self._pool.fetch(_numbered(sql), *args)]

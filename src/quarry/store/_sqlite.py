@@ -3,6 +3,11 @@
 The connection is shared by every coroutine of the process, and a transaction on it spans awaits: while one is
 open, another BEGIN fails ("cannot start a transaction within a transaction") and another coroutine's write would
 join it (and be rolled back with it). So writes and transactions take turns under one lock; reads need not.
+
+`write` is a group commit: the writes that arrive while a transaction is under way share the next one, each
+statement run once over all their rows (every call to the connection is a hop to its thread, and the hops, not
+SQLite, were most of a stored response's cost). When a shared transaction fails, each of its writes is retried in a
+transaction of its own, so that only the culprit fails.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 import aiosqlite
 
-from quarry.store._database import Row
+from quarry.store._database import Row, Step
 
 __all__ = ["SQLiteDatabase"]
 
@@ -23,6 +28,8 @@ class SQLiteDatabase:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
         self._writing = asyncio.Lock()
+        self._queued: list[tuple[list[Step], asyncio.Future[None]]] = []  # writes waiting for the next transaction
+        self._writer: asyncio.Task[None] | None = None  # commits the queued writes, batch after batch, while any wait
 
     @classmethod
     async def open(cls, path: Path) -> SQLiteDatabase:
@@ -44,6 +51,57 @@ class SQLiteDatabase:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 await self._db.executemany(sql, rows)
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def write(self, steps: list[Step]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._queued.append((steps, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued(), name="quarry-sqlite-writes")
+        await asyncio.shield(done)  # a caller gone (its client cancelled) leaves its write, and the others', to land
+
+    async def _write_queued(self) -> None:
+        batch: list[tuple[list[Step], asyncio.Future[None]]] = []
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                await self._commit(batch)
+        except BaseException as error:  # cancelled (the loop ends): no waiter is left hanging
+            for _, done in batch + self._queued:
+                _settle(done, error)
+            raise
+
+    async def _commit(self, batch: list[tuple[list[Step], asyncio.Future[None]]]) -> None:
+        try:
+            await self._transaction([step for steps, _ in batch for step in steps])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error)
+                return
+            for steps, done in batch:  # one of them broke the batch: each alone, so that only it fails
+                try:
+                    await self._transaction(steps)
+                except Exception as alone:
+                    _settle(done, alone)
+                else:
+                    _settle(done, None)
+            return
+        for _, done in batch:
+            _settle(done, None)
+
+    async def _transaction(self, steps: list[Step]) -> None:
+        merged: dict[str, list[tuple[Any, ...]]] = {}  # each statement once, over every write's rows, in first order
+        for sql, rows in steps:
+            merged.setdefault(sql, []).extend(rows)
+        async with self._writing:
+            await self._db.execute("BEGIN IMMEDIATE")  # as in executemany
+            try:
+                for sql, rows in merged.items():
+                    if rows:
+                        await self._db.executemany(sql, rows)
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
@@ -79,4 +137,15 @@ class SQLiteDatabase:
         await self._db.execute("COMMIT")
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)  # what is queued lands first
         await self._db.close()
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

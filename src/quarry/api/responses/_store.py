@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from quarry.store import Database
+from quarry.store import Database, Step
 
 __all__ = ["HEARTBEAT_S", "UNFINISHED", "ResponseStore", "Stored"]
 
@@ -25,6 +25,17 @@ _ABANDONED = "The server running this background response stopped before it fini
 
 
 _MAX_CHAIN = 10_000  # responses followed back through previous_id: far beyond any conversation
+_INSERT_RESPONSE = (
+    "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, previous_id, body, input_items)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_ITEM = (
+    "INSERT INTO response_items (key_id, id, response_id, expires_at, item) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_REASONING = (
+    "INSERT INTO response_reasoning (id, response_id, key_id, expires_at, sealed) VALUES (?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,46 +49,25 @@ class ResponseStore:
         self._db = database
 
     async def save(self, key_id: str, stored: Stored, ttl_s: int) -> None:
+        """Sweep the expired rows and store the response, its items and its reasoning, in one write (which concurrent
+        saves share: see `Database.write`); committed when this returns, so any instance can read it at once."""
         now = int(time.time())
-        await self._db.execute("DELETE FROM responses WHERE expires_at < ?", now)
-        await self._db.execute("DELETE FROM response_reasoning WHERE expires_at < ?", now)
-        await self._db.execute("DELETE FROM response_items WHERE expires_at < ?", now)
-        await self._db.execute(
-            "INSERT INTO responses (id, key_id, created_at, expires_at, status, heartbeat_at, previous_id, body,"
-            " input_items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            stored.body["id"], key_id, now, now + ttl_s, stored.body["status"], now,
-            stored.body.get("previous_response_id"), orjson.dumps(stored.body).decode(),
-            orjson.dumps(stored.input_items).decode(),
+        expires_at = now + ttl_s
+        body = stored.body
+        row = (
+            body["id"], key_id, now, expires_at, body["status"], now, body.get("previous_response_id"),
+            orjson.dumps(body).decode(), orjson.dumps(stored.input_items).decode(),
         )  # fmt: skip
-        await self._keep_output(stored.body, key_id, now + ttl_s)
-        await self._keep_items(stored.body["id"], stored.input_items, key_id, now + ttl_s)
-
-    async def _keep_items(self, response_id: str, items: list[dict[str, Any]], key_id: str, expires_at: int) -> None:
-        rows = [
-            (key_id, item["id"], response_id, expires_at, orjson.dumps(item).decode())
-            for item in items
-            if isinstance(item.get("id"), str) and item.get("type") != "item_reference"
-        ]
-        if rows:
-            await self._db.executemany(
-                "INSERT INTO response_items (key_id, id, response_id, expires_at, item) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                rows,
-            )
-
-    async def _keep_output(self, body: dict[str, Any], key_id: str, expires_at: int) -> None:
-        """The output's items by id, and its reasoning's sealed content (for replays that leave it out)."""
-        await self._keep_items(body["id"], body["output"], key_id, expires_at)
-        rows = [
-            (item["id"], body["id"], key_id, expires_at, item["encrypted_content"])
-            for item in body["output"]
-            if item.get("type") == "reasoning" and item.get("encrypted_content")
-        ]
-        if rows:
-            await self._db.executemany(
-                "INSERT INTO response_reasoning (id, response_id, key_id, expires_at, sealed) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+        await self._db.write(
+            [
+                ("DELETE FROM responses WHERE expires_at < ?", [(now,)]),
+                ("DELETE FROM response_reasoning WHERE expires_at < ?", [(now,)]),
+                ("DELETE FROM response_items WHERE expires_at < ?", [(now,)]),
+                (_INSERT_RESPONSE, [row]),
+                *_output_rows(body, key_id, expires_at),
+                (_INSERT_ITEM, _item_rows(body["id"], stored.input_items, key_id, expires_at)),
+            ]
+        )
 
     async def reasoning(self, key_id: str, item_ids: list[str]) -> dict[str, str]:
         """The sealed content of the key's stored reasoning items among `item_ids`."""
@@ -114,7 +104,7 @@ class ResponseStore:
         if changed and body["output"]:
             row = await self._db.fetchrow("SELECT key_id, expires_at FROM responses WHERE id = ?", body["id"])
             if row is not None:
-                await self._keep_output(body, row["key_id"], row["expires_at"])
+                await self._db.write(_output_rows(body, row["key_id"], row["expires_at"]))
         return changed > 0
 
     async def beat(self, response_id: str) -> None:
@@ -176,6 +166,24 @@ class ResponseStore:
         for row in rows:
             failed += await self.advance(_failed(orjson.loads(row["body"]), _ABANDONED))
         return failed
+
+
+def _item_rows(response_id: str, items: list[dict[str, Any]], key_id: str, expires_at: int) -> list[tuple[Any, ...]]:
+    return [
+        (key_id, item["id"], response_id, expires_at, orjson.dumps(item).decode())
+        for item in items
+        if isinstance(item.get("id"), str) and item.get("type") != "item_reference"
+    ]
+
+
+def _output_rows(body: dict[str, Any], key_id: str, expires_at: int) -> list[Step]:
+    """The output's items by id, and its reasoning's sealed content (for replays that leave it out)."""
+    reasoning = [
+        (item["id"], body["id"], key_id, expires_at, item["encrypted_content"])
+        for item in body["output"]
+        if item.get("type") == "reasoning" and item.get("encrypted_content")
+    ]
+    return [(_INSERT_ITEM, _item_rows(body["id"], body["output"], key_id, expires_at)), (_INSERT_REASONING, reasoning)]
 
 
 def _failed(body: dict[str, Any], reason: str) -> dict[str, Any]:
