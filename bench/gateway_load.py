@@ -319,6 +319,7 @@ class ProcessWatch:
         self.cpu_start: dict[str, float] = {}
         self.cpu_end: dict[str, float] = {}
         self.rss_peak: dict[str, int] = dict.fromkeys(pids, 0)
+        self.family: dict[str, list[Any]] = {}  # each named process and its children, as last found
 
     def _cpu(self, name: str) -> float:
         proc = self.procs[name]
@@ -331,19 +332,32 @@ class ProcessWatch:
     def mark_end(self) -> None:
         self.cpu_end = {name: self._cpu(name) for name in self.procs}
 
-    def sample(self) -> None:
+    def sample(self, *, rescan: bool = True) -> None:
+        """Add the processes' RSS (with their children) to the peaks. Finding the children walks every process in
+        /proc (~1.3 ms each, in this client's event loop, where it delays the request in flight), so the periodic
+        sampler does it only once a second and reads the known processes' RSS (~15 µs each) in between: walking it
+        every 100 ms added ~2 ms to the gateways' p99 at concurrency 1."""
         import psutil
 
         for name, proc in self.procs.items():
             try:
-                rss = sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
-            except psutil.NoSuchProcess:
-                continue
+                if rescan or name not in self.family:
+                    self.family[name] = [proc, *proc.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in self.family[name])
+            except psutil.NoSuchProcess:  # a child gone since the last scan: count again from a fresh one
+                try:
+                    self.family[name] = [proc, *proc.children(recursive=True)]
+                    rss = sum(p.memory_info().rss for p in self.family[name])
+                except psutil.NoSuchProcess:
+                    continue
             self.rss_peak[name] = max(self.rss_peak[name], rss)
 
     async def sampler(self, interval: float) -> None:
+        every = max(1, round(1.0 / interval))  # rescan for children once a second
+        count = 0
         while True:
-            self.sample()
+            self.sample(rescan=count % every == 0)
+            count += 1
             await asyncio.sleep(interval)
 
     def report(self, seconds: float) -> dict[str, Any]:
