@@ -108,36 +108,32 @@ def _price(entry: Mapping[str, Any], where: str) -> Price:
     return Price(input_, output, **cached)
 
 
-def _multipliers(raw: Any, where: str) -> dict[str, float]:
-    """`service_tiers`: tier name → the multiple of the standard price it is charged (`{"flex": 0.5}`)."""
+def _figures(raw: Any, where: str, *, shape: str, each: str, figure: str) -> dict[str, float]:
+    """A block of named figures of 0 or more (`service_tiers`, `guardrails`); a name starting with `_` is a note."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: `service_tiers` maps a tier (priority, flex, reserved) to a multiplier")
-    tiers: dict[str, float] = {}
-    for tier, factor in raw.items():
-        if tier.startswith("_"):  # a note beside the figures
+        raise ValueError(f"{where}: {shape}")
+    figures: dict[str, float] = {}
+    for name, value in raw.items():
+        if name.startswith("_"):  # a note beside the figures
             continue
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor < 0:
-            raise ValueError(f"{where}: service tier {tier!r} needs a multiplier of 0 or more, not {factor!r}")
-        tiers[tier] = float(factor)
-    return tiers
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{where}: {each} {name!r} needs {figure} of 0 or more, not {value!r}")
+        figures[name] = float(value)
+    return figures
+
+
+def _multipliers(raw: Any, where: str) -> dict[str, float]:
+    """`service_tiers`: tier name → the multiple of the standard price it is charged (`{"flex": 0.5}`)."""
+    shape = "`service_tiers` maps a tier (priority, flex, reserved) to a multiplier"
+    return _figures(raw, where, shape=shape, each="service tier", figure="a multiplier")
 
 
 def _unit_prices(raw: Any, where: str) -> dict[str, float]:
     """`guardrails`: a policy's usage name (`contentPolicyUnits`, …) → USD per 1,000 text units."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: `guardrails` maps a policy's units (contentPolicyUnits, …) to USD per 1,000")
-    prices: dict[str, float] = {}
-    for policy, usd in raw.items():
-        if policy.startswith("_"):  # a note beside the figures
-            continue
-        if isinstance(usd, bool) or not isinstance(usd, int | float) or usd < 0:
-            raise ValueError(f"{where}: guardrail policy {policy!r} needs a price of 0 or more, not {usd!r}")
-        prices[policy] = float(usd)
-    return prices
+    shape = "`guardrails` maps a policy's units (contentPolicyUnits, …) to USD per 1,000"
+    return _figures(raw, where, shape=shape, each="guardrail policy", figure="a price")
 
 
 def _entry(model: str, entry: Mapping[str, Any]) -> ModelPrice:

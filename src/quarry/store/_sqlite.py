@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +47,7 @@ class SQLiteDatabase:
             return max(cursor.rowcount, 0)
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        # IMMEDIATE takes the write lock at BEGIN, waiting up to busy_timeout for it: other processes (`serve
-        # --workers N`, the CLI) write the same file; https://www.sqlite.org/lang_transaction.html
-        async with self._writing:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                await self._db.executemany(sql, rows)
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+        await self._transaction([(sql, rows)])
 
     async def write(self, steps: list[Step]) -> None:
         done = asyncio.get_running_loop().create_future()
@@ -96,12 +89,20 @@ class SQLiteDatabase:
         merged: dict[str, list[tuple[Any, ...]]] = {}  # each statement once, over every write's rows, in first order
         for sql, rows in steps:
             merged.setdefault(sql, []).extend(rows)
+        async with self._immediate():
+            for sql, rows in merged.items():
+                if rows:
+                    await self._db.executemany(sql, rows)
+
+    @asynccontextmanager
+    async def _immediate(self) -> AsyncIterator[None]:
+        """One transaction, in this process's turn to write. IMMEDIATE takes SQLite's write lock at BEGIN, waiting up
+        to busy_timeout for it: other processes (`serve --workers N`, the CLI) write the same file;
+        https://www.sqlite.org/lang_transaction.html"""
         async with self._writing:
-            await self._db.execute("BEGIN IMMEDIATE")  # as in executemany
+            await self._db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, rows in merged.items():
-                    if rows:
-                        await self._db.executemany(sql, rows)
+                yield
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
@@ -119,22 +120,13 @@ class SQLiteDatabase:
     async def migrate(self, steps: list[dict[str, list[str]]]) -> int:
         await self._db.execute("CREATE TABLE IF NOT EXISTS quarry_migrations (version INTEGER PRIMARY KEY, at REAL)")
         for version, step in enumerate(steps, start=1):
-            async with self._writing:
-                await self._migrate_step(version, step)
+            async with self._immediate():  # one migrator at a time, across processes
+                done = await self.fetchrow("SELECT 1 AS done FROM quarry_migrations WHERE version = ?", version)
+                if done is None:
+                    for statement in step["sqlite"]:
+                        await self._db.execute(statement)
+                    await self._db.execute("INSERT INTO quarry_migrations VALUES (?, ?)", (version, time.time()))
         return len(steps)
-
-    async def _migrate_step(self, version: int, step: dict[str, list[str]]) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")  # one migrator at a time, across processes
-        try:
-            done = await self.fetchrow("SELECT 1 AS done FROM quarry_migrations WHERE version = ?", version)
-            if done is None:
-                for statement in step["sqlite"]:
-                    await self._db.execute(statement)
-                await self._db.execute("INSERT INTO quarry_migrations VALUES (?, ?)", (version, time.time()))
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
-        await self._db.execute("COMMIT")
 
     async def close(self) -> None:
         if self._writer is not None:
