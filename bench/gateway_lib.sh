@@ -55,8 +55,8 @@ start_run() {
     client=(taskset -c "$client_cpu" "$python" bench/gateway_load.py)
 }
 
-# Stop what the script started; keep the servers' logs next to the results (bench/results/ is gitignored).
-cleanup() {
+# stop_pids: stop every process in pids still running, and wait for each.
+stop_pids() {
     local pid
     for pid in "${pids[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
@@ -64,6 +64,11 @@ cleanup() {
             wait "$pid" 2>/dev/null || true
         fi
     done
+}
+
+# Stop what the script started; keep the servers' logs next to the results (bench/results/ is gitignored).
+cleanup() {
+    stop_pids
     if compgen -G "$workdir/*.log" >/dev/null; then
         mkdir -p "bench/results/$run_name-logs"
         cp "$workdir"/*.log "bench/results/$run_name-logs/"

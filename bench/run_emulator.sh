@@ -30,18 +30,9 @@ server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
 use_wrk=${BENCH_WRK:-auto}
 
-if [[ ! -x .venv/bin/quarry ]]; then
-    echo "error: .venv/bin/quarry not found; create the venv first: scripts/test (creates .venv, installs" >&2
-    echo "quarry[dev], then runs the checks), or: python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'" >&2
-    exit 1
-fi
-python=.venv/bin/python
-
-if [[ $(nproc) -lt 2 ]]; then
-    echo "warning: fewer than 2 cores: server and client share a core, figures are not comparable" >&2
-    server_cpu=0
-    client_cpu=0
-fi
+# shellcheck source=bench/gateway_lib.sh
+source bench/gateway_lib.sh
+check_setup  # the venv is there (sets python); one core: server and client share it
 
 if [[ $use_wrk == 1 ]] && ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null

@@ -25,14 +25,10 @@ free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 
 workdir=$(mktemp -d -t quarry-workers-bench.XXXXXX)
 pids=()
+# shellcheck source=bench/gateway_lib.sh
+source bench/gateway_lib.sh
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
+    stop_pids
     rm -rf "$workdir"
 }
 trap cleanup EXIT
