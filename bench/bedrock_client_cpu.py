@@ -4,7 +4,8 @@ Compares the two ways Quarry can talk to Bedrock (docs: "pick by measured CPU pe
 aiobotocore's `bedrock-runtime` client, and Quarry's own `quarry.bedrock.BedrockRuntime` (pooled aiohttp,
 botocore's SigV4 signer and event-stream decoder). One process, one request at a time, the emulator in another
 process (ideally on another core): `time.process_time()` of this process is then the client's own cost, user plus
-system time, socket reads and writes included.
+system time, socket reads and writes included. `--inflight 32` keeps that many Converse requests in flight at once
+(a gateway's load) instead of one.
 
     python bench/bedrock_client_cpu.py --url http://127.0.0.1:8181
 
@@ -21,6 +22,7 @@ then metadata). Prints a Markdown table then one JSON line per client; exits 1 i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -167,14 +169,19 @@ async def measure_round(client: Client, figures: Figures, args: argparse.Namespa
         "inferenceConfig": {"maxTokens": 4096},
     }
     walls: list[float] = []
+
+    async def requests(count: int) -> None:
+        for _ in range(count):
+            start = time.perf_counter()
+            try:
+                check_answer(await client.converse(short))
+            except Exception as exc:  # every failure is counted and reported, none should happen
+                figures.error(f"converse: {type(exc).__name__}: {exc}")
+            walls.append(time.perf_counter() - start)
+
     cpu = time.process_time()
-    for _ in range(args.requests):
-        start = time.perf_counter()
-        try:
-            check_answer(await client.converse(short))
-        except Exception as exc:  # every failure is counted and reported, none should happen
-            figures.error(f"converse: {type(exc).__name__}: {exc}")
-        walls.append(time.perf_counter() - start)
+    each, extra = divmod(args.requests, args.inflight)
+    await asyncio.gather(*(requests(each + (worker < extra)) for worker in range(args.inflight)))
     request_cpu = (time.process_time() - cpu) / args.requests
 
     events = 0
@@ -248,6 +255,7 @@ def summary(figures: Figures, args: argparse.Namespace) -> dict[str, Any]:
         "version": figures.version,
         "rounds": args.rounds,
         "requests_per_round": args.requests,
+        "inflight": args.inflight,
         "streams_per_round": args.streams,
         "words": args.words,
         "events_per_stream": round(figures.events_per_stream, 1),
@@ -269,6 +277,9 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8181", help="emulator base URL (default: %(default)s)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="modelId (default: %(default)s)")
     parser.add_argument("--requests", type=int, default=1000, help="Converse requests per round (default: 1000)")
+    parser.add_argument(
+        "--inflight", type=int, default=1, help="Converse requests in flight at once (default: %(default)s)"
+    )
     parser.add_argument("--streams", type=int, default=30, help="ConverseStream answers per round (default: 30)")
     parser.add_argument("--words", type=int, default=500, help="words per streamed answer (default: 500)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per client, alternating (default: 3)")
@@ -281,8 +292,8 @@ def main() -> int:
         help="clients to measure (default: both; quarry is skipped when quarry.bedrock is not importable)",
     )
     args = parser.parse_args()
-    if min(args.requests, args.streams, args.rounds, args.words) < 1 or args.warmup < 0:
-        parser.error("--requests, --streams, --rounds and --words must be >= 1, --warmup >= 0")
+    if min(args.requests, args.streams, args.rounds, args.words, args.inflight) < 1 or args.warmup < 0:
+        parser.error("--requests, --inflight, --streams, --rounds and --words must be >= 1, --warmup >= 0")
     loop_name, runner = event_loop_runner()
     results = [summary(figures, args) | {"loop": loop_name} for figures in runner(run(args))]
 
