@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 import aiohttp
 from botocore.eventstream import ParserError
-from yarl import URL
 
 from quarry.bedrock._attempts import Attempt, model_in_path, unwatched
 from quarry.bedrock._errors import error_from_response
@@ -120,13 +119,8 @@ async def relay(
     the block before the body is read drops the upstream request rather than pooling it."""
     # The runtime's own pool, signer and timeouts: one set of connections to Bedrock, however it is called.
     settings = runtime._settings  # same package: the relay is the runtime's second face
-    url = runtime.endpoint_url + path
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        sock_connect=settings.connect_timeout_s,
-        sock_read=settings.idle_timeout_s if stream else settings.first_byte_timeout_s,
-    )
-    sent = {"Host": runtime._host, "Content-Type": "application/json"}
+    url, parsed = runtime._url(path)
+    sent = {"Host": runtime._host, "Content-Type": "application/json", "User-Agent": runtime._user_agent}
     for name, value in headers.items():
         lowered = name.lower()
         if lowered in _FORWARDED or lowered.startswith(_FORWARDED_PREFIX):
@@ -137,7 +131,7 @@ async def relay(
     with unwatched() if hook is None else hook(Attempt(path, body, 1, runtime.region, url)) as watch:
         failure: QuarryError | None = None
         try:
-            response = await runtime._pool().post(URL(url, encoded=True), data=body, headers=signed, timeout=timeout)
+            response = await runtime._pool().post(parsed, data=body, headers=signed, timeout=runtime._timeouts[stream])
         except TimeoutError:
             failure = UpstreamTimeout("Bedrock did not answer in time")
         except aiohttp.ClientConnectionError as exc:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar, cast
 from urllib.parse import quote, urlsplit
 
@@ -65,6 +66,9 @@ _INVALID_BETA = "invalid beta flag"
 # InvokeModelResponse `serviceTier`, location header); Quarry sends it to the Messages endpoint too (unverified there).
 TIER_HEADER = "X-Amzn-Bedrock-Service-Tier"
 _REFUSED_BETAS_KEPT = 256
+# Paths (model and operation) whose URL, model id and encoded label are remembered: a gateway calls a handful.
+_KNOWN_PATHS = 256
+_UNWATCHED = unwatched()  # reusable: a nullcontext around a watch that does nothing
 _Decoded = TypeVar("_Decoded")
 ErrorReader = Callable[[int, str | None, bytes], QuarryError]
 
@@ -116,6 +120,18 @@ class BedrockRuntime:
             failures=self._resilience.breaker_failures, cooldown_s=self._resilience.breaker_cooldown_s
         )
         self._session: aiohttp.ClientSession | None = None
+        # Made once, not per try: a non-streamed call waits `first_byte_timeout_s` for its answer, a stream
+        # `idle_timeout_s` (until `read_chunks` takes over its reads).
+        self._timeouts = {
+            stream: aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=self._settings.connect_timeout_s,
+                sock_read=self._settings.idle_timeout_s if stream else self._settings.first_byte_timeout_s,
+            )
+            for stream in (False, True)
+        }
+        self._urls: dict[str, tuple[str, URL]] = {}  # path → the URL as text (signed) and as aiohttp takes it
+        self._user_agent = f"quarry/{__version__}"
         self.on_upstream_error = on_upstream_error
         self.on_attempt: AttemptHook | None = None
         self._refused_betas: dict[str, str] = {}  # anthropic-beta headers Bedrock refused → the flags sent instead
@@ -133,10 +149,9 @@ class BedrockRuntime:
     def _pool(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._settings.max_connections, ttl_dns_cache=300)
+            # Bedrock sets no cookies: aiohttp's jar would still be filtered and updated on every request.
             self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers={"User-Agent": f"quarry/{__version__}"},
-                auto_decompress=False,
+                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
             )
         return self._session
 
@@ -370,6 +385,15 @@ class BedrockRuntime:
         finally:
             note_upstream_wait(time.perf_counter() - started)
 
+    def _url(self, path: str) -> tuple[str, URL]:
+        known = self._urls.get(path)
+        if known is None:
+            text = self.endpoint_url + path
+            known = (text, URL(text, encoded=True))  # parsed once: yarl's parse is a tenth of aiohttp's own cost
+            if len(self._urls) < _KNOWN_PATHS:
+                self._urls[path] = known
+        return known
+
     def _noted(self, error: QuarryError) -> None:
         if self.on_upstream_error is not None:
             self.on_upstream_error(error)
@@ -444,29 +468,29 @@ class BedrockRuntime:
         errors: ErrorReader,
     ) -> aiohttp.ClientResponse | _Failure:
         """One POST: the 2xx response, or what went wrong (with the wait the answer asked for, if it did)."""
-        url = self.endpoint_url + path
-        settings = self._settings
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=settings.connect_timeout_s,
-            sock_read=settings.idle_timeout_s if stream else settings.first_byte_timeout_s,
-        )
-        accept = accept or (_EVENT_STREAM if stream else _JSON)
-        base = {"Host": self._host, "Content-Type": _JSON, "Accept": accept, **(extra or {})}
+        url, parsed = self._url(path)
+        base = {
+            "Host": self._host,
+            "Content-Type": _JSON,
+            "Accept": accept or (_EVENT_STREAM if stream else _JSON),
+            "User-Agent": self._user_agent,
+        }
+        if extra:
+            base.update(extra)
         headers = await self._signer.sign("POST", url, base, body)
         hook = self.on_attempt
-        watching = unwatched() if hook is None else hook(Attempt(path, body, attempt, self.region, url))
+        watching = _UNWATCHED if hook is None else hook(Attempt(path, body, attempt, self.region, url))
         with watching as watch:
             started = time.perf_counter()
             try:
-                response = await self._pool().post(URL(url, encoded=True), data=body, headers=headers, timeout=timeout)
+                response = await self._pool().post(parsed, data=body, headers=headers, timeout=self._timeouts[stream])
             except TimeoutError:
                 failure = _Failure(UpstreamTimeout("Bedrock did not answer in time"))
             except aiohttp.ClientConnectionError as exc:
                 failure = _Failure(UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}"))
             else:
                 answered = response.status < 300
-                note_upstream_wait(time.perf_counter() - started, model_in_path(path) if answered else None)
+                note_upstream_wait(time.perf_counter() - started, _model_in_path(path) if answered else None)
                 if answered:
                     watch.answered(response.status)
                     # The tier that served an InvokeModel (or Messages) call is a header of its answer.
@@ -508,6 +532,11 @@ def _host_header(url: str) -> str:
     return host if parts.port in (None, default) else f"{host}:{parts.port}"
 
 
+@lru_cache(maxsize=_KNOWN_PATHS)
 def _label(model_id: str) -> str:
-    """A model id, ARN or profile as one URI path segment, encoded as botocore encodes it."""
+    """A model id, ARN or profile as one URI path segment, encoded as botocore encodes it (remembered: a gateway
+    calls a handful of models, and quoting one is a microsecond or two)."""
     return quote(model_id, safe="")
+
+
+_model_in_path = lru_cache(maxsize=_KNOWN_PATHS)(model_in_path)  # likewise, undoing it per answer
