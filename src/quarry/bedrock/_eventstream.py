@@ -24,7 +24,7 @@ class FrameBuffer(EventStreamBuffer):
     """botocore's frame buffer, holding a big read as a memoryview and parsing each distinct header block once.
 
     botocore moves past each frame by slicing the rest of its buffer into a new bytes object: quadratic in the frames
-    a read brings, and a busy gateway reads many at once (aiohttp hands over all it has buffered), which made that
+    a read brings, and a busy gateway reads many at once (the connection hands over all it holds), which made that
     copy 15% of the gateway's CPU in the streaming benchmark. Sliced as a memoryview, moving on copies nothing; only
     an unfinished frame's bytes are copied when the next read is added. Every frame of an event type carries the same
     header bytes (`:event-type`, `:content-type`, `:message-type`), and botocore's pure-Python header parser was 58%

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import quote
 
-import aiohttp
 from botocore.eventstream import ParserError
 
 from quarry.bedrock._attempts import Attempt, model_in_path, unwatched
 from quarry.bedrock._errors import error_from_response
 from quarry.bedrock._eventstream import FrameBuffer
-from quarry.bedrock._idle import read_chunks
 from quarry.bedrock._runtime import TIER_HEADER, BedrockRuntime
+from quarry.bedrock._wire import HttpError, Response
 from quarry.errors import QuarryError, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from quarry.exchange import note_service_tier, note_upstream_wait
 
@@ -53,7 +52,7 @@ class Relayed:
 
     status: int
     headers: dict[str, str]
-    _response: aiohttp.ClientResponse
+    _response: Response
     _timeout_s: float
     _buffer: FrameBuffer = field(default_factory=FrameBuffer)
     finished: bool = False
@@ -64,7 +63,7 @@ class Relayed:
             body = await self._response.read()
         except TimeoutError:
             raise UpstreamTimeout("Bedrock did not finish its answer in time") from None
-        except aiohttp.ClientError as exc:
+        except HttpError as exc:
             raise UpstreamError(f"reading Bedrock's answer failed: {exc}") from None
         self.finished = True
         return body
@@ -74,11 +73,11 @@ class Relayed:
         the Messages endpoint streams SSE). Frames that fail their checksum are the caller's to find: their bytes go
         on, and reading stops."""
         try:
-            async for chunk in read_chunks(self._response, self._timeout_s):
+            async for chunk in self._response.chunks(self._timeout_s):
                 yield chunk, self._frames(chunk) if framed else []
         except TimeoutError:
             raise UpstreamTimeout(f"Bedrock sent nothing for {self._timeout_s:g} s") from None
-        except aiohttp.ClientError as exc:
+        except HttpError as exc:
             raise UpstreamError(f"the Bedrock stream broke off: {exc}") from None
         self.finished = True
 
@@ -119,7 +118,7 @@ async def relay(
     the block before the body is read drops the upstream request rather than pooling it."""
     # The runtime's own pool, signer and timeouts: one set of connections to Bedrock, however it is called.
     settings = runtime._settings  # same package: the relay is the runtime's second face
-    url, parsed = runtime._url(path)
+    url, target = runtime._url(path)
     sent = {"Host": runtime._host, "Content-Type": "application/json", "User-Agent": runtime._user_agent}
     for name, value in headers.items():
         lowered = name.lower()
@@ -131,10 +130,10 @@ async def relay(
     with unwatched() if hook is None else hook(Attempt(path, body, 1, runtime.region, url)) as watch:
         failure: QuarryError | None = None
         try:
-            response = await runtime._pool().post(parsed, data=body, headers=signed, timeout=runtime._timeouts[stream])
+            response = await runtime._pool().post(target, signed, body, runtime._timeouts[stream])
         except TimeoutError:
             failure = UpstreamTimeout("Bedrock did not answer in time")
-        except aiohttp.ClientConnectionError as exc:
+        except HttpError as exc:
             failure = UpstreamUnavailable(f"cannot reach Bedrock at {runtime.endpoint_url}: {exc}")
         if failure is not None:
             note_upstream_wait(time.perf_counter() - started)

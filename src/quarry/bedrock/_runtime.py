@@ -1,7 +1,7 @@
-"""The async Bedrock runtime client: pooled aiohttp connections, SigV4 or API-key auth, retries, timeouts.
+"""The async Bedrock runtime client: pooled HTTP/1.1 connections, SigV4 or API-key auth, retries, timeouts.
 
-Measured against aiobotocore (docs/performance.md): the same transport with botocore's signer and
-event-stream decoder, minus botocore's per-call serialisation and parsing machinery.
+Measured against aiobotocore and aiohttp (docs/performance.md): botocore's signer and event-stream decoder over
+a small keep-alive client (`_pool`, `_wire`), minus botocore's per-call serialisation and parsing machinery.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from functools import lru_cache
 from typing import TypeVar, cast
 from urllib.parse import quote, urlsplit
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from quarry import __version__
 from quarry.bedrock._attempts import Attempt, AttemptHook, model_in_path, unwatched
@@ -35,15 +33,16 @@ from quarry.bedrock._errors import error_from_messages, error_from_response, is_
 from quarry.bedrock._eventstream import decode_events
 from quarry.bedrock._guardrail_shapes import ApplyGuardrailRequest, ApplyGuardrailResponse
 from quarry.bedrock._guardrail_usage import trace_units, usage_units
-from quarry.bedrock._idle import read_chunks
 from quarry.bedrock._messages_shapes import (
     MessagesBody,
     MessagesResponse,
     MessagesStreamEvent,
 )
+from quarry.bedrock._pool import HttpPool
 from quarry.bedrock._retry import backoff, remaining_s, retry_after_s
 from quarry.bedrock._signing import RequestSigner
 from quarry.bedrock._sse import ServerSentEvent, split_events
+from quarry.bedrock._wire import HttpError, Response
 from quarry.errors import (
     InvalidRequest,
     QuarryError,
@@ -119,18 +118,12 @@ class BedrockRuntime:
         self.breakers = Breakers(
             failures=self._resilience.breaker_failures, cooldown_s=self._resilience.breaker_cooldown_s
         )
-        self._session: aiohttp.ClientSession | None = None
-        # Made once, not per try: a non-streamed call waits `first_byte_timeout_s` for its answer, a stream
-        # `idle_timeout_s` (until `read_chunks` takes over its reads).
-        self._timeouts = {
-            stream: aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=self._settings.connect_timeout_s,
-                sock_read=self._settings.idle_timeout_s if stream else self._settings.first_byte_timeout_s,
-            )
-            for stream in (False, True)
-        }
-        self._urls: dict[str, tuple[str, URL]] = {}  # path → the URL as text (signed) and as aiohttp takes it
+        self._connections: HttpPool | None = None
+        # How long a try waits for each piece of its answer: a non-streamed call `first_byte_timeout_s`, a stream
+        # `idle_timeout_s` (its events, and its head).
+        self._timeouts = {False: self._settings.first_byte_timeout_s, True: self._settings.idle_timeout_s}
+        self._base_path = urlsplit(self.endpoint_url).path  # an endpoint behind a path prefix keeps it
+        self._urls: dict[str, tuple[str, str]] = {}  # path → the URL signed and the request target sent
         self._user_agent = f"quarry/{__version__}"
         self.on_upstream_error = on_upstream_error
         self.on_attempt: AttemptHook | None = None
@@ -146,19 +139,19 @@ class BedrockRuntime:
             raise UpstreamError("no AWS credentials found (environment, profile, SSO, container or instance role)")
         return cls(endpoint_url=target.runtime_url, region=target.region, signer=target.signer, settings=settings)
 
-    def _pool(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._settings.max_connections, ttl_dns_cache=300)
-            # Bedrock sets no cookies: aiohttp's jar would still be filtered and updated on every request.
-            self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+    def _pool(self) -> HttpPool:
+        if self._connections is None:
+            self._connections = HttpPool(
+                self.endpoint_url,
+                limit=self._settings.max_connections,
+                connect_timeout_s=self._settings.connect_timeout_s,
             )
-        return self._session
+        return self._connections
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._connections is not None:
+            await self._connections.aclose()
+            self._connections = None
 
     async def converse(self, model_id: str, body: ConverseRequest) -> ConverseResponse:
         """Converse: one whole answer."""
@@ -299,7 +292,7 @@ class BedrockRuntime:
         stream: bool,
         fallback_betas: str | None,
         model_id: str | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """The Messages endpoint's POST, beta flags first as the caller sent them. Bedrock refuses a request naming
         a flag it does not know ("invalid beta flag"), and clients send flags of Anthropic's own API (Claude Code's
         `claude-code-20250219`): then the request is sent again with `fallback_betas` (the flags Bedrock is known
@@ -344,7 +337,7 @@ class BedrockRuntime:
     @asynccontextmanager
     async def _streaming(
         self,
-        response: aiohttp.ClientResponse,
+        response: Response,
         decode: Callable[[AsyncIterable[bytes]], AsyncIterator[_Decoded]],
     ) -> AsyncIterator[AsyncIterator[_Decoded]]:
         finished = False
@@ -353,14 +346,14 @@ class BedrockRuntime:
         async def events() -> AsyncIterator[_Decoded]:
             nonlocal finished
             try:
-                async for event in decode(read_chunks(response, self._settings.idle_timeout_s)):
+                async for event in decode(response.chunks(self._settings.idle_timeout_s)):
                     yield event
             except QuarryError as error:  # an exception frame: Bedrock's error, mid-stream
                 self._noted(error)
                 raise
             except TimeoutError:
                 raise UpstreamTimeout(f"Bedrock sent nothing for {self._settings.idle_timeout_s:g} s") from None
-            except aiohttp.ClientError as exc:
+            except HttpError as exc:
                 raise UpstreamError(f"the Bedrock stream broke off: {exc}") from None
             finished = True
 
@@ -374,22 +367,21 @@ class BedrockRuntime:
                 response.close()
             note_upstream_wait(time.perf_counter() - opened)
 
-    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, response: Response) -> bytes:
         started = time.perf_counter()
         try:
             return await response.read()
         except TimeoutError:
             raise UpstreamTimeout("Bedrock did not finish its answer in time") from None
-        except aiohttp.ClientError as exc:
+        except HttpError as exc:
             raise UpstreamError(f"reading Bedrock's answer failed: {exc}") from None
         finally:
             note_upstream_wait(time.perf_counter() - started)
 
-    def _url(self, path: str) -> tuple[str, URL]:
+    def _url(self, path: str) -> tuple[str, str]:
         known = self._urls.get(path)
         if known is None:
-            text = self.endpoint_url + path
-            known = (text, URL(text, encoded=True))  # parsed once: yarl's parse is a tenth of aiohttp's own cost
+            known = (self.endpoint_url + path, self._base_path + path)
             if len(self._urls) < _KNOWN_PATHS:
                 self._urls[path] = known
         return known
@@ -408,7 +400,7 @@ class BedrockRuntime:
         accept: str | None = None,
         errors: ErrorReader = error_from_response,
         model: str | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """POST with retries; returns a 2xx response whose body is still unread. Errors are raised, read by
         `errors` from Bedrock's status, `x-amzn-ErrorType` and body. With `model`, the call goes through that
         model's circuit breaker in this region: refused at once (CircuitOpen) while it is open, its outcome noted."""
@@ -466,9 +458,9 @@ class BedrockRuntime:
         extra: Mapping[str, str] | None,
         accept: str | None,
         errors: ErrorReader,
-    ) -> aiohttp.ClientResponse | _Failure:
+    ) -> Response | _Failure:
         """One POST: the 2xx response, or what went wrong (with the wait the answer asked for, if it did)."""
-        url, parsed = self._url(path)
+        url, target = self._url(path)
         base = {
             "Host": self._host,
             "Content-Type": _JSON,
@@ -483,10 +475,10 @@ class BedrockRuntime:
         with watching as watch:
             started = time.perf_counter()
             try:
-                response = await self._pool().post(parsed, data=body, headers=headers, timeout=self._timeouts[stream])
+                response = await self._pool().post(target, headers, body, self._timeouts[stream])
             except TimeoutError:
                 failure = _Failure(UpstreamTimeout("Bedrock did not answer in time"))
-            except aiohttp.ClientConnectionError as exc:
+            except HttpError as exc:  # no connection, or one that broke before the answer's head
                 failure = _Failure(UpstreamUnavailable(f"cannot reach Bedrock at {self.endpoint_url}: {exc}"))
             else:
                 answered = response.status < 300
