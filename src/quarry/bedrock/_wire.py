@@ -135,12 +135,6 @@ class Connection(asyncio.Protocol):
         else:
             self._fail(HttpError(f"the connection closed before the answer ended{f': {exc}' if exc else ''}"))
 
-    def pause_writing(self) -> None:  # a request body is written at once; asyncio buffers what the socket refuses
-        pass
-
-    def resume_writing(self) -> None:
-        pass
-
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
