@@ -78,6 +78,15 @@ _RESPONSE_ITEMS = [
     "CREATE INDEX response_items_expires ON response_items (expires_at)",
 ]
 
+# Fewer pages for a stored response's commit to write, one per index: only unfinished responses are indexed by status
+# (the start-up check looks for them, by these literal values), and an item or sealed reasoning is swept with its
+# response, by response_id, its expiry being its response's (response_reasoning had no index on expires_at at all).
+_RESPONSE_INDEXES = [
+    "DROP INDEX responses_status",
+    "CREATE INDEX responses_unfinished ON responses (status) WHERE status IN ('queued', 'in_progress')",
+    "DROP INDEX response_items_expires",
+]
+
 # A key's own Bedrock guardrail (quarry.auth's KeyGuardrails), which wins over the server's `[guardrails]`.
 _KEY_GUARDRAILS = [
     """CREATE TABLE key_guardrails (
@@ -200,4 +209,5 @@ MIGRATIONS: list[dict[str, list[str]]] = [
         "sqlite": ["ALTER TABLE usage ADD COLUMN service_tier TEXT"],
         "postgresql": ["ALTER TABLE usage ADD COLUMN service_tier TEXT"],
     },
+    {"sqlite": _RESPONSE_INDEXES, "postgresql": _RESPONSE_INDEXES},  # 16: fewer indexes for a stored response
 ]

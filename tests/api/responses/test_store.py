@@ -1,6 +1,6 @@
 """The stored-responses table on both databases: saved and read per key, advanced only while unfinished, sealed
-reasoning and every item kept by id and deleted with their response, background responses whose heartbeat stopped
-failed."""
+reasoning and every item kept by id and deleted with their response, expired ones unseen and then swept with them,
+background responses whose heartbeat stopped failed."""
 
 from __future__ import annotations
 
@@ -43,6 +43,26 @@ async def test_saved_per_key_and_deleted_with_its_reasoning(store: ResponseStore
     assert not await store.delete("key-b", body["id"])
     assert await store.delete("key-a", body["id"])
     assert await store.reasoning("key-a", [item_id]) == {}
+
+
+async def test_an_expired_response_is_unseen_then_swept_with_its_items_and_reasoning(store: ResponseStore) -> None:
+    body = _body("completed", reasoning=True)
+    given = {"id": f"msg_{secrets.token_hex(8)}", "type": "message", "role": "user", "content": "Hi"}
+    reasoning = body["output"][0]["id"]
+    await store.save("key-a", Stored(body, [given]), ttl_s=-10)  # expired as it is saved, swept at the next save
+    assert await store.get("key-a", body["id"]) is None
+    assert await store.chain("key-a", body["id"]) is None
+    assert await store.items("key-a", [given["id"], reasoning]) == {}
+    assert await store.reasoning("key-a", [reasoning]) == {}
+    database: Any = store._db
+    tables = {"responses": "id", "response_items": "response_id", "response_reasoning": "response_id"}
+    for table, column in tables.items():  # unseen, not yet gone
+        assert await database.fetch(f"SELECT 1 AS n FROM {table} WHERE {column} = ?", body["id"]) != []
+    kept = _body("completed")
+    await store.save("key-a", Stored(kept, []), ttl_s=60)
+    for table, column in tables.items():
+        assert await database.fetch(f"SELECT 1 AS n FROM {table} WHERE {column} = ?", body["id"]) == []
+    assert await store.get("key-a", kept["id"]) is not None
 
 
 async def test_items_by_id_per_key_the_first_kept_wins_and_deleted_with_their_response(store: ResponseStore) -> None:

@@ -1,5 +1,6 @@
 """Stored responses (`store: true`, OpenAI's default) in Quarry's database, each visible only to the API key that
-made it, kept for `responses.store_ttl_s`; an expired row is as absent as a deleted one, and is swept on writes.
+made it, kept for `responses.store_ttl_s`; an expired row is as absent as a deleted one, and is swept on writes
+(its items and reasoning by their response: theirs is its expiry).
 
 A background response is saved `queued` and moved on by its task; only an unfinished row is overwritten, so a
 cancel (on any instance) wins over a task finishing after it. Its task beats `heartbeat_at` while it runs: an
@@ -33,6 +34,11 @@ _INSERT_ITEM = (
     "INSERT INTO response_items (key_id, id, response_id, expires_at, item) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT DO NOTHING"
 )
+_SWEEP = [  # three index probes when nothing expired; the responses last, as their items are found through them
+    "DELETE FROM response_items WHERE response_id IN (SELECT id FROM responses WHERE expires_at < ?)",
+    "DELETE FROM response_reasoning WHERE response_id IN (SELECT id FROM responses WHERE expires_at < ?)",
+    "DELETE FROM responses WHERE expires_at < ?",
+]
 _INSERT_REASONING = (
     "INSERT INTO response_reasoning (id, response_id, key_id, expires_at, sealed) VALUES (?, ?, ?, ?, ?)"
 )
@@ -60,9 +66,7 @@ class ResponseStore:
         )  # fmt: skip
         await self._db.write(
             [
-                ("DELETE FROM responses WHERE expires_at < ?", [(now,)]),
-                ("DELETE FROM response_reasoning WHERE expires_at < ?", [(now,)]),
-                ("DELETE FROM response_items WHERE expires_at < ?", [(now,)]),
+                *[(sweep, [(now,)]) for sweep in _SWEEP],
                 (_INSERT_RESPONSE, [row]),
                 *_output_rows(body, key_id, expires_at),
                 (_INSERT_ITEM, _item_rows(body["id"], stored.input_items, key_id, expires_at)),
@@ -158,10 +162,10 @@ class ResponseStore:
 
     async def fail_abandoned(self, *, stale_s: int = _STALE_S) -> int:
         """Fail the unfinished background responses whose heartbeat stopped `stale_s` ago (at start-up)."""
-        rows = await self._db.fetch(
-            "SELECT body FROM responses WHERE status IN (?, ?) AND heartbeat_at < ?",
-            *UNFINISHED, int(time.time()) - stale_s,
-        )  # fmt: skip
+        rows = await self._db.fetch(  # UNFINISHED, as literals: as the partial index responses_unfinished names them
+            "SELECT body FROM responses WHERE status IN ('queued', 'in_progress') AND heartbeat_at < ?",
+            int(time.time()) - stale_s,
+        )
         failed = 0
         for row in rows:
             failed += await self.advance(_failed(orjson.loads(row["body"]), _ABANDONED))
