@@ -435,7 +435,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     sampler = asyncio.create_task(watch.sampler(0.1)) if watch else None
     ramp = args.ramp if one_shot else 0.0
     if one_shot and args.pid:
-        stats.loop_clocks = {name: Path(f"/proc/{pid}/schedstat") for name, pid in args.pid}
+        clocks = {name: Path(f"/proc/{pid}/schedstat") for name, pid in args.pid}
+        stats.loop_clocks = {name: path for name, path in clocks.items() if path.exists()}  # a kernel may lack it
         stats.mark_loop_cpu()
     workers = [asyncio.create_task(worker(ramp * i / args.concurrency)) for i in range(args.concurrency)]
     if one_shot:
