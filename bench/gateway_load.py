@@ -22,7 +22,9 @@ Modes:
   `--ramp` seconds); waits for all of them to end. Reports errors, how many requests were in flight at the same
   time (`max_open`) and how many streams were flowing at the same time (`max_streaming`: first content token
   received, end not yet), time to first token (first content delta, not the role chunk) and, with `--pid`, the
-  server's CPU share and RSS.
+  server's CPU share and RSS, and `first_token_loop_cpu_ms`: how much CPU each watched process's main thread (its
+  event loop) had used since the start when each stream's first token arrived, which other tenants of the
+  machine do not inflate as they do the wall-clock time.
 - `check`: one non-streamed and one streamed request, printed; exits 1 unless both pass the checks below.
 
 Every answer is checked: status 200; openai: `choices[0].message.content` non-empty and a `finish_reason`, streams
@@ -82,6 +84,25 @@ class RunStats(Stats):
     streaming_now: int = 0
     max_streaming: int = 0  # streams between their first content token and their end
     one_shot: bool = False
+    # slow mode with --pid: each watched process's main-thread CPU clock, read at every stream's first token
+    loop_clocks: dict[str, Path] = field(default_factory=dict)
+    loop_cpu_start: dict[str, int] = field(default_factory=dict)
+    first_token_loop_cpu: dict[str, list[float]] = field(default_factory=dict)
+
+    def mark_loop_cpu(self) -> None:
+        """Read the start of each watched process's main-thread CPU clock (its event loop's, in an asyncio server)."""
+        self.loop_cpu_start = {name: _thread_cpu_ns(path) for name, path in self.loop_clocks.items()}
+        self.first_token_loop_cpu = {name: [] for name in self.loop_clocks}
+
+    def time_first_token(self) -> None:
+        for name, path in self.loop_clocks.items():
+            spent = _thread_cpu_ns(path) - self.loop_cpu_start[name]
+            self.first_token_loop_cpu[name].append(spent / 1e9)
+
+
+def _thread_cpu_ns(schedstat: Path) -> int:
+    """A thread's time on a CPU in ns (the first field of /proc/PID/schedstat, the scheduler's exact sum)."""
+    return int(schedstat.read_bytes().split(None, 1)[0])
 
 
 class GatewayConnection(Connection):
@@ -157,6 +178,7 @@ class GatewayConnection(Connection):
                 raise ProtocolError(f"non-event frame: headers={headers!r} payload={payload[:200]!r}")
             if not self.first_token_at and CONTENT_BLOCK_DELTA in headers:
                 self.first_token_at = now
+                self.stats.time_first_token()
             self.prev_headers, self.last_headers = self.last_headers, headers
             off += total
             count += 1
@@ -184,6 +206,7 @@ class GatewayConnection(Connection):
                     raise ProtocolError(f"error chunk: {payload[:300]!r}")
                 if not self.first_token_at and _delta_text(json.loads(payload)):
                     self.first_token_at = now
+                    self.stats.time_first_token()
                 if not self.finish_seen and FINISH_REASON.search(payload):
                     self.finish_seen = True
         self.sse[:] = rest
@@ -411,6 +434,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     sampler = asyncio.create_task(watch.sampler(0.1)) if watch else None
     ramp = args.ramp if one_shot else 0.0
+    if one_shot and args.pid:
+        clocks = {name: Path(f"/proc/{pid}/schedstat") for name, pid in args.pid}
+        stats.loop_clocks = {name: path for name, path in clocks.items() if path.exists()}  # a kernel may lack it
+        stats.mark_loop_cpu()
     workers = [asyncio.create_task(worker(ramp * i / args.concurrency)) for i in range(args.concurrency)]
     if one_shot:
         if watch:
@@ -454,6 +481,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "stream_ms": ms(stats.latencies),
         }
         result["first_token_ms"]["max"] = percentile_ms(stats.first_token, 1.0)
+        # How much of each watched process's event-loop CPU went by before a stream's first token: unlike the
+        # wall-clock figure above, it does not grow when other tenants of the machine take the core.
+        result["first_token_loop_cpu_ms"] = {
+            name: ms(spent) | {"max": percentile_ms(spent, 1.0)} for name, spent in stats.first_token_loop_cpu.items()
+        }
     else:
         result |= {"duration_s": args.duration, "warmup_s": args.warmup}
         if streaming:

@@ -30,6 +30,8 @@ from types import FrameType
 import click
 import uvicorn
 
+from quarry.cli._accept import Server
+
 __all__ = ["Slot", "WorkerServer", "supervise"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -55,7 +57,7 @@ class Slot:
 Serve = Callable[[Slot], int]
 
 
-class WorkerServer(uvicorn.Server):
+class WorkerServer(Server):
     """uvicorn in a worker: any stop signal is a graceful stop, and so is the supervisor's death."""
 
     def __init__(self, config: uvicorn.Config, slot: Slot) -> None:

@@ -27,6 +27,7 @@ def emulator(**options: object) -> None:
     """
     import uvicorn
 
+    from quarry.cli._accept import Server
     from quarry.emulator import EmulatorApp
     from quarry.server import uvicorn_options
 
@@ -61,7 +62,7 @@ def emulator(**options: object) -> None:
     click.echo(f"  aws bedrock-runtime converse --endpoint-url {url} --region us-east-1 \\")
     click.echo("    --model-id anthropic.claude-3-haiku-20240307-v1:0 \\")
     click.echo('    --messages \'[{"role":"user","content":[{"text":"Hello"}]}]\'')
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             app,
             log_level="warning",

@@ -56,6 +56,7 @@ def serve(host: str | None, port: int | None, backend: str | None, workers: int)
     import uvicorn
 
     from quarry.api import AppContext
+    from quarry.cli._accept import Server
     from quarry.cli._gc import settle_gc
     from quarry.cli._workers import Slot, supervise
     from quarry.observability import configure_logging
@@ -124,7 +125,7 @@ def serve(host: str | None, port: int | None, backend: str | None, workers: int)
 
     if workers == 1:
         say_when_stopped("Quarry")
-        uvicorn.Server(config(made(banner))).run(sockets=[sock])
+        Server(config(made(banner))).run(sockets=[sock])
         return
 
     def serve_one(slot: Slot) -> int:

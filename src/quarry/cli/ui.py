@@ -33,6 +33,7 @@ def ui(context: click.Context, api_url: str | None, host: str, port: int) -> Non
     from fastapi import FastAPI
 
     from quarry.auth import toolbox_credentials
+    from quarry.cli._accept import Server
     from quarry.server import HostGuard, HostPolicy, uvicorn_options
     from quarry.ui import PATH, ui_available
     from quarry.ui import mount_toolbox as mount
@@ -52,7 +53,7 @@ def ui(context: click.Context, api_url: str | None, host: str, port: int) -> Non
     click.echo(f"Quarry toolbox http://{host}:{sock.getsockname()[1]}{PATH}/  (calling {api_url}; Ctrl-C stops it)")
     options = uvicorn_options(settings)  # header and body timeouts, keep-alive, the bound on open connections
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
 
 
 @ui.command("hash-password")
