@@ -14,6 +14,7 @@ import asyncio
 import errno
 import logging
 import socket
+import ssl
 from typing import Any
 
 import uvicorn
@@ -47,14 +48,23 @@ class Server(uvicorn.Server):
             )
 
         # uvicorn's shutdown closes what is in `servers` (stop accepting), then waits for each.
-        self.servers = [_Acceptor(loop, sock, protocol, config.backlog) for sock in sockets]  # type: ignore[misc]
+        accepted = [_Acceptor(loop, sock, protocol, config.backlog, config.ssl) for sock in sockets]
+        self.servers = accepted  # type: ignore[assignment]
 
 
 class _Acceptor:
     """A listening socket read by the loop, in place of the `asyncio.Server` that uvicorn would have made."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: Any, backlog: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol: Any,
+        backlog: int,
+        tls: ssl.SSLContext | None,
+    ) -> None:
         self._loop = loop
+        self._tls = tls  # uvicorn's, when it is given a certificate: the connection is TLS from its first byte
         self._sock = sock
         self._protocol = protocol
         self._opening: set[asyncio.Task[Any]] = set()
@@ -85,7 +95,7 @@ class _Acceptor:
         # The loop's transport for an accepted socket: all is done before the coroutine's one wait, for the
         # protocol's connection_made, so the task ends within the next turn.
         try:
-            await self._loop.connect_accepted_socket(self._protocol, conn)
+            await self._loop.connect_accepted_socket(self._protocol, conn, ssl=self._tls)
         except Exception as exc:
             conn.close()
             log.warning("A connection could not be opened: %s", exc)
