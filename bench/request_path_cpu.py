@@ -7,18 +7,25 @@ upstream client's CPU is in the figure, as it is in the server's.
     PYTHONPATH=src .venv/bin/python bench/request_path_cpu.py --url http://127.0.0.1:PORT [--api chat]
 
 Prints one JSON line per API: microseconds of this process's CPU (`time.process_time`, every thread) per request,
-best and median of the rounds, with C requests in flight."""
+best and median of the rounds, with C requests in flight.
+
+With `--replay`, the app's own CPU alone: each Bedrock call (the runtime's `converse` and `invoke_claude`, the
+Bedrock routes' relay) is made once for real, then answered from what it returned, so the Bedrock client's
+signing and HTTP are left out and nothing waits: every request runs to its end without yielding. Its figures
+are steadier on a busy machine, for work on the request path outside the Bedrock client; attribution only,
+not a figure of the served gateway."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -61,6 +68,47 @@ def _environment(url: str, data_dir: str) -> None:
         QUARRY_DATA_DIR=data_dir,
         QUARRY_CONFIG=os.path.join(data_dir, "none.toml"),
     )
+
+
+def _replay() -> None:
+    """Each Bedrock call answered, after its first, from the JSON that first call returned (parsed again each time,
+    as the runtime parses Bedrock's answer)."""
+    import quarry.api.bedrock._runtime as routes
+    from quarry.bedrock import BedrockRuntime
+
+    answers: dict[tuple[str, str], bytes] = {}
+
+    def replayed(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(self: BedrockRuntime, model_id: str, *args: Any, **kwargs: Any) -> Any:
+            key = (method.__name__, model_id)
+            if key not in answers:
+                answers[key] = orjson.dumps(await method(self, model_id, *args, **kwargs))
+            return orjson.loads(answers[key])
+
+        return call
+
+    BedrockRuntime.converse = replayed(BedrockRuntime.converse)  # type: ignore[method-assign]
+    BedrockRuntime.invoke_claude = replayed(BedrockRuntime.invoke_claude)  # type: ignore[method-assign]
+    relay = routes.relay
+    relayed: dict[str, tuple[int, dict[str, str], bytes]] = {}
+
+    class Relayed:
+        def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.status, self.headers, self._body = status, headers, body
+
+        async def read(self) -> bytes:
+            return self._body
+
+    @contextlib.asynccontextmanager
+    async def replay_relay(runtime: Any, path: str, body: bytes, headers: Any, *, stream: bool) -> AsyncIterator[Any]:
+        if stream:
+            raise RuntimeError("--replay answers whole calls only")
+        if path not in relayed:
+            async with relay(runtime, path, body, headers, stream=False) as real:
+                relayed[path] = (real.status, dict(real.headers), await real.read())
+        yield Relayed(*relayed[path])
+
+    routes.relay = replay_relay  # type: ignore[assignment]
 
 
 async def _lifespan(app: Any) -> tuple[dict[str, Any], Callable[[], Awaitable[None]]]:
@@ -152,9 +200,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests per round (default: 2000)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default: 32)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds, after one warm-up round (default: 5)")
+    parser.add_argument("--replay", action="store_true", help="the app's own CPU: Bedrock's answers replayed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
         _environment(args.url, data_dir)
+        if args.replay:
+            _replay()
         from quarry.observability import configure_logging
 
         # As `quarry serve` logs: the access log's lines are written (to /dev/null, or BENCH_LOG), not just formatted.
@@ -186,6 +237,7 @@ async def _measure(args: argparse.Namespace) -> None:
                 "cpu_us_per_request_best": round(min(figures), 1),
                 "cpu_us_per_request_median": round(statistics.median(figures), 1),
                 "rounds": [round(figure, 1) for figure in figures],
+                "replay": args.replay,
             }
             print(orjson.dumps(line).decode(), flush=True)
     finally:

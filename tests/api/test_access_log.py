@@ -13,7 +13,7 @@ import anthropic
 import orjson
 import pytest
 
-from quarry.observability import ACCESS_LOGGER
+from quarry.observability import ACCESS_LOGGER, configure_logging
 from quarry.server import create_app
 from quarry.settings import Settings
 from tests.api.conftest import HAIKU, KEY
@@ -170,3 +170,59 @@ def test_the_access_log_can_be_turned_off(
     client.chat.completions.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
     assert closed.wait(5)
     assert len(access.lines) == (1 if enabled else 0)
+
+
+class _Stream:
+    """A text stream that keeps what is written (thread-safe enough for one writer at a time)."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.fixture
+def configured() -> Iterator[_Stream]:
+    """The loggers as `quarry serve` configures them, writing to a stream this test reads; put back afterwards."""
+    names = ("quarry", "uvicorn", ACCESS_LOGGER)
+    saved = {
+        name: (lg.handlers[:], lg.filters[:], lg.level, lg.propagate)
+        for name in names
+        for lg in [logging.getLogger(name)]
+    }
+    stream = _Stream()
+    configure_logging(stream)  # type: ignore[arg-type]  # a TextIO for what logging uses of it
+    yield stream
+    for name, (handlers, filters, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:], logger.filters[:], logger.propagate = handlers, filters, propagate
+        logger.setLevel(level)
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_served_as_quarry_serve_logs_each_call_is_one_line_of_json(
+    sdk: SDKs, serve: Any, aws_environment: None, configured: _Stream, filtered: bool
+) -> None:
+    if filtered:  # an operator's filter on the access logger is honoured: the line goes through `logging`
+        logging.getLogger(ACCESS_LOGGER).addFilter(lambda record: "models" not in record.getMessage())
+    closed = threading.Event()
+    app = create_app(Settings(backend="bedrock", api_key=KEY), listeners=[lambda exchange: closed.set()])  # type: ignore[arg-type]
+    client = sdk.openai(f"{serve(app, lifespan='on').url}/v1", KEY)
+    raw = client.chat.completions.with_raw_response.create(model=HAIKU, messages=[{"role": "user", "content": "Hi"}])
+    assert closed.wait(5)
+    closed.clear()
+    client.models.list()
+    assert closed.wait(5)
+    lines = [text for text in configured.written if '"request_id"' in text]
+    assert all(text.endswith("\n") and text.count("\n") == 1 for text in lines)
+    records = [orjson.loads(text) for text in lines]
+    assert [(r["path"], r["status"]) for r in records] == [("/v1/chat/completions", 200)] + (
+        [] if filtered else [("/v1/models", 200)]
+    )
+    assert set(records[0]) == FIELDS
+    assert records[0]["request_id"] == raw.headers["x-request-id"]

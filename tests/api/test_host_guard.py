@@ -67,6 +67,14 @@ def test_loopback_names_with_the_bound_port_or_none_are_served(open_url: str, na
         assert httpx.get(f"{open_url}/health", headers={"Host": host}).status_code == 200, host
 
 
+def test_each_host_is_judged_the_same_on_every_request(open_url: str) -> None:
+    port = port_of(open_url)
+    judged = [(REBOUND, 400), (f"localhost:{port}", 200), ("localhost:1", 400), ("127.0.0.1", 200), (REBOUND, 400)]
+    for _ in range(2):  # the guard remembers its answers: the second time round comes from there
+        for host, status in judged:
+            assert httpx.get(f"{open_url}/health", headers={"Host": host}).status_code == status, host
+
+
 def test_foreign_page_may_not_change_state(open_url: str) -> None:
     response = httpx.post(f"{open_url}/v1/chat/completions", json=CHAT, headers={"Origin": PAGE})
     assert response.status_code == 403

@@ -81,3 +81,21 @@ def test_the_table_serves_its_routes_and_the_rest_goes_the_long_way(serve: Any, 
     missing = httpx.post(f"{url}/v1/nothing", headers=headers, timeout=30)
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == "No route for POST /v1/nothing."
+
+
+def test_a_hot_route_reads_headers_as_starlette_does(serve: Any, tmp_path: Path) -> None:
+    settings = Settings(backend="emulator", data_dir=tmp_path, api_key="sk-dispatch")  # type: ignore[arg-type]
+    url = serve(create_app(settings), lifespan="on").url
+    body = {"model": "anthropic.claude-3-haiku-20240307-v1:0", "messages": [{"role": "user", "content": "Hi"}]}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        # Of a repeated header the first counts, whatever the case of its name: the right key first is let in...
+        first = [("Authorization", "Bearer sk-dispatch"), ("authorization", "Bearer sk-wrong")]
+        assert client.post("/v1/chat/completions", json=body, headers=first).status_code == 200
+        # ...and the wrong key first is not.
+        wrong_first = [("authorization", "Bearer sk-wrong"), ("AUTHORIZATION", "Bearer sk-dispatch")]
+        assert client.post("/v1/chat/completions", json=body, headers=wrong_first).status_code == 401
+        # An absent Authorization: the key is read from x-api-key (as Anthropic's clients send it).
+        assert client.post("/v1/chat/completions", json=body, headers={"x-api-key": "sk-dispatch"}).status_code == 200
+        # A header read by name in any case: a declared type that is not JSON is refused.
+        typed = {"authorization": "Bearer sk-dispatch", "Content-Type": "text/plain"}
+        assert client.post("/v1/chat/completions", json=body, headers=typed).status_code == 415

@@ -12,15 +12,21 @@ _SKIP = frozenset({"data", "bytes", "url", "image_url", "signature", "source"})
 
 
 def _characters(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(_characters(v) for k, v in value.items() if k not in _SKIP)
-    if isinstance(value, list):
-        return sum(_characters(v) for v in value)
-    return 0
+    """The length of the strings in `value`, media and opaque values left out; walked with a list rather than a call
+    (and a generator) per node, which were a tenth of the Python calls of a chat completion."""
+    count = 0
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            count += len(node)
+        elif isinstance(node, dict):
+            pending.extend(child for key, child in node.items() if key not in _SKIP)
+        elif isinstance(node, list):
+            pending.extend(node)
+    return count
 
 
 def estimate_tokens(body: dict[str, Any], max_output: int) -> int:
-    prompt = sum(_characters(body.get(key)) for key in ("messages", "system", "tools", "input"))
+    prompt = _characters([body.get(key) for key in ("messages", "system", "tools", "input")])
     return prompt // 4 + 1 + max(0, max_output)

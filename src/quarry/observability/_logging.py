@@ -9,7 +9,7 @@ from typing import TextIO
 import orjson
 
 from quarry.exchange import current_exchange
-from quarry.observability._access_log import ACCESS_LOGGER
+from quarry.observability._access_log import ACCESS_LOGGER, LineHandler
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
@@ -46,8 +46,6 @@ def configure_logging(stream: TextIO | None = None) -> None:
         logger.setLevel(level)
         logger.propagate = False
     access = logging.getLogger(ACCESS_LOGGER)
-    raw = logging.StreamHandler(stream or sys.stderr)
-    raw.setFormatter(logging.Formatter("%(message)s"))
-    access.handlers[:] = [raw]
+    access.handlers[:] = [LineHandler(stream or sys.stderr)]
     access.setLevel(logging.INFO)  # whether lines are written at all is `Settings.access_log`, read by the app
     access.propagate = False

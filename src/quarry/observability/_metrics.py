@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
@@ -84,6 +84,25 @@ class Labelled(Generic[Family]):
         return child
 
 
+class _Tally(Collector):
+    """Counter increments summed per child until the registry is read: prometheus_client's `inc` checks its metric
+    and takes a lock on every call, and a finished request makes four. Registered first, so that any read of the
+    registry (`exposition`, or anything else calling its `collect`) adds the sums to the children before they are
+    read; the children themselves are made at the first increment, as they would be without it."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Counter, float] = {}
+
+    def add(self, child: Counter, amount: float) -> None:
+        self._pending[child] = self._pending.get(child, 0.0) + amount
+
+    def collect(self) -> Iterable[Metric]:
+        pending, self._pending = self._pending, {}
+        for child, amount in pending.items():
+            child.inc(amount)
+        return ()
+
+
 class Metrics:
     """The `quarry_*` series. `observe` is an Exchange listener, `stream` an SSE hook, `upstream_error` the
     runtime's callback; each is a few dictionary lookups and additions, cheap enough for every request."""
@@ -91,6 +110,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
+        self._tally = _Tally()
+        registry.register(self._tally)  # first: read before the series it adds to
         self.requests = Counter(
             "quarry_requests", "HTTP requests answered.", ["api", "model", "status"], registry=registry
         )
@@ -149,9 +170,10 @@ class Metrics:
         """Count a finished exchange."""
         api = exchange.api or "other"
         model = exchange.model or ""
-        self._requests(api, model, str(exchange.status)).inc()
+        tally = self._tally.add
+        tally(self._requests(api, model, str(exchange.status)), 1.0)
         if exchange.error_type:
-            self._errors(api, exchange.error_type).inc()
+            tally(self._errors(api, exchange.error_type), 1.0)
         self._latency(api, model).observe(exchange.latency_s)
         ttft = exchange.ttft_s
         if ttft is not None:
@@ -163,10 +185,10 @@ class Metrics:
             ("cache_write", exchange.cache_write_tokens),
         ):
             if count:
-                self._tokens(model, kind).inc(count)
+                tally(self._tokens(model, kind), count)
         cost = exchange.cost()
         if cost:
-            self._spend(exchange.key_id or "", model).inc(cost)
+            tally(self._spend(exchange.key_id or "", model), cost)
 
     def budget_warning(self, kind: str, period: str) -> None:
         """A call was admitted past a budget's soft threshold."""

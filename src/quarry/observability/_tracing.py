@@ -316,11 +316,15 @@ def _body_messages(body: bytes) -> str | None:
     return orjson.dumps(parsed["messages"]).decode()
 
 
+_UNTRACED: AbstractContextManager[None] = nullcontext()
+
+
 def traced(
     tracing: Tracing | None, name: str, attributes: Mapping[str, Any] | None = None
 ) -> AbstractContextManager[None]:
-    """`tracing.span(...)`, or nothing at all when tracing is off."""
-    return nullcontext() if tracing is None else tracing.span(name, attributes)
+    """`tracing.span(...)`, or nothing at all when tracing is off (one shared, stateless `nullcontext`: a request
+    enters this twice, for its key check and its admission)."""
+    return _UNTRACED if tracing is None else tracing.span(name, attributes)
 
 
 def retrieval_attributes(knowledge_base: str) -> dict[str, Any]:

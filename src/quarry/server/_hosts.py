@@ -25,6 +25,7 @@ Render = Callable[[Request, QuarryError], Response]
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
+_REMEMBERED_HOSTS = 1024  # answers kept per guard: a client naming new hosts on every request only empties them
 
 
 def _is_loopback(host: str) -> bool:
@@ -163,13 +164,25 @@ class HostGuard:
         self.policy = policy
         self.render = render or _plain
         self.api_prefixes = api_prefixes
+        # (Host header, bound port) → allowed: the policy is fixed, and a server is called by a handful of names, so
+        # each is parsed and judged once rather than on every request.
+        self._hosts: dict[tuple[str, int | None], bool] = {}
+
+    def _allows_host(self, host: str, bound_port: int | None) -> bool:
+        allowed = self._hosts.get((host, bound_port))
+        if allowed is None:
+            allowed = self.policy.allows_host(host, bound_port)
+            if len(self._hosts) >= _REMEMBERED_HOSTS:
+                self._hosts.clear()
+            self._hosts[(host, bound_port)] = allowed
+        return allowed
 
     def _refusal(self, scope: Scope) -> QuarryError | None:
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
         server = scope.get("server")
         bound_port = server[1] if server and len(server) > 1 else None
-        if not self.policy.allows_host(host, bound_port):
+        if not self._allows_host(host, bound_port):
             return InvalidRequest(
                 f"This server does not answer to the host {host[:100]!r}; an operator can add it to "
                 "QUARRY_ALLOWED_HOSTS.",
