@@ -7,8 +7,10 @@ never uses (cookies, redirects, proxies, compression, multipart). This does what
 at a time per connection, Content-Length, chunked and read-until-close answers, one timer per exchange.
 
 Waiting is timed as aiohttp's `sock_read` times it: a read that has waited `timeout_s` with nothing arriving ends
-with a TimeoutError, and time the caller spends not reading is not counted. The timer is set once per exchange and
-looks at the read only when it falls due (a paced stream would otherwise make and drop a timer per event).
+with a TimeoutError, and time the caller spends not reading is not counted. One timer per connection looks at the
+read only when it falls due (a paced stream would otherwise make and drop a timer per event), and it outlives the
+exchange that set it: the next exchange on the connection is timed by it too, unless it must fire sooner (making
+and cancelling a timer per exchange was ~1.3 µs of a Converse call).
 """
 
 from __future__ import annotations
@@ -46,11 +48,12 @@ class StaleConnection(ConnectionFailed):
 class Headers(Mapping[str, str]):
     """An answer's headers: names as sent, looked up regardless of case (a repeated header keeps its last value)."""
 
-    __slots__ = ("_by_lower", "_names")
+    __slots__ = ("_by_lower", "_names", "_pairs")
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._names = dict(pairs)
+        self._pairs = pairs
         self._by_lower = {name.lower(): value for name, value in pairs}
+        self._names: dict[str, str] | None = None  # made when first iterated: the hot path only looks names up
 
     def __getitem__(self, name: str) -> str:
         return self._by_lower[name.lower()]
@@ -71,10 +74,15 @@ class Headers(Mapping[str, str]):
         return isinstance(name, str) and name.lower() in self._by_lower
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
+        return iter(self._as_sent())
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._as_sent())
+
+    def _as_sent(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = dict(self._pairs)
+        return self._names
 
 
 class Connection(asyncio.Protocol):
@@ -86,6 +94,8 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.exchanges = 0  # answers started on this connection (more than one: it was kept alive)
+        self._timer: asyncio.TimerHandle | None = None  # kept across exchanges; see the module's docstring
+        self._timer_due = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -103,7 +113,6 @@ class Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._waiting_since = 0.0
         self._timeout_s = 0.0
-        self._timer: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
 
@@ -174,7 +183,11 @@ class Connection(asyncio.Protocol):
             self._error = StaleConnection("the kept-alive connection was closed before the request")
             return
         self._timeout_s = timeout_s
-        self._timer = self._loop.call_later(timeout_s, self._tick)
+        due = self._loop.time() + timeout_s
+        if self._timer is None or self._timer_due > due:  # else the timer set earlier falls due first, and looks
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_due = self._loop.call_at(due, self._tick), due
         transport.write(head + body)
 
     def set_timeout(self, timeout_s: float) -> None:
@@ -229,10 +242,7 @@ class Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     def _finish(self) -> None:
-        self.complete = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.complete = True  # the timer stays, for the next exchange
         self._wake()
 
     def _fail(self, error: Exception) -> None:
@@ -250,7 +260,8 @@ class Connection(asyncio.Protocol):
             self._fail(TimeoutError(f"nothing from Bedrock for {self._timeout_s:g} s"))
             self.close()
             return
-        self._timer = self._loop.call_at((since or now) + self._timeout_s, self._tick)
+        due = (since or now) + self._timeout_s
+        self._timer, self._timer_due = self._loop.call_at(due, self._tick), due
 
 
 # What a Response calls once, with its connection and whether that connection may be used again.
