@@ -190,6 +190,11 @@ class Connection(asyncio.Protocol):
             self._timer, self._timer_due = self._loop.call_at(due, self._tick), due
         transport.write(head + body)
 
+    @property
+    def drained(self) -> bool:
+        """The answer has ended and its body has all been read."""
+        return self.complete and not self._body
+
     def set_timeout(self, timeout_s: float) -> None:
         """Time the waits from now on with `timeout_s` (a stream's idle timeout, once its answer has started)."""
         self._timeout_s = timeout_s
@@ -290,6 +295,8 @@ class Response:
         pieces = []
         while piece := await connection.read_some():
             pieces.append(piece)
+            if connection.drained:  # the end is in already: no call just to be told so
+                break
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def read_some(self) -> bytes:
