@@ -125,6 +125,16 @@ class BedrockRuntime:
         self._base_path = urlsplit(self.endpoint_url).path  # an endpoint behind a path prefix keeps it
         self._urls: dict[str, tuple[str, str]] = {}  # path → the URL signed and the request target sent
         self._user_agent = f"quarry/{__version__}"
+        # Every try's first headers, by whether it streams (a copy each: the signer adds its own).
+        self._headers = {
+            stream: {
+                "Host": self._host,
+                "Content-Type": _JSON,
+                "Accept": _EVENT_STREAM if stream else _JSON,
+                "User-Agent": self._user_agent,
+            }
+            for stream in (False, True)
+        }
         self.on_upstream_error = on_upstream_error
         self.on_attempt: AttemptHook | None = None
         self._refused_betas: dict[str, str] = {}  # anthropic-beta headers Bedrock refused → the flags sent instead
@@ -461,12 +471,9 @@ class BedrockRuntime:
     ) -> Response | _Failure:
         """One POST: the 2xx response, or what went wrong (with the wait the answer asked for, if it did)."""
         url, target = self._url(path)
-        base = {
-            "Host": self._host,
-            "Content-Type": _JSON,
-            "Accept": accept or (_EVENT_STREAM if stream else _JSON),
-            "User-Agent": self._user_agent,
-        }
+        base = self._headers[stream].copy()
+        if accept:
+            base["Accept"] = accept
         if extra:
             base.update(extra)
         headers = await self._signer.sign("POST", url, base, body)

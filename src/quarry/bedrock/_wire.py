@@ -107,7 +107,6 @@ class Connection(asyncio.Protocol):
         self.headers: Headers | None = None
         self.complete = False
         self.reusable = False
-        self._until_close = False
         self._started = False  # a byte of the answer has come
         self._error: Exception | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -134,7 +133,7 @@ class Connection(asyncio.Protocol):
             self._timer = None
         if self.complete or self._error is not None:
             return
-        if self._until_close and self.headers is not None:
+        if self.headers is not None and _ends_at_close(self.status, self.headers):
             self._finish()  # an answer without a length ends when its connection does
             return
         if not self._started and self.exchanges > 1:
@@ -152,13 +151,8 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self._parser
         self.status = parser.get_status_code()
-        headers = self.headers = Headers(self._pairs)
+        self.headers = Headers(self._pairs)
         self.reusable = parser.should_keep_alive()
-        self._until_close = (
-            "content-length" not in headers
-            and "chunked" not in (headers.get("transfer-encoding") or "").lower()
-            and self.status not in (204, 304)
-        )
         self._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -267,6 +261,16 @@ class Connection(asyncio.Protocol):
             return
         due = (since or now) + self._timeout_s
         self._timer, self._timer_due = self._loop.call_at(due, self._tick), due
+
+
+def _ends_at_close(status: int, headers: Headers) -> bool:
+    """Whether an answer has neither a length nor chunks, so its body ends when the connection does (asked only
+    when the connection is lost: the parser finds the end of every other answer itself)."""
+    return (
+        "content-length" not in headers
+        and "chunked" not in (headers.get("transfer-encoding") or "").lower()
+        and status not in (204, 304)
+    )
 
 
 # What a Response calls once, with its connection and whether that connection may be used again.
