@@ -168,9 +168,9 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False, model=model_id
         )
-        async with response:
+        with response:
             # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
-            answer = cast(ConverseResponse, orjson.loads(await self._read(response)))
+            answer = cast(ConverseResponse, orjson.loads(self._ready(response) or await self._read(response)))
         note_finish(answer.get("stopReason"))
         if "serviceTier" in answer:
             note_service_tier(answer["serviceTier"].get("type"))
@@ -196,8 +196,10 @@ class BedrockRuntime:
         """ApplyGuardrail: a guardrail's verdict on texts, for calls whose API takes no guardrail of its own."""
         path = f"/guardrail/{_label(identifier)}/version/{_label(version)}/apply"
         response = await self._send(path, orjson.dumps(request), stream=False)
-        async with response:
-            answer = cast(ApplyGuardrailResponse, orjson.loads(await self._read(response)))  # Bedrock's: viewed
+        with response:
+            answer = cast(
+                ApplyGuardrailResponse, orjson.loads(self._ready(response) or await self._read(response))
+            )  # Bedrock's: viewed
         note_guardrail_units(usage_units(answer.get("usage")))
         return answer
 
@@ -225,8 +227,8 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/invoke", body, stream=False, extra=extra_headers, model=model_id
         )
-        async with response:
-            data = orjson.loads(await self._read(response))
+        with response:
+            data = orjson.loads(self._ready(response) or await self._read(response))
         return Invocation(body=data, headers=dict(response.headers))
 
     @asynccontextmanager
@@ -263,9 +265,9 @@ class BedrockRuntime:
         response = await self._send_messages(
             body, headers, stream=False, fallback_betas=fallback_betas, model_id=model_id
         )
-        async with response:
+        with response:
             answer = cast(
-                MessagesResponse, orjson.loads(await self._read(response))
+                MessagesResponse, orjson.loads(self._ready(response) or await self._read(response))
             )  # Anthropic's: viewed, not checked
         note_finish(answer.get("stop_reason"))
         return answer
@@ -286,8 +288,8 @@ class BedrockRuntime:
         )
         if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
             # An answer that is not a stream (Bedrock has been seen answering errors with a 200) is an error.
-            async with response:
-                payload = await self._read(response)
+            with response:
+                payload = self._ready(response) or await self._read(response)
             error = error_from_messages(502, response.headers.get("x-amzn-ErrorType"), payload)
             self._noted(error)
             raise error
@@ -340,8 +342,8 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/count-tokens", orjson.dumps({"input": body}), stream=False
         )
-        async with response:
-            data = orjson.loads(await self._read(response))
+        with response:
+            data = orjson.loads(self._ready(response) or await self._read(response))
         return int(data["inputTokens"])
 
     @asynccontextmanager
@@ -376,6 +378,12 @@ class BedrockRuntime:
             else:
                 response.close()
             note_upstream_wait(time.perf_counter() - opened)
+
+    @staticmethod
+    def _ready(response: Response) -> bytes | None:
+        """The answer's body when it came with its head (a short answer usually does): no read to wait for, so
+        nothing to time (callers then `_read` it, which an empty body also takes)."""
+        return response.read_now()
 
     async def _read(self, response: Response) -> bytes:
         started = time.perf_counter()
@@ -496,8 +504,8 @@ class BedrockRuntime:
                     note_service_tier(response.headers.get(TIER_HEADER))
                     return response
                 started = 0.0  # the wait is noted; the error's body is a read that notes its own
-                async with response:
-                    payload = await self._read(response)
+                with response:
+                    payload = self._ready(response) or await self._read(response)
                 error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
                 asked = retry_after_s(response.headers)
                 if asked is not None and isinstance(error, RateLimited):

@@ -204,6 +204,10 @@ class Connection(asyncio.Protocol):
             if self.complete:
                 return b""
             await self._wait()
+        return self.take_all()
+
+    def take_all(self) -> bytes:
+        """The body held so far, all at once (b"" if none), without waiting."""
         body = self._body
         chunk = body.popleft() if len(body) == 1 else b"".join(body)
         body.clear()
@@ -303,6 +307,11 @@ class Response:
                 break
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
+    def read_now(self) -> bytes | None:
+        """The whole body if it has all come (and not been read), else None."""
+        connection = self._connection
+        return connection.take_all() if connection.complete else None
+
     async def read_some(self) -> bytes:
         return await self._connection.read_some()
 
@@ -328,6 +337,12 @@ class Response:
     def close(self) -> None:
         """Drop the answer and its connection now."""
         self._connection.close()
+        self.release()
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
     async def __aenter__(self) -> Response:
