@@ -59,7 +59,8 @@ class HttpPool:
         """Send a POST and wait for its answer's head. Raises ConnectionFailed (no answer) or TimeoutError
         (connecting took longer than the connect timeout, or the answer's first byte longer than `timeout_s`)."""
         head = _head(target, headers, len(body))
-        connection = await self._acquire(fresh=False)
+        # An idle connection is taken without a coroutine of its own (the usual case on a busy gateway).
+        connection = self._idle_connection() or await self._acquire(fresh=False)
         retried = False
         while True:
             try:
@@ -92,11 +93,8 @@ class HttpPool:
         while True:
             if self._closed:
                 raise ConnectionFailed("the connection pool was closed")
-            while self._idle and not fresh:
-                connection = self._idle.pop()
-                if not connection.closed:
-                    return connection
-                self._open -= 1  # closed by the server while idle
+            if not fresh and (connection := self._idle_connection()) is not None:
+                return connection
             if self._open < self._limit:
                 self._open += 1
                 try:
@@ -121,6 +119,15 @@ class HttpPool:
             if handed is not None:
                 self._open -= 1  # closed while being handed over
             # else: a slot came free; go round and open a connection in it
+
+    def _idle_connection(self) -> Connection | None:
+        """The connection used last that is still open, if one is idle."""
+        while self._idle and not self._closed:
+            connection = self._idle.pop()
+            if not connection.closed:
+                return connection
+            self._open -= 1  # closed by the server while idle
+        return None
 
     async def _connect(self) -> Connection:
         """A new connection, to the host's addresses in turn; the connect timeout covers the lookup too."""
@@ -189,10 +196,8 @@ class HttpPool:
 
 def _head(target: str, headers: Mapping[str, str], length: int) -> bytes:
     """The request line and headers. A CR or LF inside a name or value (a header split in two) is refused."""
-    lines = [f"POST {target} HTTP/1.1\r\n"]
-    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
-    lines.append(f"Content-Length: {length}\r\n\r\n")
-    text = "".join(lines)
+    lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
+    text = f"POST {target} HTTP/1.1\r\n{''.join(lines)}Content-Length: {length}\r\n\r\n"
     if text.count("\n") != len(headers) + 3 or text.count("\r") != len(headers) + 3:
         raise ValueError("a header name or value holds a line break")
     return text.encode()

@@ -125,6 +125,16 @@ class BedrockRuntime:
         self._base_path = urlsplit(self.endpoint_url).path  # an endpoint behind a path prefix keeps it
         self._urls: dict[str, tuple[str, str]] = {}  # path → the URL signed and the request target sent
         self._user_agent = f"quarry/{__version__}"
+        # Every try's first headers, by whether it streams (a copy each: the signer adds its own).
+        self._headers = {
+            stream: {
+                "Host": self._host,
+                "Content-Type": _JSON,
+                "Accept": _EVENT_STREAM if stream else _JSON,
+                "User-Agent": self._user_agent,
+            }
+            for stream in (False, True)
+        }
         self.on_upstream_error = on_upstream_error
         self.on_attempt: AttemptHook | None = None
         self._refused_betas: dict[str, str] = {}  # anthropic-beta headers Bedrock refused → the flags sent instead
@@ -158,9 +168,9 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/converse", orjson.dumps(body), stream=False, model=model_id
         )
-        async with response:
+        with response:
             # Bedrock's answers follow its service model: viewed as the shape, not re-checked.
-            answer = cast(ConverseResponse, orjson.loads(await self._read(response)))
+            answer = cast(ConverseResponse, orjson.loads(self._ready(response) or await self._read(response)))
         note_finish(answer.get("stopReason"))
         if "serviceTier" in answer:
             note_service_tier(answer["serviceTier"].get("type"))
@@ -186,8 +196,10 @@ class BedrockRuntime:
         """ApplyGuardrail: a guardrail's verdict on texts, for calls whose API takes no guardrail of its own."""
         path = f"/guardrail/{_label(identifier)}/version/{_label(version)}/apply"
         response = await self._send(path, orjson.dumps(request), stream=False)
-        async with response:
-            answer = cast(ApplyGuardrailResponse, orjson.loads(await self._read(response)))  # Bedrock's: viewed
+        with response:
+            answer = cast(
+                ApplyGuardrailResponse, orjson.loads(self._ready(response) or await self._read(response))
+            )  # Bedrock's: viewed
         note_guardrail_units(usage_units(answer.get("usage")))
         return answer
 
@@ -215,8 +227,8 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/invoke", body, stream=False, extra=extra_headers, model=model_id
         )
-        async with response:
-            data = orjson.loads(await self._read(response))
+        with response:
+            data = orjson.loads(self._ready(response) or await self._read(response))
         return Invocation(body=data, headers=dict(response.headers))
 
     @asynccontextmanager
@@ -253,9 +265,9 @@ class BedrockRuntime:
         response = await self._send_messages(
             body, headers, stream=False, fallback_betas=fallback_betas, model_id=model_id
         )
-        async with response:
+        with response:
             answer = cast(
-                MessagesResponse, orjson.loads(await self._read(response))
+                MessagesResponse, orjson.loads(self._ready(response) or await self._read(response))
             )  # Anthropic's: viewed, not checked
         note_finish(answer.get("stop_reason"))
         return answer
@@ -276,8 +288,8 @@ class BedrockRuntime:
         )
         if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
             # An answer that is not a stream (Bedrock has been seen answering errors with a 200) is an error.
-            async with response:
-                payload = await self._read(response)
+            with response:
+                payload = self._ready(response) or await self._read(response)
             error = error_from_messages(502, response.headers.get("x-amzn-ErrorType"), payload)
             self._noted(error)
             raise error
@@ -330,8 +342,8 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/count-tokens", orjson.dumps({"input": body}), stream=False
         )
-        async with response:
-            data = orjson.loads(await self._read(response))
+        with response:
+            data = orjson.loads(self._ready(response) or await self._read(response))
         return int(data["inputTokens"])
 
     @asynccontextmanager
@@ -366,6 +378,12 @@ class BedrockRuntime:
             else:
                 response.close()
             note_upstream_wait(time.perf_counter() - opened)
+
+    @staticmethod
+    def _ready(response: Response) -> bytes | None:
+        """The answer's body when it came with its head (a short answer usually does): no read to wait for, so
+        nothing to time (callers then `_read` it, which an empty body also takes)."""
+        return response.read_now()
 
     async def _read(self, response: Response) -> bytes:
         started = time.perf_counter()
@@ -461,12 +479,9 @@ class BedrockRuntime:
     ) -> Response | _Failure:
         """One POST: the 2xx response, or what went wrong (with the wait the answer asked for, if it did)."""
         url, target = self._url(path)
-        base = {
-            "Host": self._host,
-            "Content-Type": _JSON,
-            "Accept": accept or (_EVENT_STREAM if stream else _JSON),
-            "User-Agent": self._user_agent,
-        }
+        base = self._headers[stream].copy()
+        if accept:
+            base["Accept"] = accept
         if extra:
             base.update(extra)
         headers = await self._signer.sign("POST", url, base, body)
@@ -489,8 +504,8 @@ class BedrockRuntime:
                     note_service_tier(response.headers.get(TIER_HEADER))
                     return response
                 started = 0.0  # the wait is noted; the error's body is a read that notes its own
-                async with response:
-                    payload = await self._read(response)
+                with response:
+                    payload = self._ready(response) or await self._read(response)
                 error = errors(response.status, response.headers.get("x-amzn-ErrorType"), payload)
                 asked = retry_after_s(response.headers)
                 if asked is not None and isinstance(error, RateLimited):
