@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from hashlib import sha256
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
 
 import botocore.auth
 from botocore.auth import SIGNED_HEADERS_BLACKLIST, SIGV4_TIMESTAMP, SigV4Auth
@@ -32,10 +31,6 @@ clock = time.time
 _UNSIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 # Request paths whose canonical form is remembered per signer: a gateway calls a handful of models and operations.
 _KNOWN_PATHS = 256
-# Headers botocore's signer replaces or derives (`_modify_request_before_signing`): a request that brings one is
-# signed the long way, through SigV4Auth's own steps.
-_UNKNOWN: Any = object()  # a request shape not seen yet
-_REPLACED = frozenset({"authorization", "date", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"})
 
 
 class _SigningCache:
@@ -43,12 +38,11 @@ class _SigningCache:
     process): the derived signing key, which changes only with the date (or the secret), and the canonical form of
     each request path (quoting a path again is a tenth of a signature)."""
 
-    __slots__ = ("key", "key_for", "paths", "scope", "second", "stamp")
+    __slots__ = ("key", "key_for", "paths", "second", "stamp")
 
     def __init__(self) -> None:
         self.key = b""
         self.key_for: tuple[str, str] | None = None  # (secret, date) the key was derived for
-        self.scope = ""  # the credential scope of that date (`date/region/service/aws4_request`)
         self.paths: dict[str, str] = {}
         self.second = -1
         self.stamp = ""
@@ -121,20 +115,6 @@ class _Request:
         self.signed: _Signed | None = None
 
 
-class _Form:
-    """What botocore's signer works out the same for every request with one method, URL and set of header names:
-    the canonical request's first lines, which header (or constant) gives each signed line, in order, and the
-    SignedHeaders list. Made once by SigV4Auth's own steps over the first such request."""
-
-    __slots__ = ("entries", "names", "prefix", "suffix")
-
-    def __init__(self, prefix: str, entries: tuple[tuple[str, str | None, str], ...], names: str) -> None:
-        self.prefix = prefix  # method, path and query lines
-        self.entries = entries  # (lowercased name, the header sent, else None and the constant value)
-        self.names = names
-        self.suffix = f"\n{names}\n"
-
-
 class _BodySigV4(SigV4Auth):
     """botocore's signer, over a light `_Request`, with three shortcuts measured on the gateway's hot path: the body
     hash taken from the bytes directly, the derived key reused while the date and secret are the same (botocore
@@ -151,69 +131,6 @@ class _BodySigV4(SigV4Auth):
     def __init__(self, credentials: Credentials, region: str, cache: _SigningCache) -> None:
         super().__init__(credentials, "bedrock", region)
         self._cache = cache
-        # (method, URL, header names) → its form, or None: that request is signed through SigV4Auth's steps.
-        self._forms: dict[tuple[str, str, tuple[str, ...]], _Form | None] = {}
-
-    def sign_headers(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
-        """`headers` with the date, token and Authorization added, as `add_auth` adds them: the canonical request
-        filled in from the request's form rather than rebuilt (half a signature's cost), when it has one."""
-        shape = (method, url, tuple(headers))
-        form = self._forms.get(shape, _UNKNOWN)
-        if form is _UNKNOWN:
-            form = self._form(method, url, headers)
-            if len(self._forms) < _KNOWN_PATHS:
-                self._forms[shape] = form
-        if form is None:
-            request = _Request(method, url, headers, body)
-            self.add_auth(request)
-            return dict(request.headers.items())
-        stamp = self._cache.timestamp()
-        sent = dict(headers)
-        sent["X-Amz-Date"] = stamp
-        token = self.credentials.token
-        if token:
-            sent["X-Amz-Security-Token"] = token
-        lines = [form.prefix]
-        for name, header, constant in form.entries:
-            value = constant if header is None else sent[header]
-            lines.append(f"{name}:{' '.join(value.split())}\n")
-        lines.append(form.suffix)
-        lines.append(sha256(body).hexdigest())
-        canonical = "".join(lines)
-        key, scope = self._key(stamp[0:8])
-        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{sha256(canonical.encode()).hexdigest()}"
-        sent["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={self.credentials.access_key}/{scope}, SignedHeaders={form.names}, "
-            f"Signature={self._sign(key, to_sign, hex=True)}"
-        )
-        return sent
-
-    def _form(self, method: str, url: str, headers: Mapping[str, str]) -> _Form | None:
-        lowered = [name.lower() for name in headers]
-        if len(set(lowered)) != len(lowered) or not _REPLACED.isdisjoint(lowered):
-            return None  # the long way: headers to replace, or one name twice
-        request = _Request(method, url, headers, b"")
-        request.context["timestamp"] = self._cache.timestamp()
-        self._modify_request_before_signing(request)
-        signed = self.headers_to_sign(request)
-        sent = {name.lower(): name for name, _ in request.headers.items()}
-        entries = tuple(
-            (name, sent[name], "") if name in sent else (name, None, signed[name]) for name in sorted(signed)
-        )
-        lines = [method.upper(), self._normalize_url_path(urlsplit(url).path), self.canonical_query_string(request)]
-        return _Form("\n".join(lines) + "\n", entries, self.signed_headers(signed))
-
-    def _key(self, date: str) -> tuple[bytes, str]:
-        """The signing key and credential scope of `date`, derived once per date and secret."""
-        secret, cache = self.credentials.secret_key or "", self._cache
-        if cache.key_for != (secret, date):
-            # The key derivation of SigV4Auth.signature, done with botocore's own HMAC step, once per date.
-            key = self._sign(f"AWS4{secret}".encode(), date)
-            for part in (self._region_name, self._service_name, "aws4_request"):
-                key = self._sign(key, part)
-            cache.key, cache.key_for = key, (secret, date)
-            cache.scope = f"{date}/{self._region_name}/{self._service_name}/aws4_request"
-        return cache.key, cache.scope
 
     def add_auth(self, request: Any) -> None:
         # SigV4Auth.add_auth's steps, minus its four debug logs, with the timestamp's text made once a second.
@@ -258,8 +175,15 @@ class _BodySigV4(SigV4Auth):
         return known
 
     def signature(self, string_to_sign: str, request: Any) -> str:
-        key, _ = self._key(request.context["timestamp"][0:8])
-        return cast(str, self._sign(key, string_to_sign, hex=True))
+        secret, date = self.credentials.secret_key or "", request.context["timestamp"][0:8]
+        cache = self._cache
+        if cache.key_for != (secret, date):
+            # The key derivation of SigV4Auth.signature, done with botocore's own HMAC step, once per date.
+            key = self._sign(f"AWS4{secret}".encode(), date)
+            for part in (self._region_name, self._service_name, "aws4_request"):
+                key = self._sign(key, part)
+            cache.key, cache.key_for = key, (secret, date)
+        return cast(str, self._sign(cache.key, string_to_sign, hex=True))
 
 
 class SigV4Signer:
@@ -279,7 +203,9 @@ class SigV4Signer:
             credentials = Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
             auth = self._auth = _BodySigV4(credentials, self._region, self._cache)
             self._frozen = frozen
-        return auth.sign_headers(method, url, headers, body)
+        request = _Request(method, url, headers, body)
+        auth.add_auth(request)
+        return dict(request.headers.items())
 
 
 class BearerTokenSigner:
