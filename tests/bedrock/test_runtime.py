@@ -226,3 +226,35 @@ async def test_messages_endpoint_stream_and_its_refusals(healthy_url: str) -> No
         assert orjson.loads(body)["error"]["type"] == "invalid_request_error"
     finally:
         await runtime.aclose()
+
+
+class _MovingSource:
+    """A control plane whose second list serves the model only through its US inference profile."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def foundation_models(self) -> list[dict[str, Any]]:
+        self.calls += 1
+        types = ["ON_DEMAND"] if self.calls == 1 else ["INFERENCE_PROFILE"]
+        return [{"modelId": HAIKU, "outputModalities": ["TEXT"], "inferenceTypesSupported": types}]
+
+    async def inference_profiles(self) -> list[dict[str, Any]]:
+        return [{"inferenceProfileId": f"us.{HAIKU}"}]
+
+
+async def test_catalog_answers_each_name_from_the_list_it_holds() -> None:
+    kept = ModelCatalog(_MovingSource(), ModelSettings(aliases={"fast": HAIKU}), region="us-east-1", ttl_s=60)
+    first = await kept.resolve("fast")
+    assert (first.id, first.base_id) == (HAIKU, HAIKU)
+    second = await kept.resolve("fast")  # the first call fetched the list: answers are kept from the second
+    assert second == first
+    assert await kept.resolve("fast") is second, "one list, one answer per name"
+    for _ in range(2):
+        with pytest.raises(ModelNotFound):  # a refused name is refused each time
+            await kept.resolve("meta.unknown-v1:0")
+    # A list fetched again (ttl 0: on each call) is the one names are resolved against.
+    moving = ModelCatalog(_MovingSource(), ModelSettings(aliases={"fast": HAIKU}), region="us-east-1", ttl_s=0)
+    assert (await moving.resolve(HAIKU)).id == HAIKU
+    again = await moving.resolve(HAIKU)
+    assert (again.id, again.base_id) == (f"us.{HAIKU}", HAIKU)

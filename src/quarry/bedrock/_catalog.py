@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -22,6 +22,7 @@ __all__ = ["ModelCatalog", "ModelEntry", "ModelSource", "ResolvedModel", "anthro
 _OPENAI_CHAT = re.compile(r"^(?:gpt-|chatgpt-|o\d|text-davinci|davinci|babbage)", re.IGNORECASE)
 _OPENAI_EMBEDDING = re.compile(r"^text-embedding-|^text-similarity-", re.IGNORECASE)
 _RETRY_FAILED_REFRESH_S = 30.0
+_REMEMBERED = 1024
 _BEDROCK_VERSION = re.compile(r"-v\d+(?::\d+)?$")
 _DATE = re.compile(r"-(\d{8})$")
 
@@ -48,10 +49,11 @@ class ResolvedModel:
     requested: str
     id: str
     facts: ModelFacts
+    # Read ~5 times a request (scopes, prices, rules): worked out once, with the instance.
+    base_id: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def base_id(self) -> str:
-        return base_model_id(self.id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_id", base_model_id(self.id))
 
 
 def _preferred_geographies(region: str) -> tuple[str, ...]:
@@ -78,6 +80,10 @@ class ModelCatalog:
         self._entries: dict[str, ModelEntry] | None = None
         self._fresh_until = 0.0
         self._lock = asyncio.Lock()
+        # Each name's answer for the list it was checked against (`_resolved_for`): a request's model is resolved
+        # afresh only when the list is fetched again.
+        self._resolved: dict[tuple[str, str], ResolvedModel] = {}
+        self._resolved_for: dict[str, ModelEntry] | None = None
 
     async def entries(self) -> list[ModelEntry]:
         """Every model, profile and alias; raises the upstream error when no list was ever fetched."""
@@ -88,6 +94,19 @@ class ModelCatalog:
 
     async def resolve(self, name: str, *, purpose: Literal["chat", "embedding"] = "chat") -> ResolvedModel:
         """The Bedrock id for a requested name. Unknown names are a ModelNotFound when the list is available."""
+        entries = self._entries
+        if entries is not None and entries is self._resolved_for and time.monotonic() < self._fresh_until:
+            known = self._resolved.get((name, purpose))
+            if known is not None:
+                return known
+        resolved = await self._resolve(name, purpose)
+        if entries is not None and entries is self._entries:  # checked against one list throughout
+            if entries is not self._resolved_for or len(self._resolved) >= _REMEMBERED:
+                self._resolved, self._resolved_for = {}, entries  # names are the caller's: keep the memo bounded
+            self._resolved[name, purpose] = resolved
+        return resolved
+
+    async def _resolve(self, name: str, purpose: Literal["chat", "embedding"]) -> ResolvedModel:
         requested = name.strip()
         if not requested:
             raise InvalidRequest("`model` must name a model.", param="model")

@@ -166,6 +166,8 @@ class PriceTable:
         # Each id's standard prices (both prompt sizes, with the regional premium applied), worked out on its first
         # call: every admission and every finished call asks for them.
         self._standard: dict[str, tuple[Price, int | None, Price | None] | None] = {}
+        # The prices a reservation may be charged at, per (id, tier): every admission asks `maximum` for them.
+        self._ceilings: dict[tuple[str, str | None], tuple[Price, ...] | None] = {}
 
     def _standard_of(self, model_id: str) -> tuple[Price, int | None, Price | None] | None:
         """(price, long_above, long price) for `model_id` at the standard tier, premium included; None when it has
@@ -250,6 +252,17 @@ class PriceTable:
         """The most a call can cost with this (estimated) prompt and output limit at the tier it asks for; None when
         the model has no price. The dearer prompt-size tier is assumed when a model has one, since the estimate of
         the prompt is only an estimate, and a reserved call may overflow to the standard price."""
+        try:
+            prices = self._ceilings[model_id, tier]
+        except KeyError:
+            if len(self._ceilings) >= _REMEMBERED:  # bounded as `_standard` is
+                self._ceilings.clear()
+            prices = self._ceilings[model_id, tier] = self._ceiling_prices(model_id, tier)
+        if prices is None:
+            return None
+        return max(price.most(input_tokens, output_tokens) for price in prices)
+
+    def _ceiling_prices(self, model_id: str, tier: str | None) -> tuple[Price, ...] | None:
         standard = self._standard_of(model_id)
         if standard is None:
             return None
@@ -258,7 +271,7 @@ class PriceTable:
         prices = [self.price(model_id, 0, t) for t in tiers]
         if long_above is not None:
             prices += [self.price(model_id, long_above + 1, t) for t in tiers]
-        return max(price.most(input_tokens, output_tokens) for price in prices if price is not None)
+        return tuple(price for price in prices if price is not None)
 
     def with_model(self, model_id: str, price: ModelPrice) -> PriceTable:
         """A copy with one more (or replaced) model; for tests and embedding."""

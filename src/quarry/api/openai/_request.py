@@ -69,6 +69,8 @@ def _extra_fields(request: ChatCompletionRequest, model: ResolvedModel) -> Docum
 def _tool_config(
     request: ChatCompletionRequest, model: ResolvedModel, history: ConverseHistory, body: ConverseRequest
 ) -> None:
+    if not request.tools and request.tool_choice is None and not history.uses_tools():
+        return  # most chats: no toolConfig to set, no forced choice to refuse
     tools = [tool_spec(t.function.name, t.function.description, t.function.parameters) for t in request.tools or ()]
     choice = request.tool_choice
     if isinstance(choice, NamedToolChoice):
