@@ -91,6 +91,27 @@ async def keep_answering(server: Server, reader: asyncio.StreamReader, writer: a
         await writer.drain()
 
 
+@asynccontextmanager
+async def opened_pool(
+    url: str, *, limit: int = 10, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[HttpPool]:
+    pool = HttpPool(url, limit=limit, connect_timeout_s=5, ssl_context=ssl_context)
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+@asynccontextmanager
+async def opened_runtime(url: str, **settings: Any) -> AsyncIterator[BedrockRuntime]:
+    signer = SigV4Signer(StaticCredentials("AKIDTEST", "secret"), "us-east-1")
+    runtime = BedrockRuntime(endpoint_url=url, region="us-east-1", signer=signer, settings=BedrockSettings(**settings))
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
+
+
 async def _post(pool: HttpPool, timeout_s: float = 5.0) -> bytes:
     async with await pool.post("/model/m/converse", HEADERS, b"{}", timeout_s) as response:
         assert response.status == 200
@@ -98,12 +119,8 @@ async def _post(pool: HttpPool, timeout_s: float = 5.0) -> bytes:
 
 
 async def test_a_kept_alive_connection_is_reused() -> None:
-    async with serving(keep_answering) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            assert [await _post(pool) for _ in range(3)] == [OK] * 3
-        finally:
-            await pool.aclose()
+    async with serving(keep_answering) as (server, url), opened_pool(url) as pool:
+        assert [await _post(pool) for _ in range(3)] == [OK] * 3
     assert server.connections == 1
     assert [number for number, _ in server.requests] == [1, 1, 1]
     assert b"Content-Length: 2\r\n" in server.requests[0][1]
@@ -120,13 +137,9 @@ async def test_a_kept_alive_connection_closed_by_the_server_is_retried_once_on_a
             return
         await keep_answering(server, reader, writer, n)
 
-    async with serving(closes_the_second_request_unanswered) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            assert await _post(pool) == OK
-            assert await _post(pool) == OK
-        finally:
-            await pool.aclose()
+    async with serving(closes_the_second_request_unanswered) as (server, url), opened_pool(url) as pool:
+        assert await _post(pool) == OK
+        assert await _post(pool) == OK
     assert server.connections == 2
     assert [number for number, _ in server.requests] == [1, 1, 2]
 
@@ -136,18 +149,12 @@ async def test_a_fresh_connection_closed_before_any_answer_is_not_retried() -> N
         await server.request(reader, n)
 
     async with serving(hangs_up) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
+        async with opened_pool(url) as pool:
             with pytest.raises(ConnectionFailed):
                 await _post(pool)
-        finally:
-            await pool.aclose()
-        runtime = _runtime(url, max_attempts=1)
-        try:
+        async with opened_runtime(url, max_attempts=1) as runtime:
             with pytest.raises(UpstreamUnavailable):
                 await runtime.converse("m", {"messages": []})
-        finally:
-            await runtime.aclose()
     assert server.connections == 2  # one each: the pool's and the runtime's
 
 
@@ -168,17 +175,13 @@ async def test_chunked_and_read_until_close_answers() -> None:
         await asyncio.sleep(0.01)
         writer.write(OK[30:])  # then the close ends the body
 
-    async with serving(chunked_then_until_close) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            async with await pool.post("/x", HEADERS, b"{}", 5) as response:
-                assert response.headers["x-amzn-requestid"] == "r1"  # any case
-                assert list(response.headers) == ["Transfer-Encoding", "X-Amzn-RequestId"]  # names as sent
-                assert await response.read() == OK
-            assert await _post(pool) == OK
-            assert await _post(pool) == OK  # the server closed the last one: a new connection
-        finally:
-            await pool.aclose()
+    async with serving(chunked_then_until_close) as (server, url), opened_pool(url) as pool:
+        async with await pool.post("/x", HEADERS, b"{}", 5) as response:
+            assert response.headers["x-amzn-requestid"] == "r1"  # any case
+            assert list(response.headers) == ["Transfer-Encoding", "X-Amzn-RequestId"]  # names as sent
+            assert await response.read() == OK
+        assert await _post(pool) == OK
+        assert await _post(pool) == OK  # the server closed the last one: a new connection
     assert server.connections == 2
 
 
@@ -187,12 +190,8 @@ async def test_an_answer_saying_connection_close_is_not_pooled() -> None:
         while await server.request(reader, n) is not None:
             writer.write(answer(OK, "Connection: close"))
 
-    async with serving(closing) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            assert [await _post(pool) for _ in range(2)] == [OK, OK]
-        finally:
-            await pool.aclose()
+    async with serving(closing) as (server, url), opened_pool(url) as pool:
+        assert [await _post(pool) for _ in range(2)] == [OK, OK]
     assert server.connections == 2
 
 
@@ -206,19 +205,15 @@ async def test_a_slow_first_byte_and_a_stalled_stream_time_out() -> None:
         await writer.drain()
         await asyncio.sleep(5)  # then silence, past the idle timeout
 
-    async with serving(slow) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            with pytest.raises(TimeoutError):
-                await pool.post("/x", HEADERS, b"{}", 0.2)
-            response = await pool.post("/x", HEADERS, b"{}", 5)
-            pieces: list[bytes] = []
-            with pytest.raises(TimeoutError):
-                await _drain(response, pieces, idle_s=0.2)
-            response.close()
-            assert pieces == [b"first"]
-        finally:
-            await pool.aclose()
+    async with serving(slow) as (server, url), opened_pool(url) as pool:
+        with pytest.raises(TimeoutError):
+            await pool.post("/x", HEADERS, b"{}", 0.2)
+        response = await pool.post("/x", HEADERS, b"{}", 5)
+        pieces: list[bytes] = []
+        with pytest.raises(TimeoutError):
+            await _drain(response, pieces, idle_s=0.2)
+        response.close()
+        assert pieces == [b"first"]
     assert server.connections == 2  # the timed-out connection was not used again
 
 
@@ -232,13 +227,12 @@ async def test_the_runtime_reports_a_stall_as_a_timeout() -> None:
         await server.request(reader, n)
         await asyncio.sleep(5)
 
-    async with serving(silent) as (_, url):
-        runtime = _runtime(url, max_attempts=1, first_byte_timeout_s=0.2)
-        try:
-            with pytest.raises(UpstreamTimeout):
-                await runtime.converse("m", {"messages": []})
-        finally:
-            await runtime.aclose()
+    async with (
+        serving(silent) as (_, url),
+        opened_runtime(url, max_attempts=1, first_byte_timeout_s=0.2) as runtime,
+    ):
+        with pytest.raises(UpstreamTimeout):
+            await runtime.converse("m", {"messages": []})
 
 
 async def test_an_abandoned_stream_closes_its_connection() -> None:
@@ -247,17 +241,13 @@ async def test_an_abandoned_stream_closes_its_connection() -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
             await writer.drain()
 
-    async with serving(streams) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            response = await pool.post("/x", HEADERS, b"{}", 5)
-            assert await response.read_some() == b"first"
-            response.release()  # unfinished: closed, not pooled
-            await asyncio.wait_for(server.closed_by_client.wait(), 5)
-            response = await pool.post("/x", HEADERS, b"{}", 5)
-            response.close()
-        finally:
-            await pool.aclose()
+    async with serving(streams) as (server, url), opened_pool(url) as pool:
+        response = await pool.post("/x", HEADERS, b"{}", 5)
+        assert await response.read_some() == b"first"
+        response.release()  # unfinished: closed, not pooled
+        await asyncio.wait_for(server.closed_by_client.wait(), 5)
+        response = await pool.post("/x", HEADERS, b"{}", 5)
+        response.close()
     assert server.connections == 2
 
 
@@ -268,20 +258,14 @@ async def test_a_body_cut_short_is_an_error() -> None:
         await writer.drain()
 
     async with serving(cuts) as (_, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
+        async with opened_pool(url) as pool:
             response = await pool.post("/x", HEADERS, b"{}", 5)
             with pytest.raises(HttpError):
                 await response.read()
             response.release()
-        finally:
-            await pool.aclose()
-        runtime = _runtime(url, max_attempts=1)
-        try:
+        async with opened_runtime(url, max_attempts=1) as runtime:
             with pytest.raises(UpstreamError):
                 await runtime.converse("m", {"messages": []})
-        finally:
-            await runtime.aclose()
 
 
 async def test_no_more_connections_than_the_limit() -> None:
@@ -294,40 +278,29 @@ async def test_no_more_connections_than_the_limit() -> None:
             await gate.wait()
             writer.write(answer())
 
-    async with serving(held) as (server, url):
-        pool = HttpPool(url, limit=2, connect_timeout_s=5)
-        try:
-            calls = asyncio.gather(*(_post(pool) for _ in range(6)))
-            await asyncio.wait_for(two_in.wait(), 5)
-            await asyncio.sleep(0.05)  # time for a third connection to be opened, were the limit not kept
-            gate.set()
-            assert await calls == [OK] * 6
-        finally:
-            await pool.aclose()
+    async with serving(held) as (server, url), opened_pool(url, limit=2) as pool:
+        calls = asyncio.gather(*(_post(pool) for _ in range(6)))
+        await asyncio.wait_for(two_in.wait(), 5)
+        await asyncio.sleep(0.05)  # time for a third connection to be opened, were the limit not kept
+        gate.set()
+        assert await calls == [OK] * 6
     assert server.connections == 2
     assert server.most_open == 2
 
 
 async def test_a_header_holding_a_line_break_is_refused() -> None:
-    async with serving(keep_answering) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5)
-        try:
-            with pytest.raises(ValueError, match="line break"):
-                await pool.post("/x", {**HEADERS, "anthropic-beta": "a\r\nX-Injected: 1"}, b"{}", 5)
-        finally:
-            await pool.aclose()
+    async with serving(keep_answering) as (server, url), opened_pool(url) as pool:
+        with pytest.raises(ValueError, match="line break"):
+            await pool.post("/x", {**HEADERS, "anthropic-beta": "a\r\nX-Injected: 1"}, b"{}", 5)
     assert server.requests == []
 
 
 async def test_nothing_listening_is_a_connection_failure() -> None:
     async with serving(keep_answering) as (_, url):
         pass  # closed: its port now refuses
-    pool = HttpPool(url, limit=10, connect_timeout_s=5)
-    try:
+    async with opened_pool(url) as pool:
         with pytest.raises(ConnectionFailed):
             await _post(pool)
-    finally:
-        await pool.aclose()
 
 
 def _self_signed(folder: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -371,21 +344,10 @@ async def test_tls_with_sni_and_a_checked_certificate(tmp_path: Path) -> None:
     server_tls.sni_callback = note_name
 
     async with serving(keep_answering, tls=server_tls) as (server, url):
-        pool = HttpPool(url, limit=10, connect_timeout_s=5, ssl_context=client_tls)
-        try:
+        async with opened_pool(url, ssl_context=client_tls) as pool:
             assert [await _post(pool) for _ in range(2)] == [OK, OK]
-        finally:
-            await pool.aclose()
-        untrusting = HttpPool(url, limit=10, connect_timeout_s=5)  # the default context: system CAs only
-        try:
+        async with opened_pool(url) as untrusting:  # the default context: system CAs only
             with pytest.raises(ConnectionFailed, match="CERTIFICATE_VERIFY_FAILED"):
                 await _post(untrusting)
-        finally:
-            await untrusting.aclose()
     assert names[0] == "localhost"
     assert len(server.requests) == 2
-
-
-def _runtime(url: str, **settings: Any) -> BedrockRuntime:
-    signer = SigV4Signer(StaticCredentials("AKIDTEST", "secret"), "us-east-1")
-    return BedrockRuntime(endpoint_url=url, region="us-east-1", signer=signer, settings=BedrockSettings(**settings))
