@@ -5,6 +5,10 @@ a client that sends one byte a minute (slowloris) holds a connection, a task and
 subclass of the protocol uvicorn picks by default (httptools, for its speed) adds the missing timers and bound;
 `quarry serve`, `quarry ui` and `quarry emulator` all run it. Responses, SSE streams included, are never timed:
 once a request is read, the app decides how long it takes.
+
+It also sends a response's head with its first body bytes: uvicorn writes the status line and headers as soon as
+the app sends `http.response.start`, then the body in a second write, and on this machine a loopback `send()` costs
+about 8.5 µs of CPU (docs/performance.md), as much as a tenth of what the gateway spends on a request.
 """
 
 from __future__ import annotations
@@ -43,6 +47,48 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # uvicorn's own idle timer between requests on a kept-alive connection.
         "timeout_keep_alive": settings.http_keep_alive_s,
     }
+
+
+class _HeadWithBody:
+    """What one request's response cycle writes through: its first write (the head, or a 100 Continue) is held
+    until the next write, which takes it along, or until the loop's next turn, whichever comes first. So a whole
+    response goes out in one `send()`, and a stream's head with its first event when that is ready at once; a head
+    whose body waits (a stream before its first event) still leaves within one turn of the loop. Later writes pass
+    straight through."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            if self._loop is not None:  # the cycle's first write
+                self._loop.call_soon(self._flush)
+                self._loop = None  # type: ignore[assignment]  # never held again
+                self._held = data
+                return
+            self._transport.write(data)
+            return
+        self._held = None
+        self._transport.write(held + data)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def _flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
 
 
 def _plain(status: bytes, message: str) -> bytes:
@@ -111,7 +157,11 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._cancel(self._head_timer)
         self._head_timer = None
         super().on_headers_complete()
-        self._body_pending = not (self.parser.should_upgrade() and self._should_upgrade())
+        upgrading = self.parser.should_upgrade() and self._should_upgrade()
+        self._body_pending = not upgrading
+        if not upgrading and self.cycle is not None:
+            # The cycle's writes only (status, headers, body, 100 Continue); the protocol's own go straight out.
+            self.cycle.transport = _HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._body_pending = False
