@@ -40,6 +40,11 @@ REQUESTS: dict[str, tuple[str, dict[str, Any], list[tuple[bytes, bytes]]]] = {
         {"model": MODEL, "messages": MESSAGES, "max_tokens": 64},
         [(b"anthropic-version", b"2023-06-01")],
     ),
+    "chat-stream": (
+        "/v1/chat/completions",
+        {"model": MODEL, "messages": MESSAGES, "max_tokens": 64, "stream": True},
+        [],
+    ),
     "responses": ("/v1/responses", {"model": MODEL, "input": "hello there", "max_output_tokens": 64}, []),
     "converse": (
         f"/model/{MODEL}/converse",
