@@ -189,3 +189,11 @@ async def test_the_header_cache_stays_bounded_and_decoding_goes_on_past_it(monke
     assert events == [{f"event{n}": {"n": n}} for n in range(count)]
     assert len(_eventstream._headers_by_block) == _eventstream._HEADERS_CACHED
     assert [event async for event in decode_events(_reads(wire, 1000))] == events  # cached or not, the same
+
+
+async def test_a_big_header_block_is_decoded_but_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_eventstream, "_headers_by_block", {})
+    big = event_frame("x" * (_eventstream._HEADERS_CACHED_BYTES + 1), b'{"n":1}')
+    for _ in range(2):
+        assert [event async for event in decode_events(_reads(big, 4096))] == [{"x" * 513: {"n": 1}}]
+    assert _eventstream._headers_by_block == {}

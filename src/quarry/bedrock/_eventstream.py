@@ -31,9 +31,10 @@ _MAX_PAYLOAD_LENGTH = 24 * 1024 * 1024
 
 # Header blocks parsed so far, by their raw bytes, shared by every stream in the process: Bedrock's frames carry a
 # handful of blocks (`:event-type`, `:content-type`, `:message-type`), the same in every stream. Blocks carrying ids
-# or dates would all differ, so once full it stops remembering rather than growing. The dicts are shared: read them,
-# never change them.
+# or dates would all differ, so once full it stops remembering rather than growing; a block may be 128 KiB, so only
+# small ones are kept (Bedrock's are under 100 bytes). The dicts are shared: read them, never change them.
 _HEADERS_CACHED = 256
+_HEADERS_CACHED_BYTES = 512  # the largest block remembered: 128 KiB of keys at most
 _headers_by_block: dict[bytes, dict[str, Any]] = {}
 
 Headers = dict[str, Any]
@@ -45,7 +46,7 @@ def _headers(block: bytes) -> Headers:
     if headers is None:
         # A parser of its own: botocore's keeps the block it is parsing on itself.
         headers = EventStreamHeaderParser().parse(block)
-        if len(_headers_by_block) < _HEADERS_CACHED:
+        if len(_headers_by_block) < _HEADERS_CACHED and len(block) <= _HEADERS_CACHED_BYTES:
             _headers_by_block[block] = headers
     return headers
 
