@@ -4,6 +4,9 @@
 
 - decode: `quarry.bedrock._eventstream.decode_events` over 20,000 Converse frames (as the emulator encodes them),
   fed 1, 64 and 400 frames per read (a paced stream, a batched one, a busy gateway's big reads); µs per event.
+- decode_stream: 5,000 short Converse streams (messageStart, three contentBlockDelta, contentBlockStop, messageStop,
+  metadata: five distinct header blocks), each through its own `decode_events`, one frame per read; µs per stream.
+  This is the per-stream setup a burst of new streams pays, header parsing included.
 - relay: `quarry.api._sse.relay` over 50,000 one-line events arriving one per loop wake-up (paced) or 64 per
   wake-up (batched), consumed as a response does; µs per event.
 - sign: `SigV4Signer.sign` of a Converse request, µs per signature.
@@ -48,6 +51,24 @@ async def _decode(frames: list[bytes], per_read: int) -> int:
             yield b"".join(frames[start : start + per_read])
 
     return sum([1 async for _ in decode_events(reads())])
+
+
+def _short_stream() -> list[bytes]:
+    delta = orjson.dumps({"contentBlockIndex": 0, "delta": {"text": " word"}})
+    usage = {"usage": {"inputTokens": 3, "outputTokens": 3, "totalTokens": 6}, "metrics": {"latencyMs": 9}}
+    return [
+        event_frame("messageStart", b'{"role":"assistant"}'),
+        *(event_frame("contentBlockDelta", delta) for _ in range(3)),
+        event_frame("contentBlockStop", b'{"contentBlockIndex":0}'),
+        event_frame("messageStop", b'{"stopReason":"end_turn"}'),
+        event_frame("metadata", orjson.dumps(usage)),
+    ]
+
+
+async def _decode_streams(frames: list[bytes], streams: int) -> int:
+    for _ in range(streams):  # each stream a fresh decoder, as each request gets
+        await _decode(frames, 1)
+    return streams
 
 
 async def _relay(count: int, per_wakeup: int) -> int:
@@ -96,6 +117,8 @@ def main() -> None:
         result[f"decode_us_per_event_{per_read}_per_read"] = _best_us(
             args.rounds, lambda n=per_read: _decode(frames, n)
         )
+    short = _short_stream()
+    result["decode_us_per_stream_7_events"] = _best_us(args.rounds, lambda: _decode_streams(short, 5_000))
     for per_wakeup in (1, 64):
         result[f"relay_us_per_event_{per_wakeup}_per_wakeup"] = _best_us(
             args.rounds, lambda n=per_wakeup: _relay(50_000, n)

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from botocore.eventstream import ParserError
@@ -86,15 +86,14 @@ class Relayed:
             return []
         self._buffer.add_data(chunk)
         try:
-            return [_frame(message) for message in self._buffer]
+            return [_frame(headers, payload) for headers, payload in self._buffer.frames()]
         except ParserError:
             self._broken = True
             return []
 
 
-def _frame(message: Any) -> Frame:
-    headers = cast(dict[str, Any], message.headers)  # botocore-stubs mistype it
-    payload = bytes(message.payload)  # a view into the read, for the decoder; the frame keeps its own bytes
+def _frame(headers: dict[str, Any], view: bytes | memoryview) -> Frame:
+    payload = bytes(view)  # a view into the read, for the decoder; the frame keeps its own bytes
     if headers.get(":message-type") == "exception":
         return Frame(str(headers.get(":exception-type", "")), True, payload)
     return Frame(str(headers.get(":event-type", "")), False, payload)
