@@ -24,4 +24,6 @@ def test_settled_collector_freezes_start_up_and_collects_young_objects_less_ofte
     assert gc.get_freeze_count() > 0
     young, middle, old = gc.get_threshold()
     assert young >= 10_000
-    assert (middle, old) >= (10, 10)
+    # A burst of streams fills the young generation with live objects: the middle one is walked rarely.
+    assert middle >= 50
+    assert old >= 10
