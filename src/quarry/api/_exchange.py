@@ -4,8 +4,8 @@ Bedrock shape."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar, cast
 
 import orjson
 
@@ -20,15 +20,14 @@ from quarry.bedrock import (
 )
 from quarry.exchange import Exchange
 
-__all__ = ["watch_anthropic", "watch_converse", "watch_messages"]
+__all__ = ["converse_watcher", "noted", "watch_anthropic", "watch_converse", "watch_messages"]
 
 
-async def watch_converse(
-    events: AsyncIterator[ConverseStreamEvent], exchange: Exchange, before: Usage | None = None
-) -> AsyncIterator[ConverseStreamEvent]:
-    """ConverseStream events, passed on untouched, noting the first token and the usage (added to `before`, what
-    the request's earlier calls used, when one request streams several calls one after another)."""
-    async for event in events:
+def converse_watcher(exchange: Exchange, before: Usage | None = None) -> Callable[[ConverseStreamEvent], None]:
+    """What `watch_converse` does to each event, as a function: for a relay that renders each event anyway, which
+    calls it there rather than passing events through one more async generator (a resume per event)."""
+
+    def note(event: ConverseStreamEvent) -> None:
         if "contentBlockDelta" in event:
             exchange.first_token()
         elif "metadata" in event:
@@ -41,6 +40,35 @@ async def watch_converse(
                 exchange.note_guardrail_units(trace_units(metadata["trace"].get("guardrail")))
         elif "messageStop" in event:
             exchange.finish_reason = event["messageStop"].get("stopReason")
+
+    return note
+
+
+Rendered = TypeVar("Rendered")
+
+
+def noted(
+    render: Callable[[ConverseStreamEvent], Rendered], exchange: Exchange
+) -> Callable[[ConverseStreamEvent], Rendered]:
+    """`render`, noting each event for the exchange first (`converse_watcher`): a relay's render function that
+    watches the stream as it renders it."""
+    note = converse_watcher(exchange)
+
+    def render_noted(event: ConverseStreamEvent) -> Rendered:
+        note(event)
+        return render(event)
+
+    return render_noted
+
+
+async def watch_converse(
+    events: AsyncIterator[ConverseStreamEvent], exchange: Exchange, before: Usage | None = None
+) -> AsyncIterator[ConverseStreamEvent]:
+    """ConverseStream events, passed on untouched, noting the first token and the usage (added to `before`, what
+    the request's earlier calls used, when one request streams several calls one after another)."""
+    note = converse_watcher(exchange, before)
+    async for event in events:
+        note(event)
         yield event
 
 

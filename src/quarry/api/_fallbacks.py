@@ -195,20 +195,37 @@ async def open_stream(
         raise
     resources.push_async_callback(attempt.aclose)
     resources.callback(first.cancel)  # run before the close above: a response that never read its stream
-    return _replayed(first, events)
+    return _Replayed(first, events)
 
 
 async def _first(events: AsyncIterator[Event]) -> Event | None:
     return await anext(events, None)
 
 
-async def _replayed(first: asyncio.Future[Event | None], events: AsyncIterator[Event]) -> AsyncIterator[Event]:
-    try:
-        event = await first
-    finally:
-        first.cancel()  # the response ended (or its client left) before the first event came
-    if event is None:
-        return
-    yield event
-    async for event in events:
-        yield event
+class _Replayed(AsyncIterator[Event]):
+    """The stream's first event, read ahead by `open_stream`, then the rest straight from the stream: after the
+    first, `__anext__` hands over the stream's own, so no async generator of ours sits between the stream and its
+    reader (each level costs a resume per event)."""
+
+    __slots__ = ("_events", "_first")
+
+    def __init__(self, first: asyncio.Future[Event | None], events: AsyncIterator[Event]) -> None:
+        self._first: asyncio.Future[Event | None] | None = first
+        self._events = events
+
+    def __anext__(self) -> Awaitable[Event]:
+        first = self._first
+        if first is None:
+            return self._events.__anext__()
+        self._first = None
+        return self._take(first)
+
+    @staticmethod
+    async def _take(first: asyncio.Future[Event | None]) -> Event:
+        try:
+            event = await first
+        finally:
+            first.cancel()  # the response ended (or its client left) before the first event came
+        if event is None:  # the stream ended without an event: so has the stream's iterator
+            raise StopAsyncIteration
+        return event

@@ -20,7 +20,7 @@ from quarry.bedrock._converse_shapes import Document
 from quarry.bedrock._errors import error_from_stream
 from quarry.errors import UpstreamError
 
-__all__ = ["FrameBuffer", "decode_events"]
+__all__ = ["EventDecoder", "FrameBuffer", "decode_events"]
 
 _SLICED_AS_BYTES = 2048  # buffered bytes up to which frames are sliced as bytes rather than through a memoryview
 _PRELUDE = struct.Struct("!III")  # total length, headers length, CRC of those 8 bytes
@@ -110,11 +110,20 @@ class FrameBuffer:
                 self._data = data[start:]
 
 
-async def decode_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Document]]:
-    """Events as botocore shapes them, `{"contentBlockDelta": {...}}` (Converse) or `{"chunk": {"bytes": …}}`
-    (InvokeModel), for the caller to view as its shape; exception frames are raised."""
-    buffer = FrameBuffer()
-    async for chunk in chunks:
+class EventDecoder:
+    """A stream's events from its reads, fed one read at a time: what `decode_events` yields, without an async
+    generator between the connection and the caller (a stream's reader already is one; each level an event passes
+    costs it a resume per event)."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = FrameBuffer()
+
+    def feed(self, chunk: bytes) -> Iterator[dict[str, Document]]:
+        """The events `chunk` completes, as botocore shapes them; an exception frame is raised when reached, after
+        the events before it."""
+        buffer = self._buffer
         buffer.add_data(chunk)
         for headers, payload in buffer.frames():
             kind = headers.get(":message-type")
@@ -125,3 +134,16 @@ async def decode_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str,
             else:
                 code = headers.get(":error-code", "InternalServerException")
                 raise UpstreamError(f"Bedrock stream error {code}: {headers.get(':error-message', '')}", code=code)
+
+    def end(self) -> Iterator[dict[str, Document]]:
+        """Events left when the body ends: none (an unfinished frame is dropped, as botocore drops it)."""
+        return iter(())
+
+
+async def decode_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Document]]:
+    """Events as botocore shapes them, `{"contentBlockDelta": {...}}` (Converse) or `{"chunk": {"bytes": …}}`
+    (InvokeModel), for the caller to view as its shape; exception frames are raised."""
+    decoder = EventDecoder()
+    async for chunk in chunks:
+        for event in decoder.feed(chunk):
+            yield event

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -30,7 +30,7 @@ from quarry.bedrock._converse_shapes import (
     Document,
 )
 from quarry.bedrock._errors import error_from_messages, error_from_response, is_retryable
-from quarry.bedrock._eventstream import decode_events
+from quarry.bedrock._eventstream import EventDecoder
 from quarry.bedrock._guardrail_shapes import ApplyGuardrailRequest, ApplyGuardrailResponse
 from quarry.bedrock._guardrail_usage import trace_units, usage_units
 from quarry.bedrock._messages_shapes import (
@@ -41,7 +41,7 @@ from quarry.bedrock._messages_shapes import (
 from quarry.bedrock._pool import HttpPool
 from quarry.bedrock._retry import backoff, remaining_s, retry_after_s
 from quarry.bedrock._signing import RequestSigner
-from quarry.bedrock._sse import ServerSentEvent, split_events
+from quarry.bedrock._sse import EventSplitter, ServerSentEvent
 from quarry.bedrock._wire import HttpError, Response
 from quarry.errors import (
     InvalidRequest,
@@ -69,6 +69,17 @@ _REFUSED_BETAS_KEPT = 256
 _KNOWN_PATHS = 256
 _UNWATCHED = unwatched()  # reusable: a nullcontext around a watch that does nothing
 _Decoded = TypeVar("_Decoded")
+_Decoded_co = TypeVar("_Decoded_co", covariant=True)
+
+
+class _Decoder(Protocol[_Decoded_co]):
+    """A stream's events from its body's reads (`EventDecoder`, `EventSplitter`)."""
+
+    def feed(self, chunk: bytes) -> Iterator[_Decoded_co]: ...
+
+    def end(self) -> Iterator[_Decoded_co]: ...
+
+
 ErrorReader = Callable[[int, str | None, bytes], QuarryError]
 
 
@@ -186,7 +197,7 @@ class BedrockRuntime:
         response = await self._send(
             f"/model/{_label(model_id)}/converse-stream", orjson.dumps(body), stream=True, model=model_id
         )
-        async with self._streaming(response, decode_events) as frames:
+        async with self._streaming(response, EventDecoder()) as frames:
             # Viewed as their shape in one cast, not one call per event: the hot path of every stream.
             yield cast(AsyncIterator[ConverseStreamEvent], frames)
 
@@ -240,7 +251,7 @@ class BedrockRuntime:
         request."""
         path = f"/model/{_label(model_id)}/invoke-with-response-stream"
         response = await self._send(path, body, stream=True, extra=extra_headers, model=model_id)
-        async with self._streaming(response, decode_events) as frames:
+        async with self._streaming(response, EventDecoder()) as frames:
 
             async def events() -> AsyncIterator[Document]:
                 async for frame in frames:
@@ -293,7 +304,7 @@ class BedrockRuntime:
             error = error_from_messages(502, response.headers.get("x-amzn-ErrorType"), payload)
             self._noted(error)
             raise error
-        async with self._streaming(response, split_events) as events:
+        async with self._streaming(response, EventSplitter()) as events:
             yield events
 
     async def _send_messages(
@@ -350,15 +361,21 @@ class BedrockRuntime:
     async def _streaming(
         self,
         response: Response,
-        decode: Callable[[AsyncIterable[bytes]], AsyncIterator[_Decoded]],
+        decoder: _Decoder[_Decoded],
     ) -> AsyncIterator[AsyncIterator[_Decoded]]:
         finished = False
         opened = time.perf_counter()
 
         async def events() -> AsyncIterator[_Decoded]:
+            # The connection's reads decoded here, in the one async generator between the connection and the
+            # caller: each level an event passes costs a resume per event, on every event of every stream.
             nonlocal finished
+            read = response.reader(self._settings.idle_timeout_s)
             try:
-                async for event in decode(response.chunks(self._settings.idle_timeout_s)):
+                while chunk := await read():
+                    for event in decoder.feed(chunk):
+                        yield event
+                for event in decoder.end():
                     yield event
             except QuarryError as error:  # an exception frame: Bedrock's error, mid-stream
                 self._noted(error)

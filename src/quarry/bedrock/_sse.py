@@ -7,13 +7,13 @@ a caller asks about are parsed, once.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-__all__ = ["ServerSentEvent", "split_events"]
+__all__ = ["EventSplitter", "ServerSentEvent", "split_events"]
 
 # An event ends at a blank line; servers may end lines with CRLF, LF or CR (the SSE spec allows all three).
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
@@ -53,18 +53,37 @@ def _event(raw: bytes) -> ServerSentEvent:
     return event
 
 
-async def split_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-    """Whole events from the body's chunks, however the chunks cut them; a last event without its blank line is
-    still passed on."""
-    buffer = b""
-    async for chunk in chunks:
-        buffer += chunk
+class EventSplitter:
+    """Whole events from a body's reads, fed one read at a time, however the reads cut them."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> Iterator[ServerSentEvent]:
+        buffer = self._buffer + chunk
         start = 0
         for end in _EVENT_END.finditer(buffer):
             raw = buffer[start : end.end()]
             start = end.end()
             if raw.strip():
                 yield _event(raw)
-        buffer = buffer[start:]
-    if buffer.strip():
-        yield _event(buffer + b"\n\n")
+        self._buffer = buffer[start:]
+
+    def end(self) -> Iterator[ServerSentEvent]:
+        """A last event without its blank line, still passed on."""
+        rest, self._buffer = self._buffer, b""
+        if rest.strip():
+            yield _event(rest + b"\n\n")
+
+
+async def split_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+    """Whole events from the body's chunks, however the chunks cut them; a last event without its blank line is
+    still passed on."""
+    splitter = EventSplitter()
+    async for chunk in chunks:
+        for event in splitter.feed(chunk):
+            yield event
+    for event in splitter.end():
+        yield event

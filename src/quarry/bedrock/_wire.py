@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar, overload
 
 import httptools
@@ -318,10 +318,17 @@ class Response:
     async def chunks(self, idle_s: float) -> AsyncIterator[bytes]:
         """The body's pieces as they arrive (a stream's events); a silence of `idle_s` while waiting for the next
         raises a TimeoutError."""
+        read = self.reader(idle_s)
+        while chunk := await read():
+            yield chunk
+
+    def reader(self, idle_s: float) -> Callable[[], Awaitable[bytes]]:
+        """What `chunks` iterates, as a function: each call, the body's next piece (b"" once it has ended), a
+        silence of `idle_s` while waiting raising a TimeoutError. For a caller that is an async generator itself,
+        one level fewer for every piece."""
         connection = self._connection
         connection.set_timeout(idle_s)
-        while chunk := await connection.read_some():
-            yield chunk
+        return connection.read_some
 
     def release(self) -> None:
         """Done with the answer: its connection goes back to the pool if the body was read to its end and the

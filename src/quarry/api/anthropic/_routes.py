@@ -36,7 +36,7 @@ from quarry.api._core import (
     top_level_system,
 )
 from quarry.api._estimate import estimate_tokens
-from quarry.api._exchange import watch_anthropic, watch_converse, watch_messages
+from quarry.api._exchange import noted, watch_anthropic, watch_messages
 from quarry.api._fallbacks import fallback_chain, open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
@@ -195,8 +195,8 @@ async def _answer(
     return services.stream(
         request,
         resources,
-        watch_converse(events, exchange),
-        writer.event,
+        events,
+        noted(writer.event, exchange),
         finish=writer.finish,
         render_error=error_event,
         keepalive=PING,

@@ -13,7 +13,7 @@ from quarry.api._body import json_body, read_json, read_model
 from quarry.api._context import services_of
 from quarry.api._core import Usage
 from quarry.api._estimate import estimate_tokens
-from quarry.api._exchange import watch_converse
+from quarry.api._exchange import noted
 from quarry.api._fallbacks import open_stream, with_fallbacks
 from quarry.api._published import answers
 from quarry.api._responses import json_response
@@ -67,8 +67,8 @@ async def chat_completions(request: Request) -> Response:
     response = services.stream(
         request,
         resources,
-        watch_converse(events, exchange),
-        writer.event,
+        events,
+        noted(writer.event, exchange),
         finish=lambda: DONE,
         render_error=render_error,
     )
