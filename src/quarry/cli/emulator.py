@@ -28,6 +28,7 @@ def emulator(**options: object) -> None:
     import uvicorn
 
     from quarry.cli._accept import Server
+    from quarry.cli._gc import settle_gc
     from quarry.emulator import EmulatorApp
     from quarry.server import uvicorn_options
 
@@ -72,4 +73,7 @@ def emulator(**options: object) -> None:
             **uvicorn_options(settings),  # the same limits on slow and numerous clients as `quarry serve`
         )
     )
+    # The collector as `quarry serve` sets it: the emulator stands in for Bedrock in the benchmarks, and a burst of
+    # 1,000 streams had it walking its whole heap mid-burst (a 135 ms full collection), a pause Bedrock does not have.
+    settle_gc()
     server.run(sockets=[sock])
