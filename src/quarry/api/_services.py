@@ -215,5 +215,7 @@ def _dearest(
     prices: PriceTable, model_ids: list[str], input_tokens: int, output_tokens: int, tier: str | None
 ) -> float | None:
     """The most the call can cost on whichever model answers, at the tier asked; None when none has a price."""
+    if len(model_ids) == 1:  # no fallbacks: most calls
+        return prices.maximum(model_ids[0], input_tokens, output_tokens, tier)
     known = [m for m in (prices.maximum(i, input_tokens, output_tokens, tier) for i in model_ids) if m is not None]
     return max(known, default=None)

@@ -260,6 +260,8 @@ class PriceTable:
             prices = self._ceilings[model_id, tier] = self._ceiling_prices(model_id, tier)
         if prices is None:
             return None
+        if len(prices) == 1:  # most models: one price at the tier asked, no long-context one
+            return prices[0].most(input_tokens, output_tokens)
         return max(price.most(input_tokens, output_tokens) for price in prices)
 
     def _ceiling_prices(self, model_id: str, tier: str | None) -> tuple[Price, ...] | None:
