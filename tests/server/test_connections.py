@@ -187,6 +187,14 @@ def _data_segments_received(sock: socket.socket) -> int:
     return int.from_bytes(info[152:156], sys.byteorder)
 
 
+def _answered_with_head_alone(sock: socket.socket, request: bytes) -> None:
+    """Sends `request`; the first read of its answer is a 200's head and nothing more."""
+    sock.sendall(request)
+    head = sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert head.endswith(b"\r\n\r\n")
+
+
 def _read_response(sock: socket.socket) -> bytes:
     received = b""
     while b"\r\n\r\n" not in received:
@@ -214,10 +222,7 @@ def test_a_head_whose_body_waits_is_sent_at_once(connect: Connect) -> None:
     # slow_stream sends its head, then its first chunk 0.25 s later: the head must not wait for it.
     with GuardedServer(slow_stream) as server:
         sock = connect(server.url)
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = sock.recv(65536)
-        assert first.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert first.endswith(b"\r\n\r\n")  # the head alone: chunk 0 comes a quarter of a second later
+        _answered_with_head_alone(sock, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # chunk 0 comes 0.25 s later
         rest = b""
         while not rest.endswith(b"0\r\n\r\n"):
             rest += sock.recv(65536)
@@ -240,8 +245,5 @@ def test_a_head_request_is_answered_with_its_head(connect: Connect) -> None:
     # A HEAD response has no body write to take its head along: the head goes at the loop's next turn.
     with GuardedServer(echo) as server:
         sock = connect(server.url)
-        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
-        head = sock.recv(65536)
-        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
-        assert head.endswith(b"\r\n\r\n")
+        _answered_with_head_alone(sock, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _data_segments_received(sock) == 1

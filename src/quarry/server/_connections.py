@@ -56,25 +56,22 @@ class _HeadWithBody:
     whose body waits (a stream before its first event) still leaves within one turn of the loop. Later writes pass
     straight through."""
 
-    __slots__ = ("_held", "_loop", "_transport")
+    __slots__ = ("_first", "_held", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
+        self._first = True
         self._held: bytes | None = None
 
     def write(self, data: bytes) -> None:
-        held = self._held
-        if held is None:
-            if self._loop is not None:  # the cycle's first write
-                self._loop.call_soon(self._flush)
-                self._loop = None  # type: ignore[assignment]  # never held again
-                self._held = data
-                return
-            self._transport.write(data)
+        if self._first:
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self._flush)
             return
-        self._held = None
-        self._transport.write(held + data)
+        held, self._held = self._held, None
+        self._transport.write(data if held is None else held + data)
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()
